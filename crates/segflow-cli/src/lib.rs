@@ -1,0 +1,311 @@
+//! The `segflow` command line: a thin clap layer over the stage crates and the runner in
+//! segflow-core. Every failure maps to a sysexits exit code (see `segflow_core::Error`).
+
+mod progress;
+
+use std::ffi::OsString;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use segflow_core::pipeline::Pipeline;
+use segflow_core::runner::{self, Outcome, RunOptions};
+use segflow_core::stage::{Registry, Stage, run_standalone};
+use segflow_core::{Error, Result};
+
+/// Every stage kind this build knows, in pipeline order.
+pub fn registry() -> Registry {
+    Registry::new(vec![
+        &segflow_ingest::IngestStage,
+        &segflow_features::FeaturesStage,
+    ])
+}
+
+#[derive(Parser)]
+#[command(
+    name = "segflow",
+    version,
+    about = "Behavioural records → audited customer/contact segments, as a pipeline of Parquet stages."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a pipeline, skipping stages that are up to date.
+    Run {
+        pipeline: PathBuf,
+        /// Run only this stage (its inputs must exist).
+        #[arg(long)]
+        only: Option<String>,
+        /// Re-run this stage and every stage downstream of it.
+        #[arg(long)]
+        from: Option<String>,
+        /// Re-run every selected stage even if up to date.
+        #[arg(long)]
+        force: bool,
+        /// Print the run summary as JSON on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the pipeline's stages and their dependencies.
+    Dag {
+        pipeline: PathBuf,
+        #[arg(long, value_enum, default_value_t = DagFormat::Text)]
+        format: DagFormat,
+    },
+    /// Show which stages are stale and why.
+    Status {
+        pipeline: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Recompute the hash of every artifact in a run directory against its lock file.
+    Verify {
+        run_dir: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Ingest one CSV file (events or entity table) into Parquet, with rejects and audit.
+    Ingest(StageArgs),
+    /// Compute per-contact features from an events or table artifact.
+    Features(StageArgs),
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum DagFormat {
+    Text,
+    Mermaid,
+}
+
+/// The orchestrator interface shared by every stage subcommand.
+#[derive(Args)]
+struct StageArgs {
+    /// Input file(s).
+    #[arg(long, required = true)]
+    input: Vec<PathBuf>,
+    /// Directory to write the stage's artifacts into (atomically).
+    #[arg(long)]
+    output_dir: PathBuf,
+    /// YAML file with the stage's params (the keys of its block in a pipeline).
+    #[arg(long)]
+    params: PathBuf,
+    /// Seed recorded in provenance and used by stochastic stages.
+    #[arg(long, default_value_t = segflow_core::pipeline::DEFAULT_SEED)]
+    seed: u64,
+    /// Print a JSON summary on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Runs the command line and returns the process exit code.
+pub fn main(args: impl IntoIterator<Item = OsString>) -> u8 {
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return match e.kind() {
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => 0,
+                _ => 64,
+            };
+        }
+    };
+    match dispatch(cli.command) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("segflow: error: {e}");
+            e.exit_code()
+        }
+    }
+}
+
+fn dispatch(command: Command) -> Result<u8> {
+    let registry = registry();
+    match command {
+        Command::Run {
+            pipeline,
+            only,
+            from,
+            force,
+            json,
+        } => {
+            let pipeline = Pipeline::load(&pipeline, &registry)?;
+            let observer = progress::Progress::new(std::io::stderr().is_terminal());
+            let summary = runner::run(&pipeline, &RunOptions { only, from, force }, &observer)?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&summary)
+                        .map_err(|e| Error::Internal(e.to_string()))?
+                );
+            } else {
+                println!(
+                    "{:<16} {:<8} {:>12} {:>9}",
+                    "stage", "outcome", "rows", "seconds"
+                );
+                for s in &summary.stages {
+                    let outcome = match s.outcome {
+                        Outcome::Ran => "ran",
+                        Outcome::Skipped => "skipped",
+                    };
+                    println!(
+                        "{:<16} {:<8} {:>12} {:>9.2}",
+                        s.stage, outcome, s.rows, s.seconds
+                    );
+                }
+                println!(
+                    "{} → {} in {:.2} s",
+                    summary.pipeline, summary.run_dir, summary.seconds
+                );
+            }
+            Ok(0)
+        }
+        Command::Dag { pipeline, format } => {
+            let pipeline = Pipeline::load(&pipeline, &registry)?;
+            print!(
+                "{}",
+                match format {
+                    DagFormat::Text => dag_text(&pipeline),
+                    DagFormat::Mermaid => dag_mermaid(&pipeline),
+                }
+            );
+            Ok(0)
+        }
+        Command::Status { pipeline, json } => {
+            let pipeline = Pipeline::load(&pipeline, &registry)?;
+            let status = runner::status(&pipeline)?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&status)
+                        .map_err(|e| Error::Internal(e.to_string()))?
+                );
+            } else {
+                for s in &status {
+                    if s.up_to_date {
+                        println!("{}: up to date", s.stage);
+                    } else {
+                        println!("{}: stale — {}", s.stage, s.reasons.join("; "));
+                    }
+                }
+            }
+            Ok(0)
+        }
+        Command::Verify { run_dir, json } => {
+            let (checked, problems) = runner::verify(&run_dir)?;
+            if json {
+                let report = serde_json::json!({ "run_dir": run_dir, "checked": checked, "problems": problems });
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&report)
+                        .map_err(|e| Error::Internal(e.to_string()))?
+                );
+            } else if problems.is_empty() {
+                println!(
+                    "{checked} artifacts verified in {}: all match segflow.lock",
+                    run_dir.display()
+                );
+            } else {
+                for p in &problems {
+                    println!("CHANGED {} (stage {}): {}", p.artifact, p.stage, p.problem);
+                }
+                println!(
+                    "{} of {checked} artifacts do not match segflow.lock",
+                    problems.len()
+                );
+            }
+            Ok(if problems.is_empty() { 0 } else { 65 })
+        }
+        Command::Ingest(args) => standalone(&segflow_ingest::IngestStage, args),
+        Command::Features(args) => standalone(&segflow_features::FeaturesStage, args),
+    }
+}
+
+fn standalone(stage: &dyn Stage, args: StageArgs) -> Result<u8> {
+    let show = std::io::stderr().is_terminal() && !args.json;
+    let started = std::time::Instant::now();
+    let progress = |msg: &str| {
+        if show {
+            eprintln!("{}: {msg}", stage.kind());
+        }
+    };
+    let (rows, written) = run_standalone(
+        stage,
+        &args.input,
+        &args.params,
+        &args.output_dir,
+        args.seed,
+        &progress,
+    )?;
+    let seconds = started.elapsed().as_secs_f64();
+    if args.json {
+        let report = serde_json::json!({ "stage": stage.kind(), "rows": rows, "seconds": seconds, "outputs": written });
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).map_err(|e| Error::Internal(e.to_string()))?
+        );
+    } else {
+        println!(
+            "{}: {rows} rows → {} ({} artifacts) in {seconds:.2} s",
+            stage.kind(),
+            args.output_dir.display(),
+            written.len()
+        );
+    }
+    Ok(0)
+}
+
+fn dag_text(p: &Pipeline) -> String {
+    let mut s = format!(
+        "pipeline {} (run dir {}, seed {})\n",
+        p.name,
+        p.run_dir.display(),
+        p.seed
+    );
+    for spec in &p.stages {
+        let from = if spec.needs.is_empty() {
+            spec.inputs
+                .iter()
+                .map(|i| i.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        } else {
+            spec.needs.join(", ")
+        };
+        s.push_str(&format!(
+            "{} [{}] ← {}\n",
+            spec.name,
+            spec.stage.kind(),
+            from
+        ));
+        for out in spec.output_paths() {
+            s.push_str(&format!("    → {}\n", out.display()));
+        }
+    }
+    s
+}
+
+fn dag_mermaid(p: &Pipeline) -> String {
+    let mut s = String::from("flowchart LR\n");
+    for (i, spec) in p.stages.iter().enumerate() {
+        s.push_str(&format!(
+            "  s{i}[\"{} ({})\"]\n",
+            spec.name,
+            spec.stage.kind()
+        ));
+        for input in &spec.inputs {
+            s.push_str(&format!("  in{i}[(\"{}\")] --> s{i}\n", input.display()));
+        }
+    }
+    for (i, spec) in p.stages.iter().enumerate() {
+        for need in &spec.needs {
+            if let Some(j) = p.stages.iter().position(|u| &u.name == need) {
+                s.push_str(&format!("  s{j} --> s{i}\n"));
+            }
+        }
+    }
+    s
+}

@@ -1,0 +1,3 @@
+fn main() -> std::process::ExitCode {
+    std::process::ExitCode::from(segflow_cli::main(std::env::args_os()))
+}

@@ -1,0 +1,194 @@
+//! Parquet artifacts with provenance metadata.
+//!
+//! Artifacts are plain Parquet (readable by pandas, polars, DuckDB). Provenance lives in the
+//! file's key-value metadata under `segflow.*` keys. Nothing time-dependent is written, so the
+//! same inputs, params and seed give byte-identical files.
+
+use std::collections::BTreeMap;
+use std::fs::{self, File};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow::array::RecordBatch;
+use parquet::arrow::ArrowWriter;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::basic::Compression;
+use parquet::file::metadata::KeyValue;
+use parquet::file::properties::WriterProperties;
+
+use crate::{Error, Result, TOOL_VERSION};
+
+/// Version of the artifact layout; bumped when a schema changes incompatibly.
+pub const SCHEMA_VERSION: u32 = 1;
+
+pub const META_STAGE: &str = "segflow.stage";
+pub const META_ARTIFACT: &str = "segflow.artifact";
+pub const META_TOOL_VERSION: &str = "segflow.tool_version";
+pub const META_PARAMS_HASH: &str = "segflow.params_hash";
+pub const META_INPUT_HASHES: &str = "segflow.input_hashes";
+pub const META_SEED: &str = "segflow.seed";
+pub const META_SCHEMA_VERSION: &str = "segflow.schema_version";
+
+/// Who made an artifact and from what. Input hashes are keyed by file name, not path, so a
+/// stage run by the pipeline runner and the same stage run alone by an orchestrator write the
+/// same bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Provenance {
+    pub stage: String,
+    pub params_hash: String,
+    pub input_hashes: BTreeMap<String, String>,
+    pub seed: u64,
+}
+
+impl Provenance {
+    fn key_values(&self, artifact: &str) -> Vec<KeyValue> {
+        let inputs = serde_json::to_string(&self.input_hashes).expect("string map serialises");
+        [
+            (META_STAGE, self.stage.clone()),
+            (META_ARTIFACT, artifact.to_string()),
+            (META_TOOL_VERSION, TOOL_VERSION.to_string()),
+            (META_PARAMS_HASH, self.params_hash.clone()),
+            (META_INPUT_HASHES, inputs),
+            (META_SEED, self.seed.to_string()),
+            (META_SCHEMA_VERSION, SCHEMA_VERSION.to_string()),
+        ]
+        .into_iter()
+        .map(|(k, v)| KeyValue::new(k.to_string(), v))
+        .collect()
+    }
+}
+
+/// Writes one record batch as a Parquet file: to a temporary name beside the target, then
+/// renamed into place, so a reader never sees a half-written file.
+pub fn write_parquet(
+    path: &Path,
+    batch: &RecordBatch,
+    artifact: &str,
+    provenance: &Provenance,
+    extra: &[(String, String)],
+) -> Result<()> {
+    let mut kv = provenance.key_values(artifact);
+    kv.extend(
+        extra
+            .iter()
+            .map(|(k, v)| KeyValue::new(k.clone(), v.clone())),
+    );
+    let props = WriterProperties::builder()
+        .set_compression(Compression::SNAPPY)
+        .set_created_by(format!("segflow {TOOL_VERSION}"))
+        .set_key_value_metadata(Some(kv))
+        .build();
+    let tmp = temp_sibling(path);
+    let result = (|| {
+        let file = File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
+        let mut writer = ArrowWriter::try_new(file, batch.schema(), Some(props))?;
+        writer.write(batch)?;
+        let file = writer.into_inner()?;
+        file.sync_all().map_err(|e| Error::io(&tmp, e))?;
+        fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// Writes bytes atomically (temporary sibling, then rename).
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let tmp = temp_sibling(path);
+    let result = fs::write(&tmp, bytes)
+        .map_err(|e| Error::io(&tmp, e))
+        .and_then(|_| fs::rename(&tmp, path).map_err(|e| Error::io(path, e)));
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
+fn temp_sibling(path: &Path) -> PathBuf {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    path.with_file_name(format!(".{name}.tmp-{}", std::process::id()))
+}
+
+/// A Parquet artifact read whole, with its key-value metadata.
+#[derive(Debug, Clone)]
+pub struct Artifact {
+    pub path: PathBuf,
+    pub batch: RecordBatch,
+    pub metadata: BTreeMap<String, String>,
+}
+
+impl Artifact {
+    pub fn meta(&self, key: &str) -> Option<&str> {
+        self.metadata.get(key).map(String::as_str)
+    }
+
+    /// The `segflow.artifact` kind, e.g. `events`, `table`, `features`.
+    pub fn kind(&self) -> Option<&str> {
+        self.meta(META_ARTIFACT)
+    }
+
+    /// A column by name, with a data error naming the file when it is absent.
+    pub fn column(&self, name: &str) -> Result<&arrow::array::ArrayRef> {
+        self.batch.column_by_name(name).ok_or_else(|| {
+            Error::data(
+                crate::error::Location::file(&self.path).column(name),
+                "required column is missing",
+            )
+        })
+    }
+}
+
+pub fn read_parquet(path: &Path) -> Result<Artifact> {
+    let file = File::open(path).map_err(|e| Error::open(path, e))?;
+    let not_parquet = |e: parquet::errors::ParquetError| {
+        Error::data(
+            crate::error::Location::file(path),
+            format!("not a readable Parquet file: {e}"),
+        )
+    };
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(not_parquet)?;
+    let metadata = builder
+        .metadata()
+        .file_metadata()
+        .key_value_metadata()
+        .map(|kvs| {
+            kvs.iter()
+                .filter_map(|kv| kv.value.as_ref().map(|v| (kv.key.clone(), v.clone())))
+                .collect()
+        })
+        .unwrap_or_default();
+    let schema = builder.schema().clone();
+    let reader = builder.build().map_err(not_parquet)?;
+    let batches = reader
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(|e| {
+            Error::data(
+                crate::error::Location::file(path),
+                format!("cannot decode Parquet: {e}"),
+            )
+        })?;
+    let batch = arrow::compute::concat_batches(&schema, &batches)?;
+    Ok(Artifact {
+        path: path.to_path_buf(),
+        batch,
+        metadata,
+    })
+}
+
+/// Builds a record batch from named columns. Every field is declared nullable so a schema
+/// does not change with the data.
+pub fn batch(columns: Vec<(&str, arrow::array::ArrayRef)>) -> Result<RecordBatch> {
+    let fields: Vec<arrow::datatypes::Field> = columns
+        .iter()
+        .map(|(name, array)| arrow::datatypes::Field::new(*name, array.data_type().clone(), true))
+        .collect();
+    let schema = Arc::new(arrow::datatypes::Schema::new(fields));
+    Ok(RecordBatch::try_new(
+        schema,
+        columns.into_iter().map(|(_, a)| a).collect(),
+    )?)
+}

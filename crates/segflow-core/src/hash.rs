@@ -1,0 +1,98 @@
+//! Content hashing for lock entries, provenance and `segflow verify`.
+
+use std::fs::File;
+use std::io::Read;
+use std::path::Path;
+
+use sha2::{Digest, Sha256};
+
+use crate::{Error, Result};
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex(&Sha256::digest(bytes))
+}
+
+/// SHA-256 of a file's content, streamed so large inputs are not held in memory.
+pub fn file_sha256(path: &Path) -> Result<String> {
+    let mut file = File::open(path).map_err(|e| Error::open(path, e))?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        let n = file.read(&mut buf).map_err(|e| Error::io(path, e))?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(hex(&hasher.finalize()))
+}
+
+/// Hash of a params document that does not depend on key order or YAML formatting.
+pub fn params_hash(kind: &str, params: &serde_yaml::Value) -> Result<String> {
+    let canonical = serde_json::json!({ "stage": kind, "params": canonical_json(params)? });
+    Ok(sha256_hex(canonical.to_string().as_bytes()))
+}
+
+fn canonical_json(value: &serde_yaml::Value) -> Result<serde_json::Value> {
+    use serde_yaml::Value as Y;
+    Ok(match value {
+        Y::Null => serde_json::Value::Null,
+        Y::Bool(b) => serde_json::Value::Bool(*b),
+        Y::Number(n) => serde_json::to_value(n).map_err(|e| Error::Internal(e.to_string()))?,
+        Y::String(s) => serde_json::Value::String(s.clone()),
+        Y::Sequence(items) => {
+            serde_json::Value::Array(items.iter().map(canonical_json).collect::<Result<_>>()?)
+        }
+        Y::Mapping(map) => {
+            // serde_json's default map is a BTreeMap, so keys come out sorted.
+            let mut out = serde_json::Map::new();
+            for (k, v) in map {
+                let key = match k {
+                    Y::String(s) => s.clone(),
+                    other => serde_yaml::to_string(other)
+                        .map_err(|e| Error::Internal(e.to_string()))?
+                        .trim()
+                        .to_string(),
+                };
+                out.insert(key, canonical_json(v)?);
+            }
+            serde_json::Value::Object(out)
+        }
+        Y::Tagged(tagged) => serde_json::json!({
+            "tag": tagged.tag.to_string(),
+            "value": canonical_json(&tagged.value)?,
+        }),
+    })
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        let _ = write!(s, "{b:02x}");
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn params_hash_ignores_key_order() {
+        let a: serde_yaml::Value = serde_yaml::from_str("{a: 1, b: [x, {c: 2, d: 3}]}").unwrap();
+        let b: serde_yaml::Value = serde_yaml::from_str("{b: [x, {d: 3, c: 2}], a: 1}").unwrap();
+        let c: serde_yaml::Value = serde_yaml::from_str("{b: [x, {d: 3, c: 2}], a: 2}").unwrap();
+        assert_eq!(params_hash("s", &a).unwrap(), params_hash("s", &b).unwrap());
+        assert_ne!(params_hash("s", &a).unwrap(), params_hash("s", &c).unwrap());
+        assert_ne!(params_hash("s", &a).unwrap(), params_hash("t", &a).unwrap());
+    }
+
+    #[test]
+    fn sha256_known_vector() {
+        assert_eq!(
+            sha256_hex(b"abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+}

@@ -1,0 +1,414 @@
+//! The pipeline YAML: parsing, validation and dependency order.
+//!
+//! Every problem is a config error (exit 78) naming the file and the key path, found before
+//! any stage runs.
+
+use std::collections::BTreeSet;
+use std::path::{Component, Path, PathBuf};
+
+use serde_yaml::{Mapping, Value};
+
+use crate::stage::{Planned, Registry, Stage};
+use crate::{Error, Result};
+
+const TOP_KEYS: &[&str] = &["pipeline", "description", "seed", "run_dir", "stages"];
+/// Keys the runner reads from a stage's block; every other key is the stage's params.
+const RUNNER_KEYS: &[&str] = &["uses", "needs", "input", "output_dir"];
+pub const DEFAULT_SEED: u64 = 42;
+
+#[derive(Clone)]
+pub struct Pipeline {
+    pub file: PathBuf,
+    pub name: String,
+    pub seed: u64,
+    pub run_dir: PathBuf,
+    /// Stages in dependency order (ties keep the order of the YAML).
+    pub stages: Vec<StageSpec>,
+}
+
+#[derive(Clone)]
+pub struct StageSpec {
+    pub name: String,
+    pub stage: &'static dyn Stage,
+    pub needs: Vec<String>,
+    /// External input files (`input`), as named in the YAML.
+    pub inputs: Vec<PathBuf>,
+    pub output_dir: PathBuf,
+    pub params: Value,
+    /// Artifacts a run writes.
+    pub outputs: Vec<Planned>,
+}
+
+impl StageSpec {
+    pub fn output_paths(&self) -> Vec<PathBuf> {
+        self.outputs
+            .iter()
+            .map(|o| self.output_dir.join(&o.file))
+            .collect()
+    }
+}
+
+impl Pipeline {
+    pub fn load(path: &Path, registry: &Registry) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::open(path, e))?;
+        Self::parse(path, &text, registry)
+    }
+
+    pub fn stage(&self, name: &str) -> Option<&StageSpec> {
+        self.stages.iter().find(|s| s.name == name)
+    }
+
+    /// The stage named `name`, or a usage error listing the stages there are.
+    pub fn require_stage(&self, name: &str) -> Result<&StageSpec> {
+        self.stage(name).ok_or_else(|| {
+            let names: Vec<&str> = self.stages.iter().map(|s| s.name.as_str()).collect();
+            Error::Usage(format!(
+                "pipeline {} has no stage `{name}` (stages: {})",
+                self.name,
+                names.join(", ")
+            ))
+        })
+    }
+
+    /// Names of `name` and every stage that depends on it, directly or not.
+    pub fn downstream(&self, name: &str) -> BTreeSet<String> {
+        let mut set = BTreeSet::from([name.to_string()]);
+        for spec in &self.stages {
+            if spec.needs.iter().any(|n| set.contains(n)) {
+                set.insert(spec.name.clone());
+            }
+        }
+        set
+    }
+
+    pub fn parse(path: &Path, text: &str, registry: &Registry) -> Result<Self> {
+        let file = path.display().to_string();
+        let cfg = |key: &str, msg: String| Error::config(&file, key, msg);
+        let root: Value =
+            serde_yaml::from_str(text).map_err(|e| cfg("", format!("not valid YAML: {e}")))?;
+        let Value::Mapping(root) = root else {
+            return Err(cfg(
+                "",
+                "the pipeline must be a mapping with `pipeline` and `stages`".into(),
+            ));
+        };
+        check_keys(&root, TOP_KEYS, "", &file)?;
+
+        let name = match root.get("pipeline") {
+            Some(Value::String(s)) if valid_name(s) => s.clone(),
+            Some(_) => {
+                return Err(cfg(
+                    "pipeline",
+                    "must be a name of letters, digits, `_` or `-`".into(),
+                ));
+            }
+            None => return Err(cfg("pipeline", "missing (the pipeline's name)".into())),
+        };
+        let seed = match root.get("seed") {
+            None => DEFAULT_SEED,
+            Some(v) => v
+                .as_u64()
+                .ok_or_else(|| cfg("seed", "must be a non-negative integer".into()))?,
+        };
+        let run_dir = match root.get("run_dir") {
+            None => PathBuf::from("runs").join(&name),
+            Some(Value::String(s)) if !s.is_empty() => PathBuf::from(s),
+            Some(_) => return Err(cfg("run_dir", "must be a path".into())),
+        };
+        let Some(Value::Mapping(stage_map)) = root.get("stages") else {
+            return Err(cfg(
+                "stages",
+                "missing or not a mapping of stage name → stage".into(),
+            ));
+        };
+        if stage_map.is_empty() {
+            return Err(cfg("stages", "no stages".into()));
+        }
+
+        let mut declared = Vec::new();
+        for (key, body) in stage_map {
+            let Value::String(stage_name) = key else {
+                return Err(cfg(
+                    "stages",
+                    format!("stage names must be strings, found {key:?}"),
+                ));
+            };
+            declared.push(parse_stage(stage_name, body, &run_dir, registry, &file)?);
+        }
+
+        let names: Vec<String> = declared.iter().map(|s| s.name.clone()).collect();
+        for spec in &declared {
+            for need in &spec.needs {
+                if !names.contains(need) {
+                    return Err(cfg(
+                        &format!("stages.{}.needs", spec.name),
+                        format!("unknown stage `{need}` (stages: {})", names.join(", ")),
+                    ));
+                }
+            }
+        }
+        let mut dirs = BTreeSet::new();
+        for spec in &declared {
+            if !dirs.insert(spec.output_dir.clone()) {
+                return Err(cfg(
+                    &format!("stages.{}.output_dir", spec.name),
+                    format!(
+                        "{} is already another stage's output directory",
+                        spec.output_dir.display()
+                    ),
+                ));
+            }
+        }
+        let stages = topological_order(declared, &file)?;
+        let pipeline = Pipeline {
+            file: path.to_path_buf(),
+            name,
+            seed,
+            run_dir,
+            stages,
+        };
+        pipeline.check_inputs()?;
+        Ok(pipeline)
+    }
+
+    /// Every stage must find what it reads: existing external files, or an upstream stage
+    /// producing an artifact kind it consumes.
+    fn check_inputs(&self) -> Result<()> {
+        let file = self.file.display().to_string();
+        for spec in &self.stages {
+            let consumes = spec.stage.consumes();
+            if consumes.is_empty() {
+                if spec.inputs.is_empty() {
+                    return Err(Error::config(
+                        &file,
+                        format!("stages.{}.input", spec.name),
+                        "missing: this stage reads an input file",
+                    ));
+                }
+                for input in &spec.inputs {
+                    if !input.is_file() {
+                        return Err(Error::config(
+                            &file,
+                            format!("stages.{}.input", spec.name),
+                            format!("input file {} does not exist", input.display()),
+                        ));
+                    }
+                }
+            } else {
+                if !spec.inputs.is_empty() {
+                    return Err(Error::config(
+                        &file,
+                        format!("stages.{}.input", spec.name),
+                        "this stage reads its upstream stages' artifacts (`needs`), not files",
+                    ));
+                }
+                let found = spec.needs.iter().any(|need| {
+                    self.stage(need)
+                        .is_some_and(|up| up.outputs.iter().any(|o| consumes.contains(&o.kind)))
+                });
+                if !found {
+                    return Err(Error::config(
+                        &file,
+                        format!("stages.{}.needs", spec.name),
+                        format!(
+                            "no stage in `needs` produces what {} reads ({})",
+                            spec.stage.kind(),
+                            consumes.join(" or ")
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn parse_stage(
+    name: &str,
+    body: &Value,
+    run_dir: &Path,
+    registry: &Registry,
+    file: &str,
+) -> Result<StageSpec> {
+    let key = |k: &str| format!("stages.{name}.{k}");
+    let Value::Mapping(body) = body else {
+        return Err(Error::config(
+            file,
+            format!("stages.{name}"),
+            "must be a mapping",
+        ));
+    };
+    let kind = match body.get("uses") {
+        None => name.to_string(),
+        Some(Value::String(s)) => s.clone(),
+        Some(_) => {
+            return Err(Error::config(
+                file,
+                key("uses"),
+                "must be a stage kind name",
+            ));
+        }
+    };
+    let stage = registry.get(&kind).ok_or_else(|| {
+        let k = if body.contains_key("uses") {
+            key("uses")
+        } else {
+            format!("stages.{name}")
+        };
+        Error::config(
+            file,
+            k,
+            format!(
+                "unknown stage kind `{kind}` (known: {})",
+                registry.kinds().join(", ")
+            ),
+        )
+    })?;
+    let needs = string_list(body.get("needs"), &key("needs"), file)?;
+    let inputs = string_list(body.get("input"), &key("input"), file)?
+        .into_iter()
+        .map(PathBuf::from)
+        .collect();
+    let out_rel = match body.get("output_dir") {
+        None => PathBuf::from(name),
+        Some(Value::String(s)) => PathBuf::from(s),
+        Some(_) => {
+            return Err(Error::config(
+                file,
+                key("output_dir"),
+                "must be a relative path",
+            ));
+        }
+    };
+    if !stays_inside(&out_rel) {
+        return Err(Error::config(
+            file,
+            key("output_dir"),
+            format!(
+                "{} escapes the run directory {}",
+                out_rel.display(),
+                run_dir.display()
+            ),
+        ));
+    }
+    let mut params = Mapping::new();
+    for (k, v) in body {
+        if !matches!(k, Value::String(s) if RUNNER_KEYS.contains(&s.as_str())) {
+            params.insert(k.clone(), v.clone());
+        }
+    }
+    let params = Value::Mapping(params);
+    let outputs = stage
+        .plan(&params)
+        .map_err(|e| e.in_config(file, &format!("stages.{name}")))?;
+    Ok(StageSpec {
+        name: name.to_string(),
+        stage,
+        needs,
+        inputs,
+        output_dir: run_dir.join(out_rel),
+        params,
+        outputs,
+    })
+}
+
+fn string_list(value: Option<&Value>, key: &str, file: &str) -> Result<Vec<String>> {
+    match value {
+        None => Ok(Vec::new()),
+        Some(Value::String(s)) => Ok(vec![s.clone()]),
+        Some(Value::Sequence(items)) => items
+            .iter()
+            .map(|v| {
+                v.as_str()
+                    .map(str::to_string)
+                    .ok_or_else(|| Error::config(file, key, "must be a list of strings"))
+            })
+            .collect(),
+        Some(_) => Err(Error::config(
+            file,
+            key,
+            "must be a string or a list of strings",
+        )),
+    }
+}
+
+fn check_keys(map: &Mapping, allowed: &[&str], prefix: &str, file: &str) -> Result<()> {
+    for k in map.keys() {
+        let name = k.as_str().unwrap_or("<non-string key>");
+        if !allowed.contains(&name) {
+            let key = if prefix.is_empty() {
+                name.to_string()
+            } else {
+                format!("{prefix}.{name}")
+            };
+            return Err(Error::config(
+                file,
+                key,
+                format!("unknown key (expected one of: {})", allowed.join(", ")),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn valid_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}
+
+/// A relative path that never climbs above its starting directory.
+fn stays_inside(path: &Path) -> bool {
+    let mut depth = 0i32;
+    for c in path.components() {
+        match c {
+            Component::Normal(_) => depth += 1,
+            Component::CurDir => {}
+            Component::ParentDir => {
+                depth -= 1;
+                if depth < 0 {
+                    return false;
+                }
+            }
+            Component::RootDir | Component::Prefix(_) => return false,
+        }
+    }
+    depth > 0
+}
+
+fn topological_order(mut pending: Vec<StageSpec>, file: &str) -> Result<Vec<StageSpec>> {
+    let mut done: Vec<StageSpec> = Vec::new();
+    while !pending.is_empty() {
+        let ready = pending
+            .iter()
+            .position(|s| s.needs.iter().all(|n| done.iter().any(|d| &d.name == n)));
+        match ready {
+            Some(i) => done.push(pending.remove(i)),
+            None => {
+                let names: Vec<&str> = pending.iter().map(|s| s.name.as_str()).collect();
+                return Err(Error::config(
+                    file,
+                    format!("stages.{}.needs", names[0]),
+                    format!("dependency cycle among stages {}", names.join(", ")),
+                ));
+            }
+        }
+    }
+    Ok(done)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::stays_inside;
+    use std::path::Path;
+
+    #[test]
+    fn output_dirs_must_stay_inside_the_run_dir() {
+        assert!(stays_inside(Path::new("ingest")));
+        assert!(stays_inside(Path::new("a/../b")));
+        assert!(!stays_inside(Path::new("../elsewhere")));
+        assert!(!stays_inside(Path::new("a/../..")));
+        assert!(!stays_inside(Path::new("/tmp/x")));
+        assert!(!stays_inside(Path::new(".")));
+    }
+}

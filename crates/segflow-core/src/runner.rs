@@ -1,0 +1,338 @@
+//! Runs a pipeline in dependency order, skipping stages whose lock entry still matches, and
+//! answers `status` (what is stale and why) and `verify` (which artifacts changed).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use serde::Serialize;
+
+use crate::artifact::Provenance;
+use crate::hash::{file_sha256, params_hash};
+use crate::lock::{Lock, LockEntry};
+use crate::pipeline::{Pipeline, StageSpec};
+use crate::stage::{OutputDir, StageCtx, input_hashes};
+use crate::{Error, Result, TOOL_VERSION};
+
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Run just this stage (its inputs must already exist).
+    pub only: Option<String>,
+    /// Re-run this stage and everything downstream of it.
+    pub from: Option<String>,
+    /// Re-run every selected stage even when up to date.
+    pub force: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    Ran,
+    Skipped,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StageReport {
+    pub stage: String,
+    pub kind: String,
+    pub outcome: Outcome,
+    pub rows: u64,
+    pub seconds: f64,
+    /// Why the stage ran (empty when skipped).
+    pub reasons: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RunSummary {
+    pub pipeline: String,
+    pub run_dir: String,
+    pub stages: Vec<StageReport>,
+    pub seconds: f64,
+}
+
+/// Receives progress from the runner (a progress bar in a terminal, nothing elsewhere).
+pub trait Observer {
+    fn started(&self, stage: &str, kind: &str);
+    fn message(&self, stage: &str, message: &str);
+    fn finished(&self, report: &StageReport);
+}
+
+/// The files a stage reads: its external inputs, or the artifacts of the kinds it consumes
+/// that its upstream stages write, in `needs` order.
+pub fn stage_inputs(pipeline: &Pipeline, spec: &StageSpec) -> Vec<PathBuf> {
+    if spec.stage.consumes().is_empty() {
+        return spec.inputs.clone();
+    }
+    let mut inputs = Vec::new();
+    for need in &spec.needs {
+        if let Some(up) = pipeline.stage(need) {
+            for out in &up.outputs {
+                if spec.stage.consumes().contains(&out.kind) {
+                    inputs.push(up.output_dir.join(&out.file));
+                }
+            }
+        }
+    }
+    inputs
+}
+
+fn display(path: &Path) -> String {
+    path.to_string_lossy().replace('\\', "/")
+}
+
+fn relative_to(path: &Path, base: &Path) -> String {
+    display(path.strip_prefix(base).unwrap_or(path))
+}
+
+/// Why a stage is not up to date; empty when its lock entry still matches everything.
+pub fn stale_reasons(pipeline: &Pipeline, spec: &StageSpec, lock: &Lock) -> Result<Vec<String>> {
+    let Some(entry) = lock.stages.get(&spec.name) else {
+        return Ok(vec!["never run".into()]);
+    };
+    let mut reasons = Vec::new();
+    if entry.tool_version != TOOL_VERSION {
+        reasons.push(format!(
+            "segflow version changed ({} → {TOOL_VERSION})",
+            entry.tool_version
+        ));
+    }
+    if entry.kind != spec.stage.kind() {
+        reasons.push(format!(
+            "stage kind changed ({} → {})",
+            entry.kind,
+            spec.stage.kind()
+        ));
+    }
+    if entry.seed != pipeline.seed {
+        reasons.push(format!("seed changed ({} → {})", entry.seed, pipeline.seed));
+    }
+    if entry.params_hash != params_hash(spec.stage.kind(), &spec.params)? {
+        reasons.push("params changed".into());
+    }
+    let inputs = stage_inputs(pipeline, spec);
+    let names: BTreeSet<String> = inputs.iter().map(|p| display(p)).collect();
+    if names != entry.inputs.keys().cloned().collect() {
+        reasons.push("input files changed".into());
+    }
+    for input in &inputs {
+        let name = display(input);
+        if !input.is_file() {
+            reasons.push(format!("input {name} is missing"));
+        } else if entry.inputs.get(&name) != Some(&file_sha256(input)?) {
+            reasons.push(format!("input {name} changed"));
+        }
+    }
+    let planned: BTreeSet<String> = spec
+        .output_paths()
+        .iter()
+        .map(|p| relative_to(p, &pipeline.run_dir))
+        .collect();
+    if planned != entry.outputs.keys().cloned().collect() {
+        reasons.push("output set changed".into());
+    }
+    for (rel, hash) in &entry.outputs {
+        let path = pipeline.run_dir.join(rel);
+        if !path.is_file() {
+            reasons.push(format!("output {rel} is missing"));
+        } else if &file_sha256(&path)? != hash {
+            reasons.push(format!("output {rel} was modified"));
+        }
+    }
+    Ok(reasons)
+}
+
+pub fn run(
+    pipeline: &Pipeline,
+    options: &RunOptions,
+    observer: &dyn Observer,
+) -> Result<RunSummary> {
+    let started = Instant::now();
+    for name in options.only.iter().chain(options.from.iter()) {
+        pipeline.require_stage(name)?;
+    }
+    let selected: BTreeSet<String> = match (&options.only, &options.from) {
+        (Some(_), Some(_)) => {
+            return Err(Error::Usage("--only and --from cannot be combined".into()));
+        }
+        (Some(only), None) => BTreeSet::from([only.clone()]),
+        (None, Some(from)) => pipeline.downstream(from),
+        (None, None) => pipeline.stages.iter().map(|s| s.name.clone()).collect(),
+    };
+    let mut lock = Lock::load(&pipeline.run_dir, &pipeline.name)?;
+    lock.pipeline = pipeline.name.clone();
+    let mut reports = Vec::new();
+    for spec in pipeline
+        .stages
+        .iter()
+        .filter(|s| selected.contains(&s.name))
+    {
+        let t0 = Instant::now();
+        observer.started(&spec.name, spec.stage.kind());
+        let mut reasons = stale_reasons(pipeline, spec, &lock)?;
+        if reasons.is_empty() && (options.force || options.from.is_some()) {
+            reasons.push("forced".into());
+        }
+        let report = if reasons.is_empty() {
+            StageReport {
+                stage: spec.name.clone(),
+                kind: spec.stage.kind().to_string(),
+                outcome: Outcome::Skipped,
+                rows: lock.stages[&spec.name].rows,
+                seconds: t0.elapsed().as_secs_f64(),
+                reasons,
+            }
+        } else {
+            let entry = run_stage(pipeline, spec, observer)?;
+            let rows = entry.rows;
+            lock.stages.insert(spec.name.clone(), entry);
+            lock.save(&pipeline.run_dir)?;
+            StageReport {
+                stage: spec.name.clone(),
+                kind: spec.stage.kind().to_string(),
+                outcome: Outcome::Ran,
+                rows,
+                seconds: t0.elapsed().as_secs_f64(),
+                reasons,
+            }
+        };
+        observer.finished(&report);
+        reports.push(report);
+    }
+    Ok(RunSummary {
+        pipeline: pipeline.name.clone(),
+        run_dir: display(&pipeline.run_dir),
+        stages: reports,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+fn run_stage(pipeline: &Pipeline, spec: &StageSpec, observer: &dyn Observer) -> Result<LockEntry> {
+    let file = pipeline.file.display().to_string();
+    let inputs = stage_inputs(pipeline, spec);
+    for input in &inputs {
+        if !input.is_file() {
+            let producer = pipeline
+                .stages
+                .iter()
+                .find(|s| s.output_paths().contains(input));
+            let reason = match producer {
+                Some(up) => format!("no such file; run stage `{}` first", up.name),
+                None => "no such file".to_string(),
+            };
+            return Err(Error::NoInput {
+                path: input.clone(),
+                reason,
+            });
+        }
+    }
+    let kind = spec.stage.kind();
+    let params_hash = params_hash(kind, &spec.params)?;
+    let provenance = Provenance {
+        stage: kind.to_string(),
+        params_hash: params_hash.clone(),
+        input_hashes: input_hashes(&inputs)?,
+        seed: pipeline.seed,
+    };
+    let mut out = OutputDir::new(&spec.output_dir, provenance, spec.outputs.clone())?;
+    let progress = |msg: &str| observer.message(&spec.name, msg);
+    let ctx = StageCtx {
+        seed: pipeline.seed,
+        progress: &progress,
+    };
+    let rows = spec
+        .stage
+        .run(&inputs, &spec.params, &mut out, &ctx)
+        .map_err(|e| e.in_config(&file, &format!("stages.{}", spec.name)))?;
+    let written = out.commit()?;
+    let mut input_map = BTreeMap::new();
+    for input in &inputs {
+        input_map.insert(display(input), file_sha256(input)?);
+    }
+    let mut outputs = BTreeMap::new();
+    for path in &written {
+        outputs.insert(relative_to(path, &pipeline.run_dir), file_sha256(path)?);
+    }
+    Ok(LockEntry {
+        kind: kind.to_string(),
+        tool_version: TOOL_VERSION.to_string(),
+        seed: pipeline.seed,
+        params_hash,
+        inputs: input_map,
+        outputs,
+        rows,
+    })
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StageStatus {
+    pub stage: String,
+    pub kind: String,
+    pub up_to_date: bool,
+    pub reasons: Vec<String>,
+}
+
+/// Every stage with the reasons it would run. A stage downstream of a stale one is stale too,
+/// since its inputs are about to change.
+pub fn status(pipeline: &Pipeline) -> Result<Vec<StageStatus>> {
+    let lock = Lock::load(&pipeline.run_dir, &pipeline.name)?;
+    let mut stale: BTreeSet<String> = BTreeSet::new();
+    let mut out = Vec::new();
+    for spec in &pipeline.stages {
+        let mut reasons = stale_reasons(pipeline, spec, &lock)?;
+        for need in &spec.needs {
+            if stale.contains(need) {
+                reasons.push(format!("upstream stage `{need}` is stale"));
+            }
+        }
+        if !reasons.is_empty() {
+            stale.insert(spec.name.clone());
+        }
+        out.push(StageStatus {
+            stage: spec.name.clone(),
+            kind: spec.stage.kind().to_string(),
+            up_to_date: reasons.is_empty(),
+            reasons,
+        });
+    }
+    Ok(out)
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct VerifyProblem {
+    pub stage: String,
+    pub artifact: String,
+    pub problem: String,
+}
+
+/// Recomputes the hash of every artifact recorded in a run directory's lock file.
+pub fn verify(run_dir: &Path) -> Result<(usize, Vec<VerifyProblem>)> {
+    let lock = Lock::load_existing(run_dir)?;
+    let mut checked = 0;
+    let mut problems = Vec::new();
+    for (stage, entry) in &lock.stages {
+        for (rel, hash) in &entry.outputs {
+            checked += 1;
+            let path = run_dir.join(rel);
+            let problem = if !path.is_file() {
+                Some("missing".to_string())
+            } else {
+                let actual = file_sha256(&path)?;
+                (&actual != hash).then(|| {
+                    format!(
+                        "content changed (sha256 {} ≠ recorded {})",
+                        &actual[..12],
+                        &hash[..12.min(hash.len())]
+                    )
+                })
+            };
+            if let Some(problem) = problem {
+                problems.push(VerifyProblem {
+                    stage: stage.clone(),
+                    artifact: rel.clone(),
+                    problem,
+                });
+            }
+        }
+    }
+    Ok((checked, problems))
+}

@@ -1,0 +1,247 @@
+//! The stage contract: what every stage crate implements so the runner (and the CLI's
+//! per-stage subcommands) can validate, run and record it the same way.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use arrow::array::RecordBatch;
+use serde::de::DeserializeOwned;
+
+use crate::artifact::{self, Provenance};
+use crate::{Error, Result};
+
+/// What a stage run may use besides its inputs and params.
+pub struct StageCtx<'a> {
+    pub seed: u64,
+    /// Reports what the stage is doing now, for progress display.
+    pub progress: &'a dyn Fn(&str),
+}
+
+/// A stage kind (ingest, features, …), implemented by a stage crate over its `Params` and `run`.
+pub trait Stage: Sync {
+    fn kind(&self) -> &'static str;
+
+    /// One line for `segflow --help` and `segflow dag`.
+    fn about(&self) -> &'static str;
+
+    /// Artifact kinds (the `segflow.artifact` metadata) this stage reads from upstream stages.
+    /// Empty for a stage that reads external files named by `input`.
+    fn consumes(&self) -> &'static [&'static str];
+
+    /// Validates params and returns the artifacts a run writes.
+    fn plan(&self, params: &serde_yaml::Value) -> Result<Vec<Planned>>;
+
+    /// Runs the stage, writing every planned artifact into `out`; returns the stage's row count
+    /// (rows of its main artifact) for the summary.
+    fn run(
+        &self,
+        inputs: &[PathBuf],
+        params: &serde_yaml::Value,
+        out: &mut OutputDir,
+        ctx: &StageCtx<'_>,
+    ) -> Result<u64>;
+}
+
+/// One artifact a stage run will write: its file name and its `segflow.artifact` kind.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Planned {
+    pub file: String,
+    pub kind: &'static str,
+}
+
+impl Planned {
+    pub fn new(kind: &'static str) -> Self {
+        Self {
+            file: format!("{kind}.parquet"),
+            kind,
+        }
+    }
+}
+
+/// Deserialises stage params strictly; the error names the offending key path.
+pub fn parse_params<P: DeserializeOwned>(value: &serde_yaml::Value) -> Result<P> {
+    serde_path_to_error::deserialize(value.clone()).map_err(|e| {
+        let path = e.path().to_string();
+        Error::config(
+            "",
+            if path == "." { String::new() } else { path },
+            e.into_inner().to_string(),
+        )
+    })
+}
+
+/// The stage kinds this build knows.
+pub struct Registry {
+    stages: Vec<&'static dyn Stage>,
+}
+
+impl Registry {
+    pub fn new(stages: Vec<&'static dyn Stage>) -> Self {
+        Self { stages }
+    }
+
+    pub fn get(&self, kind: &str) -> Option<&'static dyn Stage> {
+        self.stages.iter().copied().find(|s| s.kind() == kind)
+    }
+
+    pub fn kinds(&self) -> Vec<&'static str> {
+        self.stages.iter().map(|s| s.kind()).collect()
+    }
+}
+
+/// Where a stage writes its artifacts. Files go to a staging directory beside the final one
+/// and are moved into place by [`OutputDir::commit`]; if the stage fails, dropping the
+/// `OutputDir` removes the staging directory, so no partial artifact is ever left behind.
+pub struct OutputDir {
+    staging: PathBuf,
+    target: PathBuf,
+    provenance: Provenance,
+    planned: Vec<Planned>,
+    written: Vec<String>,
+    committed: bool,
+}
+
+impl OutputDir {
+    pub fn new(target: &Path, provenance: Provenance, planned: Vec<Planned>) -> Result<Self> {
+        let parent = target
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+        let name = target
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let staging = parent.join(format!(".{name}.staging-{}", std::process::id()));
+        if staging.exists() {
+            fs::remove_dir_all(&staging).map_err(|e| Error::io(&staging, e))?;
+        }
+        fs::create_dir_all(&staging).map_err(|e| Error::io(&staging, e))?;
+        Ok(Self {
+            staging,
+            target: target.to_path_buf(),
+            provenance,
+            planned,
+            written: Vec::new(),
+            committed: false,
+        })
+    }
+
+    pub fn provenance(&self) -> &Provenance {
+        &self.provenance
+    }
+
+    /// Writes the planned artifact of kind `kind`, with extra `segflow.*` metadata.
+    pub fn write(
+        &mut self,
+        kind: &str,
+        batch: &RecordBatch,
+        extra: &[(String, String)],
+    ) -> Result<()> {
+        let Some(planned) = self.planned.iter().find(|p| p.kind == kind) else {
+            return Err(Error::Internal(format!(
+                "stage wrote unplanned artifact {kind}"
+            )));
+        };
+        artifact::write_parquet(
+            &self.staging.join(&planned.file),
+            batch,
+            kind,
+            &self.provenance,
+            extra,
+        )?;
+        self.written.push(planned.file.clone());
+        Ok(())
+    }
+
+    /// Moves every artifact into the target directory. Returns their final paths.
+    pub fn commit(mut self) -> Result<Vec<PathBuf>> {
+        let missing: Vec<&str> = self
+            .planned
+            .iter()
+            .filter(|p| !self.written.contains(&p.file))
+            .map(|p| p.file.as_str())
+            .collect();
+        if !missing.is_empty() {
+            return Err(Error::Internal(format!(
+                "stage did not write planned artifacts {missing:?}"
+            )));
+        }
+        fs::create_dir_all(&self.target).map_err(|e| Error::io(&self.target, e))?;
+        let mut paths = Vec::new();
+        for planned in &self.planned {
+            let to = self.target.join(&planned.file);
+            fs::rename(self.staging.join(&planned.file), &to).map_err(|e| Error::io(&to, e))?;
+            paths.push(to);
+        }
+        self.committed = true;
+        let _ = fs::remove_dir_all(&self.staging);
+        Ok(paths)
+    }
+}
+
+impl Drop for OutputDir {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = fs::remove_dir_all(&self.staging);
+        }
+    }
+}
+
+/// Hashes of the given input files keyed by file name, as recorded in provenance.
+pub fn input_hashes(inputs: &[PathBuf]) -> Result<BTreeMap<String, String>> {
+    let mut out = BTreeMap::new();
+    for path in inputs {
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        out.insert(name, crate::hash::file_sha256(path)?);
+    }
+    Ok(out)
+}
+
+/// Runs one stage outside a pipeline (the orchestrator path) with the same artifacts the
+/// runner would write.
+pub fn run_standalone(
+    stage: &dyn Stage,
+    inputs: &[PathBuf],
+    params_file: &Path,
+    output_dir: &Path,
+    seed: u64,
+    progress: &dyn Fn(&str),
+) -> Result<(u64, Vec<PathBuf>)> {
+    let text = fs::read_to_string(params_file).map_err(|e| Error::open(params_file, e))?;
+    let file = params_file.display().to_string();
+    let params: serde_yaml::Value = serde_yaml::from_str(&text)
+        .map_err(|e| Error::config(&file, "", format!("not valid YAML: {e}")))?;
+    let params = if params.is_null() {
+        serde_yaml::Value::Mapping(Default::default())
+    } else {
+        params
+    };
+    let planned = stage
+        .plan(&params)
+        .map_err(|e| e.in_config(&file, "params"))?;
+    for input in inputs {
+        if !input.is_file() {
+            return Err(Error::NoInput {
+                path: input.clone(),
+                reason: "no such file".into(),
+            });
+        }
+    }
+    let provenance = Provenance {
+        stage: stage.kind().to_string(),
+        params_hash: crate::hash::params_hash(stage.kind(), &params)?,
+        input_hashes: input_hashes(inputs)?,
+        seed,
+    };
+    let mut out = OutputDir::new(output_dir, provenance, planned)?;
+    let ctx = StageCtx { seed, progress };
+    let rows = stage
+        .run(inputs, &params, &mut out, &ctx)
+        .map_err(|e| e.in_config(&file, "params"))?;
+    Ok((rows, out.commit()?))
+}

@@ -1,0 +1,250 @@
+//! The feature configuration: blocks of named features, each one aggregation.
+
+use indexmap::IndexMap;
+use serde::Deserialize;
+
+use segflow_core::calendar::{HourRange, Weekday};
+use segflow_core::yaml::{deserialize_enum, enum_value};
+use segflow_core::{Error, Result};
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Params {
+    /// Reference time for recency: `latest_event` (the latest event in the data, so results do
+    /// not depend on the wall clock) or a timestamp `YYYY-MM-DD HH:MM:SS`.
+    #[serde(default = "default_as_of")]
+    pub as_of: String,
+    /// Block name → (feature name → aggregation), in output column order.
+    #[serde(deserialize_with = "feature_blocks")]
+    pub blocks: IndexMap<String, IndexMap<String, Feature>>,
+    /// Blocks whose columns are model inputs; the others are for interpretation only.
+    pub model_blocks: Vec<String>,
+}
+
+fn feature_blocks<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<IndexMap<String, IndexMap<String, Feature>>, D::Error> {
+    use serde::de::Error as _;
+    let raw = IndexMap::<String, IndexMap<String, serde_yaml::Value>>::deserialize(d)?;
+    raw.into_iter()
+        .map(|(block, features)| {
+            let features = features
+                .into_iter()
+                .map(|(name, value)| {
+                    enum_value(value)
+                        .map(|f| (name.clone(), f))
+                        .map_err(|e| D::Error::custom(format!("{block}.{name}: {e}")))
+                })
+                .collect::<std::result::Result<_, _>>()?;
+            Ok((block, features))
+        })
+        .collect()
+}
+
+fn default_as_of() -> String {
+    "latest_event".into()
+}
+
+/// One aggregation. In YAML: `count`, `{quantile: 0.9}`, `{share: {hour_in: [8, 17]}}`, …
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum Feature {
+    /// Number of events.
+    Count,
+    /// Distinct calendar dates with an event.
+    DistinctDays,
+    Sum,
+    Mean,
+    /// Median of the value (mean of the two middle values for even counts).
+    Median,
+    Min,
+    Max,
+    /// Quantile of the value, linear interpolation.
+    Quantile(f64),
+    FirstTs,
+    LastTs,
+    /// (as-of − last event) in days.
+    RecencyDays,
+    /// (last − first event) in days.
+    TenureDays,
+    /// Share of the contact's events meeting a condition.
+    Share(#[serde(deserialize_with = "deserialize_enum")] Condition),
+    /// One column `<name>_<category>` per category among the `top` most frequent overall.
+    CategoryShares {
+        top: usize,
+    },
+    /// num / (den + den_offset); `if_zero` when the denominator is 0.
+    Ratio {
+        num: String,
+        den: String,
+        #[serde(default)]
+        den_offset: f64,
+        #[serde(default)]
+        if_zero: f64,
+    },
+    /// ln(1 + x) of another feature.
+    Log1p(String),
+    /// Table mode: a column of the entity table, passed through.
+    Column(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum Condition {
+    /// Hour of day within an inclusive range.
+    HourIn(HourRange),
+    WeekdayIn(Vec<Weekday>),
+    ValueGe(f64),
+    /// Value ≥ the given quantile of all events' values (a global threshold).
+    ValueGeQuantile(f64),
+    CategoryIn(Vec<String>),
+}
+
+impl Feature {
+    /// Whether this feature needs an event log (as opposed to an entity table).
+    pub fn needs_events(&self) -> bool {
+        !matches!(
+            self,
+            Feature::Ratio { .. } | Feature::Log1p(_) | Feature::Column(_)
+        )
+    }
+
+    /// Features this one is computed from.
+    pub fn inputs(&self) -> Vec<&str> {
+        match self {
+            Feature::Ratio { num, den, .. } => vec![num, den],
+            Feature::Log1p(of) => vec![of],
+            _ => Vec::new(),
+        }
+    }
+}
+
+impl Params {
+    pub fn validate(&self) -> Result<()> {
+        let bad = |key: String, msg: String| Err(Error::config("", key, msg));
+        if self.as_of != "latest_event" && self.as_of_micros().is_none() {
+            return bad(
+                "as_of".into(),
+                "must be `latest_event` or a timestamp YYYY-MM-DD HH:MM:SS".into(),
+            );
+        }
+        if self.blocks.is_empty() {
+            return bad("blocks".into(), "no feature blocks".into());
+        }
+        let mut names: Vec<&str> = Vec::new();
+        for (block, features) in &self.blocks {
+            if features.is_empty() {
+                return bad(format!("blocks.{block}"), "empty block".into());
+            }
+            for (name, feature) in features {
+                let key = format!("blocks.{block}.{name}");
+                if names.contains(&name.as_str()) {
+                    return bad(key, "feature defined twice".into());
+                }
+                names.push(name);
+                match feature {
+                    Feature::Quantile(q) if !(0.0..=1.0).contains(q) => {
+                        return bad(key, "quantile must lie in [0, 1]".into());
+                    }
+                    Feature::Share(Condition::ValueGeQuantile(q)) if !(0.0..=1.0).contains(q) => {
+                        return bad(key, "quantile must lie in [0, 1]".into());
+                    }
+                    Feature::Share(Condition::HourIn(range)) => {
+                        range.check().or_else(|m| bad(key.clone(), m))?
+                    }
+                    Feature::CategoryShares { top: 0 } => {
+                        return bad(key, "top must be at least 1".into());
+                    }
+                    _ => {}
+                }
+            }
+        }
+        for (block, features) in &self.blocks {
+            for (name, feature) in features {
+                for input in feature.inputs() {
+                    if !names.contains(&input) {
+                        return bad(
+                            format!("blocks.{block}.{name}"),
+                            format!("refers to unknown feature `{input}`"),
+                        );
+                    }
+                    if self
+                        .blocks
+                        .values()
+                        .any(|f| matches!(f.get(input), Some(Feature::CategoryShares { .. })))
+                    {
+                        return bad(
+                            format!("blocks.{block}.{name}"),
+                            format!("`{input}` expands to several columns"),
+                        );
+                    }
+                }
+            }
+        }
+        self.derived_order().map_err(|cycle| {
+            Error::config(
+                "",
+                "blocks",
+                format!("features refer to each other in a cycle: {cycle}"),
+            )
+        })?;
+        for (i, block) in self.model_blocks.iter().enumerate() {
+            if !self.blocks.contains_key(block) {
+                return bad(
+                    format!("model_blocks[{i}]"),
+                    format!("unknown block `{block}`"),
+                );
+            }
+        }
+        if self.model_blocks.is_empty() {
+            return bad(
+                "model_blocks".into(),
+                "at least one block must be a model input".into(),
+            );
+        }
+        Ok(())
+    }
+
+    pub fn as_of_micros(&self) -> Option<i64> {
+        chrono::NaiveDateTime::parse_from_str(&self.as_of, "%Y-%m-%d %H:%M:%S")
+            .ok()
+            .map(|t| t.and_utc().timestamp_micros())
+    }
+
+    /// Every feature in declaration order with its block.
+    pub fn features(&self) -> impl Iterator<Item = (&str, &str, &Feature)> {
+        self.blocks
+            .iter()
+            .flat_map(|(b, fs)| fs.iter().map(move |(n, f)| (b.as_str(), n.as_str(), f)))
+    }
+
+    /// Derived features (ratio, log1p) ordered so each comes after what it refers to.
+    pub fn derived_order(&self) -> std::result::Result<Vec<&str>, String> {
+        let derived: Vec<(&str, &Feature)> = self
+            .features()
+            .filter(|(_, _, f)| !f.inputs().is_empty())
+            .map(|(_, n, f)| (n, f))
+            .collect();
+        let mut order: Vec<&str> = Vec::new();
+        while order.len() < derived.len() {
+            let ready = derived.iter().find(|(n, f)| {
+                !order.contains(n)
+                    && f.inputs()
+                        .iter()
+                        .all(|i| order.contains(i) || !derived.iter().any(|(d, _)| d == i))
+            });
+            match ready {
+                Some((n, _)) => order.push(n),
+                None => {
+                    let rest: Vec<&str> = derived
+                        .iter()
+                        .map(|(n, _)| *n)
+                        .filter(|n| !order.contains(n))
+                        .collect();
+                    return Err(rest.join(", "));
+                }
+            }
+        }
+        Ok(order)
+    }
+}

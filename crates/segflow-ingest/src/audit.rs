@@ -1,0 +1,394 @@
+//! Audit and reject artifacts: what the input looked like and what was refused, as Parquet a
+//! reviewer can query.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use arrow::array::{
+    ArrayRef, Float64Array, StringArray, TimestampMicrosecondArray, UInt32Array, UInt64Array,
+};
+
+use segflow_core::artifact::batch;
+use segflow_core::calendar::{self, Weekday};
+use segflow_core::error::Location;
+use segflow_core::stage::OutputDir;
+use segflow_core::stats::quantiles;
+use segflow_core::{Error, Result};
+
+use crate::AuditParams;
+
+pub struct AuditArtifact {
+    pub kind: &'static str,
+    pub events_only: bool,
+}
+
+/// Every audit artifact, in the order they are planned.
+pub const ARTIFACTS: &[AuditArtifact] = &[
+    AuditArtifact {
+        kind: "audit_summary",
+        events_only: false,
+    },
+    AuditArtifact {
+        kind: "audit_columns",
+        events_only: false,
+    },
+    AuditArtifact {
+        kind: "audit_time_bands",
+        events_only: true,
+    },
+    AuditArtifact {
+        kind: "audit_weekdays",
+        events_only: true,
+    },
+    AuditArtifact {
+        kind: "audit_day_types",
+        events_only: true,
+    },
+    AuditArtifact {
+        kind: "audit_value_quantiles",
+        events_only: true,
+    },
+    AuditArtifact {
+        kind: "audit_monthly",
+        events_only: true,
+    },
+];
+
+/// Rejected records: source line, offending field, reason and (when not sensitive) the text.
+#[derive(Default)]
+pub struct Rejects {
+    line: Vec<u64>,
+    field: Vec<Option<String>>,
+    reason: Vec<String>,
+    value: Vec<Option<String>>,
+    /// Records with the wrong number of fields (excluded from column profiles).
+    pub wrong_width: u64,
+}
+
+impl Rejects {
+    pub fn push(
+        &mut self,
+        line: u64,
+        field: Option<String>,
+        reason: String,
+        value: Option<String>,
+    ) {
+        if field.is_none() {
+            self.wrong_width += 1;
+        }
+        self.line.push(line);
+        self.field.push(field);
+        self.reason.push(reason);
+        self.value.push(value);
+    }
+
+    pub fn len(&self) -> usize {
+        self.line.len()
+    }
+
+    /// Fails the stage when too many rows were refused, quoting the first refusal.
+    pub fn check_fraction(&self, input: &Path, rows_in: u64, max: f64) -> Result<()> {
+        let fraction = self.len() as f64 / rows_in as f64;
+        if fraction <= max {
+            return Ok(());
+        }
+        let mut location = Location::file(input).line(self.line[0]);
+        if let Some(field) = &self.field[0] {
+            location = location.column(field);
+        }
+        Err(Error::data(
+            location,
+            format!(
+                "{} of {rows_in} rows rejected ({:.4}%), above max_reject_fraction {max}; first: {}",
+                self.len(),
+                fraction * 100.0,
+                self.reason[0]
+            ),
+        ))
+    }
+
+    pub fn batch(&self) -> Result<arrow::array::RecordBatch> {
+        batch(vec![
+            (
+                "source_line",
+                Arc::new(UInt64Array::from(self.line.clone())) as ArrayRef,
+            ),
+            ("field", Arc::new(StringArray::from(self.field.clone()))),
+            ("reason", Arc::new(StringArray::from(self.reason.clone()))),
+            ("value", Arc::new(StringArray::from(self.value.clone()))),
+        ])
+    }
+}
+
+pub struct ColumnAudit {
+    pub column: String,
+    pub role: String,
+    pub inferred_type: String,
+    pub type_source: &'static str,
+    pub non_null: u64,
+    /// Records the column was profiled over.
+    pub rows: u64,
+}
+
+pub fn columns_batch(columns: &[ColumnAudit]) -> Result<arrow::array::RecordBatch> {
+    let rate = |c: &ColumnAudit| {
+        if c.rows == 0 {
+            0.0
+        } else {
+            c.non_null as f64 / c.rows as f64
+        }
+    };
+    batch(vec![
+        (
+            "column",
+            Arc::new(StringArray::from_iter_values(
+                columns.iter().map(|c| c.column.as_str()),
+            )) as ArrayRef,
+        ),
+        (
+            "role",
+            Arc::new(StringArray::from_iter_values(
+                columns.iter().map(|c| c.role.as_str()),
+            )),
+        ),
+        (
+            "type",
+            Arc::new(StringArray::from_iter_values(
+                columns.iter().map(|c| c.inferred_type.as_str()),
+            )),
+        ),
+        (
+            "type_source",
+            Arc::new(StringArray::from_iter_values(
+                columns.iter().map(|c| c.type_source),
+            )),
+        ),
+        (
+            "non_null",
+            Arc::new(UInt64Array::from_iter_values(
+                columns.iter().map(|c| c.non_null),
+            )),
+        ),
+        (
+            "non_null_rate",
+            Arc::new(Float64Array::from_iter_values(columns.iter().map(rate))),
+        ),
+    ])
+}
+
+/// Row accounting common to both modes.
+pub struct Counts {
+    pub rows_in: u64,
+    pub columns: u64,
+    pub accepted: u64,
+    pub rejected: u64,
+    pub duplicate_rows: u64,
+}
+
+impl Counts {
+    fn arrays(&self) -> Vec<(&'static str, ArrayRef)> {
+        let one = |v: u64| Arc::new(UInt64Array::from(vec![v])) as ArrayRef;
+        vec![
+            ("rows_in", one(self.rows_in)),
+            ("columns", one(self.columns)),
+            ("accepted", one(self.accepted)),
+            ("rejected", one(self.rejected)),
+            (
+                "reject_fraction",
+                Arc::new(Float64Array::from(vec![
+                    self.rejected as f64 / self.rows_in as f64,
+                ])),
+            ),
+            ("duplicate_rows", one(self.duplicate_rows)),
+        ]
+    }
+}
+
+pub struct EventAudit<'a> {
+    pub counts: Counts,
+    pub distinct_contacts: u64,
+    pub timestamp_parse_rate: f64,
+    pub value_parse_rate: Option<f64>,
+    pub ts: &'a [i64],
+    pub value: Option<&'a [f64]>,
+}
+
+pub fn write_event_audit(
+    out: &mut OutputDir,
+    a: &EventAudit<'_>,
+    columns: &[ColumnAudit],
+    params: &AuditParams,
+) -> Result<()> {
+    let mut summary = a.counts.arrays();
+    summary.push((
+        "distinct_contacts",
+        Arc::new(UInt64Array::from(vec![a.distinct_contacts])),
+    ));
+    summary.push((
+        "timestamp_parse_rate",
+        Arc::new(Float64Array::from(vec![a.timestamp_parse_rate])),
+    ));
+    summary.push((
+        "value_parse_rate",
+        Arc::new(Float64Array::from(vec![a.value_parse_rate])),
+    ));
+    summary.push((
+        "ts_min",
+        Arc::new(TimestampMicrosecondArray::from(vec![
+            a.ts.iter().min().copied(),
+        ])),
+    ));
+    summary.push((
+        "ts_max",
+        Arc::new(TimestampMicrosecondArray::from(vec![
+            a.ts.iter().max().copied(),
+        ])),
+    ));
+    out.write("audit_summary", &batch(summary)?, &[])?;
+    out.write("audit_columns", &columns_batch(columns)?, &[])?;
+
+    let mut per_hour = [0u64; 24];
+    let mut per_weekday = [0u64; 7];
+    let mut per_month = std::collections::BTreeMap::<String, u64>::new();
+    for &ts in a.ts {
+        per_hour[calendar::hour(ts) as usize] += 1;
+        per_weekday[calendar::weekday(ts) as usize] += 1;
+        let date = chrono::DateTime::from_timestamp_micros(ts)
+            .expect("parsed timestamps are in range")
+            .naive_utc();
+        *per_month
+            .entry(date.format("%Y-%m").to_string())
+            .or_default() += 1;
+    }
+
+    let bands: Vec<(&String, u64)> = params
+        .time_bands
+        .iter()
+        .map(|(name, range)| {
+            (
+                name,
+                (range.0..=range.1).map(|h| per_hour[h as usize]).sum(),
+            )
+        })
+        .collect();
+    out.write(
+        "audit_time_bands",
+        &batch(vec![
+            (
+                "band",
+                Arc::new(StringArray::from_iter_values(
+                    bands.iter().map(|b| b.0.as_str()),
+                )) as ArrayRef,
+            ),
+            (
+                "hour_from",
+                Arc::new(UInt32Array::from_iter_values(
+                    params.time_bands.values().map(|r| r.0),
+                )),
+            ),
+            (
+                "hour_to",
+                Arc::new(UInt32Array::from_iter_values(
+                    params.time_bands.values().map(|r| r.1),
+                )),
+            ),
+            (
+                "events",
+                Arc::new(UInt64Array::from_iter_values(bands.iter().map(|b| b.1))),
+            ),
+        ])?,
+        &[],
+    )?;
+
+    let day_type = |d: Weekday| {
+        if params.open_days.contains(&d) {
+            "open"
+        } else {
+            "closed"
+        }
+    };
+    out.write(
+        "audit_weekdays",
+        &batch(vec![
+            (
+                "dow",
+                Arc::new(UInt32Array::from_iter_values(
+                    Weekday::ALL.iter().map(|d| d.index()),
+                )) as ArrayRef,
+            ),
+            (
+                "weekday",
+                Arc::new(StringArray::from_iter_values(
+                    Weekday::ALL.iter().map(|d| d.name()),
+                )),
+            ),
+            (
+                "day_type",
+                Arc::new(StringArray::from_iter_values(
+                    Weekday::ALL.iter().map(|d| day_type(*d)),
+                )),
+            ),
+            ("events", Arc::new(UInt64Array::from(per_weekday.to_vec()))),
+        ])?,
+        &[],
+    )?;
+    let open: u64 = Weekday::ALL
+        .iter()
+        .filter(|d| day_type(**d) == "open")
+        .map(|d| per_weekday[d.index() as usize])
+        .sum();
+    out.write(
+        "audit_day_types",
+        &batch(vec![
+            (
+                "day_type",
+                Arc::new(StringArray::from(vec!["open", "closed"])) as ArrayRef,
+            ),
+            (
+                "events",
+                Arc::new(UInt64Array::from(vec![open, a.ts.len() as u64 - open])),
+            ),
+        ])?,
+        &[],
+    )?;
+
+    let qs = &params.value_quantiles;
+    let values = match a.value {
+        Some(v) => quantiles(v, qs).into_iter().map(Some).collect(),
+        None => vec![None; qs.len()],
+    };
+    out.write(
+        "audit_value_quantiles",
+        &batch(vec![
+            ("q", Arc::new(Float64Array::from(qs.clone())) as ArrayRef),
+            ("value", Arc::new(Float64Array::from(values))),
+        ])?,
+        &[],
+    )?;
+
+    out.write(
+        "audit_monthly",
+        &batch(vec![
+            (
+                "month",
+                Arc::new(StringArray::from_iter_values(
+                    per_month.keys().map(String::as_str),
+                )) as ArrayRef,
+            ),
+            (
+                "events",
+                Arc::new(UInt64Array::from_iter_values(per_month.values().copied())),
+            ),
+        ])?,
+        &[],
+    )
+}
+
+pub fn write_table_audit(
+    out: &mut OutputDir,
+    counts: &Counts,
+    columns: &[ColumnAudit],
+) -> Result<()> {
+    out.write("audit_summary", &batch(counts.arrays())?, &[])?;
+    out.write("audit_columns", &columns_batch(columns)?, &[])
+}

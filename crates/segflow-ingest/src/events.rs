@@ -1,0 +1,450 @@
+//! Events mode: one output row per accepted CSV record.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, Float64Array, StringArray, TimestampMicrosecondArray, UInt64Array};
+use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
+use csv::ByteRecord;
+
+use segflow_core::artifact::batch;
+use segflow_core::calendar::MICROS_PER_SECOND;
+use segflow_core::error::Location;
+use segflow_core::stage::{OutputDir, StageCtx};
+use segflow_core::{Error, Result};
+
+use crate::audit::{self, ColumnAudit, Counts, EventAudit, Rejects};
+use crate::privacy::{IdHasher, normalize_id};
+use crate::reader::{ColumnProfile, Csv, Duplicates, field};
+use crate::{Outputs, Params};
+
+enum Clock {
+    Timestamp { col: usize },
+    DateTime { date: usize, time: Option<usize> },
+}
+
+struct Layout {
+    contact: usize,
+    clock: Clock,
+    value: Option<usize>,
+    category: Option<usize>,
+    keep: Vec<usize>,
+}
+
+#[derive(Default)]
+struct Columns {
+    line: Vec<u64>,
+    contact_id: Vec<String>,
+    ts: Vec<i64>,
+    value: Vec<f64>,
+    category: Vec<Option<String>>,
+    keep: Vec<Vec<Option<String>>>,
+}
+
+struct Row {
+    contact_id: String,
+    ts: i64,
+    value: Option<f64>,
+    category: Option<String>,
+}
+
+/// Why a record was rejected: the offending field and the reason.
+struct Reject {
+    field: String,
+    reason: String,
+    /// The offending text, unless the field is the contact or a PII column.
+    value: Option<String>,
+}
+
+pub fn run(
+    input: &Path,
+    params: &Params,
+    ids: &IdHasher,
+    out: &mut OutputDir,
+    ctx: &StageCtx<'_>,
+) -> Result<Outputs> {
+    let cols = params
+        .columns
+        .as_ref()
+        .expect("validated: events mode has columns");
+    let mut csv = Csv::open(input, params.delimiter)?;
+    let layout = Layout {
+        contact: csv.index(&cols.contact)?,
+        clock: match (&cols.timestamp, &cols.date) {
+            (Some(ts), _) => Clock::Timestamp {
+                col: csv.index(ts)?,
+            },
+            (None, Some(date)) => Clock::DateTime {
+                date: csv.index(date)?,
+                time: cols.time.as_ref().map(|t| csv.index(t)).transpose()?,
+            },
+            (None, None) => unreachable!("validated: a clock column is set"),
+        },
+        value: cols.value.as_ref().map(|v| csv.index(v)).transpose()?,
+        category: cols.category.as_ref().map(|c| csv.index(c)).transpose()?,
+        keep: params
+            .keep
+            .iter()
+            .map(|k| csv.index(k))
+            .collect::<Result<_>>()?,
+    };
+    for dropped in &params.privacy.drop {
+        csv.index(dropped)?;
+    }
+    let n_fields = csv.header.len();
+    let mut profiles = vec![ColumnProfile::default(); n_fields];
+    let mut duplicates = Duplicates::default();
+    let mut rejects = Rejects::default();
+    let mut columns = Columns {
+        keep: vec![Vec::new(); layout.keep.len()],
+        ..Columns::default()
+    };
+    let mut raw_by_id: HashMap<String, String> = HashMap::new();
+    let (mut rows_in, mut ts_ok, mut value_ok) = (0u64, 0u64, 0u64);
+    let mut record = ByteRecord::new();
+
+    (ctx.progress)("reading CSV");
+    while let Some(line) = csv.next(&mut record)? {
+        rows_in += 1;
+        if rows_in % 1_000_000 == 0 {
+            (ctx.progress)(&format!("{rows_in} rows read"));
+        }
+        duplicates.observe(&record);
+        if record.len() != n_fields {
+            rejects.push(
+                line,
+                None,
+                format!("expected {n_fields} fields, found {}", record.len()),
+                None,
+            );
+            continue;
+        }
+        for (i, profile) in profiles.iter_mut().enumerate() {
+            profile.observe(field(&record[i]).ok().flatten());
+        }
+        let clock = parse_clock(&record, &layout, &csv.header, params);
+        ts_ok += clock.is_ok() as u64;
+        let value = parse_value(&record, &layout, &csv.header, params);
+        value_ok += value.is_ok() as u64;
+        let row = parse_contact(
+            &record,
+            &layout,
+            &csv.header,
+            ids,
+            &mut raw_by_id,
+            &csv.path,
+            line,
+        )?
+        .and_then(|contact_id| {
+            let ts = clock?;
+            let value = value?;
+            let category = text(&record, layout.category, &csv.header)?;
+            Ok(Row {
+                contact_id,
+                ts,
+                value,
+                category,
+            })
+        });
+        match row {
+            Ok(row) => {
+                columns.line.push(line);
+                columns.contact_id.push(row.contact_id);
+                columns.ts.push(row.ts);
+                if let Some(v) = row.value {
+                    columns.value.push(v);
+                }
+                columns.category.push(row.category);
+                for (k, &i) in layout.keep.iter().enumerate() {
+                    columns.keep[k].push(field(&record[i]).ok().flatten().map(str::to_string));
+                }
+            }
+            Err(r) => rejects.push(line, Some(r.field), r.reason, r.value),
+        }
+    }
+    let accepted = columns.line.len() as u64;
+    let rejected = rejects.len() as u64;
+    if rows_in != accepted + rejected {
+        return Err(Error::Internal(format!(
+            "row accounting broken: {rows_in} in, {accepted} accepted, {rejected} rejected"
+        )));
+    }
+    if rows_in == 0 {
+        return Err(Error::data(
+            Location::file(input),
+            "no data rows after the header",
+        ));
+    }
+    rejects.check_fraction(input, rows_in, params.max_reject_fraction)?;
+
+    (ctx.progress)("writing events");
+    let mut arrays: Vec<(&str, ArrayRef)> = vec![
+        (
+            "contact_id",
+            Arc::new(StringArray::from(columns.contact_id.clone())),
+        ),
+        (
+            "ts",
+            Arc::new(TimestampMicrosecondArray::from(columns.ts.clone())),
+        ),
+    ];
+    if layout.value.is_some() {
+        arrays.push(("value", Arc::new(Float64Array::from(columns.value.clone()))));
+    }
+    if layout.category.is_some() {
+        arrays.push((
+            "category",
+            Arc::new(StringArray::from(columns.category.clone())),
+        ));
+    }
+    for (k, name) in params.keep.iter().enumerate() {
+        arrays.push((
+            name.as_str(),
+            Arc::new(StringArray::from(std::mem::take(&mut columns.keep[k]))),
+        ));
+    }
+    arrays.push((
+        "source_line",
+        Arc::new(UInt64Array::from(columns.line.clone())),
+    ));
+    let roles = roles(params, &csv.header);
+    let extra = vec![
+        ("segflow.id_column".to_string(), "contact_id".to_string()),
+        (
+            "segflow.source_columns".to_string(),
+            serde_json::to_string(&roles).expect("map serialises"),
+        ),
+    ];
+    out.write("events", &batch(arrays)?, &extra)?;
+    out.write("rejects", &rejects.batch()?, &[])?;
+
+    (ctx.progress)("writing audit");
+    let columns_audit: Vec<ColumnAudit> = csv
+        .header
+        .iter()
+        .zip(&profiles)
+        .map(|(name, p)| ColumnAudit {
+            column: name.clone(),
+            role: roles.get(name).cloned().unwrap_or_else(|| "ignored".into()),
+            inferred_type: p.inferred().to_string(),
+            type_source: "inferred",
+            non_null: p.non_null,
+            rows: rows_in - rejects.wrong_width,
+        })
+        .collect();
+    let event_audit = EventAudit {
+        counts: Counts {
+            rows_in,
+            columns: n_fields as u64,
+            accepted,
+            rejected,
+            duplicate_rows: duplicates.count,
+        },
+        distinct_contacts: columns
+            .contact_id
+            .iter()
+            .collect::<std::collections::HashSet<_>>()
+            .len() as u64,
+        timestamp_parse_rate: ts_ok as f64 / rows_in as f64,
+        value_parse_rate: layout.value.map(|_| value_ok as f64 / rows_in as f64),
+        ts: &columns.ts,
+        value: layout.value.map(|_| columns.value.as_slice()),
+    };
+    audit::write_event_audit(out, &event_audit, &columns_audit, &params.audit)?;
+    Ok(Outputs {
+        rows_in,
+        accepted,
+        rejected,
+    })
+}
+
+/// What each source column became, for the audit and the artifact metadata.
+fn roles(params: &Params, header: &[String]) -> std::collections::BTreeMap<String, String> {
+    let cols = params.columns.as_ref().expect("events mode");
+    let mut roles = std::collections::BTreeMap::new();
+    let mut set = |c: &Option<String>, role: &str| {
+        if let Some(c) = c {
+            roles.insert(c.clone(), role.to_string());
+        }
+    };
+    set(
+        &Some(cols.contact.clone()),
+        "contact (hashed into contact_id)",
+    );
+    set(&cols.timestamp, "timestamp");
+    set(&cols.date, "date");
+    set(&cols.time, "time");
+    set(&cols.value, "value");
+    set(&cols.category, "category");
+    for k in &params.keep {
+        roles.insert(k.clone(), "kept".into());
+    }
+    for d in &params.privacy.drop {
+        roles.insert(d.clone(), "dropped (PII)".into());
+    }
+    roles.retain(|k, _| header.contains(k));
+    roles
+}
+
+fn text(
+    record: &ByteRecord,
+    col: Option<usize>,
+    header: &[String],
+) -> std::result::Result<Option<String>, Reject> {
+    let Some(i) = col else { return Ok(None) };
+    field(&record[i])
+        .map(|v| v.map(str::to_string))
+        .map_err(|_| Reject {
+            field: header[i].clone(),
+            reason: "not valid UTF-8".into(),
+            value: None,
+        })
+}
+
+fn parse_contact(
+    record: &ByteRecord,
+    layout: &Layout,
+    header: &[String],
+    ids: &IdHasher,
+    raw_by_id: &mut HashMap<String, String>,
+    path: &Path,
+    line: u64,
+) -> Result<std::result::Result<String, Reject>> {
+    let name = &header[layout.contact];
+    let reject = |reason: &str| {
+        Ok(Err(Reject {
+            field: name.clone(),
+            reason: reason.into(),
+            value: None,
+        }))
+    };
+    let raw = match field(&record[layout.contact]) {
+        Err(()) => return reject("not valid UTF-8"),
+        Ok(None) => return reject("empty contact"),
+        Ok(Some(raw)) => raw,
+    };
+    let Some(canonical) = normalize_id(raw) else {
+        return reject("empty contact");
+    };
+    let id = ids.id(canonical);
+    match raw_by_id.get(&id) {
+        Some(seen) if seen != canonical => Err(Error::data(
+            Location::file(path).line(line).column(name),
+            format!("two different contacts hash to the same id {id}; raise privacy.id.hex_chars"),
+        )),
+        Some(_) => Ok(Ok(id)),
+        None => {
+            raw_by_id.insert(id.clone(), canonical.to_string());
+            Ok(Ok(id))
+        }
+    }
+}
+
+fn parse_clock(
+    record: &ByteRecord,
+    layout: &Layout,
+    header: &[String],
+    params: &Params,
+) -> std::result::Result<i64, Reject> {
+    let get = |i: usize| -> std::result::Result<&str, Reject> {
+        match field(&record[i]) {
+            Ok(Some(v)) => Ok(v),
+            Ok(None) => Err(Reject {
+                field: header[i].clone(),
+                reason: "empty".into(),
+                value: None,
+            }),
+            Err(()) => Err(Reject {
+                field: header[i].clone(),
+                reason: "not valid UTF-8".into(),
+                value: None,
+            }),
+        }
+    };
+    let fail = |i: usize, v: &str, what: &str, fmt: &str| Reject {
+        field: header[i].clone(),
+        reason: format!("cannot parse as {what} with format {fmt}"),
+        value: Some(v.to_string()),
+    };
+    let datetime = match layout.clock {
+        Clock::Timestamp { col } => {
+            let v = get(col)?;
+            params
+                .formats
+                .timestamp
+                .iter()
+                .find_map(|f| NaiveDateTime::parse_from_str(v, f).ok())
+                .ok_or_else(|| fail(col, v, "timestamp", &params.formats.timestamp.join(" | ")))?
+        }
+        Clock::DateTime { date, time } => {
+            let d = get(date)?;
+            let day = NaiveDate::parse_from_str(d, &params.formats.date)
+                .map_err(|_| fail(date, d, "date", &params.formats.date))?;
+            let clock = match time {
+                None => NaiveTime::MIN,
+                Some(t_col) => {
+                    let t = get(t_col)?;
+                    NaiveTime::parse_from_str(t, &params.formats.time)
+                        .map_err(|_| fail(t_col, t, "time", &params.formats.time))?
+                }
+            };
+            day.and_time(clock)
+        }
+    };
+    let utc = datetime.and_utc();
+    Ok(utc.timestamp() * MICROS_PER_SECOND + i64::from(utc.timestamp_subsec_micros()))
+}
+
+fn parse_value(
+    record: &ByteRecord,
+    layout: &Layout,
+    header: &[String],
+    params: &Params,
+) -> std::result::Result<Option<f64>, Reject> {
+    let Some(i) = layout.value else {
+        return Ok(None);
+    };
+    let name = &header[i];
+    let v = match field(&record[i]) {
+        Ok(Some(v)) => v,
+        Ok(None) => {
+            return Err(Reject {
+                field: name.clone(),
+                reason: "empty".into(),
+                value: None,
+            });
+        }
+        Err(()) => {
+            return Err(Reject {
+                field: name.clone(),
+                reason: "not valid UTF-8".into(),
+                value: None,
+            });
+        }
+    };
+    let x: f64 = v
+        .parse()
+        .ok()
+        .filter(|x: &f64| x.is_finite())
+        .ok_or_else(|| Reject {
+            field: name.clone(),
+            reason: "not a finite number".into(),
+            value: Some(v.to_string()),
+        })?;
+    if let Some(min) = params.value_min {
+        if x < min {
+            let reason = if min == 0.0 {
+                "negative value".to_string()
+            } else {
+                format!("below value_min {min}")
+            };
+            return Err(Reject {
+                field: name.clone(),
+                reason,
+                value: Some(v.to_string()),
+            });
+        }
+    }
+    Ok(Some(x))
+}

@@ -1,0 +1,350 @@
+//! The ingest stage: a CSV file becomes typed, privacy-safe Parquet.
+//!
+//! - events mode: one row per event (`events.parquet`) with a hashed `contact_id`, a naive
+//!   timestamp `ts`, an optional numeric `value` and `category`, plus kept columns;
+//! - table mode: one row per entity (`table.parquet`) with a `row_id` and typed columns.
+//!
+//! Rows that do not parse go to `rejects.parquet` (source line, field, reason); audit tables
+//! describe the input. The raw contact column and the listed PII columns never reach an
+//! artifact.
+
+mod audit;
+mod events;
+mod privacy;
+mod reader;
+mod table;
+
+use std::path::{Path, PathBuf};
+
+use indexmap::IndexMap;
+use serde::Deserialize;
+
+use segflow_core::calendar::{HourRange, Weekday};
+use segflow_core::stage::{OutputDir, Planned, Stage, StageCtx, parse_params};
+use segflow_core::{Error, Result};
+
+pub use privacy::{IdMethod, IdRule};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    Events,
+    Table,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Params {
+    pub mode: Mode,
+    /// Field delimiter of the CSV.
+    #[serde(default = "default_delimiter")]
+    pub delimiter: char,
+    /// Events mode: which CSV columns play which role.
+    pub columns: Option<EventColumns>,
+    #[serde(default)]
+    pub formats: Formats,
+    /// Extra columns copied as text into the output (events mode).
+    #[serde(default)]
+    pub keep: Vec<String>,
+    #[serde(default)]
+    pub privacy: Privacy,
+    /// Values below this are rejected (e.g. 0 for durations: a negative duration is a reject).
+    pub value_min: Option<f64>,
+    /// Largest tolerated share of rejected rows; above it the stage fails (exit 65).
+    #[serde(default)]
+    pub max_reject_fraction: f64,
+    #[serde(default)]
+    pub audit: AuditParams,
+    #[serde(default)]
+    pub table: TableParams,
+}
+
+fn default_delimiter() -> char {
+    ','
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventColumns {
+    pub contact: String,
+    /// Either `timestamp`, or `date` with an optional `time`.
+    pub timestamp: Option<String>,
+    pub date: Option<String>,
+    pub time: Option<String>,
+    pub value: Option<String>,
+    pub category: Option<String>,
+}
+
+/// chrono format strings (`%m/%d/%Y` also reads unpadded `1/1/2022`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Formats {
+    #[serde(default = "default_date_format")]
+    pub date: String,
+    #[serde(default = "default_time_format")]
+    pub time: String,
+    /// Tried in order for a single timestamp column.
+    #[serde(default = "default_timestamp_formats")]
+    pub timestamp: Vec<String>,
+}
+
+impl Default for Formats {
+    fn default() -> Self {
+        Self {
+            date: default_date_format(),
+            time: default_time_format(),
+            timestamp: default_timestamp_formats(),
+        }
+    }
+}
+
+fn default_date_format() -> String {
+    "%Y-%m-%d".into()
+}
+fn default_time_format() -> String {
+    "%H:%M:%S".into()
+}
+fn default_timestamp_formats() -> Vec<String> {
+    vec![
+        "%Y-%m-%d %H:%M:%S".into(),
+        "%Y-%m-%dT%H:%M:%S".into(),
+        "%Y-%m-%d %H:%M:%S%.f".into(),
+    ]
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Privacy {
+    /// How the contact (or table id) column becomes `contact_id` / `row_id`.
+    #[serde(default)]
+    pub id: IdRule,
+    /// Columns never read into any artifact (names, e-mail addresses, …).
+    #[serde(default)]
+    pub drop: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditParams {
+    /// Named inclusive hour ranges counted in `audit_time_bands.parquet`.
+    #[serde(default = "default_time_bands")]
+    pub time_bands: IndexMap<String, HourRange>,
+    /// Days counted as open; the rest are closed.
+    #[serde(default = "default_open_days")]
+    pub open_days: Vec<Weekday>,
+    #[serde(default = "default_quantiles")]
+    pub value_quantiles: Vec<f64>,
+}
+
+impl Default for AuditParams {
+    fn default() -> Self {
+        Self {
+            time_bands: default_time_bands(),
+            open_days: default_open_days(),
+            value_quantiles: default_quantiles(),
+        }
+    }
+}
+
+fn default_time_bands() -> IndexMap<String, HourRange> {
+    IndexMap::from([
+        ("early_morning".to_string(), HourRange(0, 7)),
+        ("business_hours".to_string(), HourRange(8, 17)),
+        ("evening".to_string(), HourRange(18, 20)),
+        ("late_night".to_string(), HourRange(21, 23)),
+    ])
+}
+fn default_open_days() -> Vec<Weekday> {
+    Weekday::ALL[..6].to_vec()
+}
+fn default_quantiles() -> Vec<f64> {
+    vec![0.0, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 1.0]
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ColumnType {
+    Int64,
+    Float64,
+    String,
+}
+
+impl ColumnType {
+    pub fn name(self) -> &'static str {
+        match self {
+            ColumnType::Int64 => "int64",
+            ColumnType::Float64 => "float64",
+            ColumnType::String => "string",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TableParams {
+    /// Column identifying each entity, hashed by `privacy.id`; without it, `row_id` is the
+    /// data row number, stable for a given file.
+    pub id: Option<String>,
+    /// Declared column types; undeclared columns are inferred (int64, else float64, else string).
+    #[serde(default)]
+    pub types: IndexMap<String, ColumnType>,
+}
+
+impl Params {
+    /// Checks what serde cannot: mode-specific keys and value ranges.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |key: &str, msg: String| Err(Error::config("", key, msg));
+        match (self.mode, &self.columns) {
+            (Mode::Events, None) => {
+                return bad(
+                    "columns",
+                    "events mode needs `columns` (contact, timestamp or date, …)".into(),
+                );
+            }
+            (Mode::Table, Some(_)) => {
+                return bad(
+                    "columns",
+                    "table mode takes no `columns` mapping; use `table`".into(),
+                );
+            }
+            (Mode::Events, Some(c)) => {
+                if c.timestamp.is_some() == c.date.is_some() {
+                    return bad(
+                        "columns",
+                        "give either `timestamp` or `date` (with optional `time`)".into(),
+                    );
+                }
+                if c.time.is_some() && c.date.is_none() {
+                    return bad("columns.time", "`time` needs `date`".into());
+                }
+                for (i, kept) in self.keep.iter().enumerate() {
+                    if self.privacy.drop.contains(kept) {
+                        return bad(
+                            &format!("keep[{i}]"),
+                            format!("`{kept}` is listed in privacy.drop"),
+                        );
+                    }
+                    if kept == &c.contact {
+                        return bad(
+                            &format!("keep[{i}]"),
+                            "the raw contact column is never written; it becomes contact_id".into(),
+                        );
+                    }
+                }
+            }
+            (Mode::Table, None) => {
+                if !self.keep.is_empty() {
+                    return bad("keep", "table mode keeps every column not dropped".into());
+                }
+            }
+        }
+        if self.mode == Mode::Events && (self.table.id.is_some() || !self.table.types.is_empty()) {
+            return bad("table", "only for table mode".into());
+        }
+        if !(0.0..=1.0).contains(&self.max_reject_fraction) {
+            return bad("max_reject_fraction", "must be between 0 and 1".into());
+        }
+        if self.timestamp_formats().is_empty() {
+            return bad("formats.timestamp", "needs at least one format".into());
+        }
+        for (name, range) in &self.audit.time_bands {
+            range
+                .check()
+                .or_else(|m| bad(&format!("audit.time_bands.{name}"), m))?;
+        }
+        for (i, q) in self.audit.value_quantiles.iter().enumerate() {
+            if !(0.0..=1.0).contains(q) {
+                return bad(
+                    &format!("audit.value_quantiles[{i}]"),
+                    "quantiles lie in [0, 1]".into(),
+                );
+            }
+        }
+        if !self.delimiter.is_ascii() {
+            return bad("delimiter", "must be a single ASCII character".into());
+        }
+        self.privacy.id.validate()
+    }
+
+    fn timestamp_formats(&self) -> &[String] {
+        &self.formats.timestamp
+    }
+
+    fn outputs(&self) -> Vec<Planned> {
+        let mut out = match self.mode {
+            Mode::Events => vec![Planned::new("events")],
+            Mode::Table => vec![Planned::new("table")],
+        };
+        out.push(Planned::new("rejects"));
+        out.extend(
+            audit::ARTIFACTS
+                .iter()
+                .filter(|a| !a.events_only || self.mode == Mode::Events)
+                .map(|a| Planned::new(a.kind)),
+        );
+        out
+    }
+}
+
+/// What a run reports back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outputs {
+    pub rows_in: u64,
+    pub accepted: u64,
+    pub rejected: u64,
+}
+
+/// Ingests `input` into `out` according to `params`.
+pub fn run(
+    input: &Path,
+    params: &Params,
+    out: &mut OutputDir,
+    ctx: &StageCtx<'_>,
+) -> Result<Outputs> {
+    params.validate()?;
+    let id = params.privacy.id.hasher()?;
+    match params.mode {
+        Mode::Events => events::run(input, params, &id, out, ctx),
+        Mode::Table => table::run(input, params, &id, out, ctx),
+    }
+}
+
+/// The ingest stage as the runner sees it.
+pub struct IngestStage;
+
+impl Stage for IngestStage {
+    fn kind(&self) -> &'static str {
+        "ingest"
+    }
+
+    fn about(&self) -> &'static str {
+        "CSV → typed events or entity table, with rejects, audit and privacy hashing"
+    }
+
+    fn consumes(&self) -> &'static [&'static str] {
+        &[]
+    }
+
+    fn plan(&self, params: &serde_yaml::Value) -> Result<Vec<Planned>> {
+        let params: Params = parse_params(params)?;
+        params.validate()?;
+        Ok(params.outputs())
+    }
+
+    fn run(
+        &self,
+        inputs: &[PathBuf],
+        params: &serde_yaml::Value,
+        out: &mut OutputDir,
+        ctx: &StageCtx<'_>,
+    ) -> Result<u64> {
+        let params: Params = parse_params(params)?;
+        let [input] = inputs else {
+            return Err(Error::Usage(format!(
+                "ingest reads exactly one input file, got {}",
+                inputs.len()
+            )));
+        };
+        Ok(run(input, &params, out, ctx)?.accepted)
+    }
+}

@@ -1,0 +1,169 @@
+//! CSV reading shared by both modes: header checks, line numbers, per-column profiles and
+//! duplicate detection over the raw records.
+
+use std::collections::HashSet;
+use std::fs::File;
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::path::{Path, PathBuf};
+
+use csv::ByteRecord;
+
+use segflow_core::error::Location;
+use segflow_core::{Error, Result};
+
+pub struct Csv {
+    pub path: PathBuf,
+    pub header: Vec<String>,
+    reader: csv::Reader<File>,
+}
+
+impl Csv {
+    pub fn open(path: &Path, delimiter: char) -> Result<Self> {
+        let file = File::open(path).map_err(|e| Error::open(path, e))?;
+        let mut reader = csv::ReaderBuilder::new()
+            .delimiter(delimiter as u8)
+            .flexible(true)
+            .has_headers(true)
+            .from_reader(file);
+        let header = reader
+            .byte_headers()
+            .map_err(|e| csv_error(path, e))?
+            .clone();
+        if header.is_empty() || (header.len() == 1 && header[0].is_empty()) {
+            return Err(Error::data(
+                Location::file(path).line(1),
+                "empty file: no header row",
+            ));
+        }
+        let mut names = Vec::with_capacity(header.len());
+        for (i, raw) in header.iter().enumerate() {
+            let name = std::str::from_utf8(raw)
+                .map_err(|_| {
+                    Error::data(
+                        Location::file(path).line(1),
+                        format!("header field {} is not UTF-8", i + 1),
+                    )
+                })?
+                .trim()
+                .trim_start_matches('\u{feff}')
+                .to_string();
+            if name.is_empty() {
+                return Err(Error::data(
+                    Location::file(path).line(1),
+                    format!("header field {} is empty", i + 1),
+                ));
+            }
+            if names.contains(&name) {
+                return Err(Error::data(
+                    Location::file(path).line(1).column(&name),
+                    "column name appears twice",
+                ));
+            }
+            names.push(name);
+        }
+        Ok(Self {
+            path: path.to_path_buf(),
+            header: names,
+            reader,
+        })
+    }
+
+    /// Position of a required column; its absence fails the whole input (exit 65).
+    pub fn index(&self, column: &str) -> Result<usize> {
+        self.header.iter().position(|h| h == column).ok_or_else(|| {
+            Error::data(
+                Location::file(&self.path).line(1).column(column),
+                format!(
+                    "required column is missing (header: {})",
+                    self.header.join(", ")
+                ),
+            )
+        })
+    }
+
+    /// Reads the next record; returns its 1-based starting line.
+    pub fn next(&mut self, record: &mut ByteRecord) -> Result<Option<u64>> {
+        match self.reader.read_byte_record(record) {
+            Ok(false) => Ok(None),
+            Ok(true) => Ok(Some(record.position().map_or(0, |p| p.line()))),
+            Err(e) => Err(csv_error(&self.path, e)),
+        }
+    }
+}
+
+fn csv_error(path: &Path, e: csv::Error) -> Error {
+    let line = e.position().map(|p| p.line());
+    match e.into_kind() {
+        csv::ErrorKind::Io(io) => Error::io(path, io),
+        other => {
+            let mut loc = Location::file(path);
+            if let Some(line) = line {
+                loc = loc.line(line);
+            }
+            Error::data(loc, format!("malformed CSV: {other:?}"))
+        }
+    }
+}
+
+/// A field as trimmed UTF-8 text; `Err` for bytes that are not UTF-8, `Ok(None)` for blanks.
+pub fn field(raw: &[u8]) -> std::result::Result<Option<&str>, ()> {
+    let s = std::str::from_utf8(raw).map_err(|_| ())?.trim();
+    Ok(if s.is_empty() { None } else { Some(s) })
+}
+
+/// What the audit reports per input column.
+#[derive(Debug, Clone, Default)]
+pub struct ColumnProfile {
+    pub non_null: u64,
+    ints: u64,
+    floats: u64,
+}
+
+impl ColumnProfile {
+    pub fn observe(&mut self, value: Option<&str>) {
+        if let Some(v) = value {
+            self.non_null += 1;
+            if v.parse::<i64>().is_ok() {
+                self.ints += 1;
+                self.floats += 1;
+            } else if v.parse::<f64>().is_ok_and(f64::is_finite) {
+                self.floats += 1;
+            }
+        }
+    }
+
+    pub fn inferred(&self) -> &'static str {
+        if self.non_null == 0 {
+            "empty"
+        } else if self.ints == self.non_null {
+            "int64"
+        } else if self.floats == self.non_null {
+            "float64"
+        } else {
+            "string"
+        }
+    }
+}
+
+/// Counts records identical to an earlier one over all columns (pandas' `duplicated().sum()`).
+/// Keeps a 128-bit fingerprint per distinct record rather than the record itself.
+#[derive(Default)]
+pub struct Duplicates {
+    seen: HashSet<(u64, u64)>,
+    pub count: u64,
+}
+
+impl Duplicates {
+    pub fn observe(&mut self, record: &ByteRecord) {
+        let mut a = DefaultHasher::new();
+        let mut b = DefaultHasher::new();
+        b.write_u8(0x5a);
+        for f in record.iter() {
+            f.hash(&mut a);
+            f.hash(&mut b);
+        }
+        if !self.seen.insert((a.finish(), b.finish())) {
+            self.count += 1;
+        }
+    }
+}

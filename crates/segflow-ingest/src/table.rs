@@ -1,0 +1,237 @@
+//! Table mode: one row per entity (customer, lead, …), columns typed by declaration or
+//! inference, blanks as nulls, and a stable `row_id`.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, Float64Array, Int64Array, StringArray};
+use csv::ByteRecord;
+
+use segflow_core::artifact::batch;
+use segflow_core::error::Location;
+use segflow_core::stage::{OutputDir, StageCtx};
+use segflow_core::{Error, Result};
+
+use crate::audit::{self, ColumnAudit, Counts, Rejects};
+use crate::privacy::{IdHasher, normalize_id};
+use crate::reader::{ColumnProfile, Csv, Duplicates, field};
+use crate::{ColumnType, Outputs, Params};
+
+struct Record {
+    line: u64,
+    /// 1-based position among data records, the synthesised id.
+    number: u64,
+    fields: Vec<Option<String>>,
+}
+
+pub fn run(
+    input: &Path,
+    params: &Params,
+    ids: &IdHasher,
+    out: &mut OutputDir,
+    ctx: &StageCtx<'_>,
+) -> Result<Outputs> {
+    let mut csv = Csv::open(input, params.delimiter)?;
+    let id_col = params.table.id.as_ref().map(|c| csv.index(c)).transpose()?;
+    for dropped in &params.privacy.drop {
+        csv.index(dropped)?;
+    }
+    for declared in params.table.types.keys() {
+        csv.index(declared)?;
+    }
+    let n_fields = csv.header.len();
+    let data_cols: Vec<usize> = (0..n_fields)
+        .filter(|&i| Some(i) != id_col && !params.privacy.drop.contains(&csv.header[i]))
+        .collect();
+
+    let mut profiles = vec![ColumnProfile::default(); n_fields];
+    let mut duplicates = Duplicates::default();
+    let mut rejects = Rejects::default();
+    let mut records = Vec::new();
+    let mut rows_in = 0u64;
+    let mut raw = ByteRecord::new();
+    (ctx.progress)("reading CSV");
+    while let Some(line) = csv.next(&mut raw)? {
+        rows_in += 1;
+        duplicates.observe(&raw);
+        if raw.len() != n_fields {
+            rejects.push(
+                line,
+                None,
+                format!("expected {n_fields} fields, found {}", raw.len()),
+                None,
+            );
+            continue;
+        }
+        let mut fields = Vec::with_capacity(n_fields);
+        let mut bad_utf8 = None;
+        for i in 0..n_fields {
+            match field(&raw[i]) {
+                Ok(v) => {
+                    profiles[i].observe(v);
+                    fields.push(v.map(str::to_string));
+                }
+                Err(()) => {
+                    bad_utf8.get_or_insert(i);
+                    fields.push(None);
+                }
+            }
+        }
+        if let Some(i) = bad_utf8 {
+            rejects.push(
+                line,
+                Some(csv.header[i].clone()),
+                "not valid UTF-8".into(),
+                None,
+            );
+            continue;
+        }
+        records.push(Record {
+            line,
+            number: rows_in,
+            fields,
+        });
+    }
+    if rows_in == 0 {
+        return Err(Error::data(
+            Location::file(input),
+            "no data rows after the header",
+        ));
+    }
+
+    let types: Vec<(ColumnType, &'static str)> = (0..n_fields)
+        .map(|i| match params.table.types.get(&csv.header[i]) {
+            Some(t) => (*t, "declared"),
+            None => (
+                match profiles[i].inferred() {
+                    "int64" => ColumnType::Int64,
+                    "float64" => ColumnType::Float64,
+                    _ => ColumnType::String,
+                },
+                "inferred",
+            ),
+        })
+        .collect();
+
+    // Declared types can refuse a value; inferred ones fit every value by construction.
+    let mut accepted = Vec::with_capacity(records.len());
+    for record in records {
+        let refusal = data_cols.iter().find_map(|&i| {
+            let v = record.fields[i].as_deref()?;
+            let fits = match types[i].0 {
+                ColumnType::Int64 => v.parse::<i64>().is_ok(),
+                ColumnType::Float64 => v.parse::<f64>().is_ok_and(f64::is_finite),
+                ColumnType::String => true,
+            };
+            (!fits).then(|| (i, v.to_string()))
+        });
+        match refusal {
+            Some((i, v)) => rejects.push(
+                record.line,
+                Some(csv.header[i].clone()),
+                format!("not a valid {}", types[i].0.name()),
+                Some(v),
+            ),
+            None => accepted.push(record),
+        }
+    }
+
+    let width = rows_in.to_string().len().max(6);
+    let mut row_ids = Vec::with_capacity(accepted.len());
+    let mut seen: HashMap<String, u64> = HashMap::new();
+    for record in &accepted {
+        let id = match id_col {
+            None => format!("{:0width$}", record.number),
+            Some(i) => {
+                let name = &csv.header[i];
+                let raw = record.fields[i]
+                    .as_deref()
+                    .and_then(normalize_id)
+                    .ok_or_else(|| {
+                        Error::data(
+                            Location::file(input).line(record.line).column(name),
+                            "empty id",
+                        )
+                    })?;
+                ids.id(raw)
+            }
+        };
+        if let Some(first) = seen.insert(id.clone(), record.line) {
+            let column = params.table.id.clone().unwrap_or_default();
+            return Err(Error::data(
+                Location::file(input).line(record.line).column(column),
+                format!(
+                    "id repeats the entity of line {first} (an entity table has one row per entity)"
+                ),
+            ));
+        }
+        row_ids.push(id);
+    }
+
+    let accepted_n = accepted.len() as u64;
+    let rejected = rejects.len() as u64;
+    if rows_in != accepted_n + rejected {
+        return Err(Error::Internal(format!(
+            "row accounting broken: {rows_in} in, {accepted_n} accepted, {rejected} rejected"
+        )));
+    }
+    rejects.check_fraction(input, rows_in, params.max_reject_fraction)?;
+
+    (ctx.progress)("writing table");
+    let mut arrays: Vec<(&str, ArrayRef)> = vec![("row_id", Arc::new(StringArray::from(row_ids)))];
+    for &i in &data_cols {
+        let values = accepted.iter().map(|r| r.fields[i].as_deref());
+        let array: ArrayRef = match types[i].0 {
+            ColumnType::Int64 => Arc::new(
+                values
+                    .map(|v| v.map(|v| v.parse::<i64>().expect("checked")))
+                    .collect::<Int64Array>(),
+            ),
+            ColumnType::Float64 => Arc::new(
+                values
+                    .map(|v| v.map(|v| v.parse::<f64>().expect("checked")))
+                    .collect::<Float64Array>(),
+            ),
+            ColumnType::String => Arc::new(values.collect::<StringArray>()),
+        };
+        arrays.push((csv.header[i].as_str(), array));
+    }
+    let extra = vec![("segflow.id_column".to_string(), "row_id".to_string())];
+    out.write("table", &batch(arrays)?, &extra)?;
+    out.write("rejects", &rejects.batch()?, &[])?;
+
+    let columns: Vec<ColumnAudit> = (0..n_fields)
+        .map(|i| {
+            let name = &csv.header[i];
+            let role = if Some(i) == id_col {
+                "id (hashed into row_id)"
+            } else if params.privacy.drop.contains(name) {
+                "dropped (PII)"
+            } else {
+                "kept"
+            };
+            ColumnAudit {
+                column: name.clone(),
+                role: role.into(),
+                inferred_type: types[i].0.name().into(),
+                type_source: types[i].1,
+                non_null: profiles[i].non_null,
+                rows: rows_in - rejects.wrong_width,
+            }
+        })
+        .collect();
+    let counts = Counts {
+        rows_in,
+        columns: n_fields as u64,
+        accepted: accepted_n,
+        rejected,
+        duplicate_rows: duplicates.count,
+    };
+    audit::write_table_audit(out, &counts, &columns)?;
+    Ok(Outputs {
+        rows_in,
+        accepted: accepted_n,
+        rejected,
+    })
+}
