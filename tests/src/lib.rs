@@ -1,1 +1,290 @@
+//! Helpers for segflow's end-to-end tests: isolated copies of the pipelines, running the
+//! binary, and a stable text rendering of Parquet artifacts for insta snapshots.
 
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use arrow::array::{Array, AsArray, RecordBatch};
+use arrow::datatypes::{
+    DataType, Float64Type, Int64Type, TimeUnit, TimestampMicrosecondType, UInt32Type, UInt64Type,
+};
+use segflow_core::artifact::read_parquet;
+
+/// The repository root (pipelines/, data/).
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ sits in the repo root")
+        .to_path_buf()
+}
+
+/// A scratch directory removed when dropped.
+pub struct Scratch(pub PathBuf);
+
+impl Scratch {
+    pub fn new(name: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("segflow-test-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("create scratch dir");
+        Scratch(dir)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Loads a pipeline YAML of the repo and points its run directory into `scratch`, and its
+/// relative input paths at the repo, so tests never touch `runs/`.
+pub fn isolated_pipeline(
+    name: &str,
+    scratch: &Path,
+    edit: impl FnOnce(&mut serde_yaml::Value),
+) -> PathBuf {
+    let text = std::fs::read_to_string(repo_root().join("pipelines").join(format!("{name}.yaml")))
+        .expect("pipeline exists");
+    let mut doc: serde_yaml::Value = serde_yaml::from_str(&text).expect("pipeline parses");
+    doc["run_dir"] = serde_yaml::Value::String(scratch.join("run").display().to_string());
+    if let Some(stages) = doc["stages"].as_mapping_mut() {
+        for (_, stage) in stages.iter_mut() {
+            if let Some(input) = stage
+                .get("input")
+                .and_then(|i| i.as_str())
+                .map(str::to_string)
+                && Path::new(&input).is_relative()
+            {
+                stage["input"] =
+                    serde_yaml::Value::String(repo_root().join(input).display().to_string());
+            }
+        }
+    }
+    edit(&mut doc);
+    let path = scratch.join(format!("{name}.yaml"));
+    std::fs::write(&path, serde_yaml::to_string(&doc).expect("serialise")).expect("write pipeline");
+    path
+}
+
+/// The package's `segflow-e2e` binary. Cargo builds a package's binaries before running its
+/// integration tests, into the directory above the test executables (`target/<profile>/deps`).
+pub fn binary() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>/deps/<test>");
+    let bin = dir.join(format!("segflow-e2e{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        bin.is_file(),
+        "{} is missing: run the tests through cargo",
+        bin.display()
+    );
+    bin
+}
+
+/// Runs the segflow binary with `args` from the repo root.
+pub fn segflow(args: &[&str]) -> Output {
+    segflow_env(args, &[])
+}
+
+pub fn segflow_env(args: &[&str], env: &[(&str, Option<&str>)]) -> Output {
+    let mut cmd = Command::new(binary());
+    cmd.args(args).current_dir(repo_root());
+    for (k, v) in env {
+        match v {
+            Some(v) => cmd.env(k, v),
+            None => cmd.env_remove(k),
+        };
+    }
+    cmd.output().expect("run segflow")
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Every file under `dir`, relative, sorted.
+pub fn files_under(dir: &Path) -> Vec<String> {
+    fn walk(base: &Path, dir: &Path, out: &mut Vec<String>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                walk(base, &p, out);
+            } else {
+                out.push(p.strip_prefix(base).unwrap().display().to_string());
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(dir, dir, &mut out);
+    out.sort();
+    out
+}
+
+/// A float rounded to `digits` significant digits, printed in its shortest form.
+pub fn sig(x: f64, digits: usize) -> String {
+    if x.is_nan() {
+        return "NaN".into();
+    }
+    if x == 0.0 || x.is_infinite() {
+        return format!("{x}");
+    }
+    let rounded: f64 = format!("{:.*e}", digits - 1, x)
+        .parse()
+        .expect("float text parses");
+    format!("{rounded}")
+}
+
+/// Significant digits used in snapshots: enough to catch any real change, few enough that
+/// last-bit summation differences across platforms do not churn snapshots.
+pub const SNAPSHOT_DIGITS: usize = 9;
+
+/// One cell as text.
+pub fn cell(array: &dyn Array, row: usize) -> String {
+    if array.is_null(row) {
+        return "∅".into();
+    }
+    match array.data_type() {
+        DataType::Utf8 => array.as_string::<i32>().value(row).to_string(),
+        DataType::Float64 => sig(
+            array.as_primitive::<Float64Type>().value(row),
+            SNAPSHOT_DIGITS,
+        ),
+        DataType::Int64 => array.as_primitive::<Int64Type>().value(row).to_string(),
+        DataType::UInt64 => array.as_primitive::<UInt64Type>().value(row).to_string(),
+        DataType::UInt32 => array.as_primitive::<UInt32Type>().value(row).to_string(),
+        DataType::Timestamp(TimeUnit::Microsecond, None) => {
+            let micros = array.as_primitive::<TimestampMicrosecondType>().value(row);
+            arrow::temporal_conversions::timestamp_us_to_datetime(micros)
+                .map(|t| t.format("%Y-%m-%d %H:%M:%S%.f").to_string())
+                .unwrap_or_else(|| micros.to_string())
+        }
+        other => format!("<{other}>"),
+    }
+}
+
+/// Segflow metadata of an artifact, minus the tool version (which changes with releases).
+pub fn metadata(meta: &BTreeMap<String, String>) -> String {
+    let mut s = String::new();
+    for (k, v) in meta {
+        if k.starts_with("segflow.") && k != segflow_core::artifact::META_TOOL_VERSION {
+            writeln!(s, "  {k}: {v}").unwrap();
+        }
+    }
+    s
+}
+
+fn schema(batch: &RecordBatch) -> String {
+    batch
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| format!("  {}: {}\n", f.name(), f.data_type()))
+        .collect()
+}
+
+fn rows(batch: &RecordBatch, range: std::ops::Range<usize>) -> String {
+    let mut s = batch
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().as_str())
+        .collect::<Vec<_>>()
+        .join(" | ");
+    s.push('\n');
+    for r in range {
+        let line: Vec<String> = batch
+            .columns()
+            .iter()
+            .map(|c| cell(c.as_ref(), r))
+            .collect();
+        s.push_str(&line.join(" | "));
+        s.push('\n');
+    }
+    s
+}
+
+/// Metadata, schema and every row: for artifacts small enough to review whole.
+pub fn render_full(path: &Path) -> String {
+    let a = read_parquet(path).expect("artifact reads");
+    format!(
+        "metadata:\n{}schema:\n{}rows: {}\n{}",
+        metadata(&a.metadata),
+        schema(&a.batch),
+        a.batch.num_rows(),
+        rows(&a.batch, 0..a.batch.num_rows())
+    )
+}
+
+/// Metadata, schema, a per-column summary and the first `head` rows: for big artifacts.
+pub fn render_summary(path: &Path, head: usize) -> String {
+    let a = read_parquet(path).expect("artifact reads");
+    let b = &a.batch;
+    let mut s = format!(
+        "metadata:\n{}schema:\n{}rows: {}\nsummary:\n",
+        metadata(&a.metadata),
+        schema(b),
+        b.num_rows()
+    );
+    for (field, col) in b.schema().fields().iter().zip(b.columns()) {
+        let n = col.len();
+        let nulls = col.null_count();
+        let mut cells: Vec<String> = (0..n)
+            .filter(|&r| col.is_valid(r))
+            .map(|r| cell(col.as_ref(), r))
+            .collect();
+        let distinct = {
+            let mut c = cells.clone();
+            c.sort();
+            c.dedup();
+            c.len()
+        };
+        let detail = match col.data_type() {
+            DataType::Float64 | DataType::Int64 | DataType::UInt64 | DataType::UInt32 => {
+                let as_f64 =
+                    arrow::compute::cast(col, &DataType::Float64).expect("numeric casts to float");
+                let v = as_f64.as_primitive::<Float64Type>();
+                let sum: f64 = v.iter().flatten().sum();
+                let min = v.iter().flatten().fold(f64::INFINITY, f64::min);
+                let max = v.iter().flatten().fold(f64::NEG_INFINITY, f64::max);
+                format!(
+                    "min {} max {} sum {}",
+                    sig(min, SNAPSHOT_DIGITS),
+                    sig(max, SNAPSHOT_DIGITS),
+                    sig(sum, SNAPSHOT_DIGITS)
+                )
+            }
+            _ => {
+                cells.sort();
+                format!(
+                    "min {} max {}",
+                    cells.first().cloned().unwrap_or_default(),
+                    cells.last().cloned().unwrap_or_default()
+                )
+            }
+        };
+        writeln!(
+            s,
+            "  {}: nulls {nulls}, distinct {distinct}, {detail}",
+            field.name()
+        )
+        .unwrap();
+    }
+    s.push_str(&format!("head {head}:\n"));
+    s.push_str(&rows(b, 0..head.min(b.num_rows())));
+    s
+}

@@ -432,19 +432,17 @@ fn parse_value(
             reason: "not a finite number".into(),
             value: Some(v.to_string()),
         })?;
-    if let Some(min) = params.value_min {
-        if x < min {
-            let reason = if min == 0.0 {
-                "negative value".to_string()
-            } else {
-                format!("below value_min {min}")
-            };
-            return Err(Reject {
-                field: name.clone(),
-                reason,
-                value: Some(v.to_string()),
-            });
-        }
+    if let Some(min) = params.value_min.filter(|&min| x < min) {
+        let reason = if min == 0.0 {
+            "negative value".to_string()
+        } else {
+            format!("below value_min {min}")
+        };
+        return Err(Reject {
+            field: name.clone(),
+            reason,
+            value: Some(v.to_string()),
+        });
     }
     Ok(Some(x))
 }

@@ -153,14 +153,13 @@ pub fn normalize_id(raw: &str) -> Option<&str> {
     if s.is_empty() {
         return None;
     }
-    if let Some((int, frac)) = s.split_once('.') {
-        if !int.is_empty()
-            && int.bytes().all(|b| b.is_ascii_digit())
-            && !frac.is_empty()
-            && frac.bytes().all(|b| b == b'0')
-        {
-            return Some(int);
-        }
+    if let Some((int, frac)) = s.split_once('.')
+        && !int.is_empty()
+        && int.bytes().all(|b| b.is_ascii_digit())
+        && !frac.is_empty()
+        && frac.bytes().all(|b| b == b'0')
+    {
+        return Some(int);
     }
     Some(s)
 }

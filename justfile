@@ -1,0 +1,43 @@
+# segflow task runner. `just --list` shows every recipe.
+# Without just, each recipe's body is the plain cargo command to run.
+
+set shell := ["bash", "-euo", "pipefail", "-c"]
+
+# Run a pipeline end to end (default: the Walsoft call log), skipping up-to-date stages.
+pipeline name="walsoft" *flags="":
+    cargo run --release -- run pipelines/{{name}}.yaml {{flags}}
+
+# Run one stage of a pipeline (its inputs must exist).
+stage stage name="walsoft":
+    cargo run --release -- run pipelines/{{name}}.yaml --only {{stage}}
+
+# Which stages are stale, and why.
+status name="walsoft":
+    cargo run --release -- status pipelines/{{name}}.yaml
+
+# Check every artifact of a run against its lock file.
+verify name="walsoft":
+    cargo run --release -- verify runs/{{name}}
+
+# Print a pipeline's DAG (format: text or mermaid).
+dag name="walsoft" format="text":
+    cargo run --release -- dag pipelines/{{name}}.yaml --format {{format}}
+
+# The whole test suite (the README's test command).
+test:
+    cargo test --workspace
+
+# Re-record insta snapshots after an intended artifact change, then review the diff with git.
+snapshots:
+    INSTA_UPDATE=always cargo test -p segflow-tests
+    git diff --stat -- tests/tests/snapshots
+
+# Regenerate the pandas oracle the features stage is tested against.
+oracle:
+    python3 -m pip install --quiet -r tests/oracle/requirements.txt
+    python3 tests/oracle/walsoft_features.py
+
+# Formatting and lints, as CI runs them.
+lint:
+    cargo fmt --all -- --check
+    cargo clippy --workspace --all-targets -- -D warnings

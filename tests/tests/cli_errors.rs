@@ -1,0 +1,344 @@
+//! Every documented error path: its sysexits code, a message naming the problem, and no
+//! artifact (nor staging leftover) in the run directory.
+
+use segflow_tests::*;
+
+/// Runs `segflow run` on the walsoft pipeline as edited, and checks the failure.
+fn run_fails(
+    name: &str,
+    edit: impl FnOnce(&mut serde_yaml::Value),
+    code: i32,
+    message: &[&str],
+) -> Scratch {
+    let scratch = Scratch::new(name);
+    let pipeline = isolated_pipeline("walsoft", scratch.path(), edit);
+    let out = segflow(&["run", pipeline.to_str().unwrap()]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(code), "{name}: stderr was {err}");
+    for m in message {
+        assert!(err.contains(m), "{name}: `{m}` not in: {err}");
+    }
+    assert_eq!(
+        files_under(&scratch.path().join("run")),
+        Vec::<String>::new(),
+        "{name}: artifacts left behind"
+    );
+    scratch
+}
+
+fn yaml(s: &str) -> serde_yaml::Value {
+    serde_yaml::from_str(s).unwrap()
+}
+
+#[test]
+fn unknown_top_level_key_is_a_config_error() {
+    run_fails(
+        "top-key",
+        |d| d["schedule"] = yaml("daily"),
+        78,
+        &["schedule", "unknown key"],
+    );
+}
+
+#[test]
+fn unknown_stage_param_names_the_key() {
+    run_fails(
+        "param-key",
+        |d| d["stages"]["ingest"]["delimeter"] = yaml("';'"),
+        78,
+        &["stages.ingest", "delimeter"],
+    );
+    run_fails(
+        "nested-key",
+        |d| d["stages"]["ingest"]["columns"]["contakt"] = yaml("x"),
+        78,
+        &["stages.ingest.columns", "contakt"],
+    );
+    run_fails(
+        "feature-agg",
+        |d| d["stages"]["features"]["blocks"]["volume"]["n_calls"] = yaml("kount"),
+        78,
+        &["stages.features.blocks", "n_calls", "kount"],
+    );
+}
+
+#[test]
+fn unknown_stage_kind_is_a_config_error() {
+    run_fails(
+        "stage-kind",
+        |d| d["stages"]["clusterize"] = yaml("{needs: [features]}"),
+        78,
+        &["stages.clusterize", "unknown stage kind"],
+    );
+    run_fails(
+        "needs-unknown",
+        |d| d["stages"]["features"]["needs"] = yaml("[ingets]"),
+        78,
+        &["stages.features.needs", "ingets"],
+    );
+}
+
+#[test]
+fn dependency_cycle_is_a_config_error() {
+    run_fails(
+        "cycle",
+        |d| {
+            d["stages"]["ingest"]["needs"] = yaml("[features2]");
+            d["stages"]["features2"] = d["stages"]["features"].clone();
+            d["stages"]["features2"]["uses"] = yaml("features");
+            d["stages"]["features2"]["needs"] = yaml("[features]");
+        },
+        78,
+        &["dependency cycle"],
+    );
+}
+
+#[test]
+fn missing_input_is_a_config_error() {
+    run_fails(
+        "missing-input",
+        |d| d["stages"]["ingest"]["input"] = yaml("data/nope.csv"),
+        78,
+        &["stages.ingest.input", "data/nope.csv", "does not exist"],
+    );
+    run_fails(
+        "no-upstream",
+        |d| d["stages"]["features"]["needs"] = yaml("[]"),
+        78,
+        &["stages.features.needs", "events or table"],
+    );
+}
+
+#[test]
+fn output_dir_escaping_the_run_dir_is_a_config_error() {
+    run_fails(
+        "escape",
+        |d| d["stages"]["features"]["output_dir"] = yaml("../../elsewhere"),
+        78,
+        &["stages.features.output_dir", "escapes the run directory"],
+    );
+    run_fails(
+        "absolute",
+        |d| d["stages"]["features"]["output_dir"] = yaml("/tmp/features"),
+        78,
+        &["stages.features.output_dir"],
+    );
+}
+
+#[test]
+fn missing_hmac_key_is_a_config_error() {
+    let scratch = Scratch::new("hmac-missing");
+    let pipeline = isolated_pipeline("walsoft", scratch.path(), |d| {
+        d["stages"]["ingest"]["privacy"]["id"] =
+            yaml("{method: hmac_sha256, key_env: SEGFLOW_TEST_ABSENT_KEY}");
+    });
+    let out = segflow_env(
+        &["run", pipeline.to_str().unwrap()],
+        &[("SEGFLOW_TEST_ABSENT_KEY", None)],
+    );
+    assert_eq!(out.status.code(), Some(78), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("stages.ingest.privacy.id.key_env"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        stderr(&out).contains("SEGFLOW_TEST_ABSENT_KEY is not set"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        files_under(&scratch.path().join("run")),
+        Vec::<String>::new()
+    );
+}
+
+/// A small call log with one bad row of each kind.
+const BAD_CSV: &str = "date_stamp,time,day-of_week,month,year,dialled_phone_number,name,duration_in_seconds,category\n\
+1/1/2022,16:03:01,Saturday,January,2022,648578192,Abel,179,Unknown\n\
+1/1/2022,16:06:17,Saturday,January,2022,814500001,Husband,-66,Family\n\
+13/45/2022,19:08:44,Saturday,January,2022,814500001,Husband,38,Family\n\
+1/2/2022,19:08:44,Sunday,January,2022,814500001,Husband\n\
+1/2/2022,20:03:11,Sunday,January,2022,694500003.0,Daughter,1283,Family\n";
+
+#[test]
+fn rejects_over_the_threshold_fail_with_65_and_leave_nothing() {
+    let scratch = run_fails_with_csv("rejects-over", BAD_CSV, None);
+    drop(scratch);
+}
+
+fn run_fails_with_csv(name: &str, csv: &str, max_reject: Option<f64>) -> Scratch {
+    let scratch = Scratch::new(name);
+    let csv_path = scratch.path().join("calls.csv");
+    std::fs::write(&csv_path, csv).unwrap();
+    let pipeline = isolated_pipeline("walsoft", scratch.path(), |d| {
+        d["stages"]["ingest"]["input"] = serde_yaml::Value::String(csv_path.display().to_string());
+        if let Some(m) = max_reject {
+            d["stages"]["ingest"]["max_reject_fraction"] = serde_yaml::to_value(m).unwrap();
+        }
+    });
+    let out = segflow(&["run", pipeline.to_str().unwrap()]);
+    if max_reject.is_none() {
+        assert_eq!(out.status.code(), Some(65), "{}", stderr(&out));
+        let err = stderr(&out);
+        assert!(err.contains("3 of 5 rows rejected"), "{err}");
+        assert!(
+            err.contains("calls.csv, line 3, column `duration_in_seconds`"),
+            "{err}"
+        );
+        assert!(err.contains("negative value"), "{err}");
+        assert_eq!(
+            files_under(&scratch.path().join("run")),
+            Vec::<String>::new()
+        );
+    } else {
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    scratch
+}
+
+#[test]
+fn tolerated_rejects_are_listed_with_line_field_and_reason() {
+    let scratch = run_fails_with_csv("rejects-ok", BAD_CSV, Some(0.7));
+    let rejects = render_full(&scratch.path().join("run/ingest/rejects.parquet"));
+    let rows: Vec<&str> = rejects
+        .lines()
+        .skip_while(|l| !l.starts_with("source_line |"))
+        .skip(1)
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            "3 | duration_in_seconds | negative value | -66",
+            "4 | date_stamp | cannot parse as date with format %m/%d/%Y | 13/45/2022",
+            "5 | ∅ | expected 9 fields, found 7 | ∅",
+        ]
+    );
+    let events = render_full(&scratch.path().join("run/ingest/events.parquet"));
+    // 694500003.0 is read as the number 694500003, as the reference hashes it.
+    assert!(
+        events.contains(&segflow_core::hash::sha256_hex(b"694500003")[..12]),
+        "{events}"
+    );
+    let summary = render_full(&scratch.path().join("run/ingest/audit_summary.parquet"));
+    assert!(summary.contains("5 | 9 | 2 | 3 | 0.6 |"), "{summary}");
+}
+
+#[test]
+fn missing_required_column_is_a_data_error() {
+    let scratch = Scratch::new("missing-column");
+    let csv_path = scratch.path().join("calls.csv");
+    std::fs::write(&csv_path, "date_stamp,time,dialled_phone_number,name,category\n1/1/2022,16:03:01,648578192,Abel,Unknown\n").unwrap();
+    let pipeline = isolated_pipeline("walsoft", scratch.path(), |d| {
+        d["stages"]["ingest"]["input"] = serde_yaml::Value::String(csv_path.display().to_string());
+    });
+    let out = segflow(&["run", pipeline.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(65), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("column `duration_in_seconds`: required column is missing"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        files_under(&scratch.path().join("run")),
+        Vec::<String>::new()
+    );
+}
+
+#[test]
+fn standalone_stage_with_a_missing_input_exits_66() {
+    let scratch = Scratch::new("standalone-missing");
+    let params = scratch.path().join("p.yaml");
+    std::fs::write(&params, "mode: table\n").unwrap();
+    let out_dir = scratch.path().join("out");
+    let out = segflow(&[
+        "ingest",
+        "--input",
+        "data/absent.csv",
+        "--output-dir",
+        out_dir.to_str().unwrap(),
+        "--params",
+        params.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(66), "{}", stderr(&out));
+    assert!(stderr(&out).contains("data/absent.csv"));
+    assert!(!out_dir.exists());
+    let out = segflow(&[
+        "ingest",
+        "--input",
+        "data/wholesale_customers/wholesale_customers.csv",
+        "--output-dir",
+        out_dir.to_str().unwrap(),
+        "--params",
+        "absent.yaml",
+    ]);
+    assert_eq!(out.status.code(), Some(66), "{}", stderr(&out));
+    assert!(!out_dir.exists());
+}
+
+#[test]
+fn bad_params_file_exits_78_naming_file_and_key() {
+    let scratch = Scratch::new("standalone-params");
+    let params = scratch.path().join("p.yaml");
+    std::fs::write(&params, "mode: table\nmax_reject_fraction: 2\n").unwrap();
+    let out_dir = scratch.path().join("out");
+    let out = segflow(&[
+        "ingest",
+        "--input",
+        "data/wholesale_customers/wholesale_customers.csv",
+        "--output-dir",
+        out_dir.to_str().unwrap(),
+        "--params",
+        params.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(78), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("p.yaml: params.max_reject_fraction"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!out_dir.exists());
+}
+
+#[test]
+fn command_line_misuse_exits_64() {
+    assert_eq!(segflow(&["run"]).status.code(), Some(64));
+    assert_eq!(segflow(&["frobnicate"]).status.code(), Some(64));
+    assert_eq!(
+        segflow(&["run", "pipelines/walsoft.yaml", "--only", "nonexistent"])
+            .status
+            .code(),
+        Some(64)
+    );
+    assert_eq!(segflow(&["--help"]).status.code(), Some(0));
+}
+
+#[test]
+fn verify_without_a_lock_exits_66() {
+    let scratch = Scratch::new("verify-nolock");
+    let out = segflow(&["verify", scratch.path().to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(66));
+    assert!(stderr(&out).contains("segflow.lock"));
+}
+
+#[test]
+fn dag_prints_text_and_mermaid() {
+    let text = stdout(&segflow(&["dag", "pipelines/walsoft.yaml"]));
+    assert!(
+        text.contains("ingest [ingest] ← data/walsoft/walsoft_semi_categorized_phone_dataset.csv"),
+        "{text}"
+    );
+    assert!(text.contains("features [features] ← ingest"), "{text}");
+    assert!(
+        text.contains("→ runs/walsoft/features/features.parquet"),
+        "{text}"
+    );
+    let mermaid = stdout(&segflow(&[
+        "dag",
+        "pipelines/walsoft.yaml",
+        "--format",
+        "mermaid",
+    ]));
+    assert!(mermaid.starts_with("flowchart LR\n"), "{mermaid}");
+    assert!(mermaid.contains("s0 --> s1"), "{mermaid}");
+}

@@ -1,0 +1,74 @@
+//! Table mode on a real entity table (UCI Wholesale customers: CRLF, no final newline, no id).
+
+use arrow::array::AsArray;
+use segflow_core::artifact::read_parquet;
+use segflow_tests::*;
+
+const PARAMS: &str = "mode: table\ntable:\n  types: {Channel: string, Region: string}\n";
+
+#[test]
+fn wholesale_table_ingests_with_synthesised_ids_and_types() {
+    let scratch = Scratch::new("wholesale");
+    let params = scratch.path().join("ingest.yaml");
+    std::fs::write(&params, PARAMS).unwrap();
+    let out = scratch.path().join("ingest");
+    let o = segflow(&[
+        "ingest",
+        "--input",
+        "data/wholesale_customers/wholesale_customers.csv",
+        "--output-dir",
+        out.to_str().unwrap(),
+        "--params",
+        params.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let table = read_parquet(&out.join("table.parquet")).unwrap();
+    assert_eq!(table.batch.num_rows(), 440);
+    let ids = table
+        .batch
+        .column_by_name("row_id")
+        .unwrap()
+        .as_string::<i32>();
+    assert_eq!(ids.value(0), "000001");
+    assert_eq!(ids.value(439), "000440");
+    insta::assert_snapshot!("wholesale_table", render_full(&out.join("table.parquet")));
+    insta::assert_snapshot!(
+        "wholesale_audit_columns",
+        render_full(&out.join("audit_columns.parquet"))
+    );
+    insta::assert_snapshot!(
+        "wholesale_audit_summary",
+        render_full(&out.join("audit_summary.parquet"))
+    );
+
+    // Features pass selected columns through in blocks, with a derived column.
+    let fparams = scratch.path().join("features.yaml");
+    std::fs::write(
+        &fparams,
+        "blocks:\n  fresh_food:\n    fresh: {column: Fresh}\n    milk: {column: Milk}\n  \
+         household:\n    detergents: {column: Detergents_Paper}\n    log_detergents: {log1p: detergents}\n  \
+         context:\n    channel: {column: Channel}\nmodel_blocks: [fresh_food, household]\n",
+    )
+    .unwrap();
+    let fout = scratch.path().join("features");
+    let o = segflow(&[
+        "features",
+        "--input",
+        out.join("table.parquet").to_str().unwrap(),
+        "--output-dir",
+        fout.to_str().unwrap(),
+        "--params",
+        fparams.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let f = read_parquet(&fout.join("features.parquet")).unwrap();
+    assert_eq!(f.batch.num_rows(), 440);
+    assert_eq!(
+        f.meta("segflow.model_columns"),
+        Some(r#"["fresh","milk","detergents","log_detergents"]"#)
+    );
+    insta::assert_snapshot!(
+        "wholesale_features",
+        render_summary(&fout.join("features.parquet"), 5)
+    );
+}
