@@ -1,0 +1,59 @@
+//! segflow's clustering core: k-means (scikit-learn's k-means++ and Lloyd, exact means,
+//! inertia as a sum), a seeded mini-batch variant, validity indices (silhouette,
+//! Davies–Bouldin, Calinski–Harabasz, ARI, AMI, contingency, Jaccard) and PCA.
+//!
+//! Every result is checked against scikit-learn (tests/oracle/cluster). Work is split into
+//! fixed-size row chunks whose partial results are combined in chunk order, so results are
+//! bit-identical whatever the number of threads.
+
+mod chunks;
+pub mod kmeans;
+pub mod metrics;
+
+pub mod pca;
+mod rng;
+
+pub use pca::{Components, Pca, PcaParams};
+
+pub use kmeans::{KMeans, KMeansParams};
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ClusterError {
+    #[error("invalid parameter: {0}")]
+    InvalidParam(String),
+    #[error("invalid input: {0}")]
+    InvalidInput(String),
+    #[error(transparent)]
+    Linfa(#[from] LinfaError),
+}
+
+/// linfa's error, wrapped so `ClusterError` can satisfy linfa's `Fit` bound while staying
+/// comparable in tests.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{0}")]
+pub struct LinfaError(String);
+
+impl From<linfa::Error> for ClusterError {
+    fn from(e: linfa::Error) -> Self {
+        ClusterError::Linfa(LinfaError(e.to_string()))
+    }
+}
+
+pub type Result<T> = std::result::Result<T, ClusterError>;
+
+/// Rejects empty or non-finite input up front: a NaN would otherwise poison every distance.
+pub(crate) fn check_finite(x: &ndarray::ArrayView2<'_, f64>) -> Result<()> {
+    if x.nrows() == 0 || x.ncols() == 0 {
+        return Err(ClusterError::InvalidInput(format!(
+            "empty matrix {}×{}",
+            x.nrows(),
+            x.ncols()
+        )));
+    }
+    if let Some(((r, c), _)) = x.indexed_iter().find(|(_, v)| !v.is_finite()) {
+        return Err(ClusterError::InvalidInput(format!(
+            "non-finite value at row {r}, column {c}"
+        )));
+    }
+    Ok(())
+}

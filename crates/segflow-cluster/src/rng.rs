@@ -1,0 +1,26 @@
+//! Seeded randomness: xoshiro256++ streams derived from one seed, so every restart has its own
+//! reproducible stream regardless of how restarts are scheduled.
+
+use rand_xoshiro::Xoshiro256PlusPlus;
+use rand_xoshiro::rand_core::{Rng as _, SeedableRng};
+
+pub struct Rng(Xoshiro256PlusPlus);
+
+impl Rng {
+    /// The stream for (`seed`, `stream`): restarts use stream = restart index.
+    pub fn new(seed: u64, stream: u64) -> Self {
+        let mut base = Xoshiro256PlusPlus::seed_from_u64(seed);
+        let mixed = base.next_u64() ^ stream.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        Rng(Xoshiro256PlusPlus::seed_from_u64(mixed))
+    }
+
+    /// Uniform in [0, 1) with 53 random bits.
+    pub fn uniform(&mut self) -> f64 {
+        (self.0.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
+    }
+
+    /// Uniform in 0..n.
+    pub fn below(&mut self, n: usize) -> usize {
+        ((self.0.next_u64() as u128 * n as u128) >> 64) as usize
+    }
+}
