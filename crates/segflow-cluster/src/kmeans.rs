@@ -9,6 +9,7 @@ use ndarray::{Array1, Array2, ArrayBase, ArrayView2, Data, Ix2};
 use rayon::prelude::*;
 
 use crate::chunks::{CHUNK_ROWS, map_chunks};
+use crate::kernel::{Packed, Rows, multiversion, sq_dist, stride};
 use crate::rng::Rng;
 use crate::{ClusterError, Result, check_finite};
 
@@ -73,6 +74,31 @@ impl KMeansParams {
             )));
         }
         Ok(())
+    }
+
+    /// Runs Lloyd iterations from the given initial centroids (k × d) instead of k-means++:
+    /// one run, `n_init` and `seed` unused (scikit-learn's `init=array`).
+    pub fn fit_from(&self, x: ArrayView2<'_, f64>, init: ArrayView2<'_, f64>) -> Result<KMeans> {
+        check_finite(&x)?;
+        self.check(x.nrows())?;
+        if init.nrows() != self.n_clusters || init.ncols() != x.ncols() {
+            return Err(ClusterError::InvalidParam(format!(
+                "initial centroids are {}×{}, expected {}×{}",
+                init.nrows(),
+                init.ncols(),
+                self.n_clusters,
+                x.ncols()
+            )));
+        }
+        check_finite(&init)?;
+        let data = Rows::new(&x);
+        let tol = self.tol * mean_variance(&data);
+        Ok(lloyd(
+            &data,
+            Centers::from_array(&init.to_owned()),
+            self.max_iter,
+            tol,
+        ))
     }
 
     /// Fits on the rows of `x`.
@@ -159,91 +185,60 @@ impl<D: Data<Elem = f64>> PredictInplace<ArrayBase<D, Ix2>, Array1<usize>> for K
     }
 }
 
-/// Row-major contiguous view of the data (copied only if the input is not contiguous).
-pub(crate) struct Rows<'a> {
-    data: std::borrow::Cow<'a, [f64]>,
-    pub n: usize,
-    pub d: usize,
-}
-
-impl<'a> Rows<'a> {
-    pub fn new<'b: 'a>(x: &'a ArrayView2<'b, f64>) -> Self {
-        let data = match x.as_slice() {
-            Some(s) => std::borrow::Cow::Borrowed(s),
-            None => std::borrow::Cow::Owned(x.iter().copied().collect()),
-        };
-        Rows {
-            data,
-            n: x.nrows(),
-            d: x.ncols(),
-        }
-    }
-
-    #[inline]
-    pub fn row(&self, i: usize) -> &[f64] {
-        &self.data[i * self.d..(i + 1) * self.d]
-    }
-
-    pub fn rows(&self, start: usize, end: usize) -> impl Iterator<Item = &[f64]> {
-        self.data[start * self.d..end * self.d].chunks_exact(self.d)
-    }
-}
-
-/// k centres, row-major.
+/// k centres, row-major with the data's padded stride.
 #[derive(Clone)]
 pub(crate) struct Centers {
     pub data: Vec<f64>,
     pub k: usize,
     pub d: usize,
+    pub w: usize,
 }
 
 impl Centers {
     fn from_array(a: &Array2<f64>) -> Self {
+        let (k, d) = a.dim();
+        let w = stride(d);
+        let mut data = vec![0.0; k * w];
+        for (j, row) in a.rows().into_iter().enumerate() {
+            data[j * w..j * w + d]
+                .iter_mut()
+                .zip(row)
+                .for_each(|(o, v)| *o = *v);
+        }
+        Centers { data, k, d, w }
+    }
+
+    fn empty(d: usize) -> Self {
         Centers {
-            data: a.iter().copied().collect(),
-            k: a.nrows(),
-            d: a.ncols(),
+            data: Vec::new(),
+            k: 0,
+            d,
+            w: stride(d),
         }
     }
 
-    #[inline]
+    fn push(&mut self, row: &[f64]) {
+        self.data.extend_from_slice(row);
+        self.k += 1;
+    }
+
+    #[inline(always)]
     pub fn row(&self, j: usize) -> &[f64] {
-        &self.data[j * self.d..(j + 1) * self.d]
+        &self.data[j * self.w..(j + 1) * self.w]
     }
 
     fn to_array(&self) -> Array2<f64> {
-        Array2::from_shape_vec((self.k, self.d), self.data.clone()).expect("k × d")
+        Array2::from_shape_fn((self.k, self.d), |(j, t)| self.data[j * self.w + t])
     }
 }
 
-/// Squared Euclidean distance with four independent accumulators so the loop vectorises.
-#[inline]
-pub(crate) fn sq_dist(a: &[f64], b: &[f64]) -> f64 {
-    let mut acc = [0.0f64; 4];
-    let (a4, ar) = a.split_at(a.len() / 4 * 4);
-    let (b4, br) = b.split_at(a4.len());
-    for (x, y) in a4.chunks_exact(4).zip(b4.chunks_exact(4)) {
-        for l in 0..4 {
-            let t = x[l] - y[l];
-            acc[l] += t * t;
-        }
-    }
-    let mut s = (acc[0] + acc[1]) + (acc[2] + acc[3]);
-    for (x, y) in ar.iter().zip(br) {
-        let t = x - y;
-        s += t * t;
-    }
-    s
-}
-
-/// Nearest centre (first on ties) and its squared distance.
-#[inline]
-fn nearest(row: &[f64], centers: &Centers) -> (usize, f64) {
-    let mut best = (0, f64::INFINITY);
-    for j in 0..centers.k {
-        let dist = sq_dist(row, centers.row(j));
-        if dist < best.1 {
-            best = (j, dist);
+/// Index and value of the first minimum of `dist[..k]`.
+#[inline(always)]
+fn argmin(dist: &[f64], k: usize) -> (usize, f64) {
+    let mut best = (0, dist[0]);
+    for (j, &v) in dist[..k].iter().enumerate().skip(1) {
+        if v < best.1 {
+            best = (j, v);
         }
     }
     best
@@ -281,61 +276,75 @@ fn combine(parts: Vec<Vec<f64>>) -> Vec<f64> {
     total
 }
 
-/// Greedy k-means++ as scikit-learn: each new centre is the best of 2 + ⌊ln k⌋ candidates
-/// sampled proportionally to the squared distance to the nearest chosen centre.
-pub(crate) fn kmeans_plusplus(data: &Rows<'_>, k: usize, rng: &mut Rng) -> Centers {
-    let d = data.d;
-    let trials = 2 + (k as f64).ln() as usize;
-    let mut centers = Centers {
-        data: Vec::with_capacity(k * d),
-        k: 0,
-        d,
-    };
-    let first = rng.below(data.n);
-    centers.data.extend_from_slice(data.row(first));
-    centers.k = 1;
-    let mut closest: Vec<f64> = {
-        let c0 = data.row(first).to_vec();
-        map_chunks(data.n, |s, e| {
-            data.rows(s, e).map(|r| sq_dist(r, &c0)).collect::<Vec<_>>()
-        })
-        .concat()
-    };
-    let mut potential = sum_ordered(&closest);
-    for _ in 1..k {
-        // Cumulative sums in row order, as numpy's stable_cumsum.
-        let mut cumsum = Vec::with_capacity(data.n);
-        let mut acc = 0.0;
-        for &v in &closest {
-            acc += v;
-            cumsum.push(acc);
-        }
-        let candidates: Vec<usize> = (0..trials)
-            .map(|_| {
-                let target = rng.uniform() * potential;
-                cumsum.partition_point(|&c| c < target).min(data.n - 1)
-            })
-            .collect();
-        let mut best: Option<(f64, usize, Vec<f64>)> = None;
-        for &cand in &candidates {
-            let c = data.row(cand).to_vec();
-            let dist: Vec<f64> = map_chunks(data.n, |s, e| {
-                data.rows(s, e)
-                    .zip(&closest[s..e])
-                    .map(|(r, &old)| sq_dist(r, &c).min(old))
-                    .collect::<Vec<_>>()
-            })
-            .concat();
-            let pot = sum_ordered(&dist);
-            if best.as_ref().is_none_or(|b| pot < b.0) {
-                best = Some((pot, cand, dist));
+multiversion! {
+    /// Squared distances of rows [start, end) to each candidate, written row by row into
+    /// `out` (trials values per row), each capped by the row's current closest distance.
+    fn candidate_distances(data: &Rows<'_>, start: usize, closest: &[f64], candidates: &Packed, t: usize, out: &mut [f64]) -> () {
+        let mut dist = vec![0.0; candidates.slots()];
+        for ((row, &old), slot) in data.rows(start, start + closest.len()).zip(closest).zip(out.chunks_exact_mut(t)) {
+            candidates.distances(row, &mut dist);
+            for (s, &v) in slot.iter_mut().zip(&dist) {
+                *s = v.min(old);
             }
         }
-        let (pot, cand, dist) = best.expect("at least two trials");
-        potential = pot;
-        closest = dist;
-        centers.data.extend_from_slice(data.row(cand));
-        centers.k += 1;
+    }
+}
+
+/// Greedy k-means++ as scikit-learn: each new centre is the best of 2 + ⌊ln k⌋ candidates
+/// sampled proportionally to the squared distance to the nearest chosen centre. All
+/// candidates of a step are scored in one pass over the data.
+pub(crate) fn kmeans_plusplus(data: &Rows<'_>, k: usize, rng: &mut Rng) -> Centers {
+    let trials = 2 + (k as f64).ln() as usize;
+    let mut centers = Centers::empty(data.d);
+    let first = rng.below(data.n);
+    centers.push(data.row(first));
+    let mut closest = vec![f64::INFINITY; data.n];
+    let mut scratch = vec![0.0; data.n * trials];
+    let score = |closest: &[f64], cands: &Centers, scratch: &mut [f64]| -> Vec<f64> {
+        let t = cands.k;
+        let packed = Packed::new(&cands.data, t, cands.d, cands.w);
+        let parts: Vec<Vec<f64>> = scratch
+            .par_chunks_mut(CHUNK_ROWS * t)
+            .zip(closest.par_chunks(CHUNK_ROWS))
+            .enumerate()
+            .map(|(c, (out, cl))| {
+                candidate_distances(data, c * CHUNK_ROWS, cl, &packed, t, out);
+                let mut pots = vec![0.0; t];
+                for row in out.chunks_exact(t) {
+                    pots.iter_mut().zip(row).for_each(|(p, v)| *p += v);
+                }
+                pots
+            })
+            .collect();
+        combine(parts)
+    };
+    score(&closest, &centers, &mut scratch[..data.n]);
+    closest.copy_from_slice(&scratch[..data.n]);
+    let mut potential = sum_ordered(&closest);
+    let mut cumsum = vec![0.0; data.n];
+    for _ in 1..k {
+        // Cumulative sums in row order, as numpy's stable_cumsum.
+        let mut acc = 0.0;
+        for (c, &v) in cumsum.iter_mut().zip(&closest) {
+            acc += v;
+            *c = acc;
+        }
+        let mut cands = Centers::empty(data.d);
+        let mut ids = Vec::with_capacity(trials);
+        for _ in 0..trials {
+            let target = rng.uniform() * potential;
+            let id = cumsum.partition_point(|&c| c < target).min(data.n - 1);
+            ids.push(id);
+            cands.push(data.row(id));
+        }
+        let pots = score(&closest, &cands, &mut scratch);
+        let best = (0..trials).fold(0, |b, c| if pots[c] < pots[b] { c } else { b });
+        potential = pots[best];
+        closest
+            .par_iter_mut()
+            .enumerate()
+            .for_each(|(i, v)| *v = scratch[i * trials + best]);
+        centers.push(data.row(ids[best]));
     }
     centers
 }
@@ -355,43 +364,241 @@ struct Partial {
     changed: usize,
 }
 
-/// Assigns every row to its nearest centre, returning per-cluster sums and counts (when
-/// `accumulate`), the inertia of the assignment and how many labels changed.
+multiversion! {
+    /// Assigns rows [start, start + labels.len()) to their nearest centre; accumulates
+    /// per-cluster sums (when `accumulate`), counts, inertia and changed labels.
+    fn assign_chunk(data: &Rows<'_>, packed: &Packed, k: usize, start: usize, labels: &mut [u32], accumulate: bool) -> Partial {
+        let w = data.w;
+        let mut p = Partial { sums: if accumulate { vec![0.0; k * w] } else { Vec::new() }, counts: vec![0; k], inertia: 0.0, changed: 0 };
+        let mut dist = vec![0.0; packed.slots()];
+        for (row, label) in data.rows(start, start + labels.len()).zip(labels.iter_mut()) {
+            packed.distances(row, &mut dist);
+            let (j, dist) = argmin(&dist, k);
+            if *label != j as u32 {
+                p.changed += 1;
+                *label = j as u32;
+            }
+            p.inertia += dist;
+            p.counts[j] += 1;
+            if accumulate {
+                p.sums[j * w..(j + 1) * w].iter_mut().zip(row).for_each(|(s, v)| *s += v);
+            }
+        }
+        p
+    }
+}
+
+/// Assigns every row to its nearest centre: per-cluster sums and counts (when `accumulate`),
+/// the inertia of this assignment (exact squared distances) and how many labels changed.
 fn assign(data: &Rows<'_>, centers: &Centers, labels: &mut [u32], accumulate: bool) -> Partial {
-    let (k, d) = (centers.k, centers.d);
+    let packed = Packed::new(&centers.data, centers.k, centers.d, centers.w);
     let parts: Vec<Partial> = labels
         .par_chunks_mut(CHUNK_ROWS)
         .enumerate()
-        .map(|(c, lab)| {
-            let start = c * CHUNK_ROWS;
-            let mut p = Partial {
-                sums: if accumulate {
-                    vec![0.0; k * d]
-                } else {
-                    Vec::new()
-                },
-                counts: vec![0; k],
-                inertia: 0.0,
-                changed: 0,
-            };
-            for (row, label) in data.rows(start, start + lab.len()).zip(lab.iter_mut()) {
-                let (j, dist) = nearest(row, centers);
-                if *label != j as u32 {
-                    p.changed += 1;
-                    *label = j as u32;
-                }
-                p.inertia += dist;
-                p.counts[j] += 1;
-                if accumulate {
-                    p.sums[j * d..(j + 1) * d]
-                        .iter_mut()
-                        .zip(row)
-                        .for_each(|(s, v)| *s += v);
-                }
-            }
-            p
-        })
+        .map(|(c, lab)| assign_chunk(data, &packed, centers.k, c * CHUNK_ROWS, lab, accumulate))
         .collect();
+    combine_partials(parts)
+}
+
+/// Index and value of the smallest and the value of the second smallest of `dist[..k]`
+/// (first index on ties).
+#[inline(always)]
+fn argmin2(dist: &[f64], k: usize) -> (usize, f64, f64) {
+    let (mut j, mut d1, mut d2) = (0, dist[0], f64::INFINITY);
+    for (c, &v) in dist[..k].iter().enumerate().skip(1) {
+        if v < d1 {
+            (j, d1, d2) = (c, v, d1);
+        } else if v < d2 {
+            d2 = v;
+        }
+    }
+    (j, d1, d2)
+}
+
+/// Relative safety margin on the bounds: rounding in the bound updates can never make a row
+/// skip a centre that is in fact at least as close as its own.
+const BOUND_SLACK: f64 = 1e-9;
+
+/// How far each centre moved in the last update, for the bound updates.
+struct Shifts {
+    by_center: Vec<f64>,
+    largest: (usize, f64),
+    second: f64,
+}
+
+impl Shifts {
+    fn between(old: &Centers, new: &Centers) -> Self {
+        let by_center: Vec<f64> = (0..old.k)
+            .map(|j| sq_dist(old.row(j), new.row(j)).sqrt())
+            .collect();
+        let (j, d1, d2) = argmin2(&by_center.iter().map(|v| -v).collect::<Vec<_>>(), old.k);
+        Shifts {
+            by_center,
+            largest: (j, -d1),
+            second: if d2.is_finite() { -d2 } else { 0.0 },
+        }
+    }
+
+    /// The most any centre other than `a` moved.
+    #[inline(always)]
+    fn others(&self, a: usize) -> f64 {
+        if a == self.largest.0 {
+            self.second
+        } else {
+            self.largest.1
+        }
+    }
+}
+
+/// Per-row bounds of the bounded assignment: `upper` ≥ distance to the row's centre,
+/// `lower` ≤ distance to every other centre.
+struct Bounds {
+    upper: Vec<f64>,
+    lower: Vec<f64>,
+}
+
+/// What one bounded assignment pass reads.
+#[derive(Clone, Copy)]
+struct Pass<'a> {
+    data: &'a Rows<'a>,
+    centers: &'a Centers,
+    packed: &'a Packed,
+    half_gap: &'a [f64],
+    shifts: Option<&'a Shifts>,
+}
+
+multiversion! {
+    /// One bounded assignment pass over rows [start, start + labels.len()) (Hamerly's
+    /// algorithm): a row whose bounds prove its centre is still strictly the nearest skips the
+    /// distance computations; any other row gets exact distances to every centre, so labels
+    /// are exactly Lloyd's. Accumulates per-cluster sums and counts.
+    fn bounded_chunk(pass: &Pass<'_>, start: usize, labels: &mut [u32], upper: &mut [f64], lower: &mut [f64]) -> Partial {
+        let Pass { data, centers, packed, half_gap, shifts } = *pass;
+        let (k, w) = (centers.k, data.w);
+        let mut p = Partial { sums: vec![0.0; k * w], counts: vec![0; k], inertia: 0.0, changed: 0 };
+        let mut dist = vec![0.0; packed.slots()];
+        let rows = data.rows(start, start + labels.len());
+        for (((row, label), u), l) in rows.zip(labels.iter_mut()).zip(upper.iter_mut()).zip(lower.iter_mut()) {
+            let mut j = *label as usize;
+            let settled = match shifts {
+                None => false,
+                Some(shifts) => {
+                    *u += shifts.by_center[j];
+                    *l -= shifts.others(j);
+                    let bound = half_gap[j].max(*l) * (1.0 - BOUND_SLACK);
+                    *u < bound || {
+                        *u = sq_dist(row, centers.row(j)).sqrt() * (1.0 + BOUND_SLACK);
+                        *u < bound
+                    }
+                }
+            };
+            if !settled {
+                packed.distances(row, &mut dist);
+                let (best, d1, d2) = argmin2(&dist, k);
+                if best != j {
+                    p.changed += 1;
+                    j = best;
+                    *label = best as u32;
+                }
+                *u = d1.sqrt() * (1.0 + BOUND_SLACK);
+                *l = d2.sqrt() * (1.0 - BOUND_SLACK);
+            }
+            p.counts[j] += 1;
+            p.sums[j * w..(j + 1) * w].iter_mut().zip(row).for_each(|(s, v)| *s += v);
+        }
+        p
+    }
+}
+
+/// Half the distance from each centre to its nearest other centre: a row closer than that
+/// to its own centre cannot be closer to another.
+fn half_gaps(centers: &Centers) -> Vec<f64> {
+    (0..centers.k)
+        .map(|a| {
+            (0..centers.k)
+                .filter(|&b| b != a)
+                .map(|b| sq_dist(centers.row(a), centers.row(b)).sqrt())
+                .fold(f64::INFINITY, f64::min)
+                / 2.0
+        })
+        .collect()
+}
+
+/// Lloyd iterations from `centers` (scikit-learn's `_kmeans_single_lloyd`): each iteration
+/// assigns every row to its nearest centre and moves each centre to the exact mean of its
+/// members, recomputed from scratch; the assignment skips distance computations that bounds
+/// prove unnecessary.
+fn lloyd(data: &Rows<'_>, mut centers: Centers, max_iter: usize, tol: f64) -> KMeans {
+    let mut labels = vec![0u32; data.n];
+    let mut bounds = Bounds {
+        upper: vec![0.0; data.n],
+        lower: vec![0.0; data.n],
+    };
+    let mut shifts: Option<Shifts> = None;
+    let mut n_iter = 0;
+    let mut strict = false;
+    for iter in 0..max_iter {
+        n_iter = iter + 1;
+        let packed = Packed::new(&centers.data, centers.k, centers.d, centers.w);
+        let gaps = half_gaps(&centers);
+        let pass = Pass {
+            data,
+            centers: &centers,
+            packed: &packed,
+            half_gap: &gaps,
+            shifts: shifts.as_ref(),
+        };
+        let parts: Vec<Partial> = labels
+            .par_chunks_mut(CHUNK_ROWS)
+            .zip(bounds.upper.par_chunks_mut(CHUNK_ROWS))
+            .zip(bounds.lower.par_chunks_mut(CHUNK_ROWS))
+            .enumerate()
+            .map(|(c, ((lab, u), l))| bounded_chunk(&pass, c * CHUNK_ROWS, lab, u, l))
+            .collect();
+        let p = combine_partials(parts);
+        let mut new = Centers {
+            data: p.sums,
+            ..centers.clone()
+        };
+        let mut counts = p.counts;
+        relocate_empty(data, &centers, &labels, &mut new, &mut counts);
+        for (sum, &n_j) in new.data.chunks_exact_mut(centers.w).zip(&counts) {
+            sum.iter_mut().for_each(|v| *v /= n_j as f64);
+        }
+        // The first pass labels every row from scratch, so "no label changed" only counts
+        // from the second pass on (scikit-learn starts from labels that match nothing).
+        if iter > 0 && p.changed == 0 {
+            // Same partition, same sums in the same order: the new centres are bit-identical.
+            strict = true;
+            centers = new;
+            break;
+        }
+        let shift: f64 = (0..centers.k)
+            .map(|j| sq_dist(new.row(j), centers.row(j)))
+            .sum();
+        shifts = Some(Shifts::between(&centers, &new));
+        centers = new;
+        if shift <= tol {
+            break;
+        }
+    }
+    // Labels must match the final centres: unchanged when strictly converged, else one more
+    // exact assignment. Either way the inertia is the exact sum of squared distances.
+    let inertia = if strict {
+        inertia(data, &centers, &labels)
+    } else {
+        assign(data, &centers, &mut labels, false).inertia
+    };
+    KMeans {
+        centroids: centers.to_array(),
+        labels: labels.iter().map(|&l| l as usize).collect(),
+        inertia,
+        n_iter,
+        converged: n_iter < max_iter || strict,
+    }
+}
+
+fn combine_partials(parts: Vec<Partial>) -> Partial {
     let mut it = parts.into_iter();
     let mut total = it.next().expect("n ≥ 1");
     for p in it {
@@ -423,45 +630,6 @@ fn inertia(data: &Rows<'_>, centers: &Centers, labels: &[u32]) -> f64 {
     .sum()
 }
 
-/// Lloyd iterations from `centers` (scikit-learn's `_kmeans_single_lloyd`).
-fn lloyd(data: &Rows<'_>, mut centers: Centers, max_iter: usize, tol: f64) -> KMeans {
-    let (k, d) = (centers.k, centers.d);
-    let mut labels = vec![u32::MAX; data.n];
-    let mut strict = false;
-    let mut n_iter = 0;
-    for iter in 0..max_iter {
-        n_iter = iter + 1;
-        let p = assign(data, &centers, &mut labels, true);
-        let mut new = Centers { data: p.sums, k, d };
-        let mut counts = p.counts;
-        relocate_empty(data, &centers, &labels, &mut new, &mut counts);
-        for (sum, &n_j) in new.data.chunks_exact_mut(d).zip(&counts) {
-            sum.iter_mut().for_each(|v| *v /= n_j as f64);
-        }
-        let shift: f64 = (0..k).map(|j| sq_dist(new.row(j), centers.row(j))).sum();
-        centers = new;
-        if p.changed == 0 {
-            strict = true;
-            break;
-        }
-        if shift <= tol {
-            break;
-        }
-    }
-    if !strict {
-        // Labels must match the final centres.
-        assign(data, &centers, &mut labels, false);
-    }
-    let inertia = inertia(data, &centers, &labels);
-    KMeans {
-        centroids: centers.to_array(),
-        labels: labels.iter().map(|&l| l as usize).collect(),
-        inertia,
-        n_iter,
-        converged: n_iter < max_iter || strict,
-    }
-}
-
 /// Empty clusters take the points farthest from their own centre (ties: lower row first);
 /// the point's contribution moves from its old cluster's sum to the new one.
 fn relocate_empty(
@@ -475,7 +643,7 @@ fn relocate_empty(
     if empty.is_empty() {
         return;
     }
-    let d = data.d;
+    let w = data.w;
     let dist: Vec<f64> = map_chunks(data.n, |s, e| {
         data.rows(s, e)
             .zip(&labels[s..e])
@@ -488,11 +656,11 @@ fn relocate_empty(
     for (&j, &far) in empty.iter().zip(&order) {
         let from = labels[far] as usize;
         let row = data.row(far);
-        sums.data[from * d..(from + 1) * d]
+        sums.data[from * w..(from + 1) * w]
             .iter_mut()
             .zip(row)
             .for_each(|(s, v)| *s -= v);
-        sums.data[j * d..(j + 1) * d].copy_from_slice(row);
+        sums.data[j * w..(j + 1) * w].copy_from_slice(row);
         counts[from] -= 1;
         counts[j] = 1;
     }

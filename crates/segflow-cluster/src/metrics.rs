@@ -8,7 +8,7 @@ use ndarray::{Array1, Array2, ArrayView2};
 use rayon::prelude::*;
 
 use crate::chunks::map_chunks;
-use crate::kmeans::{Rows, sq_dist};
+use crate::kernel::{Rows, multiversion, sq_dist};
 use crate::rng::Rng;
 use crate::{ClusterError, Result, check_finite};
 
@@ -147,9 +147,9 @@ fn silhouette_encoded(x: &ArrayView2<'_, f64>, enc: &Encoded) -> Vec<f64> {
     scores
 }
 
-/// Σ_j ‖xi − x_j‖ over the rows j in [start, end) of the column-major matrix.
-#[inline]
-fn distance_sum(cols: &[f64], n: usize, xi: &[f64], start: usize, end: usize) -> f64 {
+multiversion! {
+    /// Σ_j ‖xi − x_j‖ over the rows j in [start, end) of the column-major matrix.
+    fn distance_sum(cols: &[f64], n: usize, xi: &[f64], start: usize, end: usize) -> f64 {
     let mut lanes = [0.0f64; LANES];
     let mut j = start;
     while j + LANES <= end {
@@ -177,10 +177,12 @@ fn distance_sum(cols: &[f64], n: usize, xi: &[f64], start: usize, end: usize) ->
     }
     total
 }
+}
 
 /// Per-cluster sums and counts in one deterministic parallel pass.
+/// Centroids are returned with the data's padded stride.
 fn cluster_means(data: &Rows<'_>, codes: &[usize], k: usize) -> (Vec<f64>, Vec<usize>) {
-    let d = data.d;
+    let d = data.w;
     let parts = map_chunks(data.n, |s, e| {
         let mut sums = vec![0.0; k * d];
         let mut counts = vec![0usize; k];
@@ -212,7 +214,7 @@ fn cluster_means(data: &Rows<'_>, codes: &[usize], k: usize) -> (Vec<f64>, Vec<u
 pub fn davies_bouldin(x: ArrayView2<'_, f64>, labels: &[usize]) -> Result<f64> {
     let enc = check_labels(&x, labels)?;
     let data = Rows::new(&x);
-    let (k, d) = (enc.n_labels, data.d);
+    let (k, d) = (enc.n_labels, data.w);
     let (centroids, counts) = cluster_means(&data, &enc.codes, k);
     let parts = map_chunks(data.n, |s, e| {
         let mut acc = vec![0.0; k];
@@ -262,7 +264,7 @@ pub fn davies_bouldin(x: ArrayView2<'_, f64>, labels: &[usize]) -> Result<f64> {
 pub fn calinski_harabasz(x: ArrayView2<'_, f64>, labels: &[usize]) -> Result<f64> {
     let enc = check_labels(&x, labels)?;
     let data = Rows::new(&x);
-    let (n, k, d) = (data.n, enc.n_labels, data.d);
+    let (n, k, d) = (data.n, enc.n_labels, data.w);
     let (centroids, counts) = cluster_means(&data, &enc.codes, k);
     let mean: Vec<f64> = (0..d)
         .map(|t| {

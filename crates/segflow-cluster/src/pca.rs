@@ -8,7 +8,7 @@ use linfa_linalg::eigh::Eigh;
 use ndarray::{Array1, Array2, ArrayBase, ArrayView2, Axis, Data, Ix2};
 
 use crate::chunks::map_chunks;
-use crate::kmeans::Rows;
+use crate::kernel::Rows;
 use crate::{ClusterError, Result, check_finite};
 
 /// How many components to keep.

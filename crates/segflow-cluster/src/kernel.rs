@@ -1,0 +1,156 @@
+//! The data layout and inner loops shared by k-means and the indices.
+//!
+//! Rows are stored with a stride rounded up to 4 (zero padding), so every distance runs over
+//! whole 4-lane blocks with independent accumulators and vectorises. Hot loops are compiled
+//! twice (baseline and AVX2) and the CPU picks at run time; both versions perform the same
+//! operations in the same order (no fused multiply-add), so results are bit-identical.
+
+use std::borrow::Cow;
+
+use ndarray::ArrayView2;
+
+/// Lanes per block; the row stride is a multiple of this.
+pub const LANES: usize = 4;
+
+/// Defines `fn NAME(args) -> R` that runs its body compiled for AVX2 when the CPU has it.
+macro_rules! multiversion {
+    ($(#[$meta:meta])* $vis:vis fn $name:ident$(<$($lt:lifetime),*>)?($($arg:ident : $ty:ty),* $(,)?) -> $ret:ty $body:block) => {
+        $(#[$meta])*
+        $vis fn $name$(<$($lt),*>)?($($arg: $ty),*) -> $ret {
+            #[inline(always)]
+            fn inner$(<$($lt),*>)?($($arg: $ty),*) -> $ret $body
+            #[cfg(target_arch = "x86_64")]
+            {
+                #[target_feature(enable = "avx2")]
+                unsafe fn avx2$(<$($lt),*>)?($($arg: $ty),*) -> $ret {
+                    inner($($arg),*)
+                }
+                if std::arch::is_x86_feature_detected!("avx2") {
+                    // SAFETY: the CPU supports AVX2, checked just above.
+                    return unsafe { avx2($($arg),*) };
+                }
+            }
+            inner($($arg),*)
+        }
+    };
+}
+pub(crate) use multiversion;
+
+pub fn stride(d: usize) -> usize {
+    d.div_ceil(LANES) * LANES
+}
+
+/// Row-major data with a stride that is a multiple of [`LANES`] (borrowed when the input
+/// already has that layout).
+pub struct Rows<'a> {
+    data: Cow<'a, [f64]>,
+    pub n: usize,
+    pub d: usize,
+    /// Row stride (d rounded up to a multiple of LANES).
+    pub w: usize,
+}
+
+impl<'a> Rows<'a> {
+    pub fn new<'b: 'a>(x: &'a ArrayView2<'b, f64>) -> Self {
+        let (n, d) = x.dim();
+        let w = stride(d);
+        let data = match x.as_slice() {
+            Some(s) if w == d => Cow::Borrowed(s),
+            _ => {
+                let mut v = vec![0.0; n * w];
+                for (i, row) in x.rows().into_iter().enumerate() {
+                    v[i * w..i * w + d]
+                        .iter_mut()
+                        .zip(row)
+                        .for_each(|(o, x)| *o = *x);
+                }
+                Cow::Owned(v)
+            }
+        };
+        Rows { data, n, d, w }
+    }
+
+    /// Row `i` including its zero padding.
+    #[inline(always)]
+    pub fn row(&self, i: usize) -> &[f64] {
+        &self.data[i * self.w..(i + 1) * self.w]
+    }
+
+    pub fn rows(&self, start: usize, end: usize) -> std::slice::ChunksExact<'_, f64> {
+        self.data[start * self.w..end * self.w].chunks_exact(self.w)
+    }
+}
+
+/// Squared Euclidean distance of two padded rows (same stride).
+#[inline(always)]
+pub fn sq_dist(a: &[f64], b: &[f64]) -> f64 {
+    let mut acc = [0.0f64; LANES];
+    for (x, y) in a.chunks_exact(LANES).zip(b.chunks_exact(LANES)) {
+        for l in 0..LANES {
+            let t = x[l] - y[l];
+            acc[l] += t * t;
+        }
+    }
+    (acc[0] + acc[1]) + (acc[2] + acc[3])
+}
+
+/// Centres (or candidate points) packed for distance computations: groups of four, stored
+/// coordinate-major, so one row's distances to four centres accumulate in one vector with
+/// no horizontal sums.
+pub struct Packed {
+    k: usize,
+    d: usize,
+    groups: usize,
+    data: Vec<[f64; LANES]>,
+}
+
+impl Packed {
+    /// `rows` are k centres with stride `w`; only the first `d` coordinates matter.
+    pub fn new(rows: &[f64], k: usize, d: usize, w: usize) -> Self {
+        let groups = k.div_ceil(LANES);
+        let mut data = vec![[0.0; LANES]; groups * d];
+        for j in 0..k {
+            for t in 0..d {
+                data[(j / LANES) * d + t][j % LANES] = rows[j * w + t];
+            }
+        }
+        Packed { k, d, groups, data }
+    }
+
+    /// Slots needed by [`Packed::distances`].
+    pub fn slots(&self) -> usize {
+        self.groups * LANES
+    }
+
+    /// Squared distances from `row` to every centre into `out[..k]` (`out[k..]` = +∞).
+    #[inline(always)]
+    pub fn distances(&self, row: &[f64], out: &mut [f64]) {
+        let d = self.d;
+        for (g, slot) in out.chunks_exact_mut(LANES).enumerate().take(self.groups) {
+            let c = &self.data[g * d..(g + 1) * d];
+            // Two accumulators halve the dependency chain over coordinates.
+            let mut even = [0.0f64; LANES];
+            let mut odd = [0.0f64; LANES];
+            let mut pairs_x = row[..d].chunks_exact(2);
+            let mut pairs_c = c.chunks_exact(2);
+            for (x, cc) in (&mut pairs_x).zip(&mut pairs_c) {
+                for l in 0..LANES {
+                    let u = x[0] - cc[0][l];
+                    even[l] += u * u;
+                    let v = x[1] - cc[1][l];
+                    odd[l] += v * v;
+                }
+            }
+            if let ([x], [cc]) = (pairs_x.remainder(), pairs_c.remainder()) {
+                for l in 0..LANES {
+                    let u = x - cc[l];
+                    even[l] += u * u;
+                }
+            }
+            for l in 0..LANES {
+                slot[l] = even[l] + odd[l];
+            }
+        }
+        out[self.k..].iter_mut().for_each(|v| *v = f64::INFINITY);
+    }
+}
