@@ -32,10 +32,16 @@ snapshots:
     INSTA_UPDATE=always cargo test -p segflow-tests
     git diff --stat -- tests/tests/snapshots
 
-# Regenerate the pandas oracle the features stage is tested against.
+# Regenerate the oracles: pandas features and scikit-learn clustering fixtures.
 oracle:
-    python3 -m pip install --quiet -r tests/oracle/requirements.txt
+    python3 -m pip install --quiet -r tests/oracle/requirements.txt -r tests/oracle/cluster/requirements.txt
     python3 tests/oracle/walsoft_features.py
+    python3 tests/oracle/cluster/make_fixtures.py
+
+# Clustering benchmark: segflow-cluster and scikit-learn on the same data, as speed ratios.
+bench:
+    python3 -m pip install --quiet -r crates/segflow-cluster/benches/requirements.txt
+    cargo bench -p segflow-cluster --bench vs_scikit_learn
 
 # Formatting and lints, as CI runs them.
 lint:

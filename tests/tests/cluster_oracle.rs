@@ -302,3 +302,45 @@ fn pca_matches_scikit_learn() {
         }
     }
 }
+
+#[test]
+fn sampled_silhouette_is_the_exact_score_of_a_seeded_sample() {
+    let f = fixtures();
+    let case = &f["metrics"][1];
+    let x = matrix(&case["X"]);
+    let l = labels(&case["labels"]);
+    let exact = silhouette_score(x.view(), &l).unwrap();
+    let whole = silhouette_score_sampled(x.view(), &l, x.nrows(), 3).unwrap();
+    assert!(
+        (whole - exact).abs() <= 1e-12,
+        "a sample of every row is the exact score"
+    );
+    let a = silhouette_score_sampled(x.view(), &l, 100, 9).unwrap();
+    assert_eq!(
+        a,
+        silhouette_score_sampled(x.view(), &l, 100, 9).unwrap(),
+        "same seed, same sample"
+    );
+    assert!((-1.0..=1.0).contains(&a));
+    assert!(silhouette_score_sampled(x.view(), &l, x.nrows() + 1, 9).is_err());
+    for case in f["metrics"].as_array().unwrap() {
+        let s = silhouette_samples(matrix(&case["X"]).view(), &labels(&case["labels"])).unwrap();
+        assert!(s.iter().all(|v| (-1.0..=1.0).contains(v)));
+    }
+}
+
+#[test]
+fn jaccard_matches_the_contingency_table() {
+    let f = fixtures();
+    let case = &f["pairs"][2];
+    let (a, b) = (labels(&case["a"]), labels(&case["b"]));
+    let (c, j) = jaccard(&a, &b).unwrap();
+    for ((r, k), &v) in j.indexed_iter() {
+        let in_a: std::collections::HashSet<usize> =
+            (0..a.len()).filter(|&i| a[i] == c.row_labels[r]).collect();
+        let in_b: std::collections::HashSet<usize> =
+            (0..b.len()).filter(|&i| b[i] == c.col_labels[k]).collect();
+        let want = in_a.intersection(&in_b).count() as f64 / in_a.union(&in_b).count() as f64;
+        assert_eq!(v, want);
+    }
+}

@@ -10,8 +10,8 @@ use std::time::Instant;
 use ndarray::{Array1, Array2, ArrayView2};
 use rand_xoshiro::Xoshiro256PlusPlus;
 use rand_xoshiro::rand_core::{Rng as _, SeedableRng};
-use segflow_cluster::KMeansParams;
 use segflow_cluster::metrics::{calinski_harabasz, davies_bouldin, silhouette_score};
+use segflow_cluster::{KMeansParams, MiniBatchKMeansParams};
 
 const D: usize = 12;
 const K: usize = 5;
@@ -143,6 +143,12 @@ fn main() {
             .fit_array(x6.view())
             .unwrap()
     });
+    let (t_mb, mb) = best_of(3, || {
+        MiniBatchKMeansParams::new(K)
+            .seed(0)
+            .fit_array(x6.view())
+            .unwrap()
+    });
     let (t_sweep, sweep) = best_of(1, || {
         (2..=10)
             .map(|k| {
@@ -226,6 +232,15 @@ fn main() {
         t_stream,
         lloyd_ratio,
         if lloyd_ratio <= 2.0 { "yes" } else { "NO" }
+    );
+    println!(
+        "{:<34} {:>11.4} {:>12.4} {:>7.2}×  (no goal; inertia segflow {:.6e}, scikit-learn {:.6e})",
+        "mini-batch k-means 1e6 k=5",
+        t_mb,
+        secs("minibatch_1e6"),
+        secs("minibatch_1e6") / t_mb,
+        mb.inertia,
+        sk["minibatch_1e6"]["inertia"].as_f64().unwrap()
     );
     let sk_inertia = sk["kmeans_1e6"]["inertia"].as_f64().unwrap();
     println!(

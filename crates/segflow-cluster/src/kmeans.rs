@@ -195,7 +195,7 @@ pub(crate) struct Centers {
 }
 
 impl Centers {
-    fn from_array(a: &Array2<f64>) -> Self {
+    pub(crate) fn from_array(a: &Array2<f64>) -> Self {
         let (k, d) = a.dim();
         let w = stride(d);
         let mut data = vec![0.0; k * w];
@@ -227,7 +227,7 @@ impl Centers {
         &self.data[j * self.w..(j + 1) * self.w]
     }
 
-    fn to_array(&self) -> Array2<f64> {
+    pub(crate) fn to_array(&self) -> Array2<f64> {
         Array2::from_shape_fn((self.k, self.d), |(j, t)| self.data[j * self.w + t])
     }
 }
@@ -357,10 +357,10 @@ fn sum_ordered(v: &[f64]) -> f64 {
 }
 
 /// Per-chunk result of an assignment pass.
-struct Partial {
+pub(crate) struct Partial {
     sums: Vec<f64>,
     counts: Vec<u64>,
-    inertia: f64,
+    pub(crate) inertia: f64,
     changed: usize,
 }
 
@@ -390,7 +390,12 @@ multiversion! {
 
 /// Assigns every row to its nearest centre: per-cluster sums and counts (when `accumulate`),
 /// the inertia of this assignment (exact squared distances) and how many labels changed.
-fn assign(data: &Rows<'_>, centers: &Centers, labels: &mut [u32], accumulate: bool) -> Partial {
+pub(crate) fn assign(
+    data: &Rows<'_>,
+    centers: &Centers,
+    labels: &mut [u32],
+    accumulate: bool,
+) -> Partial {
     let packed = Packed::new(&centers.data, centers.k, centers.d, centers.w);
     let parts: Vec<Partial> = labels
         .par_chunks_mut(CHUNK_ROWS)

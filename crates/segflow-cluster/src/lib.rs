@@ -10,6 +10,7 @@ mod chunks;
 mod kernel;
 pub mod kmeans;
 pub mod metrics;
+pub mod minibatch;
 
 pub mod pca;
 mod rng;
@@ -17,6 +18,7 @@ mod rng;
 pub use pca::{Components, Pca, PcaParams};
 
 pub use kmeans::{KMeans, KMeansParams};
+pub use minibatch::MiniBatchKMeansParams;
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ClusterError {
