@@ -704,6 +704,21 @@ mod tests {
     }
 
     #[test]
+    fn an_empty_cluster_takes_the_farthest_point() {
+        let x = array![[0.0, 0.0], [0.0, 1.0], [10.0, 10.0], [10.0, 13.0]];
+        let init = array![[0.0, 0.5], [10.0, 11.5], [100.0, 100.0]];
+        let m = KMeansParams::new(3)
+            .fit_from(x.view(), init.view())
+            .unwrap();
+        // Rows 2 and 3 are farthest from their centre (1.5 away); the tie goes to row 2, which
+        // re-seeds the empty third cluster and leaves row 3 alone in the second.
+        assert_eq!(m.labels.to_vec(), vec![0, 0, 2, 1]);
+        assert_eq!(m.centroids, array![[0.0, 0.5], [10.0, 13.0], [10.0, 10.0]]);
+        assert_eq!(m.inertia, 0.5);
+        assert!(m.converged);
+    }
+
+    #[test]
     fn bad_params_are_errors() {
         let x = array![[0.0], [1.0]];
         assert!(KMeansParams::new(3).fit_array(x.view()).is_err());
