@@ -106,6 +106,19 @@ pub fn segflow_env(args: &[&str], env: &[(&str, Option<&str>)]) -> Output {
     cmd.output().expect("run segflow")
 }
 
+/// Runs one stage alone, as an orchestrator would.
+pub fn run_stage(stage: &str, input: &str, output_dir: &Path, params: &str) -> Output {
+    segflow(&[
+        stage,
+        "--input",
+        input,
+        "--output-dir",
+        output_dir.to_str().unwrap(),
+        "--params",
+        params,
+    ])
+}
+
 pub fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }

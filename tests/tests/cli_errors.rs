@@ -3,6 +3,8 @@
 
 use segflow_tests::*;
 
+const WHOLESALE: &str = "data/wholesale_customers/wholesale_customers.csv";
+
 /// Runs `segflow run` on the walsoft pipeline as edited, and checks the failure.
 fn run_fails(
     name: &str,
@@ -251,27 +253,16 @@ fn standalone_stage_with_a_missing_input_exits_66() {
     let params = scratch.path().join("p.yaml");
     std::fs::write(&params, "mode: table\n").unwrap();
     let out_dir = scratch.path().join("out");
-    let out = segflow(&[
+    let out = run_stage(
         "ingest",
-        "--input",
         "data/absent.csv",
-        "--output-dir",
-        out_dir.to_str().unwrap(),
-        "--params",
+        &out_dir,
         params.to_str().unwrap(),
-    ]);
+    );
     assert_eq!(out.status.code(), Some(66), "{}", stderr(&out));
     assert!(stderr(&out).contains("data/absent.csv"));
     assert!(!out_dir.exists());
-    let out = segflow(&[
-        "ingest",
-        "--input",
-        "data/wholesale_customers/wholesale_customers.csv",
-        "--output-dir",
-        out_dir.to_str().unwrap(),
-        "--params",
-        "absent.yaml",
-    ]);
+    let out = run_stage("ingest", WHOLESALE, &out_dir, "absent.yaml");
     assert_eq!(out.status.code(), Some(66), "{}", stderr(&out));
     assert!(!out_dir.exists());
 }
@@ -282,15 +273,7 @@ fn bad_params_file_exits_78_naming_file_and_key() {
     let params = scratch.path().join("p.yaml");
     std::fs::write(&params, "mode: table\nmax_reject_fraction: 2\n").unwrap();
     let out_dir = scratch.path().join("out");
-    let out = segflow(&[
-        "ingest",
-        "--input",
-        "data/wholesale_customers/wholesale_customers.csv",
-        "--output-dir",
-        out_dir.to_str().unwrap(),
-        "--params",
-        params.to_str().unwrap(),
-    ]);
+    let out = run_stage("ingest", WHOLESALE, &out_dir, params.to_str().unwrap());
     assert_eq!(out.status.code(), Some(78), "{}", stderr(&out));
     assert!(
         stderr(&out).contains("p.yaml: params.max_reject_fraction"),

@@ -12,15 +12,12 @@ fn wholesale_table_ingests_with_synthesised_ids_and_types() {
     let params = scratch.path().join("ingest.yaml");
     std::fs::write(&params, PARAMS).unwrap();
     let out = scratch.path().join("ingest");
-    let o = segflow(&[
+    let o = run_stage(
         "ingest",
-        "--input",
         "data/wholesale_customers/wholesale_customers.csv",
-        "--output-dir",
-        out.to_str().unwrap(),
-        "--params",
+        &out,
         params.to_str().unwrap(),
-    ]);
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     let table = read_parquet(&out.join("table.parquet")).unwrap();
     assert_eq!(table.batch.num_rows(), 440);
@@ -51,15 +48,12 @@ fn wholesale_table_ingests_with_synthesised_ids_and_types() {
     )
     .unwrap();
     let fout = scratch.path().join("features");
-    let o = segflow(&[
+    let o = run_stage(
         "features",
-        "--input",
         out.join("table.parquet").to_str().unwrap(),
-        "--output-dir",
-        fout.to_str().unwrap(),
-        "--params",
+        &fout,
         fparams.to_str().unwrap(),
-    ]);
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     let f = read_parquet(&fout.join("features.parquet")).unwrap();
     assert_eq!(f.batch.num_rows(), 440);

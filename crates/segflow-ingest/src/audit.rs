@@ -82,6 +82,16 @@ impl Rejects {
         self.value.push(value);
     }
 
+    /// A record with the wrong number of fields (no single field to blame).
+    pub fn push_wrong_width(&mut self, line: u64, expected: usize, found: usize) {
+        self.push(
+            line,
+            None,
+            format!("expected {expected} fields, found {found}"),
+            None,
+        );
+    }
+
     pub fn len(&self) -> usize {
         self.line.len()
     }

@@ -112,12 +112,7 @@ pub fn run(
         }
         duplicates.observe(&record);
         if record.len() != n_fields {
-            rejects.push(
-                line,
-                None,
-                format!("expected {n_fields} fields, found {}", record.len()),
-                None,
-            );
+            rejects.push_wrong_width(line, n_fields, record.len());
             continue;
         }
         for (i, profile) in profiles.iter_mut().enumerate() {

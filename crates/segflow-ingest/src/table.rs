@@ -56,12 +56,7 @@ pub fn run(
         rows_in += 1;
         duplicates.observe(&raw);
         if raw.len() != n_fields {
-            rejects.push(
-                line,
-                None,
-                format!("expected {n_fields} fields, found {}", raw.len()),
-                None,
-            );
+            rejects.push_wrong_width(line, n_fields, raw.len());
             continue;
         }
         let mut fields = Vec::with_capacity(n_fields);
