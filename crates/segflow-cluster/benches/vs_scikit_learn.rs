@@ -161,7 +161,7 @@ fn main() {
             })
             .collect::<Vec<_>>()
     });
-    let (t_sil, sil) = best_of(3, || silhouette_score(x4.view(), &u4).unwrap());
+    let (t_sil, sil) = best_of(5, || silhouette_score(x4.view(), &u4).unwrap());
     let (t_db, db) = best_of(3, || davies_bouldin(x6.view(), &u6).unwrap());
     let (t_ch, ch) = best_of(3, || calinski_harabasz(x6.view(), &u6).unwrap());
 

@@ -93,11 +93,13 @@ impl KMeansParams {
         check_finite(&init)?;
         let data = Rows::new(&x);
         let tol = self.tol * mean_variance(&data);
+        let init = Centers::from_array(&init.to_owned());
         Ok(lloyd(
             &data,
-            Centers::from_array(&init.to_owned()),
+            init,
             self.max_iter,
             tol,
+            &mut Buffers::default(),
         ))
     }
 
@@ -108,10 +110,11 @@ impl KMeansParams {
         let data = Rows::new(&x);
         let tol = self.tol * mean_variance(&data);
         let mut best: Option<KMeans> = None;
+        let mut buffers = Buffers::default();
         for init in 0..self.n_init {
             let mut rng = Rng::new(self.seed, init as u64);
-            let centers = kmeans_plusplus(&data, self.n_clusters, &mut rng);
-            let run = lloyd(&data, centers, self.max_iter, tol);
+            let centers = kmeans_plusplus(&data, self.n_clusters, &mut rng, &mut buffers);
+            let run = lloyd(&data, centers, self.max_iter, tol, &mut buffers);
             // Strictly lower only: ties keep the earlier restart, so the choice is reproducible.
             if best.as_ref().is_none_or(|b| run.inertia < b.inertia) {
                 best = Some(run);
@@ -293,13 +296,26 @@ multiversion! {
 /// Greedy k-means++ as scikit-learn: each new centre is the best of 2 + ⌊ln k⌋ candidates
 /// sampled proportionally to the squared distance to the nearest chosen centre. All
 /// candidates of a step are scored in one pass over the data.
-pub(crate) fn kmeans_plusplus(data: &Rows<'_>, k: usize, rng: &mut Rng) -> Centers {
+pub(crate) fn kmeans_plusplus(
+    data: &Rows<'_>,
+    k: usize,
+    rng: &mut Rng,
+    buffers: &mut Buffers,
+) -> Centers {
     let trials = 2 + (k as f64).ln() as usize;
     let mut centers = Centers::empty(data.d);
     let first = rng.below(data.n);
     centers.push(data.row(first));
-    let mut closest = vec![f64::INFINITY; data.n];
-    let mut scratch = vec![0.0; data.n * trials];
+    let Buffers {
+        closest,
+        scratch,
+        cumsum,
+        ..
+    } = buffers;
+    closest.resize(data.n, 0.0);
+    closest.fill(f64::INFINITY);
+    scratch.resize(data.n * trials, 0.0);
+    cumsum.resize(data.n, 0.0);
     let score = |closest: &[f64], cands: &Centers, scratch: &mut [f64]| -> Vec<f64> {
         let t = cands.k;
         let packed = Packed::new(&cands.data, t, cands.d, cands.w);
@@ -318,14 +334,13 @@ pub(crate) fn kmeans_plusplus(data: &Rows<'_>, k: usize, rng: &mut Rng) -> Cente
             .collect();
         combine(parts)
     };
-    score(&closest, &centers, &mut scratch[..data.n]);
+    score(closest, &centers, &mut scratch[..data.n]);
     closest.copy_from_slice(&scratch[..data.n]);
-    let mut potential = sum_ordered(&closest);
-    let mut cumsum = vec![0.0; data.n];
+    let mut potential = sum_ordered(closest);
     for _ in 1..k {
         // Cumulative sums in row order, as numpy's stable_cumsum.
         let mut acc = 0.0;
-        for (c, &v) in cumsum.iter_mut().zip(&closest) {
+        for (c, &v) in cumsum.iter_mut().zip(closest.iter()) {
             acc += v;
             *c = acc;
         }
@@ -337,7 +352,7 @@ pub(crate) fn kmeans_plusplus(data: &Rows<'_>, k: usize, rng: &mut Rng) -> Cente
             ids.push(id);
             cands.push(data.row(id));
         }
-        let pots = score(&closest, &cands, &mut scratch);
+        let pots = score(closest, &cands, scratch);
         let best = (0..trials).fold(0, |b, c| if pots[c] < pots[b] { c } else { b });
         potential = pots[best];
         closest
@@ -455,9 +470,16 @@ impl Shifts {
     }
 }
 
-/// Per-row bounds of the bounded assignment: `upper` ≥ distance to the row's centre,
-/// `lower` ≤ distance to every other centre.
-struct Bounds {
+/// Per-row buffers of a fit, allocated once and reused by every restart (fresh allocations
+/// of this size cost page faults on each restart).
+#[derive(Default)]
+pub(crate) struct Buffers {
+    closest: Vec<f64>,
+    scratch: Vec<f64>,
+    cumsum: Vec<f64>,
+    labels: Vec<u32>,
+    /// Bounded assignment: `upper` ≥ distance to the row's centre, `lower` ≤ distance to
+    /// every other centre.
     upper: Vec<f64>,
     lower: Vec<f64>,
 }
@@ -533,12 +555,24 @@ fn half_gaps(centers: &Centers) -> Vec<f64> {
 /// assigns every row to its nearest centre and moves each centre to the exact mean of its
 /// members, recomputed from scratch; the assignment skips distance computations that bounds
 /// prove unnecessary.
-fn lloyd(data: &Rows<'_>, mut centers: Centers, max_iter: usize, tol: f64) -> KMeans {
-    let mut labels = vec![0u32; data.n];
-    let mut bounds = Bounds {
-        upper: vec![0.0; data.n],
-        lower: vec![0.0; data.n],
-    };
+fn lloyd(
+    data: &Rows<'_>,
+    mut centers: Centers,
+    max_iter: usize,
+    tol: f64,
+    buffers: &mut Buffers,
+) -> KMeans {
+    let Buffers {
+        labels,
+        upper,
+        lower,
+        ..
+    } = buffers;
+    // Every row is labelled by the first pass; the bounds are set there too.
+    labels.resize(data.n, 0);
+    labels.fill(0);
+    upper.resize(data.n, 0.0);
+    lower.resize(data.n, 0.0);
     let mut shifts: Option<Shifts> = None;
     let mut n_iter = 0;
     let mut strict = false;
@@ -555,8 +589,8 @@ fn lloyd(data: &Rows<'_>, mut centers: Centers, max_iter: usize, tol: f64) -> KM
         };
         let parts: Vec<Partial> = labels
             .par_chunks_mut(CHUNK_ROWS)
-            .zip(bounds.upper.par_chunks_mut(CHUNK_ROWS))
-            .zip(bounds.lower.par_chunks_mut(CHUNK_ROWS))
+            .zip(upper.par_chunks_mut(CHUNK_ROWS))
+            .zip(lower.par_chunks_mut(CHUNK_ROWS))
             .enumerate()
             .map(|(c, ((lab, u), l))| bounded_chunk(&pass, c * CHUNK_ROWS, lab, u, l))
             .collect();
@@ -592,7 +626,7 @@ fn lloyd(data: &Rows<'_>, mut centers: Centers, max_iter: usize, tol: f64) -> KM
     let inertia = if strict {
         inertia(data, &centers, &labels)
     } else {
-        assign(data, &centers, &mut labels, false).inertia
+        assign(data, &centers, labels, false).inertia
     };
     KMeans {
         centroids: centers.to_array(),
