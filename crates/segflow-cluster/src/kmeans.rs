@@ -600,7 +600,7 @@ fn lloyd(
             ..centers.clone()
         };
         let mut counts = p.counts;
-        relocate_empty(data, &centers, &labels, &mut new, &mut counts);
+        relocate_empty(data, &centers, labels, &mut new, &mut counts);
         for (sum, &n_j) in new.data.chunks_exact_mut(centers.w).zip(&counts) {
             sum.iter_mut().for_each(|v| *v /= n_j as f64);
         }
@@ -624,7 +624,7 @@ fn lloyd(
     // Labels must match the final centres: unchanged when strictly converged, else one more
     // exact assignment. Either way the inertia is the exact sum of squared distances.
     let inertia = if strict {
-        inertia(data, &centers, &labels)
+        inertia(data, &centers, labels)
     } else {
         assign(data, &centers, labels, false).inertia
     };
