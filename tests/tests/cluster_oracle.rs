@@ -344,3 +344,28 @@ fn jaccard_matches_the_contingency_table() {
         assert_eq!(v, want);
     }
 }
+
+#[test]
+fn indices_are_bit_identical_whatever_the_thread_count() {
+    let f = fixtures();
+    let case = &f["metrics"][1];
+    let x = matrix(&case["X"]);
+    let l = labels(&case["labels"]);
+    let all = |threads: usize| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap()
+            .install(|| {
+                let s = silhouette_samples(x.view(), &l).unwrap();
+                let mut bits: Vec<u64> = s.iter().map(|v| v.to_bits()).collect();
+                bits.push(davies_bouldin(x.view(), &l).unwrap().to_bits());
+                bits.push(calinski_harabasz(x.view(), &l).unwrap().to_bits());
+                bits
+            })
+    };
+    let one = all(1);
+    for threads in [2, 5] {
+        assert_eq!(one, all(threads));
+    }
+}

@@ -116,35 +116,105 @@ fn silhouette_encoded(x: &ArrayView2<'_, f64>, enc: &Encoded) -> Vec<f64> {
         }
     }
     let sizes: Vec<usize> = (0..k).map(|c| bounds[c + 1] - bounds[c]).collect();
-    let mut scores = vec![0.0; n];
-    let sorted_scores: Vec<f64> = (0..n)
-        .into_par_iter()
+    let row = |pos: usize| -> Vec<f64> { (0..d).map(|t| cols[t * n + pos]).collect() };
+
+    // sums[pos · k + c]: Σ of distances from sorted row `pos` to the rows of cluster c.
+    let mut sums = vec![0.0; n * k];
+    sums.par_chunks_mut(k)
+        .enumerate()
         .with_min_len(64)
-        .map(|pos| {
+        .for_each(|(pos, s)| {
             let own = enc.codes[order[pos]];
-            if sizes[own] == 1 {
-                return 0.0;
-            }
-            let xi: Vec<f64> = (0..d).map(|t| cols[t * n + pos]).collect();
-            let mut a = 0.0;
-            let mut b = f64::INFINITY;
-            for c in 0..k {
-                let total = distance_sum(&cols, n, &xi, bounds[c], bounds[c + 1]);
-                if c == own {
-                    a = total / (sizes[c] - 1) as f64;
-                } else {
-                    b = b.min(total / sizes[c] as f64);
+            s[own] = distance_sum(&cols, n, &row(pos), bounds[own], bounds[own + 1]);
+        });
+    // Between two clusters each distance is computed once and feeds both rows. Row blocks of
+    // cluster a run in parallel; their partial sums for the rows of b are added in block order.
+    for a in 0..k {
+        for b in a + 1..k {
+            let (a0, a1, b0, b1) = (bounds[a], bounds[a + 1], bounds[b], bounds[b + 1]);
+            let block = (a1 - a0).div_ceil(256).max(64);
+            let parts: Vec<(Vec<f64>, Vec<f64>)> = (a0..a1)
+                .step_by(block)
+                .collect::<Vec<_>>()
+                .into_par_iter()
+                .map(|i0| cross_sums(&cols, n, d, i0, (i0 + block).min(a1), b0, b1))
+                .collect();
+            let mut column = vec![0.0; b1 - b0];
+            for (blk, (rows, cols_part)) in parts.iter().enumerate() {
+                for (r, v) in rows.iter().enumerate() {
+                    sums[(a0 + blk * block + r) * k + b] = *v;
                 }
+                column.iter_mut().zip(cols_part).for_each(|(t, v)| *t += v);
             }
-            let s = (b - a) / a.max(b);
-            // 0/0 (a row identical to all others) is 0, as scikit-learn's nan_to_num.
-            if s.is_nan() { 0.0 } else { s }
-        })
-        .collect();
+            for (j, v) in column.into_iter().enumerate() {
+                sums[(b0 + j) * k + a] = v;
+            }
+        }
+    }
+
+    let mut scores = vec![0.0; n];
     for (pos, &i) in order.iter().enumerate() {
-        scores[i] = sorted_scores[pos];
+        let own = enc.codes[i];
+        if sizes[own] == 1 {
+            continue;
+        }
+        let s = &sums[pos * k..(pos + 1) * k];
+        let a = s[own] / (sizes[own] - 1) as f64;
+        let b = (0..k)
+            .filter(|&c| c != own)
+            .map(|c| s[c] / sizes[c] as f64)
+            .fold(f64::INFINITY, f64::min);
+        let v = (b - a) / a.max(b);
+        // 0/0 (a row identical to all others) is 0, as scikit-learn's nan_to_num.
+        scores[i] = if v.is_nan() { 0.0 } else { v };
     }
     scores
+}
+
+multiversion! {
+    /// Distances between rows [i0, i1) and rows [b0, b1) of the column-major matrix: the sum
+    /// for each row of the first range, and for each row of the second.
+    fn cross_sums(cols: &[f64], n: usize, d: usize, i0: usize, i1: usize, b0: usize, b1: usize) -> (Vec<f64>, Vec<f64>) {
+        let mut rows = vec![0.0; i1 - i0];
+        let mut column = vec![0.0; b1 - b0];
+        let mut xi = vec![0.0; d];
+        for (r, total) in rows.iter_mut().enumerate() {
+            for (t, v) in xi.iter_mut().enumerate() {
+                *v = cols[t * n + i0 + r];
+            }
+            let mut lanes = [0.0f64; LANES];
+            let mut j = b0;
+            while j + LANES <= b1 {
+                let mut acc = [0.0f64; LANES];
+                for (t, &v) in xi.iter().enumerate() {
+                    let col = &cols[t * n + j..t * n + j + LANES];
+                    for l in 0..LANES {
+                        let diff = v - col[l];
+                        acc[l] += diff * diff;
+                    }
+                }
+                let out = &mut column[j - b0..j - b0 + LANES];
+                for l in 0..LANES {
+                    let dist = acc[l].sqrt();
+                    lanes[l] += dist;
+                    out[l] += dist;
+                }
+                j += LANES;
+            }
+            *total = lanes.iter().sum();
+            for q in j..b1 {
+                let mut acc = 0.0;
+                for (t, &v) in xi.iter().enumerate() {
+                    let diff = v - cols[t * n + q];
+                    acc += diff * diff;
+                }
+                let dist = acc.sqrt();
+                *total += dist;
+                column[q - b0] += dist;
+            }
+        }
+        (rows, column)
+    }
 }
 
 multiversion! {
