@@ -20,7 +20,11 @@ pub struct Csv {
 impl Csv {
     pub fn open(path: &Path, delimiter: char) -> Result<Self> {
         let file = File::open(path).map_err(|e| Error::open(path, e))?;
+        // Records end at '\n' only: with CRLF files the csv crate's default terminator reports
+        // each record one line early. The '\r' left at the end of the last field is trimmed
+        // with the other whitespace.
         let mut reader = csv::ReaderBuilder::new()
+            .terminator(csv::Terminator::Any(b'\n'))
             .delimiter(delimiter as u8)
             .flexible(true)
             .has_headers(true)
