@@ -132,7 +132,8 @@ fn silhouette_encoded(x: &ArrayView2<'_, f64>, enc: &Encoded) -> Vec<f64> {
     for a in 0..k {
         for b in a + 1..k {
             let (a0, a1, b0, b1) = (bounds[a], bounds[a + 1], bounds[b], bounds[b + 1]);
-            let block = (a1 - a0).div_ceil(256).max(64);
+            // At most 64 blocks, so the partial column sums stay within 64 × n values.
+            let block = (a1 - a0).div_ceil(64).max(64);
             let parts: Vec<(Vec<f64>, Vec<f64>)> = (a0..a1)
                 .step_by(block)
                 .collect::<Vec<_>>()
