@@ -36,6 +36,7 @@ snapshots:
 oracle:
     python3 -m pip install --quiet -r tests/oracle/requirements.txt -r tests/oracle/cluster/requirements.txt
     python3 tests/oracle/walsoft_features.py
+    python3 tests/oracle/walsoft_matrix.py
     python3 tests/oracle/cluster/make_fixtures.py
 
 # Clustering benchmark: segflow-cluster and scikit-learn on the same data, as speed ratios.

@@ -1,26 +1,24 @@
-//! The features stage against an independent pandas computation (tests/oracle/
-//! walsoft_features.py → walsoft_features.csv): every value of every contact.
+//! The features and preprocess stages against independent pandas computations
+//! (tests/oracle/walsoft_features.py and walsoft_matrix.py): every value of every contact.
+
+use std::path::Path;
 
 use arrow::array::{Array, AsArray};
 use arrow::datatypes::{DataType, Float64Type, Int64Type};
 use segflow_core::artifact::read_parquet;
 use segflow_tests::*;
 
-#[test]
-fn walsoft_features_agree_with_pandas_on_every_value() {
-    let scratch = Scratch::new("oracle");
-    let pipeline = isolated_pipeline("walsoft", scratch.path(), |_| {});
-    let out = segflow(&["run", pipeline.to_str().unwrap()]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    let ours = read_parquet(&scratch.path().join("run/features/features.parquet")).unwrap();
+/// Compares every oracle column with the artifact's column of the same name, row by row
+/// (rows in the same contact order); returns how many values were compared.
+fn compare(artifact: &Path, oracle_csv: &str, rel: f64) -> usize {
+    let ours = read_parquet(artifact).unwrap();
     let ids = ours
         .batch
         .column_by_name("contact_id")
         .unwrap()
         .as_string::<i32>();
-
     let oracle =
-        std::fs::read_to_string(repo_root().join("tests/oracle/walsoft_features.csv")).unwrap();
+        std::fs::read_to_string(repo_root().join("tests/oracle").join(oracle_csv)).unwrap();
     let mut lines = oracle.lines();
     let header: Vec<&str> = lines.next().unwrap().split(',').collect();
     let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
@@ -48,12 +46,37 @@ fn walsoft_features_agree_with_pandas_on_every_value() {
             let got = values[r];
             // Summation order may differ from pandas' in the last bits; nothing more.
             assert!(
-                (got - want).abs() <= 1e-12 * want.abs().max(1.0),
+                (got - want).abs() <= rel * want.abs().max(1.0),
                 "{name} of {}: segflow {got} vs pandas {want}",
                 row[0]
             );
             compared += 1;
         }
     }
-    assert_eq!(compared, 2091 * 25);
+    compared
+}
+
+#[test]
+fn walsoft_features_and_matrix_agree_with_pandas_on_every_value() {
+    let scratch = Scratch::new("oracle");
+    let pipeline = isolated_pipeline("walsoft", scratch.path(), |_| {});
+    let out = segflow(&["run", pipeline.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let run = scratch.path().join("run");
+    assert_eq!(
+        compare(
+            &run.join("features/features.parquet"),
+            "walsoft_features.csv",
+            1e-12
+        ),
+        2091 * 25
+    );
+    assert_eq!(
+        compare(
+            &run.join("preprocess/matrix.parquet"),
+            "walsoft_matrix.csv",
+            1e-12
+        ),
+        2091 * 20
+    );
 }

@@ -41,6 +41,16 @@ fn every_artifact_matches_its_snapshot() {
         };
         insta::assert_snapshot!(format!("walsoft_ingest_{name}"), text);
     }
+    for name in ["transform", "dominance"] {
+        insta::assert_snapshot!(
+            format!("walsoft_preprocess_{name}"),
+            render_full(&run.join(format!("preprocess/{name}.parquet")))
+        );
+    }
+    insta::assert_snapshot!(
+        "walsoft_preprocess_matrix",
+        render_summary(&run.join("preprocess/matrix.parquet"), 20)
+    );
     insta::assert_snapshot!(
         "walsoft_features",
         render_full(&run.join("features/features.parquet"))
@@ -340,7 +350,7 @@ fn rerun_skips_force_is_byte_identical_and_verify_catches_edits() {
         .iter()
         .map(|s| s["outcome"].as_str().unwrap())
         .collect();
-    assert_eq!(outcomes, ["skipped", "skipped"]);
+    assert_eq!(outcomes, ["skipped", "skipped", "skipped"]);
     assert_eq!(summary["stages"][1]["rows"], 2091);
 
     let forced = segflow(&["run", p, "--force", "--json"]);
@@ -361,7 +371,7 @@ fn rerun_skips_force_is_byte_identical_and_verify_catches_edits() {
     let status = segflow(&["status", p]);
     assert_eq!(
         stdout(&status),
-        "ingest: up to date\nfeatures: up to date\n"
+        "ingest: up to date\nfeatures: up to date\npreprocess: up to date\n"
     );
     let ok = segflow(&["verify", run.to_str().unwrap()]);
     assert!(ok.status.success(), "{}", stdout(&ok));
@@ -392,7 +402,8 @@ fn rerun_skips_force_is_byte_identical_and_verify_catches_edits() {
         .iter()
         .map(|s| s["outcome"].as_str().unwrap())
         .collect();
-    assert_eq!(outcomes, ["skipped", "ran"]);
+    // features is rewritten identically, so preprocess still matches its inputs.
+    assert_eq!(outcomes, ["skipped", "ran", "skipped"]);
     assert!(segflow(&["verify", run.to_str().unwrap()]).status.success());
 
     // --only and --from select stages.
@@ -427,7 +438,8 @@ fn standalone_stages_write_the_same_artifacts_as_the_runner() {
         std::fs::write(&path, serde_yaml::to_string(&block).unwrap()).unwrap();
         path
     };
-    let (ingest_params, features_params) = (params("ingest"), params("features"));
+    let (ingest_params, features_params, preprocess_params) =
+        (params("ingest"), params("features"), params("preprocess"));
     let alone = scratch.path().join("alone");
     let csv = repo_root().join("data/walsoft/walsoft_semi_categorized_phone_dataset.csv");
     let o = segflow(&[
@@ -443,16 +455,23 @@ fn standalone_stages_write_the_same_artifacts_as_the_runner() {
     assert!(o.status.success(), "{}", stderr(&o));
     let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(report["rows"], 24952);
-    let o = segflow(&[
-        "features",
-        "--input",
-        alone.join("ingest/events.parquet").to_str().unwrap(),
-        "--output-dir",
-        alone.join("features").to_str().unwrap(),
-        "--params",
-        features_params.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    for (stage, input) in [
+        ("features", "ingest/events.parquet"),
+        ("preprocess", "features/features.parquet"),
+    ] {
+        let params = if stage == "features" {
+            &features_params
+        } else {
+            &preprocess_params
+        };
+        let o = run_stage(
+            stage,
+            alone.join(input).to_str().unwrap(),
+            &alone.join(stage),
+            params.to_str().unwrap(),
+        );
+        assert!(o.status.success(), "{}", stderr(&o));
+    }
     let mut compared = 0;
     for rel in files_under(&alone) {
         assert_eq!(
@@ -462,7 +481,7 @@ fn standalone_stages_write_the_same_artifacts_as_the_runner() {
         );
         compared += 1;
     }
-    assert_eq!(compared, INGEST.len() + 1);
+    assert_eq!(compared, INGEST.len() + 1 + 3);
 }
 
 #[test]

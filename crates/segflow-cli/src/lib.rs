@@ -19,6 +19,7 @@ pub fn registry() -> Registry {
     Registry::new(vec![
         &segflow_ingest::IngestStage,
         &segflow_features::FeaturesStage,
+        &segflow_preprocess::PreprocessStage,
     ])
 }
 
@@ -73,6 +74,8 @@ enum Command {
     Ingest(StageArgs),
     /// Compute per-contact features from an events or table artifact.
     Features(StageArgs),
+    /// Build the model matrix from a features artifact (and save the fitted transform).
+    Preprocess(StageArgs),
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -221,6 +224,7 @@ fn dispatch(command: Command) -> Result<u8> {
         }
         Command::Ingest(args) => standalone(&segflow_ingest::IngestStage, args),
         Command::Features(args) => standalone(&segflow_features::FeaturesStage, args),
+        Command::Preprocess(args) => standalone(&segflow_preprocess::PreprocessStage, args),
     }
 }
 

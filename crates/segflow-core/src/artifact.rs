@@ -28,6 +28,12 @@ pub const META_PARAMS_HASH: &str = "segflow.params_hash";
 pub const META_INPUT_HASHES: &str = "segflow.input_hashes";
 pub const META_SEED: &str = "segflow.seed";
 pub const META_SCHEMA_VERSION: &str = "segflow.schema_version";
+/// The entity id column of a per-entity artifact (`contact_id`, `row_id`).
+pub const META_ID_COLUMN: &str = "segflow.id_column";
+/// JSON list of `{block, model_input, columns}` in column order.
+pub const META_BLOCKS: &str = "segflow.blocks";
+/// JSON list of the model-input columns in order.
+pub const META_MODEL_COLUMNS: &str = "segflow.model_columns";
 
 /// Who made an artifact and from what. Input hashes are keyed by file name, not path, so a
 /// stage run by the pipeline runner and the same stage run alone by an orchestrator write the

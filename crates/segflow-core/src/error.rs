@@ -139,6 +139,22 @@ impl Error {
         }
     }
 
+    /// Names the file of a data error raised where only the row and column were known.
+    pub fn located(self, file: &Path) -> Self {
+        match self {
+            Error::Data {
+                mut location,
+                message,
+            } => {
+                if location.file.is_none() {
+                    location.file = Some(file.display().to_string());
+                }
+                Error::Data { location, message }
+            }
+            other => other,
+        }
+    }
+
     /// Re-labels a config error raised by a stage (which only knows its own params) with the
     /// file and key path under which the runner found those params.
     pub fn in_config(self, file: &str, key_prefix: &str) -> Self {

@@ -17,12 +17,7 @@ use segflow_core::{Error, Result};
 
 pub use spec::{Condition, Feature, Params};
 
-/// Metadata key: JSON list of `{block, model_input, columns}` in column order.
-pub const META_BLOCKS: &str = "segflow.blocks";
-/// Metadata key: JSON list of the model-input columns in order.
-pub const META_MODEL_COLUMNS: &str = "segflow.model_columns";
-/// Metadata key: the entity id column.
-pub const META_ID_COLUMN: &str = "segflow.id_column";
+pub use segflow_core::artifact::{META_BLOCKS, META_ID_COLUMN, META_MODEL_COLUMNS};
 
 /// Computes the features of `input` (an `events` or `table` artifact) into `out`; returns the
 /// number of rows (contacts or entities).

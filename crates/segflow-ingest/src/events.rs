@@ -8,7 +8,7 @@ use arrow::array::{ArrayRef, Float64Array, StringArray, TimestampMicrosecondArra
 use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
 use csv::ByteRecord;
 
-use segflow_core::artifact::batch;
+use segflow_core::artifact::{META_ID_COLUMN, batch};
 use segflow_core::calendar::MICROS_PER_SECOND;
 use segflow_core::error::Location;
 use segflow_core::stage::{OutputDir, StageCtx};
@@ -205,7 +205,7 @@ pub fn run(
     ));
     let roles = roles(params, &csv.header);
     let extra = vec![
-        ("segflow.id_column".to_string(), "contact_id".to_string()),
+        (META_ID_COLUMN.to_string(), "contact_id".to_string()),
         (
             "segflow.source_columns".to_string(),
             serde_json::to_string(&roles).expect("map serialises"),

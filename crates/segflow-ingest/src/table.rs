@@ -8,7 +8,7 @@ use std::sync::Arc;
 use arrow::array::{ArrayRef, Float64Array, Int64Array, StringArray};
 use csv::ByteRecord;
 
-use segflow_core::artifact::batch;
+use segflow_core::artifact::{META_ID_COLUMN, batch};
 use segflow_core::error::Location;
 use segflow_core::stage::{OutputDir, StageCtx};
 use segflow_core::{Error, Result};
@@ -192,7 +192,7 @@ pub fn run(
         };
         arrays.push((csv.header[i].as_str(), array));
     }
-    let extra = vec![("segflow.id_column".to_string(), "row_id".to_string())];
+    let extra = vec![(META_ID_COLUMN.to_string(), "row_id".to_string())];
     out.write("table", &batch(arrays)?, &extra)?;
     out.write("rejects", &rejects.batch()?, &[])?;
 

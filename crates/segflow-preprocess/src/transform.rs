@@ -1,0 +1,401 @@
+//! The fitted transform: per column, every statistic needed to turn raw feature values into
+//! model-matrix values, fitted once and applied identically to training and new rows.
+
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, BooleanArray, Float64Array, RecordBatch, UInt32Array, UInt64Array};
+
+use segflow_core::artifact::batch;
+use segflow_core::error::Location;
+use segflow_core::stats::quantile_sorted;
+use segflow_core::{Error, Result};
+
+use crate::{Impute, Params, Scale, strings};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ColumnTransform {
+    pub name: String,
+    pub log1p: bool,
+    /// Constant at fit time: not in the matrix.
+    pub dropped: bool,
+    pub clip: Option<(f64, f64)>,
+    /// Value that replaces a missing one (the median after clipping), if imputing.
+    pub impute: Option<f64>,
+    /// Emit `<name>_missing` (1 where the value was missing).
+    pub indicator: bool,
+    pub center: f64,
+    pub scale: f64,
+    pub cap: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Transform {
+    pub columns: Vec<ColumnTransform>,
+}
+
+/// Per input column: how much it would dominate distances.
+#[derive(Debug)]
+pub struct Dominance {
+    rows: Vec<DominanceRow>,
+}
+
+#[derive(Debug)]
+struct DominanceRow {
+    name: String,
+    distinct: u64,
+    raw_p01: f64,
+    raw_p99: f64,
+    raw_iqr: f64,
+    max_abs_scaled: Option<f64>,
+    n_capped: Option<u64>,
+}
+
+fn sorted_finite(values: &[f64]) -> Vec<f64> {
+    let mut v: Vec<f64> = values.iter().copied().filter(|x| !x.is_nan()).collect();
+    v.sort_by(f64::total_cmp);
+    v
+}
+
+/// Rejects ±∞ and applies log1p; missing values (NaN) pass through.
+fn prepared(name: &str, values: &[f64], log1p: bool) -> Result<Vec<f64>> {
+    values
+        .iter()
+        .enumerate()
+        .map(|(row, &x)| {
+            let bad = |msg: &str| {
+                Err(Error::data(
+                    Location::default().row(row as u64).column(name),
+                    msg.to_string(),
+                ))
+            };
+            if x.is_infinite() {
+                return bad("infinite value");
+            }
+            if log1p {
+                if x < -1.0 {
+                    return bad("log1p of a value below −1");
+                }
+                return Ok(x.ln_1p());
+            }
+            Ok(x)
+        })
+        .collect()
+}
+
+impl Transform {
+    /// Fits every statistic on the given columns.
+    pub fn fit(columns: &[(String, Vec<f64>)], params: &Params) -> Result<(Transform, Dominance)> {
+        let mut out = Vec::new();
+        let mut dominance = Vec::new();
+        for (name, raw) in columns {
+            let log1p = params.log1p.contains(name);
+            let values = prepared(name, raw, log1p)?;
+            let sorted = sorted_finite(&values);
+            let mut distinct = sorted.clone();
+            distinct.dedup();
+            let q = |p: f64| quantile_sorted(&sorted, p);
+            let mut row = DominanceRow {
+                name: name.clone(),
+                distinct: distinct.len() as u64,
+                raw_p01: q(0.01),
+                raw_p99: q(0.99),
+                raw_iqr: q(0.75) - q(0.25),
+                max_abs_scaled: None,
+                n_capped: None,
+            };
+            let has_missing = sorted.len() < values.len();
+            if params.drop_constant && distinct.len() <= 1 {
+                out.push(ColumnTransform {
+                    name: name.clone(),
+                    log1p,
+                    dropped: true,
+                    clip: None,
+                    impute: None,
+                    indicator: false,
+                    center: 0.0,
+                    scale: 1.0,
+                    cap: None,
+                });
+                dominance.push(row);
+                continue;
+            }
+            if sorted.is_empty() {
+                return Err(Error::data(
+                    Location::default().column(name),
+                    "every value is missing",
+                ));
+            }
+            let clip = params.winsorize.map(|[lo, hi]| (q(lo), q(hi)));
+            let clipped: Vec<f64> = values
+                .iter()
+                .map(|&x| clip.map_or(x, |(lo, hi)| if x.is_nan() { x } else { x.clamp(lo, hi) }))
+                .collect();
+            let impute = match (params.impute, has_missing) {
+                (Impute::Median, _) => Some(quantile_sorted(&sorted_finite(&clipped), 0.5)),
+                (Impute::None, false) => None,
+                (Impute::None, true) => {
+                    let r = values.iter().position(|x| x.is_nan()).expect("has missing");
+                    return Err(Error::data(
+                        Location::default().row(r as u64).column(name),
+                        "missing value and impute: none",
+                    ));
+                }
+            };
+            let filled: Vec<f64> = clipped
+                .iter()
+                .map(|&x| {
+                    if x.is_nan() {
+                        impute.expect("imputing")
+                    } else {
+                        x
+                    }
+                })
+                .collect();
+            let (center, scale) = match params.scale {
+                Scale::Robust => {
+                    let s = sorted_finite(&filled);
+                    let iqr = quantile_sorted(&s, 0.75) - quantile_sorted(&s, 0.25);
+                    (quantile_sorted(&s, 0.5), if iqr == 0.0 { 1.0 } else { iqr })
+                }
+                Scale::Standard => {
+                    let n = filled.len() as f64;
+                    let mean = filled.iter().sum::<f64>() / n;
+                    let std =
+                        (filled.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / n).sqrt();
+                    (mean, if std == 0.0 { 1.0 } else { std })
+                }
+                Scale::None => (0.0, 1.0),
+            };
+            let scaled: Vec<f64> = filled.iter().map(|x| (x - center) / scale).collect();
+            row.max_abs_scaled = Some(scaled.iter().fold(0.0f64, |m, x| m.max(x.abs())));
+            row.n_capped = Some(
+                params
+                    .cap
+                    .map_or(0, |c| scaled.iter().filter(|x| x.abs() > c).count() as u64),
+            );
+            dominance.push(row);
+            out.push(ColumnTransform {
+                name: name.clone(),
+                log1p,
+                dropped: false,
+                clip,
+                impute,
+                indicator: params.missing_indicators && has_missing,
+                center,
+                scale,
+                cap: params.cap,
+            });
+        }
+        if out.iter().all(|c| c.dropped) {
+            return Err(Error::data(
+                Location::default(),
+                "every column is constant: nothing to model",
+            ));
+        }
+        Ok((Transform { columns: out }, Dominance { rows: dominance }))
+    }
+
+    /// Matrix column names: kept columns in order, then missing-value indicators.
+    pub fn output_columns(&self) -> Vec<String> {
+        let kept = self
+            .columns
+            .iter()
+            .filter(|c| !c.dropped)
+            .map(|c| c.name.clone());
+        let indicators = self
+            .columns
+            .iter()
+            .filter(|c| c.indicator)
+            .map(|c| format!("{}_missing", c.name));
+        kept.chain(indicators).collect()
+    }
+
+    /// Applies the transform to columns by name (extra columns are ignored; a missing one is
+    /// an error), returning the matrix columns in `output_columns` order.
+    pub fn apply(&self, columns: &[(String, Vec<f64>)]) -> Result<Vec<Vec<f64>>> {
+        let mut kept = Vec::new();
+        let mut indicators = Vec::new();
+        for t in self.columns.iter().filter(|c| !c.dropped) {
+            let (_, raw) = columns.iter().find(|(n, _)| n == &t.name).ok_or_else(|| {
+                Error::data(
+                    Location::default().column(&t.name),
+                    "column the model was fitted with is missing",
+                )
+            })?;
+            let values = prepared(&t.name, raw, t.log1p)?;
+            let mut out = Vec::with_capacity(values.len());
+            for (row, &x) in values.iter().enumerate() {
+                let x = match (x.is_nan(), t.impute) {
+                    (false, _) => t.clip.map_or(x, |(lo, hi)| x.clamp(lo, hi)),
+                    (true, Some(v)) => v,
+                    (true, None) => {
+                        return Err(Error::data(
+                            Location::default().row(row as u64).column(&t.name),
+                            "missing value and the model does not impute",
+                        ));
+                    }
+                };
+                let scaled = (x - t.center) / t.scale;
+                out.push(t.cap.map_or(scaled, |c| scaled.clamp(-c, c)));
+            }
+            if t.indicator {
+                indicators.push(
+                    values
+                        .iter()
+                        .map(|x| if x.is_nan() { 1.0 } else { 0.0 })
+                        .collect(),
+                );
+            }
+            kept.push(out);
+        }
+        kept.extend(indicators);
+        Ok(kept)
+    }
+
+    pub fn to_batch(&self) -> Result<RecordBatch> {
+        let cols = &self.columns;
+        let mut position = 0u32;
+        let positions: Vec<Option<u32>> = cols
+            .iter()
+            .map(|c| {
+                (!c.dropped).then(|| {
+                    position += 1;
+                    position - 1
+                })
+            })
+            .collect();
+        let opt = |f: &dyn Fn(&ColumnTransform) -> Option<f64>| -> ArrayRef {
+            Arc::new(Float64Array::from(cols.iter().map(f).collect::<Vec<_>>()))
+        };
+        batch(vec![
+            ("column", strings(cols.iter().map(|c| c.name.clone()))),
+            (
+                "position",
+                Arc::new(UInt32Array::from(positions)) as ArrayRef,
+            ),
+            (
+                "dropped_constant",
+                Arc::new(BooleanArray::from(
+                    cols.iter().map(|c| c.dropped).collect::<Vec<_>>(),
+                )),
+            ),
+            (
+                "log1p",
+                Arc::new(BooleanArray::from(
+                    cols.iter().map(|c| c.log1p).collect::<Vec<_>>(),
+                )),
+            ),
+            ("clip_low", opt(&|c| c.clip.map(|b| b.0))),
+            ("clip_high", opt(&|c| c.clip.map(|b| b.1))),
+            ("impute_value", opt(&|c| c.impute)),
+            (
+                "missing_indicator",
+                Arc::new(BooleanArray::from(
+                    cols.iter().map(|c| c.indicator).collect::<Vec<_>>(),
+                )),
+            ),
+            ("center", opt(&|c| (!c.dropped).then_some(c.center))),
+            ("scale", opt(&|c| (!c.dropped).then_some(c.scale))),
+            ("cap", opt(&|c| if c.dropped { None } else { c.cap })),
+        ])
+    }
+}
+
+impl Dominance {
+    pub fn to_batch(&self) -> Result<RecordBatch> {
+        let r = &self.rows;
+        let floats = |f: &dyn Fn(&DominanceRow) -> Option<f64>| -> ArrayRef {
+            Arc::new(Float64Array::from(r.iter().map(f).collect::<Vec<_>>()))
+        };
+        batch(vec![
+            ("column", strings(r.iter().map(|d| d.name.clone()))),
+            (
+                "distinct",
+                Arc::new(UInt64Array::from_iter_values(r.iter().map(|d| d.distinct))) as ArrayRef,
+            ),
+            ("raw_p01", floats(&|d| Some(d.raw_p01))),
+            ("raw_p99", floats(&|d| Some(d.raw_p99))),
+            ("raw_iqr", floats(&|d| Some(d.raw_iqr))),
+            ("max_abs_scaled", floats(&|d| d.max_abs_scaled)),
+            (
+                "n_capped",
+                Arc::new(UInt64Array::from(
+                    r.iter().map(|d| d.n_capped).collect::<Vec<_>>(),
+                )),
+            ),
+        ])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params() -> Params {
+        serde_yaml::from_str("{}").unwrap()
+    }
+
+    fn cols(c: &[(&str, &[f64])]) -> Vec<(String, Vec<f64>)> {
+        c.iter().map(|(n, v)| (n.to_string(), v.to_vec())).collect()
+    }
+
+    #[test]
+    fn constant_columns_drop_and_missing_values_take_the_clipped_median() {
+        let mut p = params();
+        p.missing_indicators = true;
+        p.winsorize = None;
+        let data = cols(&[
+            ("flat", &[3.0, 3.0, 3.0, 3.0]),
+            ("x", &[1.0, f64::NAN, 3.0, 10.0]),
+        ]);
+        let (t, _) = Transform::fit(&data, &p).unwrap();
+        assert!(t.columns[0].dropped);
+        assert_eq!(t.columns[1].impute, Some(3.0));
+        assert_eq!(t.output_columns(), ["x", "x_missing"]);
+        let m = t.apply(&data).unwrap();
+        // Robust scaling of [1, 3, 3, 10]: median 3, IQR 4.75 − 2.5 = 2.25.
+        assert_eq!(m[0], vec![-2.0 / 2.25, 0.0, 0.0, 7.0 / 2.25]);
+        assert_eq!(m[1], vec![0.0, 1.0, 0.0, 0.0]);
+    }
+
+    #[test]
+    fn winsorize_scale_and_cap_follow_the_fitted_statistics() {
+        let mut p = params();
+        p.scale = Scale::Standard;
+        p.cap = Some(1.0);
+        p.winsorize = Some([0.0, 0.5]);
+        p.log1p = vec!["x".into()];
+        let data = cols(&[("x", &[0.0, 1.0, 3.0, 7.0])]);
+        let (t, _) = Transform::fit(&data, &p).unwrap();
+        let c = &t.columns[0];
+        // log1p → [0, ln 2, ln 4, ln 8]; clipped at the median (ln 2 + ln 4) / 2.
+        let hi = (2f64.ln() + 4f64.ln()) / 2.0;
+        assert_eq!(c.clip, Some((0.0, hi)));
+        let m = t.apply(&data).unwrap();
+        assert!(m[0].iter().all(|v| v.abs() <= 1.0));
+        // New rows go through the same statistics.
+        let new = t
+            .apply(&cols(&[("x", &[100.0]), ("other", &[1.0])]))
+            .unwrap();
+        assert_eq!(new[0][0], ((hi - c.center) / c.scale).clamp(-1.0, 1.0));
+    }
+
+    #[test]
+    fn bad_values_are_data_errors_naming_row_and_column() {
+        let data = cols(&[("x", &[1.0, f64::INFINITY, 2.0])]);
+        let err = Transform::fit(&data, &params()).unwrap_err().to_string();
+        assert!(
+            err.contains("row 1") && err.contains("column `x`") && err.contains("infinite"),
+            "{err}"
+        );
+        let mut p = params();
+        p.impute = Impute::None;
+        let err = Transform::fit(&cols(&[("x", &[1.0, f64::NAN, 2.0])]), &p)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("missing value"), "{err}");
+        let (t, _) = Transform::fit(&cols(&[("x", &[1.0, 2.0])]), &params()).unwrap();
+        let err = t.apply(&cols(&[("y", &[1.0])])).unwrap_err().to_string();
+        assert!(err.contains("column `x`"), "{err}");
+    }
+}
