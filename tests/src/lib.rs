@@ -173,6 +173,7 @@ pub fn cell(array: &dyn Array, row: usize) -> String {
     }
     match array.data_type() {
         DataType::Utf8 => array.as_string::<i32>().value(row).to_string(),
+        DataType::Boolean => array.as_boolean().value(row).to_string(),
         DataType::Float64 => sig(
             array.as_primitive::<Float64Type>().value(row),
             SNAPSHOT_DIGITS,

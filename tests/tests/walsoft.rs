@@ -47,6 +47,12 @@ fn every_artifact_matches_its_snapshot() {
             render_full(&run.join(format!("preprocess/{name}.parquet")))
         );
     }
+    for name in ["k_scores", "decision"] {
+        insta::assert_snapshot!(
+            format!("walsoft_select_k_{name}"),
+            render_full(&run.join(format!("select_k/{name}.parquet")))
+        );
+    }
     insta::assert_snapshot!(
         "walsoft_preprocess_matrix",
         render_summary(&run.join("preprocess/matrix.parquet"), 20)
@@ -350,7 +356,7 @@ fn rerun_skips_force_is_byte_identical_and_verify_catches_edits() {
         .iter()
         .map(|s| s["outcome"].as_str().unwrap())
         .collect();
-    assert_eq!(outcomes, ["skipped", "skipped", "skipped"]);
+    assert_eq!(outcomes, ["skipped", "skipped", "skipped", "skipped"]);
     assert_eq!(summary["stages"][1]["rows"], 2091);
 
     let forced = segflow(&["run", p, "--force", "--json"]);
@@ -371,7 +377,7 @@ fn rerun_skips_force_is_byte_identical_and_verify_catches_edits() {
     let status = segflow(&["status", p]);
     assert_eq!(
         stdout(&status),
-        "ingest: up to date\nfeatures: up to date\npreprocess: up to date\n"
+        "ingest: up to date\nfeatures: up to date\npreprocess: up to date\nselect_k: up to date\n"
     );
     let ok = segflow(&["verify", run.to_str().unwrap()]);
     assert!(ok.status.success(), "{}", stdout(&ok));
@@ -402,8 +408,8 @@ fn rerun_skips_force_is_byte_identical_and_verify_catches_edits() {
         .iter()
         .map(|s| s["outcome"].as_str().unwrap())
         .collect();
-    // features is rewritten identically, so preprocess still matches its inputs.
-    assert_eq!(outcomes, ["skipped", "ran", "skipped"]);
+    // features is rewritten identically, so the later stages still match their inputs.
+    assert_eq!(outcomes, ["skipped", "ran", "skipped", "skipped"]);
     assert!(segflow(&["verify", run.to_str().unwrap()]).status.success());
 
     // --only and --from select stages.
@@ -511,4 +517,26 @@ fn keyed_ids_need_the_key_and_differ_from_the_public_hash() {
             .flatten()
             .any(|id| id.starts_with("000d71073f3e"))
     );
+}
+
+#[test]
+fn select_k_settles_on_four_segments_by_the_knee_and_says_why() {
+    let scratch = Scratch::new("walsoft-k");
+    let run = run_walsoft(&scratch);
+    let decision = render_full(&run.join("select_k/decision.parquet"));
+    let row = decision.lines().last().unwrap();
+    assert!(
+        row.starts_with("4 | elbow_knee | Knee of the inertia curve (Kneedle) at K = 4"),
+        "{decision}"
+    );
+    let scores = read_parquet(&run.join("select_k/k_scores.parquet")).unwrap();
+    assert_eq!(scores.batch.num_rows(), 11, "K = 2..12");
+    // The reference's shortlists: top five by silhouette and best five by Davies–Bouldin.
+    let text = render_full(&run.join("select_k/k_scores.parquet"));
+    let shortlisted: Vec<&str> = text
+        .lines()
+        .filter(|l| l.ends_with("| true | true"))
+        .map(|l| l.split(" | ").next().unwrap())
+        .collect();
+    assert_eq!(shortlisted, ["2", "3", "4", "5", "6"]);
 }

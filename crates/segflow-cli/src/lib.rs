@@ -20,6 +20,7 @@ pub fn registry() -> Registry {
         &segflow_ingest::IngestStage,
         &segflow_features::FeaturesStage,
         &segflow_preprocess::PreprocessStage,
+        &segflow_select_k::SelectKStage,
     ])
 }
 
@@ -76,6 +77,8 @@ enum Command {
     Features(StageArgs),
     /// Build the model matrix from a features artifact (and save the fitted transform).
     Preprocess(StageArgs),
+    /// Score K over a range on the model matrix and choose one by the params' rule.
+    SelectK(StageArgs),
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -225,6 +228,7 @@ fn dispatch(command: Command) -> Result<u8> {
         Command::Ingest(args) => standalone(&segflow_ingest::IngestStage, args),
         Command::Features(args) => standalone(&segflow_features::FeaturesStage, args),
         Command::Preprocess(args) => standalone(&segflow_preprocess::PreprocessStage, args),
+        Command::SelectK(args) => standalone(&segflow_select_k::SelectKStage, args),
     }
 }
 

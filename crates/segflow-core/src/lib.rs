@@ -6,6 +6,7 @@ pub mod calendar;
 pub mod error;
 pub mod hash;
 pub mod lock;
+pub mod matrix;
 pub mod pipeline;
 pub mod runner;
 pub mod stage;
