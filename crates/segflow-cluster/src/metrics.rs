@@ -186,17 +186,10 @@ multiversion! {
             let mut lanes = [0.0f64; LANES];
             let mut j = b0;
             while j + LANES <= b1 {
-                let mut acc = [0.0f64; LANES];
-                for (t, &v) in xi.iter().enumerate() {
-                    let col = &cols[t * n + j..t * n + j + LANES];
-                    for l in 0..LANES {
-                        let diff = v - col[l];
-                        acc[l] += diff * diff;
-                    }
-                }
+                let dists = lane_distances(cols, n, &xi, j);
                 let out = &mut column[j - b0..j - b0 + LANES];
                 for l in 0..LANES {
-                    let dist = acc[l].sqrt();
+                    let dist = dists[l];
                     lanes[l] += dist;
                     out[l] += dist;
                 }
@@ -204,12 +197,7 @@ multiversion! {
             }
             *total = lanes.iter().sum();
             for q in j..b1 {
-                let mut acc = 0.0;
-                for (t, &v) in xi.iter().enumerate() {
-                    let diff = v - cols[t * n + q];
-                    acc += diff * diff;
-                }
-                let dist = acc.sqrt();
+                let dist = distance(cols, n, &xi, q);
                 *total += dist;
                 column[q - b0] += dist;
             }
@@ -218,36 +206,48 @@ multiversion! {
     }
 }
 
+/// Distances from `xi` to the LANES rows starting at `j` of the column-major matrix.
+#[inline(always)]
+fn lane_distances(cols: &[f64], n: usize, xi: &[f64], j: usize) -> [f64; LANES] {
+    let mut acc = [0.0f64; LANES];
+    for (t, &v) in xi.iter().enumerate() {
+        let col = &cols[t * n + j..t * n + j + LANES];
+        for l in 0..LANES {
+            let diff = v - col[l];
+            acc[l] += diff * diff;
+        }
+    }
+    acc.map(f64::sqrt)
+}
+
+/// Distance from `xi` to row `q` of the column-major matrix.
+#[inline(always)]
+fn distance(cols: &[f64], n: usize, xi: &[f64], q: usize) -> f64 {
+    xi.iter()
+        .enumerate()
+        .map(|(t, &v)| (v - cols[t * n + q]) * (v - cols[t * n + q]))
+        .fold(0.0, |a, x| a + x)
+        .sqrt()
+}
+
 multiversion! {
     /// Σ_j ‖xi − x_j‖ over the rows j in [start, end) of the column-major matrix.
     fn distance_sum(cols: &[f64], n: usize, xi: &[f64], start: usize, end: usize) -> f64 {
-    let mut lanes = [0.0f64; LANES];
-    let mut j = start;
-    while j + LANES <= end {
-        let mut acc = [0.0f64; LANES];
-        for (t, &v) in xi.iter().enumerate() {
-            let col = &cols[t * n + j..t * n + j + LANES];
+        let mut lanes = [0.0f64; LANES];
+        let mut j = start;
+        while j + LANES <= end {
+            let dists = lane_distances(cols, n, xi, j);
             for l in 0..LANES {
-                let diff = v - col[l];
-                acc[l] += diff * diff;
+                lanes[l] += dists[l];
             }
+            j += LANES;
         }
-        for l in 0..LANES {
-            lanes[l] += acc[l].sqrt();
+        let mut total: f64 = lanes.iter().sum();
+        for q in j..end {
+            total += distance(cols, n, xi, q);
         }
-        j += LANES;
+        total
     }
-    let mut total: f64 = lanes.iter().sum();
-    for r in j..end {
-        let mut acc = 0.0;
-        for (t, &v) in xi.iter().enumerate() {
-            let diff = v - cols[t * n + r];
-            acc += diff * diff;
-        }
-        total += acc.sqrt();
-    }
-    total
-}
 }
 
 /// Per-cluster sums and counts in one deterministic parallel pass.

@@ -71,6 +71,29 @@ pub fn parse_params<P: DeserializeOwned>(value: &serde_yaml::Value) -> Result<P>
     })
 }
 
+/// Params that check what serde cannot (ranges, combinations of keys).
+pub trait Validate {
+    fn validate(&self) -> Result<()>;
+}
+
+/// Deserialises stage params strictly, then validates them.
+pub fn parse_valid<P: DeserializeOwned + Validate>(value: &serde_yaml::Value) -> Result<P> {
+    let params: P = parse_params(value)?;
+    params.validate()?;
+    Ok(params)
+}
+
+/// The input of a stage that reads exactly one file.
+pub fn single_input<'a>(kind: &str, inputs: &'a [PathBuf]) -> Result<&'a Path> {
+    match inputs {
+        [input] => Ok(input),
+        _ => Err(Error::Usage(format!(
+            "{kind} reads exactly one input, got {}",
+            inputs.len()
+        ))),
+    }
+}
+
 /// The stage kinds this build knows.
 pub struct Registry {
     stages: Vec<&'static dyn Stage>,

@@ -12,7 +12,9 @@ use std::path::PathBuf;
 
 use segflow_core::artifact::read_parquet;
 use segflow_core::error::Location;
-use segflow_core::stage::{OutputDir, Planned, Stage, StageCtx, parse_params};
+use segflow_core::stage::{
+    OutputDir, Planned, Stage, StageCtx, Validate, parse_params, parse_valid, single_input,
+};
 use segflow_core::{Error, Result};
 
 pub use spec::{Condition, Feature, Params};
@@ -65,8 +67,7 @@ impl Stage for FeaturesStage {
     }
 
     fn plan(&self, params: &serde_yaml::Value) -> Result<Vec<Planned>> {
-        let params: Params = parse_params(params)?;
-        params.validate()?;
+        parse_valid::<Params>(params)?;
         Ok(vec![Planned::new("features")])
     }
 
@@ -78,12 +79,7 @@ impl Stage for FeaturesStage {
         ctx: &StageCtx<'_>,
     ) -> Result<u64> {
         let params: Params = parse_params(params)?;
-        let [input] = inputs else {
-            return Err(Error::Usage(format!(
-                "features reads exactly one events or table artifact, got {}",
-                inputs.len()
-            )));
-        };
+        let input = single_input(self.kind(), inputs)?;
         run(input, &params, out, ctx)
     }
 }

@@ -4,6 +4,7 @@ use indexmap::IndexMap;
 use serde::Deserialize;
 
 use segflow_core::calendar::{HourRange, Weekday};
+use segflow_core::stage::Validate;
 use segflow_core::yaml::{deserialize_enum, enum_value};
 use segflow_core::{Error, Result};
 
@@ -119,8 +120,8 @@ impl Feature {
     }
 }
 
-impl Params {
-    pub fn validate(&self) -> Result<()> {
+impl Validate for Params {
+    fn validate(&self) -> Result<()> {
         let bad = |key: String, msg: String| Err(Error::config("", key, msg));
         if self.as_of != "latest_event" && self.as_of_micros().is_none() {
             return bad(
@@ -204,7 +205,9 @@ impl Params {
         }
         Ok(())
     }
+}
 
+impl Params {
     pub fn as_of_micros(&self) -> Option<i64> {
         chrono::NaiveDateTime::parse_from_str(&self.as_of, "%Y-%m-%d %H:%M:%S")
             .ok()

@@ -20,7 +20,9 @@ use indexmap::IndexMap;
 use serde::Deserialize;
 
 use segflow_core::calendar::{HourRange, Weekday};
-use segflow_core::stage::{OutputDir, Planned, Stage, StageCtx, parse_params};
+use segflow_core::stage::{
+    OutputDir, Planned, Stage, StageCtx, Validate, parse_params, parse_valid, single_input,
+};
 use segflow_core::{Error, Result};
 
 pub use privacy::{IdMethod, IdRule};
@@ -190,9 +192,9 @@ pub struct TableParams {
     pub types: IndexMap<String, ColumnType>,
 }
 
-impl Params {
+impl Validate for Params {
     /// Checks what serde cannot: mode-specific keys and value ranges.
-    pub fn validate(&self) -> Result<()> {
+    fn validate(&self) -> Result<()> {
         let bad = |key: &str, msg: String| Err(Error::config("", key, msg));
         match (self.mode, &self.columns) {
             (Mode::Events, None) => {
@@ -244,7 +246,7 @@ impl Params {
         if !(0.0..=1.0).contains(&self.max_reject_fraction) {
             return bad("max_reject_fraction", "must be between 0 and 1".into());
         }
-        if self.timestamp_formats().is_empty() {
+        if self.formats.timestamp.is_empty() {
             return bad("formats.timestamp", "needs at least one format".into());
         }
         for (name, range) in &self.audit.time_bands {
@@ -265,11 +267,9 @@ impl Params {
         }
         self.privacy.id.validate()
     }
+}
 
-    fn timestamp_formats(&self) -> &[String] {
-        &self.formats.timestamp
-    }
-
+impl Params {
     fn outputs(&self) -> Vec<Planned> {
         let mut out = match self.mode {
             Mode::Events => vec![Planned::new("events")],
@@ -326,8 +326,7 @@ impl Stage for IngestStage {
     }
 
     fn plan(&self, params: &serde_yaml::Value) -> Result<Vec<Planned>> {
-        let params: Params = parse_params(params)?;
-        params.validate()?;
+        let params: Params = parse_valid(params)?;
         Ok(params.outputs())
     }
 
@@ -339,12 +338,7 @@ impl Stage for IngestStage {
         ctx: &StageCtx<'_>,
     ) -> Result<u64> {
         let params: Params = parse_params(params)?;
-        let [input] = inputs else {
-            return Err(Error::Usage(format!(
-                "ingest reads exactly one input file, got {}",
-                inputs.len()
-            )));
-        };
+        let input = single_input(self.kind(), inputs)?;
         Ok(run(input, &params, out, ctx)?.accepted)
     }
 }

@@ -20,7 +20,9 @@ use segflow_core::artifact::{
     META_BLOCKS, META_ID_COLUMN, META_MODEL_COLUMNS, batch, read_parquet,
 };
 use segflow_core::error::Location;
-use segflow_core::stage::{OutputDir, Planned, Stage, StageCtx, parse_params};
+use segflow_core::stage::{
+    OutputDir, Planned, Stage, StageCtx, Validate, parse_params, parse_valid, single_input,
+};
 use segflow_core::{Error, Result};
 
 pub use transform::{ColumnTransform, Transform};
@@ -82,8 +84,8 @@ fn default_cap() -> Option<f64> {
     Some(10.0)
 }
 
-impl Params {
-    pub fn validate(&self) -> Result<()> {
+impl Validate for Params {
+    fn validate(&self) -> Result<()> {
         if let Some([lo, hi]) = self.winsorize
             && !(0.0 <= lo && lo < hi && hi <= 1.0)
         {
@@ -261,8 +263,7 @@ impl Stage for PreprocessStage {
     }
 
     fn plan(&self, params: &serde_yaml::Value) -> Result<Vec<Planned>> {
-        let params: Params = parse_params(params)?;
-        params.validate()?;
+        parse_valid::<Params>(params)?;
         Ok(vec![
             Planned::new("matrix"),
             Planned::new("transform"),
@@ -278,12 +279,7 @@ impl Stage for PreprocessStage {
         ctx: &StageCtx<'_>,
     ) -> Result<u64> {
         let params: Params = parse_params(params)?;
-        let [input] = inputs else {
-            return Err(Error::Usage(format!(
-                "preprocess reads exactly one features artifact, got {}",
-                inputs.len()
-            )));
-        };
+        let input = single_input(self.kind(), inputs)?;
         Ok(run(input, &params, out, ctx)?.rows)
     }
 }

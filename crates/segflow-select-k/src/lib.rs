@@ -17,7 +17,9 @@ use segflow_cluster::metrics::{
 use segflow_core::artifact::batch;
 use segflow_core::error::Location;
 use segflow_core::matrix::read_matrix;
-use segflow_core::stage::{OutputDir, Planned, Stage, StageCtx, parse_params};
+use segflow_core::stage::{
+    OutputDir, Planned, Stage, StageCtx, Validate, parse_params, parse_valid, single_input,
+};
 use segflow_core::yaml::deserialize_enum;
 use segflow_core::{Error, Result};
 
@@ -91,8 +93,8 @@ fn default_shortlist() -> usize {
     5
 }
 
-impl Params {
-    pub fn validate(&self) -> Result<()> {
+impl Validate for Params {
+    fn validate(&self) -> Result<()> {
         let [lo, hi] = self.k;
         if lo < 2 || hi < lo {
             return Err(Error::config("", "k", "needs 2 ≤ low ≤ high"));
@@ -510,8 +512,7 @@ impl Stage for SelectKStage {
     }
 
     fn plan(&self, params: &serde_yaml::Value) -> Result<Vec<Planned>> {
-        let params: Params = parse_params(params)?;
-        params.validate()?;
+        parse_valid::<Params>(params)?;
         Ok(vec![Planned::new("k_scores"), Planned::new("decision")])
     }
 
@@ -523,12 +524,7 @@ impl Stage for SelectKStage {
         ctx: &StageCtx<'_>,
     ) -> Result<u64> {
         let params: Params = parse_params(params)?;
-        let [input] = inputs else {
-            return Err(Error::Usage(format!(
-                "select_k reads exactly one matrix artifact, got {}",
-                inputs.len()
-            )));
-        };
+        let input = single_input(self.kind(), inputs)?;
         Ok(run(input, &params, out, ctx)?.0.len() as u64)
     }
 }
