@@ -21,6 +21,16 @@ const INGEST: &[&str] = &[
     "audit_monthly",
 ];
 
+/// The outcome of each stage in a `run --json` summary.
+fn stage_outcomes(summary: &serde_json::Value) -> Vec<&str> {
+    summary["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["outcome"].as_str().unwrap())
+        .collect()
+}
+
 fn run_walsoft(scratch: &Scratch) -> PathBuf {
     let pipeline = isolated_pipeline("walsoft", scratch.path(), |_| {});
     let out = segflow(&["run", pipeline.to_str().unwrap()]);
@@ -350,12 +360,7 @@ fn rerun_skips_force_is_byte_identical_and_verify_catches_edits() {
     let again = segflow(&["run", p, "--json"]);
     assert!(again.status.success());
     let summary: serde_json::Value = serde_json::from_slice(&again.stdout).unwrap();
-    let outcomes: Vec<&str> = summary["stages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["outcome"].as_str().unwrap())
-        .collect();
+    let outcomes = stage_outcomes(&summary);
     assert_eq!(outcomes, ["skipped", "skipped", "skipped", "skipped"]);
     assert_eq!(summary["stages"][1]["rows"], 2091);
 
@@ -402,12 +407,7 @@ fn rerun_skips_force_is_byte_identical_and_verify_catches_edits() {
     );
     let repair = segflow(&["run", p, "--json"]);
     let summary: serde_json::Value = serde_json::from_slice(&repair.stdout).unwrap();
-    let outcomes: Vec<&str> = summary["stages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["outcome"].as_str().unwrap())
-        .collect();
+    let outcomes = stage_outcomes(&summary);
     // features is rewritten identically, so the later stages still match their inputs.
     assert_eq!(outcomes, ["skipped", "ran", "skipped", "skipped"]);
     assert!(segflow(&["verify", run.to_str().unwrap()]).status.success());
