@@ -1,6 +1,7 @@
 //! The `segflow` command line: a thin clap layer over the stage crates and the runner in
 //! segflow-core. Every failure maps to a sysexits exit code (see `segflow_core::Error`).
 
+mod assign;
 mod progress;
 
 use std::ffi::OsString;
@@ -21,6 +22,7 @@ pub fn registry() -> Registry {
         &segflow_features::FeaturesStage,
         &segflow_preprocess::PreprocessStage,
         &segflow_select_k::SelectKStage,
+        &segflow_fit::FitStage,
     ])
 }
 
@@ -79,6 +81,29 @@ enum Command {
     Preprocess(StageArgs),
     /// Score K over a range on the model matrix and choose one by the params' rule.
     SelectK(StageArgs),
+    /// Fit the final segments (K from a select_k decision input or `k` in the params), with
+    /// cards, profile, names, actions and summary tables.
+    Fit(StageArgs),
+    /// Score new records with a finished run: its ingest and features params, saved
+    /// transform and centroids; writes id, segment and action per contact.
+    Assign {
+        /// Run directory of a pipeline run through fit (holds segflow.lock).
+        #[arg(long)]
+        model: PathBuf,
+        /// New records in the same CSV layout as the run's ingest input.
+        #[arg(long)]
+        input: PathBuf,
+        /// Parquet file to write (atomically).
+        #[arg(long)]
+        output: PathBuf,
+        /// Reference time for recency features (`YYYY-MM-DD HH:MM:SS`); default: the
+        /// pipeline's rule applied to the new records.
+        #[arg(long)]
+        as_of: Option<String>,
+        /// Print a JSON summary on stdout.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -229,6 +254,42 @@ fn dispatch(command: Command) -> Result<u8> {
         Command::Features(args) => standalone(&segflow_features::FeaturesStage, args),
         Command::Preprocess(args) => standalone(&segflow_preprocess::PreprocessStage, args),
         Command::SelectK(args) => standalone(&segflow_select_k::SelectKStage, args),
+        Command::Fit(args) => standalone(&segflow_fit::FitStage, args),
+        Command::Assign {
+            model,
+            input,
+            output,
+            as_of,
+            json,
+        } => {
+            let show = std::io::stderr().is_terminal() && !json;
+            let started = std::time::Instant::now();
+            let progress = |msg: &str| {
+                if show {
+                    eprintln!("assign: {msg}");
+                }
+            };
+            let report = assign::assign(&model, &input, &output, as_of.as_deref(), &progress)?;
+            let seconds = started.elapsed().as_secs_f64();
+            if json {
+                let value = serde_json::json!({ "rows": report.rows, "output": report.output, "segments": report.segments, "seconds": seconds });
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&value)
+                        .map_err(|e| Error::Internal(e.to_string()))?
+                );
+            } else {
+                println!(
+                    "assign: {} contacts → {} in {seconds:.2} s",
+                    report.rows,
+                    report.output.display()
+                );
+                for (segment, count) in &report.segments {
+                    println!("  {segment:<24} {count:>8}");
+                }
+            }
+            Ok(0)
+        }
     }
 }
 

@@ -151,22 +151,57 @@ impl KMeans {
 
     /// Euclidean distance of each row to each centroid (n × k), as scikit-learn's `transform`.
     pub fn transform(&self, x: ArrayView2<'_, f64>) -> Array2<f64> {
-        let data = Rows::new(&x);
-        let k = self.centroids.nrows();
-        let centers = Centers::from_array(&self.centroids);
-        let mut out = vec![0.0; data.n * k];
-        out.par_chunks_mut(CHUNK_ROWS * k)
-            .enumerate()
-            .for_each(|(c, block)| {
-                for (r, dists) in block.chunks_exact_mut(k).enumerate() {
-                    let row = data.row(c * CHUNK_ROWS + r);
-                    for (j, slot) in dists.iter_mut().enumerate() {
-                        *slot = sq_dist(row, centers.row(j)).sqrt();
-                    }
-                }
-            });
-        Array2::from_shape_vec((data.n, k), out).expect("n × k")
+        distances(x, self.centroids.view())
     }
+}
+
+/// Euclidean distance of each row to each centroid (n × k).
+pub fn distances(x: ArrayView2<'_, f64>, centroids: ArrayView2<'_, f64>) -> Array2<f64> {
+    let data = Rows::new(&x);
+    let k = centroids.nrows();
+    let centers = Centers::from_array(&centroids.to_owned());
+    let mut out = vec![0.0; data.n * k];
+    out.par_chunks_mut(CHUNK_ROWS * k)
+        .enumerate()
+        .for_each(|(c, block)| {
+            for (r, dists) in block.chunks_exact_mut(k).enumerate() {
+                let row = data.row(c * CHUNK_ROWS + r);
+                for (j, slot) in dists.iter_mut().enumerate() {
+                    *slot = sq_dist(row, centers.row(j)).sqrt();
+                }
+            }
+        });
+    Array2::from_shape_vec((data.n, k), out).expect("n × k")
+}
+
+/// Each row's nearest centroid with its distance, and how much farther the second nearest is.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Nearest {
+    /// Index of the nearest centroid (the first one on exact ties).
+    pub labels: Vec<usize>,
+    pub distance: Vec<f64>,
+    /// Distance to the second nearest centroid minus `distance` (∞ with one centroid).
+    pub margin: Vec<f64>,
+}
+
+/// Scores rows against fixed centroids. A fitted model and a model loaded from its artifact
+/// go through this same arithmetic, so they label the same rows the same way.
+pub fn nearest(x: ArrayView2<'_, f64>, centroids: ArrayView2<'_, f64>) -> Nearest {
+    let d = distances(x, centroids);
+    let k = centroids.nrows();
+    let mut out = Nearest {
+        labels: Vec::with_capacity(d.nrows()),
+        distance: Vec::with_capacity(d.nrows()),
+        margin: Vec::with_capacity(d.nrows()),
+    };
+    for row in d.rows() {
+        let row = row.as_slice().expect("row-major");
+        let (j, d1, d2) = argmin2(row, k);
+        out.labels.push(j);
+        out.distance.push(d1);
+        out.margin.push(d2 - d1);
+    }
+    out
 }
 
 impl<D: Data<Elem = f64>, T> Fit<ArrayBase<D, Ix2>, T, ClusterError> for KMeansParams {

@@ -17,7 +17,7 @@ mod rng;
 
 pub use pca::{Components, Pca, PcaParams};
 
-pub use kmeans::{KMeans, KMeansParams};
+pub use kmeans::{KMeans, KMeansParams, Nearest, distances, nearest};
 pub use minibatch::MiniBatchKMeansParams;
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

@@ -25,6 +25,8 @@ pub const META_STAGE: &str = "segflow.stage";
 pub const META_ARTIFACT: &str = "segflow.artifact";
 pub const META_TOOL_VERSION: &str = "segflow.tool_version";
 pub const META_PARAMS_HASH: &str = "segflow.params_hash";
+/// The stage's params as one line of JSON, in document order.
+pub const META_PARAMS: &str = "segflow.params";
 pub const META_INPUT_HASHES: &str = "segflow.input_hashes";
 pub const META_SEED: &str = "segflow.seed";
 pub const META_SCHEMA_VERSION: &str = "segflow.schema_version";
@@ -42,6 +44,8 @@ pub const META_MODEL_COLUMNS: &str = "segflow.model_columns";
 pub struct Provenance {
     pub stage: String,
     pub params_hash: String,
+    /// The params as JSON (`hash::params_json`).
+    pub params: String,
     pub input_hashes: BTreeMap<String, String>,
     pub seed: u64,
 }
@@ -54,6 +58,7 @@ impl Provenance {
             (META_ARTIFACT, artifact.to_string()),
             (META_TOOL_VERSION, TOOL_VERSION.to_string()),
             (META_PARAMS_HASH, self.params_hash.clone()),
+            (META_PARAMS, self.params.clone()),
             (META_INPUT_HASHES, inputs),
             (META_SEED, self.seed.to_string()),
             (META_SCHEMA_VERSION, SCHEMA_VERSION.to_string()),
@@ -145,6 +150,34 @@ impl Artifact {
                 "required column is missing",
             )
         })
+    }
+}
+
+impl Artifact {
+    /// A numeric column as f64, nulls as NaN; a non-numeric column is a data error.
+    pub fn float_column(&self, name: &str) -> Result<Vec<f64>> {
+        use arrow::array::{Array, Float64Array};
+        let array = self.column(name)?;
+        if !array.data_type().is_numeric() {
+            return Err(Error::data(
+                crate::error::Location::file(&self.path).column(name),
+                format!("not numeric ({})", array.data_type()),
+            ));
+        }
+        let floats = arrow::compute::cast(array, &arrow::datatypes::DataType::Float64)?;
+        let floats = floats
+            .as_any()
+            .downcast_ref::<Float64Array>()
+            .expect("cast to Float64");
+        Ok((0..floats.len())
+            .map(|i| {
+                if floats.is_null(i) {
+                    f64::NAN
+                } else {
+                    floats.value(i)
+                }
+            })
+            .collect())
     }
 }
 

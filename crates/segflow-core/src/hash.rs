@@ -27,13 +27,20 @@ pub fn file_sha256(path: &Path) -> Result<String> {
     Ok(hex(&hasher.finalize()))
 }
 
-/// Hash of a params document that does not depend on key order or YAML formatting.
+/// Hash of a params document that does not depend on YAML formatting (comments, anchors,
+/// flow or block style). Key order counts: it sets the column order of features.
 pub fn params_hash(kind: &str, params: &serde_yaml::Value) -> Result<String> {
-    let canonical = serde_json::json!({ "stage": kind, "params": canonical_json(params)? });
+    let canonical = serde_json::json!({ "stage": kind, "params": params_value(params)? });
     Ok(sha256_hex(canonical.to_string().as_bytes()))
 }
 
-fn canonical_json(value: &serde_yaml::Value) -> Result<serde_json::Value> {
+/// A params document as one line of JSON in document order, for artifact provenance: later
+/// tools (`segflow assign`) rerun a stage with exactly the params it was run with.
+pub fn params_json(params: &serde_yaml::Value) -> Result<String> {
+    Ok(params_value(params)?.to_string())
+}
+
+fn params_value(value: &serde_yaml::Value) -> Result<serde_json::Value> {
     use serde_yaml::Value as Y;
     Ok(match value {
         Y::Null => serde_json::Value::Null,
@@ -41,10 +48,9 @@ fn canonical_json(value: &serde_yaml::Value) -> Result<serde_json::Value> {
         Y::Number(n) => serde_json::to_value(n).map_err(|e| Error::Internal(e.to_string()))?,
         Y::String(s) => serde_json::Value::String(s.clone()),
         Y::Sequence(items) => {
-            serde_json::Value::Array(items.iter().map(canonical_json).collect::<Result<_>>()?)
+            serde_json::Value::Array(items.iter().map(params_value).collect::<Result<_>>()?)
         }
         Y::Mapping(map) => {
-            // serde_json's default map is a BTreeMap, so keys come out sorted.
             let mut out = serde_json::Map::new();
             for (k, v) in map {
                 let key = match k {
@@ -54,13 +60,13 @@ fn canonical_json(value: &serde_yaml::Value) -> Result<serde_json::Value> {
                         .trim()
                         .to_string(),
                 };
-                out.insert(key, canonical_json(v)?);
+                out.insert(key, params_value(v)?);
             }
             serde_json::Value::Object(out)
         }
         Y::Tagged(tagged) => serde_json::json!({
             "tag": tagged.tag.to_string(),
-            "value": canonical_json(&tagged.value)?,
+            "value": params_value(&tagged.value)?,
         }),
     })
 }
@@ -79,13 +85,23 @@ mod tests {
     use super::*;
 
     #[test]
-    fn params_hash_ignores_key_order() {
+    fn params_hash_ignores_formatting_but_not_order() {
         let a: serde_yaml::Value = serde_yaml::from_str("{a: 1, b: [x, {c: 2, d: 3}]}").unwrap();
-        let b: serde_yaml::Value = serde_yaml::from_str("{b: [x, {d: 3, c: 2}], a: 1}").unwrap();
-        let c: serde_yaml::Value = serde_yaml::from_str("{b: [x, {d: 3, c: 2}], a: 2}").unwrap();
-        assert_eq!(params_hash("s", &a).unwrap(), params_hash("s", &b).unwrap());
-        assert_ne!(params_hash("s", &a).unwrap(), params_hash("s", &c).unwrap());
-        assert_ne!(params_hash("s", &a).unwrap(), params_hash("t", &a).unwrap());
+        let block: serde_yaml::Value =
+            serde_yaml::from_str("# note\na: 1\nb:\n  - x\n  - c: 2\n    d: 3\n").unwrap();
+        let reordered: serde_yaml::Value =
+            serde_yaml::from_str("{a: 1, b: [x, {d: 3, c: 2}]}").unwrap();
+        let changed: serde_yaml::Value =
+            serde_yaml::from_str("{a: 2, b: [x, {c: 2, d: 3}]}").unwrap();
+        let h = |v: &serde_yaml::Value| params_hash("s", v).unwrap();
+        assert_eq!(h(&a), h(&block));
+        assert_ne!(h(&a), h(&reordered), "feature order sets column order");
+        assert_ne!(h(&a), h(&changed));
+        assert_ne!(h(&a), params_hash("t", &a).unwrap());
+        assert_eq!(
+            params_json(&a).unwrap(),
+            r#"{"a":1,"b":["x",{"c":2,"d":3}]}"#
+        );
     }
 
     #[test]

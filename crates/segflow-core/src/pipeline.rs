@@ -8,7 +8,7 @@ use std::path::{Component, Path, PathBuf};
 
 use serde_yaml::{Mapping, Value};
 
-use crate::stage::{Planned, Registry, Stage};
+use crate::stage::{Format, Planned, Registry, Stage};
 use crate::{Error, Result};
 
 const TOP_KEYS: &[&str] = &["pipeline", "description", "seed", "run_dir", "stages"];
@@ -203,8 +203,11 @@ impl Pipeline {
                     ));
                 }
                 let found = spec.needs.iter().any(|need| {
-                    self.stage(need)
-                        .is_some_and(|up| up.outputs.iter().any(|o| consumes.contains(&o.kind)))
+                    self.stage(need).is_some_and(|up| {
+                        up.outputs
+                            .iter()
+                            .any(|o| o.format == Format::Parquet && consumes.contains(&o.kind))
+                    })
                 });
                 if !found {
                     return Err(Error::config(

@@ -11,7 +11,7 @@ use crate::artifact::Provenance;
 use crate::hash::{file_sha256, params_hash};
 use crate::lock::{Lock, LockEntry};
 use crate::pipeline::{Pipeline, StageSpec};
-use crate::stage::{OutputDir, StageCtx, input_hashes};
+use crate::stage::{Format, OutputDir, StageCtx, input_hashes};
 use crate::{Error, Result, TOOL_VERSION};
 
 #[derive(Debug, Clone, Default)]
@@ -67,7 +67,7 @@ pub fn stage_inputs(pipeline: &Pipeline, spec: &StageSpec) -> Vec<PathBuf> {
     for need in &spec.needs {
         if let Some(up) = pipeline.stage(need) {
             for out in &up.outputs {
-                if spec.stage.consumes().contains(&out.kind) {
+                if out.format == Format::Parquet && spec.stage.consumes().contains(&out.kind) {
                     inputs.push(up.output_dir.join(&out.file));
                 }
             }
@@ -230,6 +230,7 @@ fn run_stage(pipeline: &Pipeline, spec: &StageSpec, observer: &dyn Observer) -> 
     let provenance = Provenance {
         stage: kind.to_string(),
         params_hash: params_hash.clone(),
+        params: crate::hash::params_json(&spec.params)?,
         input_hashes: input_hashes(&inputs)?,
         seed: pipeline.seed,
     };

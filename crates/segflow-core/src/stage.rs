@@ -48,6 +48,15 @@ pub trait Stage: Sync {
 pub struct Planned {
     pub file: String,
     pub kind: &'static str,
+    pub format: Format,
+}
+
+/// Parquet artifacts are what stages read; CSV copies of summary tables are for people and
+/// spreadsheets, never a stage input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Parquet,
+    Csv,
 }
 
 impl Planned {
@@ -55,6 +64,16 @@ impl Planned {
         Self {
             file: format!("{kind}.parquet"),
             kind,
+            format: Format::Parquet,
+        }
+    }
+
+    /// A CSV rendering of the artifact `kind`.
+    pub fn csv(kind: &'static str) -> Self {
+        Self {
+            file: format!("{kind}.csv"),
+            kind,
+            format: Format::Csv,
         }
     }
 }
@@ -162,20 +181,41 @@ impl OutputDir {
         batch: &RecordBatch,
         extra: &[(String, String)],
     ) -> Result<()> {
-        let Some(planned) = self.planned.iter().find(|p| p.kind == kind) else {
-            return Err(Error::Internal(format!(
-                "stage wrote unplanned artifact {kind}"
-            )));
-        };
+        let file = self.planned_file(kind, Format::Parquet)?;
         artifact::write_parquet(
-            &self.staging.join(&planned.file),
+            &self.staging.join(&file),
             batch,
             kind,
             &self.provenance,
             extra,
         )?;
-        self.written.push(planned.file.clone());
+        self.written.push(file);
         Ok(())
+    }
+
+    /// Writes the planned CSV rendering of `kind` (header row, RFC 4180 quoting).
+    pub fn write_csv(&mut self, kind: &str, batch: &RecordBatch) -> Result<()> {
+        let file = self.planned_file(kind, Format::Csv)?;
+        let mut bytes = Vec::new();
+        arrow::csv::WriterBuilder::new()
+            .with_header(true)
+            .build(&mut bytes)
+            .write(batch)?;
+        artifact::write_atomic(&self.staging.join(&file), &bytes)?;
+        self.written.push(file);
+        Ok(())
+    }
+
+    fn planned_file(&self, kind: &str, format: Format) -> Result<String> {
+        self.planned
+            .iter()
+            .find(|p| p.kind == kind && p.format == format)
+            .map(|p| p.file.clone())
+            .ok_or_else(|| {
+                Error::Internal(format!(
+                    "stage wrote unplanned artifact {kind} ({format:?})"
+                ))
+            })
     }
 
     /// Moves every artifact into the target directory. Returns their final paths.
@@ -244,9 +284,21 @@ pub fn run_standalone(
     } else {
         params
     };
-    let planned = stage
-        .plan(&params)
-        .map_err(|e| e.in_config(&file, "params"))?;
+    run_with_params(stage, inputs, &params, output_dir, seed, progress)
+        .map_err(|e| e.in_config(&file, "params"))
+}
+
+/// Runs one stage on the given files with params already parsed, committing its artifacts
+/// to `output_dir` only when all of them are written.
+pub fn run_with_params(
+    stage: &dyn Stage,
+    inputs: &[PathBuf],
+    params: &serde_yaml::Value,
+    output_dir: &Path,
+    seed: u64,
+    progress: &dyn Fn(&str),
+) -> Result<(u64, Vec<PathBuf>)> {
+    let planned = stage.plan(params)?;
     for input in inputs {
         if !input.is_file() {
             return Err(Error::NoInput {
@@ -257,14 +309,13 @@ pub fn run_standalone(
     }
     let provenance = Provenance {
         stage: stage.kind().to_string(),
-        params_hash: crate::hash::params_hash(stage.kind(), &params)?,
+        params_hash: crate::hash::params_hash(stage.kind(), params)?,
+        params: crate::hash::params_json(params)?,
         input_hashes: input_hashes(inputs)?,
         seed,
     };
     let mut out = OutputDir::new(output_dir, provenance, planned)?;
     let ctx = StageCtx { seed, progress };
-    let rows = stage
-        .run(inputs, &params, &mut out, &ctx)
-        .map_err(|e| e.in_config(&file, "params"))?;
+    let rows = stage.run(inputs, params, &mut out, &ctx)?;
     Ok((rows, out.commit()?))
 }

@@ -190,6 +190,7 @@ pub fn from_events(
             &events,
             as_of,
             sorted_values.as_deref(),
+            params.thresholds.get(name).copied(),
             &mut thresholds,
         ) {
             columns.insert(col, (block.to_string(), array));
@@ -247,6 +248,7 @@ fn event_feature(
     ev: &Events<'_>,
     as_of: i64,
     sorted: Option<&[Vec<f64>]>,
+    fixed_threshold: Option<f64>,
     thresholds: &mut Vec<(String, String)>,
 ) -> Vec<(String, ArrayRef)> {
     let n = ev.groups.len();
@@ -304,7 +306,7 @@ fn event_feature(
         Feature::RecencyDays => single(floats(n, |g| days(as_of - last(g)))),
         Feature::TenureDays => single(floats(n, |g| days(last(g) - first(g)))),
         Feature::Share(condition) => {
-            let test = event_test(condition, ev, name, thresholds);
+            let test = event_test(condition, ev, name, fixed_threshold, thresholds);
             single(floats(n, |g| {
                 ev.group(g).filter(|&i| test(i)).count() as f64 / ev.size(g) as f64
             }))
@@ -343,6 +345,7 @@ fn event_test<'a>(
     condition: &'a Condition,
     ev: &'a Events<'_>,
     name: &str,
+    fixed_threshold: Option<f64>,
     thresholds: &mut Vec<(String, String)>,
 ) -> Box<dyn Fn(usize) -> bool + 'a> {
     match condition {
@@ -354,7 +357,8 @@ fn event_test<'a>(
         Condition::ValueGe(x) => Box::new(move |i| ev.value.expect("checked")[i] >= *x),
         Condition::ValueGeQuantile(q) => {
             let values = ev.value.expect("checked");
-            let threshold = segflow_core::stats::quantiles(values, &[*q])[0];
+            let threshold =
+                fixed_threshold.unwrap_or_else(|| segflow_core::stats::quantiles(values, &[*q])[0]);
             thresholds.push((name.to_string(), threshold.to_string()));
             Box::new(move |i| values[i] >= threshold)
         }

@@ -20,6 +20,10 @@ pub struct Params {
     pub blocks: IndexMap<String, IndexMap<String, Feature>>,
     /// Blocks whose columns are model inputs; the others are for interpretation only.
     pub model_blocks: Vec<String>,
+    /// Fixed global thresholds by feature name (`value_ge_quantile` shares) instead of
+    /// quantiles of this data: scoring new contacts against the training bar.
+    #[serde(default)]
+    pub thresholds: IndexMap<String, f64>,
 }
 
 fn feature_blocks<'de, D: serde::Deserializer<'de>>(
@@ -194,6 +198,16 @@ impl Validate for Params {
                 return bad(
                     format!("model_blocks[{i}]"),
                     format!("unknown block `{block}`"),
+                );
+            }
+        }
+        for name in self.thresholds.keys() {
+            if !self.features().any(|(_, n, f)| {
+                n == name && matches!(f, Feature::Share(Condition::ValueGeQuantile(_)))
+            }) {
+                return bad(
+                    format!("thresholds.{name}"),
+                    "not a feature with a global threshold (value_ge_quantile)".into(),
                 );
             }
         }

@@ -12,8 +12,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, Float64Array, StringArray};
-use arrow::compute::cast;
-use arrow::datatypes::DataType;
 use serde::Deserialize;
 
 use segflow_core::artifact::{
@@ -128,26 +126,7 @@ pub fn model_columns(
     names
         .into_iter()
         .map(|name| {
-            let array = artifact.column(&name)?;
-            let floats = cast(array, &DataType::Float64).map_err(|_| {
-                Error::data(
-                    Location::file(&artifact.path).column(&name),
-                    format!("not numeric ({})", array.data_type()),
-                )
-            })?;
-            let floats = floats
-                .as_any()
-                .downcast_ref::<Float64Array>()
-                .expect("cast to Float64");
-            let values = (0..floats.len())
-                .map(|i| {
-                    if floats.is_null(i) {
-                        f64::NAN
-                    } else {
-                        floats.value(i)
-                    }
-                })
-                .collect();
+            let values = artifact.float_column(&name)?;
             Ok((name, values))
         })
         .collect()

@@ -3,9 +3,11 @@
 
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, BooleanArray, Float64Array, RecordBatch, UInt32Array, UInt64Array};
+use arrow::array::{
+    Array, ArrayRef, AsArray, BooleanArray, Float64Array, RecordBatch, UInt32Array, UInt64Array,
+};
 
-use segflow_core::artifact::batch;
+use segflow_core::artifact::{Artifact, batch};
 use segflow_core::error::Location;
 use segflow_core::stats::quantile_sorted;
 use segflow_core::{Error, Result};
@@ -252,6 +254,73 @@ impl Transform {
         Ok(kept)
     }
 
+    /// Reads a transform back from its artifact (`to_batch`'s layout).
+    pub fn from_artifact(a: &Artifact) -> Result<Transform> {
+        let at = |column: &str| Location::file(&a.path).column(column);
+        if a.kind() != Some("transform") {
+            return Err(Error::data(
+                Location::file(&a.path),
+                "expected a transform artifact",
+            ));
+        }
+        let names = a
+            .column("column")?
+            .as_string_opt::<i32>()
+            .ok_or_else(|| Error::data(at("column"), "expected strings"))?;
+        let flag = |name: &str| -> Result<Vec<bool>> {
+            let col = a
+                .column(name)?
+                .as_boolean_opt()
+                .ok_or_else(|| Error::data(at(name), "expected booleans"))?;
+            Ok((0..col.len())
+                .map(|i| col.is_valid(i) && col.value(i))
+                .collect())
+        };
+        let number = |name: &str| -> Result<Vec<Option<f64>>> {
+            Ok(a.float_column(name)?
+                .into_iter()
+                .map(|v| (!v.is_nan()).then_some(v))
+                .collect())
+        };
+        let (dropped, log1p, indicator) = (
+            flag("dropped_constant")?,
+            flag("log1p")?,
+            flag("missing_indicator")?,
+        );
+        let (lo, hi, impute) = (
+            number("clip_low")?,
+            number("clip_high")?,
+            number("impute_value")?,
+        );
+        let (center, scale, cap) = (number("center")?, number("scale")?, number("cap")?);
+        let mut columns = Vec::with_capacity(names.len());
+        for i in 0..names.len() {
+            let needed = |v: Option<f64>, name: &str| {
+                v.ok_or_else(|| Error::data(at(name).row(i as u64), "missing for a kept column"))
+            };
+            columns.push(ColumnTransform {
+                name: names.value(i).to_string(),
+                log1p: log1p[i],
+                dropped: dropped[i],
+                clip: lo[i].zip(hi[i]),
+                impute: impute[i],
+                indicator: indicator[i],
+                center: if dropped[i] {
+                    0.0
+                } else {
+                    needed(center[i], "center")?
+                },
+                scale: if dropped[i] {
+                    1.0
+                } else {
+                    needed(scale[i], "scale")?
+                },
+                cap: cap[i],
+            });
+        }
+        Ok(Transform { columns })
+    }
+
     pub fn to_batch(&self) -> Result<RecordBatch> {
         let cols = &self.columns;
         let mut position = 0u32;
@@ -378,6 +447,29 @@ mod tests {
             .apply(&cols(&[("x", &[100.0]), ("other", &[1.0])]))
             .unwrap();
         assert_eq!(new[0][0], ((hi - c.center) / c.scale).clamp(-1.0, 1.0));
+    }
+
+    #[test]
+    fn the_artifact_round_trips_the_transform() {
+        let mut p = params();
+        p.missing_indicators = true;
+        p.log1p = vec!["x".into()];
+        let data = cols(&[
+            ("flat", &[3.0, 3.0, 3.0, 3.0]),
+            ("x", &[1.0, f64::NAN, 3.0, 10.0]),
+            ("y", &[0.5, 0.25, 8.0, 1.0]),
+        ]);
+        let (t, _) = Transform::fit(&data, &p).unwrap();
+        let artifact = Artifact {
+            path: "transform.parquet".into(),
+            batch: t.to_batch().unwrap(),
+            metadata: [(
+                segflow_core::artifact::META_ARTIFACT.to_string(),
+                "transform".to_string(),
+            )]
+            .into(),
+        };
+        assert_eq!(Transform::from_artifact(&artifact).unwrap(), t);
     }
 
     #[test]

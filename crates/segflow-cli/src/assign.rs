@@ -1,0 +1,356 @@
+//! `segflow assign`: scores new records with a finished run. The new CSV goes through the
+//! run's own ingest and features stages (params read from the artifacts' provenance, global
+//! thresholds fixed to the training values), the saved transform, and the fit's centroids.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, AsArray, Float64Array, StringArray, UInt32Array};
+use ndarray::Array2;
+use serde::Serialize;
+
+use segflow_core::artifact::{
+    Artifact, META_ID_COLUMN, META_PARAMS, Provenance, batch, read_parquet, write_parquet,
+};
+use segflow_core::error::Location;
+use segflow_core::hash::{file_sha256, params_hash, params_json};
+use segflow_core::lock::Lock;
+use segflow_core::stage::{Stage, run_with_params};
+use segflow_core::{Error, Result};
+use segflow_fit::Model;
+use segflow_preprocess::Transform;
+
+#[derive(Debug, Serialize)]
+pub struct Report {
+    pub rows: usize,
+    pub output: PathBuf,
+    /// Contacts per segment, in segment order.
+    pub segments: Vec<(String, usize)>,
+}
+
+/// The artifacts of a finished run that scoring needs, each checked against the lock.
+struct RunArtifacts {
+    events: PathBuf,
+    features: PathBuf,
+    transform: PathBuf,
+    fit_dir: PathBuf,
+    seed: u64,
+}
+
+fn locate(run_dir: &Path) -> Result<RunArtifacts> {
+    let lock = Lock::load_existing(run_dir)?;
+    let lock_path = Lock::path(run_dir);
+    let output = |kind: &str, files: &[&str]| -> Result<(PathBuf, u64)> {
+        let stages: Vec<_> = lock.stages.values().filter(|e| e.kind == kind).collect();
+        let entry = match stages[..] {
+            [entry] => entry,
+            [] => {
+                return Err(Error::data(
+                    Location::file(&lock_path),
+                    format!("the run has no {kind} stage; assign needs a run through fit"),
+                ));
+            }
+            _ => {
+                return Err(Error::data(
+                    Location::file(&lock_path),
+                    format!("the run has several {kind} stages; assign needs exactly one"),
+                ));
+            }
+        };
+        let (rel, hash) = entry
+            .outputs
+            .iter()
+            .find(|(rel, _)| {
+                files
+                    .iter()
+                    .any(|f| Path::new(rel).file_name() == Some(f.as_ref()))
+            })
+            .ok_or_else(|| {
+                Error::data(
+                    Location::file(&lock_path),
+                    format!("the {kind} stage recorded no {}", files.join(" or ")),
+                )
+            })?;
+        let path = run_dir.join(rel);
+        if &file_sha256(&path)? != hash {
+            return Err(Error::data(
+                Location::file(&path),
+                "changed since the run wrote it (see `segflow verify`); rerun the pipeline",
+            ));
+        }
+        Ok((path, entry.seed))
+    };
+    let (events, seed) = output("ingest", &["events.parquet", "table.parquet"])?;
+    let (features, _) = output("features", &["features.parquet"])?;
+    let (transform, _) = output("preprocess", &["transform.parquet"])?;
+    let (centroids, _) = output("fit", &["centroids.parquet"])?;
+    let (policy, _) = output("fit", &["policy.parquet"])?;
+    let fit_dir = centroids
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    if policy.parent() != Some(fit_dir.as_path()) {
+        return Err(Error::Internal("fit artifacts in two directories".into()));
+    }
+    Ok(RunArtifacts {
+        events,
+        features,
+        transform,
+        fit_dir,
+        seed,
+    })
+}
+
+/// The params a stage ran with, from its artifact's provenance.
+fn params_of(a: &Artifact) -> Result<serde_yaml::Value> {
+    let json = a.meta(META_PARAMS).ok_or_else(|| {
+        Error::data(
+            Location::file(&a.path),
+            "no segflow.params provenance; rerun the pipeline with this segflow version",
+        )
+    })?;
+    serde_yaml::from_str(json)
+        .map_err(|e| Error::data(Location::file(&a.path), format!("unreadable params: {e}")))
+}
+
+/// The training run's global thresholds, so new contacts are measured against the same bar.
+fn fixed_thresholds(features: &Artifact) -> Result<serde_yaml::Mapping> {
+    let pairs: Vec<(String, String)> = features
+        .meta("segflow.thresholds")
+        .map(serde_json::from_str)
+        .transpose()
+        .map_err(|e| Error::data(Location::file(&features.path), format!("thresholds: {e}")))?
+        .unwrap_or_default();
+    pairs
+        .into_iter()
+        .map(|(name, value)| {
+            let value: f64 = value.parse().map_err(|_| {
+                Error::data(
+                    Location::file(&features.path),
+                    format!("threshold of {name} is not a number: {value}"),
+                )
+            })?;
+            Ok((name.into(), value.into()))
+        })
+        .collect()
+}
+
+/// Removes the scratch directory of the intermediate artifacts however assign ends.
+struct Scratch(PathBuf);
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+pub fn assign(
+    run_dir: &Path,
+    input: &Path,
+    output: &Path,
+    as_of: Option<&str>,
+    progress: &dyn Fn(&str),
+) -> Result<Report> {
+    if !run_dir.is_dir() {
+        return Err(Error::NoInput {
+            path: run_dir.to_path_buf(),
+            reason: "no such run directory".into(),
+        });
+    }
+    if !input.is_file() {
+        return Err(Error::NoInput {
+            path: input.to_path_buf(),
+            reason: "no such file".into(),
+        });
+    }
+    let run = locate(run_dir)?;
+    let training_events = read_parquet(&run.events)?;
+    let training_features = read_parquet(&run.features)?;
+    let ingest_params = params_of(&training_events)?;
+    let mut features_params = params_of(&training_features)?;
+    let features_map = features_params
+        .as_mapping_mut()
+        .ok_or_else(|| Error::data(Location::file(&run.features), "params are not a mapping"))?;
+    features_map.insert(
+        "thresholds".into(),
+        serde_yaml::Value::Mapping(fixed_thresholds(&training_features)?),
+    );
+    if let Some(t) = as_of {
+        features_map.insert("as_of".into(), t.into());
+    }
+
+    let parent = output
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+    let name = output
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let scratch = Scratch(parent.join(format!(".{name}.assign-{}", std::process::id())));
+    let stage_dir = |stage: &dyn Stage| scratch.0.join(stage.kind());
+
+    progress("ingest");
+    let ingest: &dyn Stage = &segflow_ingest::IngestStage;
+    let (_, written) = run_with_params(
+        ingest,
+        &[input.to_path_buf()],
+        &ingest_params,
+        &stage_dir(ingest),
+        run.seed,
+        progress,
+    )?;
+    let events = pick(&written, &["events.parquet", "table.parquet"])?;
+    progress("features");
+    let features_stage: &dyn Stage = &segflow_features::FeaturesStage;
+    let (_, written) = run_with_params(
+        features_stage,
+        &[events],
+        &features_params,
+        &stage_dir(features_stage),
+        run.seed,
+        progress,
+    )?;
+    let features = read_parquet(&pick(&written, &["features.parquet"])?)?;
+
+    progress("transform and nearest centroid");
+    let transform = Transform::from_artifact(&read_parquet(&run.transform)?)?;
+    let model = Model::load(&run.fit_dir)?;
+    if transform.output_columns() != model.columns {
+        return Err(Error::data(
+            Location::file(&run.transform),
+            "the transform and the centroids name different columns: they come from different runs",
+        ));
+    }
+    let id_column = features
+        .meta(META_ID_COLUMN)
+        .unwrap_or("contact_id")
+        .to_string();
+    let ids: Vec<String> = features
+        .column(&id_column)?
+        .as_string_opt::<i32>()
+        .ok_or_else(|| Error::Internal("features ids are not strings".into()))?
+        .iter()
+        .map(|v| v.unwrap_or_default().to_string())
+        .collect();
+    let wanted: Vec<String> = transform
+        .columns
+        .iter()
+        .filter(|c| !c.dropped)
+        .map(|c| c.name.clone())
+        .collect();
+    let columns = segflow_preprocess::model_columns(&features, Some(&wanted))?;
+    let matrix = transform.apply(&columns).map_err(|e| match e {
+        // Rows of the intermediate features artifact mean nothing to the user: name the contact.
+        Error::Data { location, message } => Error::data(
+            Location {
+                file: Some(input.display().to_string()),
+                line: None,
+                row: None,
+                column: location.column,
+            },
+            match location.row {
+                Some(r) => format!("{id_column} {}: {message}", ids[r as usize]),
+                None => message,
+            },
+        ),
+        other => other,
+    })?;
+    let (n, d) = (ids.len(), matrix.len());
+    let x = Array2::from_shape_fn((n, d), |(i, j)| matrix[j][i]);
+    let scored = model.assign(x.view());
+
+    let mut counts = vec![0usize; model.segments.len()];
+    scored.labels.iter().for_each(|&l| counts[l] += 1);
+    let action = |f: &dyn Fn(&segflow_fit::Action) -> String| -> ArrayRef {
+        Arc::new(StringArray::from_iter_values(
+            scored.labels.iter().map(|&l| f(&model.actions[l])),
+        ))
+    };
+    let table = batch(vec![
+        (
+            id_column.as_str(),
+            Arc::new(StringArray::from_iter_values(&ids)) as ArrayRef,
+        ),
+        (
+            "cluster",
+            Arc::new(UInt32Array::from_iter_values(
+                scored.labels.iter().map(|&l| l as u32),
+            )),
+        ),
+        (
+            "segment",
+            Arc::new(StringArray::from_iter_values(
+                scored.labels.iter().map(|&l| model.segments[l].clone()),
+            )),
+        ),
+        (
+            "distance",
+            Arc::new(Float64Array::from(scored.distance.clone())),
+        ),
+        (
+            "margin",
+            Arc::new(Float64Array::from(scored.margin.clone())),
+        ),
+        ("decision_use", action(&|a| a.decision_use.clone())),
+        ("operational_rule", action(&|a| a.operational_rule.clone())),
+    ])?;
+
+    let mut model_hashes = BTreeMap::new();
+    for path in [
+        run.events.clone(),
+        run.features.clone(),
+        run.transform.clone(),
+        run.fit_dir.join("centroids.parquet"),
+        run.fit_dir.join("policy.parquet"),
+    ] {
+        let rel = path
+            .strip_prefix(run_dir)
+            .unwrap_or(&path)
+            .to_string_lossy()
+            .replace('\\', "/");
+        model_hashes.insert(rel, file_sha256(&path)?);
+    }
+    let params: serde_yaml::Value = serde_yaml::to_value(serde_json::json!({
+        "model": model_hashes,
+        "as_of": as_of,
+    }))
+    .map_err(|e| Error::Internal(e.to_string()))?;
+    let mut input_hashes = BTreeMap::new();
+    input_hashes.insert(
+        input
+            .file_name()
+            .map(|f| f.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        file_sha256(input)?,
+    );
+    let provenance = Provenance {
+        stage: "assign".into(),
+        params_hash: params_hash("assign", &params)?,
+        params: params_json(&params)?,
+        input_hashes,
+        seed: run.seed,
+    };
+    write_parquet(
+        output,
+        &table,
+        "assignments",
+        &provenance,
+        &[(META_ID_COLUMN.to_string(), id_column)],
+    )?;
+    Ok(Report {
+        rows: n,
+        output: output.to_path_buf(),
+        segments: model.segments.iter().cloned().zip(counts).collect(),
+    })
+}
+
+fn pick(written: &[PathBuf], names: &[&str]) -> Result<PathBuf> {
+    written
+        .iter()
+        .find(|p| names.iter().any(|n| p.file_name() == Some(n.as_ref())))
+        .cloned()
+        .ok_or_else(|| Error::Internal(format!("stage wrote none of {names:?}")))
+}

@@ -1,0 +1,973 @@
+//! The fit stage: the final clustering of the model matrix at the chosen K, with canonical
+//! cluster ids (by decreasing size, ties by centroid order), per-contact assignments, centroids,
+//! segment cards and profiles in original units, names from the YAML's role rules, actions,
+//! and the summary tables (cards, policy, findings, executive summary) as Parquet and CSV.
+//!
+//! [`Model`] reads a fit's artifacts back, so new contacts are scored by the same
+//! nearest-centroid arithmetic that labelled the training contacts.
+
+mod naming;
+mod params;
+mod profile;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow::array::{
+    Array, ArrayRef, AsArray, BooleanArray, Float64Array, RecordBatch, StringArray, UInt32Array,
+    UInt64Array,
+};
+use arrow::datatypes::UInt32Type;
+use ndarray::Array2;
+
+use segflow_cluster::metrics::{calinski_harabasz, davies_bouldin, silhouette_samples};
+use segflow_cluster::{KMeansParams, Nearest, nearest};
+use segflow_core::artifact::{
+    Artifact, META_BLOCKS, META_ID_COLUMN, META_MODEL_COLUMNS, batch, read_parquet,
+};
+use segflow_core::error::Location;
+use segflow_core::matrix::read_matrix;
+use segflow_core::stage::{
+    OutputDir, Planned, Stage, StageCtx, Validate, parse_params, parse_valid,
+};
+use segflow_core::{Error, Result};
+
+pub use naming::Named;
+pub use params::{Action, Algorithm, Cards, Criterion, Naming, Params, Role};
+use profile::{FeatureProfile, distinguishing};
+
+/// The artifacts fit reads, identified by their `segflow.artifact` kind.
+pub struct Inputs {
+    pub matrix: PathBuf,
+    pub features: PathBuf,
+    /// select_k's decision; needed unless params give `k`.
+    pub decision: Option<PathBuf>,
+}
+
+impl Inputs {
+    pub fn classify(paths: &[PathBuf]) -> Result<Inputs> {
+        let (mut matrix, mut features, mut decision) = (None, None, None);
+        for path in paths {
+            let kind = read_parquet(path)?.kind().map(str::to_string);
+            let slot = match kind.as_deref() {
+                Some("matrix") => &mut matrix,
+                Some("features") => &mut features,
+                Some("decision") => &mut decision,
+                other => {
+                    return Err(Error::data(
+                        Location::file(path),
+                        format!(
+                            "fit reads matrix, features and decision artifacts, not {}",
+                            other.unwrap_or("a file without segflow metadata")
+                        ),
+                    ));
+                }
+            };
+            if slot.replace(path.clone()).is_some() {
+                return Err(Error::Usage(format!(
+                    "two {} artifacts given to fit",
+                    kind.unwrap_or_default()
+                )));
+            }
+        }
+        let missing =
+            |what: &str| Error::Usage(format!("fit needs the {what} artifact as an input"));
+        Ok(Inputs {
+            matrix: matrix.ok_or_else(|| missing("matrix (preprocess)"))?,
+            features: features.ok_or_else(|| missing("features"))?,
+            decision,
+        })
+    }
+}
+
+/// What the fit produced, for callers and the run summary.
+pub struct Outputs {
+    pub rows: u64,
+    pub k: usize,
+    pub segments: Vec<Named>,
+}
+
+/// Numbers in names, narratives and summary text: whole numbers as integers, others rounded
+/// for reading (the Parquet columns keep full precision).
+pub(crate) fn fmt_num(x: f64) -> String {
+    if !x.is_finite() {
+        return x.to_string();
+    }
+    if x == 0.0 {
+        return "0".into();
+    }
+    if x == x.trunc() && x.abs() < 1e15 {
+        return format!("{x:.0}");
+    }
+    match x.abs() {
+        m if m >= 100.0 => format!("{x:.1}"),
+        m if m >= 1.0 => format!("{x:.2}"),
+        _ => format!("{x:.3}"),
+    }
+}
+
+struct Chosen {
+    k: usize,
+    source: String,
+    reason: String,
+}
+
+fn chosen_k(params: &Params, decision: Option<&Path>) -> Result<Chosen> {
+    if let Some(k) = params.k {
+        return Ok(Chosen {
+            k,
+            source: "fit params".into(),
+            reason: format!("K set to {k} in the fit params"),
+        });
+    }
+    let Some(path) = decision else {
+        return Err(Error::config(
+            "",
+            "k",
+            "no K: give `k` or the decision artifact of select_k as an input",
+        ));
+    };
+    let a = read_parquet(path)?;
+    let text = |name: &str| -> Result<String> {
+        let col = a.column(name)?;
+        col.as_string_opt::<i32>()
+            .filter(|s| s.len() == 1 && s.is_valid(0))
+            .map(|s| s.value(0).to_string())
+            .ok_or_else(|| Error::data(Location::file(path).column(name), "expected one string"))
+    };
+    let k = a
+        .column("k")?
+        .as_primitive_opt::<UInt32Type>()
+        .filter(|k| k.len() == 1 && k.is_valid(0))
+        .map(|k| k.value(0) as usize)
+        .ok_or_else(|| Error::data(Location::file(path).column("k"), "expected one K"))?;
+    Ok(Chosen {
+        k,
+        source: format!("select_k decision (rule {})", text("rule")?),
+        reason: text("reason")?,
+    })
+}
+
+/// Block and model-input flag of each feature column, from the features metadata.
+fn block_of(features: &Artifact) -> Vec<(String, String, bool)> {
+    let parsed: Vec<serde_json::Value> = features
+        .meta(META_BLOCKS)
+        .and_then(|m| serde_json::from_str(m).ok())
+        .unwrap_or_default();
+    let mut out = Vec::new();
+    for b in &parsed {
+        let block = b["block"].as_str().unwrap_or_default().to_string();
+        let model = b["model_input"].as_bool().unwrap_or(false);
+        for c in b["columns"].as_array().into_iter().flatten() {
+            if let Some(c) = c.as_str() {
+                out.push((c.to_string(), block.clone(), model));
+            }
+        }
+    }
+    out
+}
+
+/// The permutation that makes cluster ids canonical: decreasing size, ties by lexicographic
+/// centroid order. `order[new] = old`.
+fn canonical_order(labels: &[usize], centroids: &Array2<f64>) -> Vec<usize> {
+    let k = centroids.nrows();
+    let mut sizes = vec![0usize; k];
+    labels.iter().for_each(|&l| sizes[l] += 1);
+    let mut order: Vec<usize> = (0..k).collect();
+    order.sort_by(|&a, &b| {
+        sizes[b].cmp(&sizes[a]).then_with(|| {
+            centroids
+                .row(a)
+                .iter()
+                .zip(centroids.row(b))
+                .map(|(x, y)| x.total_cmp(y))
+                .find(|o| o.is_ne())
+                .unwrap_or(std::cmp::Ordering::Equal)
+        })
+    });
+    order
+}
+
+/// Checks that every feature the params name exists, before any clustering.
+fn check_keys(params: &Params, known: &[&str]) -> Result<()> {
+    let check = |key: String, name: &str| -> Result<()> {
+        if known.contains(&name) {
+            Ok(())
+        } else {
+            Err(Error::config(
+                "",
+                key,
+                format!("`{name}` is not a numeric feature of the features artifact"),
+            ))
+        }
+    };
+    let c = &params.cards;
+    for (key, list) in [
+        ("cards.medians", c.medians.as_deref().unwrap_or_default()),
+        ("cards.spreads", &c.spreads[..]),
+        ("cards.means", &c.means[..]),
+        ("cards.any", &c.any[..]),
+    ] {
+        for name in list {
+            check(key.into(), name)?;
+        }
+    }
+    for (i, role) in params.naming.roles.iter().enumerate() {
+        for c in &role.by {
+            if c.key() != "n_contacts" {
+                check(format!("naming.roles[{i}].by"), c.key())?;
+            }
+        }
+    }
+    if let Some(template) = &params.narrative {
+        for name in placeholders(template) {
+            if !matches!(name, "n_contacts" | "share_pct") {
+                check("narrative".into(), name)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The `{name}` placeholders of a narrative template.
+fn placeholders(template: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        let Some(close) = rest[open..].find('}') else {
+            break;
+        };
+        out.push(&rest[open + 1..open + close]);
+        rest = &rest[open + close + 1..];
+    }
+    out
+}
+
+pub fn run(
+    inputs: &Inputs,
+    params: &Params,
+    out: &mut OutputDir,
+    ctx: &StageCtx<'_>,
+) -> Result<Outputs> {
+    params.validate()?;
+    (ctx.progress)("reading the matrix and features");
+    let m = read_matrix(&inputs.matrix)?;
+    let features = read_parquet(&inputs.features)?;
+    if features.kind() != Some("features") {
+        return Err(Error::data(
+            Location::file(&inputs.features),
+            "expected a features artifact",
+        ));
+    }
+    let feature_ids = features.column(&m.id_column)?;
+    let feature_ids = feature_ids.as_string_opt::<i32>().ok_or_else(|| {
+        Error::data(
+            Location::file(&inputs.features).column(&m.id_column),
+            "ids must be strings",
+        )
+    })?;
+    if feature_ids.len() != m.ids.len() {
+        return Err(Error::data(
+            Location::file(&inputs.features),
+            format!(
+                "{} rows, the matrix has {}: they come from different runs",
+                feature_ids.len(),
+                m.ids.len()
+            ),
+        ));
+    }
+    if let Some(row) = (0..m.ids.len()).find(|&i| feature_ids.value(i) != m.ids[i]) {
+        return Err(Error::data(
+            Location::file(&inputs.features)
+                .row(row as u64)
+                .column(&m.id_column),
+            format!(
+                "id {} where the matrix has {}: they come from different runs",
+                feature_ids.value(row),
+                m.ids[row]
+            ),
+        ));
+    }
+    let chosen = chosen_k(params, inputs.decision.as_deref())?;
+    let (n, k) = (m.values.nrows(), chosen.k);
+    if k >= n {
+        return Err(Error::data(
+            Location::file(&inputs.matrix),
+            format!("K = {k} needs more than {k} rows; the matrix has {n}"),
+        ));
+    }
+    let layout = block_of(&features);
+    let numeric: Vec<(String, String, bool)> = layout
+        .into_iter()
+        .filter(|(name, _, _)| {
+            features
+                .batch
+                .column_by_name(name)
+                .is_some_and(|c| c.data_type().is_numeric())
+        })
+        .collect();
+    let known: Vec<&str> = numeric.iter().map(|(n, _, _)| n.as_str()).collect();
+    check_keys(params, &known)?;
+
+    (ctx.progress)(&format!("k-means with K = {k}, {} restarts", params.n_init));
+    let cluster_err = |e: segflow_cluster::ClusterError| {
+        Error::data(Location::file(&inputs.matrix), e.to_string())
+    };
+    let model = KMeansParams::new(k)
+        .n_init(params.n_init)
+        .max_iter(params.max_iter)
+        .tol(params.tol)
+        .seed(ctx.seed)
+        .fit_array(m.values.view())
+        .map_err(cluster_err)?;
+    let order = canonical_order(
+        model.labels.as_slice().expect("contiguous"),
+        &model.centroids,
+    );
+    let centroids = model.centroids.select(ndarray::Axis(0), &order);
+    let Nearest {
+        labels,
+        distance,
+        margin,
+    } = nearest(m.values.view(), centroids.view());
+    let mut sizes = vec![0usize; k];
+    labels.iter().for_each(|&l| sizes[l] += 1);
+
+    (ctx.progress)("scoring and profiling the segments");
+    let silhouette = silhouette_samples(m.values.view(), &labels).map_err(cluster_err)?;
+    let profiles: Vec<FeatureProfile> = numeric
+        .iter()
+        .map(|(name, block, model_input)| {
+            Ok(FeatureProfile::new(
+                name.clone(),
+                block.clone(),
+                *model_input,
+                &features.float_column(name)?,
+                &labels,
+                k,
+            ))
+        })
+        .collect::<Result<_>>()?;
+    let profile_of = |name: &str| profiles.iter().find(|p| p.name == name);
+    let stat = |c: usize, key: &str| -> f64 {
+        if key == "n_contacts" {
+            sizes[c] as f64
+        } else {
+            profile_of(key).map_or(f64::NAN, |p| p.clusters[c].median)
+        }
+    };
+    let distinct = distinguishing(&profiles, k);
+    let named = naming::name_segments(
+        &params.naming,
+        &naming::Clusters {
+            sizes: &sizes,
+            stat: &stat,
+            distinguishing: &distinct,
+        },
+    );
+    let names: Vec<String> = named.iter().map(|s| s.name.clone()).collect();
+
+    let id_column = m.id_column.clone();
+    let assignments = batch(vec![
+        (
+            id_column.as_str(),
+            Arc::new(StringArray::from_iter_values(&m.ids)) as ArrayRef,
+        ),
+        ("cluster", u32s(labels.iter().map(|&l| l as u32))),
+        ("segment", strings(labels.iter().map(|&l| names[l].clone()))),
+        ("distance", Arc::new(Float64Array::from(distance))),
+        ("margin", Arc::new(Float64Array::from(margin))),
+        (
+            "silhouette",
+            Arc::new(Float64Array::from(silhouette.to_vec())),
+        ),
+    ])?;
+    out.write(
+        "assignments",
+        &assignments,
+        &[(META_ID_COLUMN.to_string(), id_column.clone())],
+    )?;
+
+    out.write(
+        "centroids",
+        &centroids_batch(&m.columns, &centroids, &names, &profile_of)?,
+        &[(
+            META_MODEL_COLUMNS.to_string(),
+            serde_json::to_string(&m.columns).expect("strings"),
+        )],
+    )?;
+
+    let model_features: Vec<String> = numeric
+        .iter()
+        .filter(|(_, _, model)| *model)
+        .map(|(n, _, _)| n.clone())
+        .collect();
+    let cards = cards_batch(params, &model_features, &profiles, &sizes, &names)?;
+    out.write("cards", &cards, &[])?;
+    out.write_csv("cards", &cards)?;
+
+    out.write(
+        "profile",
+        &profile_batch(&profiles, &names, params.top_features)?,
+        &[],
+    )?;
+
+    let shares: Vec<f64> = sizes.iter().map(|&s| s as f64 / n as f64).collect();
+    let policy = batch(vec![
+        ("cluster", u32s(0..k as u32)),
+        ("segment", strings(names.iter().cloned())),
+        ("n_contacts", u64s(sizes.iter().map(|&s| s as u64))),
+        ("share", Arc::new(Float64Array::from(shares.clone()))),
+        ("naming_rule", strings(named.iter().map(|s| s.rule.clone()))),
+        (
+            "decision_use",
+            strings(named.iter().map(|s| s.action.decision_use.clone())),
+        ),
+        (
+            "operational_rule",
+            strings(named.iter().map(|s| s.action.operational_rule.clone())),
+        ),
+        (
+            "typical_pattern",
+            strings(named.iter().map(|s| s.action.typical_pattern.clone())),
+        ),
+    ])?;
+    out.write("policy", &policy, &[])?;
+    out.write_csv("policy", &policy)?;
+
+    let mean_by = |values: &[f64], c: usize| {
+        let (sum, count) = labels
+            .iter()
+            .zip(values)
+            .filter(|(l, _)| **l == c)
+            .fold((0.0, 0usize), |(s, n), (_, v)| (s + v, n + 1));
+        sum / count as f64
+    };
+    let silhouette = silhouette.to_vec();
+    let findings = batch(vec![
+        ("cluster", u32s(0..k as u32)),
+        ("segment", strings(names.iter().cloned())),
+        ("n_contacts", u64s(sizes.iter().map(|&s| s as u64))),
+        ("share", Arc::new(Float64Array::from(shares.clone()))),
+        (
+            "narrative",
+            strings((0..k).map(|c| narrative(params, c, &sizes, n, &profiles, &distinct))),
+        ),
+        (
+            "distinguishing",
+            strings(distinct.iter().map(|d| {
+                d.iter()
+                    .take(params.top_features)
+                    .map(|(f, v)| {
+                        format!("{f} {}{:.2} sd", if *v < 0.0 { "−" } else { "+" }, v.abs())
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            })),
+        ),
+        (
+            "mean_silhouette",
+            floats((0..k).map(|c| mean_by(&silhouette, c))),
+        ),
+        (
+            "mean_distance",
+            floats((0..k).map(|c| mean_by(assignments_distance(&assignments), c))),
+        ),
+    ])?;
+    out.write("findings", &findings, &[])?;
+    out.write_csv("findings", &findings)?;
+
+    let labels_ref = &labels;
+    let summary = summary_batch(&SummaryFacts {
+        n,
+        d: m.columns.len(),
+        chosen: &chosen,
+        params,
+        seed: ctx.seed,
+        inertia: model.inertia,
+        silhouette: silhouette.iter().sum::<f64>() / n as f64,
+        davies_bouldin: davies_bouldin(m.values.view(), labels_ref).map_err(cluster_err)?,
+        calinski_harabasz: calinski_harabasz(m.values.view(), labels_ref).map_err(cluster_err)?,
+        negative_silhouette: silhouette.iter().filter(|s| **s < 0.0).count(),
+        n_iter: model.n_iter,
+        converged: model.converged,
+        sizes: &sizes,
+        names: &names,
+    })?;
+    out.write("summary", &summary, &[])?;
+    out.write_csv("summary", &summary)?;
+    Ok(Outputs {
+        rows: n as u64,
+        k,
+        segments: named,
+    })
+}
+
+fn assignments_distance(b: &RecordBatch) -> &[f64] {
+    b.column_by_name("distance")
+        .expect("written above")
+        .as_primitive::<arrow::datatypes::Float64Type>()
+        .values()
+}
+
+fn strings(values: impl Iterator<Item = String>) -> ArrayRef {
+    Arc::new(StringArray::from_iter_values(values))
+}
+
+fn floats(values: impl Iterator<Item = f64>) -> ArrayRef {
+    Arc::new(Float64Array::from_iter_values(values))
+}
+
+fn u32s(values: impl Iterator<Item = u32>) -> ArrayRef {
+    Arc::new(UInt32Array::from_iter_values(values))
+}
+
+fn u64s(values: impl Iterator<Item = u64>) -> ArrayRef {
+    Arc::new(UInt64Array::from_iter_values(values))
+}
+
+/// Rows `scaled` (the centroids the model scores with) and `original` (the mean of the
+/// members' feature values; a column with no raw feature, such as a missing-value indicator,
+/// repeats its scaled value).
+fn centroids_batch<'a>(
+    columns: &[String],
+    centroids: &Array2<f64>,
+    names: &[String],
+    profile_of: &dyn Fn(&str) -> Option<&'a FeatureProfile>,
+) -> Result<RecordBatch> {
+    let k = centroids.nrows();
+    let mut arrays: Vec<(&str, ArrayRef)> = vec![
+        ("cluster", u32s((0..k as u32).chain(0..k as u32))),
+        ("segment", strings(names.iter().chain(names).cloned())),
+        (
+            "space",
+            strings(
+                std::iter::repeat_n("scaled".to_string(), k)
+                    .chain(std::iter::repeat_n("original".to_string(), k)),
+            ),
+        ),
+    ];
+    for (j, name) in columns.iter().enumerate() {
+        let scaled = centroids.column(j);
+        let original: Vec<f64> = (0..k)
+            .map(|c| profile_of(name).map_or(scaled[c], |p| p.clusters[c].mean))
+            .collect();
+        arrays.push((
+            name.as_str(),
+            floats(scaled.iter().copied().chain(original)),
+        ));
+    }
+    batch(arrays)
+}
+
+fn cards_batch(
+    params: &Params,
+    model_features: &[String],
+    profiles: &[FeatureProfile],
+    sizes: &[usize],
+    names: &[String],
+) -> Result<RecordBatch> {
+    let k = sizes.len();
+    let n: usize = sizes.iter().sum();
+    let p = |name: &str| {
+        profiles
+            .iter()
+            .find(|p| p.name == name)
+            .expect("keys checked before fitting")
+    };
+    let mut cols: Vec<(String, ArrayRef)> = vec![
+        ("cluster".into(), u32s(0..k as u32)),
+        ("segment".into(), strings(names.iter().cloned())),
+        ("n_contacts".into(), u64s(sizes.iter().map(|&s| s as u64))),
+        (
+            "share".into(),
+            floats(sizes.iter().map(|&s| s as f64 / n as f64)),
+        ),
+    ];
+    let c = &params.cards;
+    for name in c.medians.as_deref().unwrap_or(model_features) {
+        cols.push((
+            format!("median_{name}"),
+            floats((0..k).map(|i| p(name).clusters[i].median)),
+        ));
+    }
+    for name in &c.spreads {
+        for (q, get) in [
+            (
+                "q25",
+                (|s: &profile::Summary| s.q25) as fn(&profile::Summary) -> f64,
+            ),
+            ("q50", |s| s.median),
+            ("q75", |s| s.q75),
+        ] {
+            cols.push((
+                format!("{name}_{q}"),
+                floats((0..k).map(|i| get(&p(name).clusters[i]))),
+            ));
+        }
+    }
+    for name in &c.means {
+        cols.push((
+            format!("mean_{name}"),
+            floats((0..k).map(|i| p(name).clusters[i].mean)),
+        ));
+    }
+    for name in &c.any {
+        cols.push((
+            format!("pct_any_{name}"),
+            floats((0..k).map(|i| p(name).clusters[i].share_positive * 100.0)),
+        ));
+    }
+    batch(cols.iter().map(|(n, a)| (n.as_str(), a.clone())).collect())
+}
+
+fn profile_batch(profiles: &[FeatureProfile], names: &[String], top: usize) -> Result<RecordBatch> {
+    let k = names.len();
+    let mut rows: Vec<(usize, &FeatureProfile, Option<u32>)> = Vec::new();
+    for c in 0..k {
+        let mut ranked: Vec<&FeatureProfile> = profiles.iter().filter(|p| p.model_input).collect();
+        ranked.sort_by(|a, b| b.std_diff(c).abs().total_cmp(&a.std_diff(c).abs()));
+        for p in profiles {
+            let rank = ranked
+                .iter()
+                .position(|r| r.name == p.name)
+                .map(|r| r as u32 + 1);
+            rows.push((c, p, rank));
+        }
+    }
+    let f =
+        |g: &dyn Fn(usize, &FeatureProfile) -> f64| floats(rows.iter().map(|(c, p, _)| g(*c, p)));
+    batch(vec![
+        ("cluster", u32s(rows.iter().map(|r| r.0 as u32))),
+        ("segment", strings(rows.iter().map(|r| names[r.0].clone()))),
+        ("feature", strings(rows.iter().map(|r| r.1.name.clone()))),
+        ("block", strings(rows.iter().map(|r| r.1.block.clone()))),
+        (
+            "model_input",
+            Arc::new(BooleanArray::from(
+                rows.iter().map(|r| r.1.model_input).collect::<Vec<_>>(),
+            )),
+        ),
+        ("median", f(&|c, p| p.clusters[c].median)),
+        ("q25", f(&|c, p| p.clusters[c].q25)),
+        ("q75", f(&|c, p| p.clusters[c].q75)),
+        ("iqr", f(&|c, p| p.clusters[c].q75 - p.clusters[c].q25)),
+        ("mean", f(&|c, p| p.clusters[c].mean)),
+        ("all_median", f(&|_, p| p.all.median)),
+        ("all_iqr", f(&|_, p| p.all.q75 - p.all.q25)),
+        ("all_mean", f(&|_, p| p.all.mean)),
+        ("all_std", f(&|_, p| p.all.std)),
+        ("std_diff", f(&|c, p| p.std_diff(c))),
+        (
+            "rank",
+            Arc::new(UInt32Array::from(
+                rows.iter().map(|r| r.2).collect::<Vec<_>>(),
+            )),
+        ),
+        (
+            "top",
+            Arc::new(BooleanArray::from(
+                rows.iter()
+                    .map(|r| r.2.is_some_and(|rank| rank as usize <= top))
+                    .collect::<Vec<_>>(),
+            )),
+        ),
+    ])
+}
+
+/// The segment's narrative from the template, or from its top distinguishing features.
+fn narrative(
+    params: &Params,
+    c: usize,
+    sizes: &[usize],
+    n: usize,
+    profiles: &[FeatureProfile],
+    distinct: &[Vec<(String, f64)>],
+) -> String {
+    let median = |name: &str| {
+        profiles
+            .iter()
+            .find(|p| p.name == name)
+            .map_or(f64::NAN, |p| p.clusters[c].median)
+    };
+    match &params.narrative {
+        Some(template) => {
+            let mut text = template.clone();
+            for name in placeholders(template) {
+                let value = match name {
+                    "n_contacts" => sizes[c].to_string(),
+                    "share_pct" => format!("{:.1}", sizes[c] as f64 / n as f64 * 100.0),
+                    other => fmt_num(median(other)),
+                };
+                text = text.replacen(&format!("{{{name}}}"), &value, 1);
+            }
+            text
+        }
+        None => {
+            let parts: Vec<String> = distinct[c]
+                .iter()
+                .take(params.top_features)
+                .map(|(f, _)| format!("{f} {}", fmt_num(median(f))))
+                .collect();
+            format!(
+                "{} contacts; typical (median) {}.",
+                sizes[c],
+                parts.join(", ")
+            )
+        }
+    }
+}
+
+struct SummaryFacts<'a> {
+    n: usize,
+    d: usize,
+    chosen: &'a Chosen,
+    params: &'a Params,
+    seed: u64,
+    inertia: f64,
+    silhouette: f64,
+    davies_bouldin: f64,
+    calinski_harabasz: f64,
+    negative_silhouette: usize,
+    n_iter: usize,
+    converged: bool,
+    sizes: &'a [usize],
+    names: &'a [String],
+}
+
+/// The executive summary: one metric per row, as text and (where numeric) as a number.
+fn summary_batch(f: &SummaryFacts<'_>) -> Result<RecordBatch> {
+    let share = |c: usize| f.sizes[c] as f64 / f.n as f64 * 100.0;
+    let segment = |c: usize| {
+        format!(
+            "{}: {} contacts ({:.1} %)",
+            f.names[c],
+            f.sizes[c],
+            share(c)
+        )
+    };
+    let last = f.sizes.len() - 1;
+    let rows: Vec<(&str, String, Option<f64>)> = vec![
+        ("contacts", f.n.to_string(), Some(f.n as f64)),
+        ("model_features", f.d.to_string(), Some(f.d as f64)),
+        (
+            "segments",
+            f.sizes.len().to_string(),
+            Some(f.sizes.len() as f64),
+        ),
+        ("k_source", f.chosen.source.clone(), None),
+        ("k_reason", f.chosen.reason.clone(), None),
+        (
+            "algorithm",
+            format!(
+                "k-means (k-means++, {} restarts, max_iter {}, tol {}, seed {})",
+                f.params.n_init, f.params.max_iter, f.params.tol, f.seed
+            ),
+            None,
+        ),
+        ("inertia", fmt_num(f.inertia), Some(f.inertia)),
+        (
+            "silhouette",
+            format!("{:.4}", f.silhouette),
+            Some(f.silhouette),
+        ),
+        (
+            "davies_bouldin",
+            format!("{:.4}", f.davies_bouldin),
+            Some(f.davies_bouldin),
+        ),
+        (
+            "calinski_harabasz",
+            fmt_num(f.calinski_harabasz),
+            Some(f.calinski_harabasz),
+        ),
+        (
+            "negative_silhouette_pct",
+            format!(
+                "{:.1} % of contacts sit closer to another segment on average",
+                f.negative_silhouette as f64 / f.n as f64 * 100.0
+            ),
+            Some(f.negative_silhouette as f64 / f.n as f64 * 100.0),
+        ),
+        ("iterations", f.n_iter.to_string(), Some(f.n_iter as f64)),
+        (
+            "converged",
+            f.converged.to_string(),
+            Some(if f.converged { 1.0 } else { 0.0 }),
+        ),
+        ("largest_segment", segment(0), Some(share(0))),
+        ("smallest_segment", segment(last), Some(share(last))),
+    ];
+    batch(vec![
+        ("metric", strings(rows.iter().map(|r| r.0.to_string()))),
+        ("value", strings(rows.iter().map(|r| r.1.clone()))),
+        (
+            "number",
+            Arc::new(Float64Array::from(
+                rows.iter().map(|r| r.2).collect::<Vec<_>>(),
+            )),
+        ),
+    ])
+}
+
+/// A fitted segmentation read back from a fit's artifacts: centroids in matrix-column order,
+/// segment names and actions.
+pub struct Model {
+    /// Matrix columns the centroids are expressed in.
+    pub columns: Vec<String>,
+    /// K × columns, canonical order.
+    pub centroids: Array2<f64>,
+    pub segments: Vec<String>,
+    pub actions: Vec<Action>,
+}
+
+impl Model {
+    pub fn load(fit_dir: &Path) -> Result<Model> {
+        let path = fit_dir.join("centroids.parquet");
+        let a = read_parquet(&path)?;
+        if a.kind() != Some("centroids") {
+            return Err(Error::data(
+                Location::file(&path),
+                "expected a centroids artifact",
+            ));
+        }
+        let columns: Vec<String> = a
+            .meta(META_MODEL_COLUMNS)
+            .and_then(|m| serde_json::from_str(m).ok())
+            .ok_or_else(|| {
+                Error::data(Location::file(&path), "no segflow.model_columns metadata")
+            })?;
+        let space = a.column("space")?.as_string_opt::<i32>().ok_or_else(|| {
+            Error::data(Location::file(&path).column("space"), "expected strings")
+        })?;
+        let scaled: Vec<usize> = (0..a.batch.num_rows())
+            .filter(|&r| space.is_valid(r) && space.value(r) == "scaled")
+            .collect();
+        let mut centroids = Array2::zeros((scaled.len(), columns.len()));
+        for (j, name) in columns.iter().enumerate() {
+            let values = a.float_column(name)?;
+            for (c, &r) in scaled.iter().enumerate() {
+                centroids[[c, j]] = values[r];
+            }
+        }
+        let path = fit_dir.join("policy.parquet");
+        let p = read_parquet(&path)?;
+        let text = |name: &str| -> Result<Vec<String>> {
+            let col = p.column(name)?.as_string_opt::<i32>().ok_or_else(|| {
+                Error::data(Location::file(&path).column(name), "expected strings")
+            })?;
+            Ok(col
+                .iter()
+                .map(|v| v.unwrap_or_default().to_string())
+                .collect())
+        };
+        let segments = text("segment")?;
+        let (uses, rules, patterns) = (
+            text("decision_use")?,
+            text("operational_rule")?,
+            text("typical_pattern")?,
+        );
+        if segments.len() != centroids.nrows() {
+            return Err(Error::data(
+                Location::file(&path),
+                format!(
+                    "{} segments for {} centroids: the fit artifacts come from different runs",
+                    segments.len(),
+                    centroids.nrows()
+                ),
+            ));
+        }
+        let actions = (0..segments.len())
+            .map(|i| Action {
+                decision_use: uses[i].clone(),
+                operational_rule: rules[i].clone(),
+                typical_pattern: patterns[i].clone(),
+            })
+            .collect();
+        Ok(Model {
+            columns,
+            centroids,
+            segments,
+            actions,
+        })
+    }
+
+    /// Nearest centroid of each matrix row (columns in `self.columns` order).
+    pub fn assign(&self, x: ndarray::ArrayView2<'_, f64>) -> Nearest {
+        nearest(x, self.centroids.view())
+    }
+}
+
+pub struct FitStage;
+
+impl Stage for FitStage {
+    fn kind(&self) -> &'static str {
+        "fit"
+    }
+
+    fn about(&self) -> &'static str {
+        "matrix + K → final segments: assignments, centroids, cards, profile, names, actions, summaries"
+    }
+
+    fn consumes(&self) -> &'static [&'static str] {
+        &["matrix", "decision", "features"]
+    }
+
+    fn plan(&self, params: &serde_yaml::Value) -> Result<Vec<Planned>> {
+        parse_valid::<Params>(params)?;
+        Ok(vec![
+            Planned::new("assignments"),
+            Planned::new("centroids"),
+            Planned::new("cards"),
+            Planned::csv("cards"),
+            Planned::new("profile"),
+            Planned::new("policy"),
+            Planned::csv("policy"),
+            Planned::new("findings"),
+            Planned::csv("findings"),
+            Planned::new("summary"),
+            Planned::csv("summary"),
+        ])
+    }
+
+    fn run(
+        &self,
+        inputs: &[PathBuf],
+        params: &serde_yaml::Value,
+        out: &mut OutputDir,
+        ctx: &StageCtx<'_>,
+    ) -> Result<u64> {
+        let params: Params = parse_params(params)?;
+        Ok(run(&Inputs::classify(inputs)?, &params, out, ctx)?.rows)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn canonical_ids_run_by_size_then_centroid_order() {
+        let centroids = ndarray::array![[5.0, 0.0], [1.0, 2.0], [1.0, 1.0], [9.0, 9.0]];
+        let labels = [0, 0, 1, 2, 3, 3, 3];
+        // Sizes 2, 1, 1, 3: the largest first, then 0, then the two singletons by centroid.
+        assert_eq!(canonical_order(&labels, &centroids), [3, 0, 2, 1]);
+    }
+
+    #[test]
+    fn numbers_read_naturally() {
+        assert_eq!(fmt_num(905.0), "905");
+        assert_eq!(fmt_num(-0.0), "0");
+        assert_eq!(fmt_num(196.13485), "196.1");
+        assert_eq!(fmt_num(2.356771), "2.36");
+        assert_eq!(fmt_num(0.009945), "0.010");
+    }
+
+    #[test]
+    fn narrative_placeholders_are_found_in_order() {
+        assert_eq!(
+            placeholders("{n_calls} calls, {recency_days} days; {share_pct} %"),
+            ["n_calls", "recency_days", "share_pct"]
+        );
+    }
+}

@@ -1,0 +1,166 @@
+//! The fit stage's params: the clustering, the card layout, the naming roles and the actions.
+
+use serde::Deserialize;
+
+use segflow_core::stage::Validate;
+use segflow_core::yaml::enum_value;
+use segflow_core::{Error, Result};
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Params {
+    #[serde(default)]
+    pub algorithm: Algorithm,
+    /// Number of segments; absent → the K in select_k's decision artifact.
+    pub k: Option<usize>,
+    #[serde(default = "default_n_init")]
+    pub n_init: usize,
+    #[serde(default = "default_max_iter")]
+    pub max_iter: usize,
+    #[serde(default = "default_tol")]
+    pub tol: f64,
+    #[serde(default)]
+    pub cards: Cards,
+    /// How many distinguishing features each segment lists (profile `top`, findings).
+    #[serde(default = "default_top_features")]
+    pub top_features: usize,
+    pub naming: Naming,
+    /// One line per segment; `{feature}` is the segment's median of that feature,
+    /// `{n_contacts}` and `{share_pct}` its size.
+    pub narrative: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Algorithm {
+    #[default]
+    Kmeans,
+}
+
+fn default_n_init() -> usize {
+    10
+}
+fn default_max_iter() -> usize {
+    300
+}
+fn default_tol() -> f64 {
+    1e-4
+}
+fn default_top_features() -> usize {
+    3
+}
+
+/// Which statistics the cluster cards carry, per feature.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Cards {
+    /// Per-segment medians; absent → every model feature.
+    pub medians: Option<Vec<String>>,
+    /// q25 / q50 / q75 per segment.
+    #[serde(default)]
+    pub spreads: Vec<String>,
+    /// Per-segment means (e.g. of timing shares).
+    #[serde(default)]
+    pub means: Vec<String>,
+    /// Percentage of the segment's contacts with a value above 0.
+    #[serde(default)]
+    pub any: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Naming {
+    /// Roles in priority order: each takes the best cluster not already named.
+    #[serde(default)]
+    pub roles: Vec<Role>,
+    /// The action of a segment no role claims (it is named from its distinguishing features).
+    pub fallback_action: Action,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Role {
+    pub name: String,
+    /// Criteria in order, each breaking the previous one's ties; none → the largest cluster
+    /// left over.
+    #[serde(default, deserialize_with = "criteria")]
+    pub by: Vec<Criterion>,
+    pub action: Action,
+}
+
+/// `{lowest: feature}` or `{highest: feature}`: the segment median of a feature, or
+/// `n_contacts`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Criterion {
+    Lowest(String),
+    Highest(String),
+}
+
+impl Criterion {
+    pub fn key(&self) -> &str {
+        match self {
+            Criterion::Lowest(k) | Criterion::Highest(k) => k,
+        }
+    }
+}
+
+fn criteria<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<Vec<Criterion>, D::Error> {
+    use serde::de::Error as _;
+    Vec::<serde_yaml::Value>::deserialize(d)?
+        .into_iter()
+        .map(|v| enum_value(v).map_err(D::Error::custom))
+        .collect()
+}
+
+/// What the business does with a segment.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Action {
+    /// What the segment is for in decisions.
+    pub decision_use: String,
+    /// The operational rule applied to its contacts.
+    pub operational_rule: String,
+    /// How its contacts typically behave.
+    pub typical_pattern: String,
+}
+
+impl Validate for Params {
+    fn validate(&self) -> Result<()> {
+        if self.k.is_some_and(|k| k < 2) {
+            return Err(Error::config("", "k", "needs K ≥ 2"));
+        }
+        if self.n_init == 0 || self.max_iter == 0 {
+            return Err(Error::config(
+                "",
+                "n_init",
+                "n_init and max_iter must be ≥ 1",
+            ));
+        }
+        if !(self.tol >= 0.0 && self.tol.is_finite()) {
+            return Err(Error::config("", "tol", "must be a finite number ≥ 0"));
+        }
+        for (i, role) in self.naming.roles.iter().enumerate() {
+            if role.name.trim().is_empty() {
+                return Err(Error::config(
+                    "",
+                    format!("naming.roles[{i}].name"),
+                    "must not be empty",
+                ));
+            }
+            if let Some(j) = self.naming.roles[..i]
+                .iter()
+                .position(|r| r.name == role.name)
+            {
+                return Err(Error::config(
+                    "",
+                    format!("naming.roles[{i}].name"),
+                    format!("`{}` is also the name of role {j}", role.name),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
