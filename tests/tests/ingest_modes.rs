@@ -104,13 +104,7 @@ fn table_mode_blanks_are_nulls_declared_types_reject_and_ids_are_hashed() {
     );
     assert!(o.status.success(), "{}", stderr(&o));
     let table = read_parquet(&out.join("table.parquet")).unwrap();
-    let names: Vec<String> = table
-        .batch
-        .schema()
-        .fields()
-        .iter()
-        .map(|f| f.name().clone())
-        .collect();
+    let names: Vec<String> = column_names(&table);
     assert_eq!(names, ["row_id", "score", "size", "region"]);
     assert_eq!(table.batch.num_rows(), 3);
     let ids = table

@@ -63,6 +63,23 @@ fn every_artifact_matches_its_snapshot() {
             render_full(&run.join(format!("select_k/{name}.parquet")))
         );
     }
+    for name in [
+        "centroids",
+        "cards",
+        "profile",
+        "policy",
+        "findings",
+        "summary",
+    ] {
+        insta::assert_snapshot!(
+            format!("walsoft_fit_{name}"),
+            render_full(&run.join(format!("fit/{name}.parquet")))
+        );
+    }
+    insta::assert_snapshot!(
+        "walsoft_fit_assignments",
+        render_summary(&run.join("fit/assignments.parquet"), 20)
+    );
     insta::assert_snapshot!(
         "walsoft_preprocess_matrix",
         render_summary(&run.join("preprocess/matrix.parquet"), 20)
@@ -169,13 +186,7 @@ fn golden_rows_and_layout_match_the_reference() {
         );
     }
 
-    let columns: Vec<String> = a
-        .batch
-        .schema()
-        .fields()
-        .iter()
-        .map(|f| f.name().clone())
-        .collect();
+    let columns: Vec<String> = column_names(&a);
     let expected_model = [
         "n_calls",
         "n_days_active",
@@ -361,7 +372,7 @@ fn rerun_skips_force_is_byte_identical_and_verify_catches_edits() {
     assert!(again.status.success());
     let summary: serde_json::Value = serde_json::from_slice(&again.stdout).unwrap();
     let outcomes = stage_outcomes(&summary);
-    assert_eq!(outcomes, ["skipped", "skipped", "skipped", "skipped"]);
+    assert_eq!(outcomes, ["skipped"; 5]);
     assert_eq!(summary["stages"][1]["rows"], 2091);
 
     let forced = segflow(&["run", p, "--force", "--json"]);
@@ -382,7 +393,7 @@ fn rerun_skips_force_is_byte_identical_and_verify_catches_edits() {
     let status = segflow(&["status", p]);
     assert_eq!(
         stdout(&status),
-        "ingest: up to date\nfeatures: up to date\npreprocess: up to date\nselect_k: up to date\n"
+        "ingest: up to date\nfeatures: up to date\npreprocess: up to date\nselect_k: up to date\nfit: up to date\n"
     );
     let ok = segflow(&["verify", run.to_str().unwrap()]);
     assert!(ok.status.success(), "{}", stdout(&ok));
@@ -409,7 +420,10 @@ fn rerun_skips_force_is_byte_identical_and_verify_catches_edits() {
     let summary: serde_json::Value = serde_json::from_slice(&repair.stdout).unwrap();
     let outcomes = stage_outcomes(&summary);
     // features is rewritten identically, so the later stages still match their inputs.
-    assert_eq!(outcomes, ["skipped", "ran", "skipped", "skipped"]);
+    assert_eq!(
+        outcomes,
+        ["skipped", "ran", "skipped", "skipped", "skipped"]
+    );
     assert!(segflow(&["verify", run.to_str().unwrap()]).status.success());
 
     // --only and --from select stages.
@@ -438,14 +452,19 @@ fn standalone_stages_write_the_same_artifacts_as_the_runner() {
     let params = |stage: &str| {
         let mut block = doc["stages"][stage].as_mapping().unwrap().clone();
         for k in ["input", "needs", "uses", "output_dir"] {
-            block.remove(k);
+            block.shift_remove(k);
         }
         let path = scratch.path().join(format!("{stage}.params.yaml"));
         std::fs::write(&path, serde_yaml::to_string(&block).unwrap()).unwrap();
         path
     };
-    let (ingest_params, features_params, preprocess_params) =
-        (params("ingest"), params("features"), params("preprocess"));
+    let (ingest_params, features_params, preprocess_params, select_k_params, fit_params) = (
+        params("ingest"),
+        params("features"),
+        params("preprocess"),
+        params("select_k"),
+        params("fit"),
+    );
     let alone = scratch.path().join("alone");
     let csv = repo_root().join("data/walsoft/walsoft_semi_categorized_phone_dataset.csv");
     let o = segflow(&[
@@ -478,6 +497,28 @@ fn standalone_stages_write_the_same_artifacts_as_the_runner() {
         );
         assert!(o.status.success(), "{}", stderr(&o));
     }
+    let o = run_stage(
+        "select-k",
+        alone.join("preprocess/matrix.parquet").to_str().unwrap(),
+        &alone.join("select_k"),
+        select_k_params.to_str().unwrap(),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    // fit tells its inputs apart by artifact kind, whatever their order.
+    let o = segflow(&[
+        "fit",
+        "--input",
+        alone.join("features/features.parquet").to_str().unwrap(),
+        "--input",
+        alone.join("select_k/decision.parquet").to_str().unwrap(),
+        "--input",
+        alone.join("preprocess/matrix.parquet").to_str().unwrap(),
+        "--output-dir",
+        alone.join("fit").to_str().unwrap(),
+        "--params",
+        fit_params.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
     let mut compared = 0;
     for rel in files_under(&alone) {
         assert_eq!(
@@ -487,7 +528,7 @@ fn standalone_stages_write_the_same_artifacts_as_the_runner() {
         );
         compared += 1;
     }
-    assert_eq!(compared, INGEST.len() + 1 + 3);
+    assert_eq!(compared, INGEST.len() + 1 + 3 + 2 + 11);
 }
 
 #[test]

@@ -24,6 +24,7 @@ pub struct Params {
     /// How many distinguishing features each segment lists (profile `top`, findings).
     #[serde(default = "default_top_features")]
     pub top_features: usize,
+    #[serde(default)]
     pub naming: Naming,
     /// One line per segment; `{feature}` is the segment's median of that feature,
     /// `{n_contacts}` and `{share_pct}` its size.
@@ -74,7 +75,25 @@ pub struct Naming {
     #[serde(default)]
     pub roles: Vec<Role>,
     /// The action of a segment no role claims (it is named from its distinguishing features).
+    #[serde(default = "review_action")]
     pub fallback_action: Action,
+}
+
+impl Default for Naming {
+    fn default() -> Self {
+        Naming {
+            roles: Vec::new(),
+            fallback_action: review_action(),
+        }
+    }
+}
+
+fn review_action() -> Action {
+    Action {
+        decision_use: "Not yet decided: review the segment's profile and cards.".into(),
+        operational_rule: "Current default treatment until an owner assigns one.".into(),
+        typical_pattern: "See the segment's distinguishing features.".into(),
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]

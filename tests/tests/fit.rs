@@ -1,0 +1,366 @@
+//! The fit stage on the Walsoft data against scikit-learn and pandas
+//! (tests/oracle/walsoft_fit.py), its names and actions, and `segflow assign`.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use arrow::array::{Array, AsArray};
+use arrow::datatypes::{Float64Type, UInt32Type, UInt64Type};
+use segflow_core::artifact::{Artifact, read_parquet};
+use segflow_tests::*;
+
+fn run_walsoft(scratch: &Scratch) -> PathBuf {
+    let pipeline = isolated_pipeline("walsoft", scratch.path(), |_| {});
+    let out = segflow(&["run", pipeline.to_str().unwrap()]);
+    assert!(out.status.success(), "run failed: {}", stderr(&out));
+    scratch.path().join("run")
+}
+
+fn floats(a: &Artifact, name: &str) -> Vec<f64> {
+    a.float_column(name).unwrap()
+}
+
+fn texts(a: &Artifact, name: &str) -> Vec<String> {
+    a.batch
+        .column_by_name(name)
+        .unwrap_or_else(|| panic!("no column {name}"))
+        .as_string::<i32>()
+        .iter()
+        .map(|v| v.unwrap().to_string())
+        .collect()
+}
+
+fn u32s(a: &Artifact, name: &str) -> Vec<u32> {
+    a.batch
+        .column_by_name(name)
+        .unwrap()
+        .as_primitive::<UInt32Type>()
+        .values()
+        .to_vec()
+}
+
+fn close(ours: f64, oracle: f64, rel: f64) -> bool {
+    (ours - oracle).abs() <= rel * oracle.abs().max(1.0)
+}
+
+/// The oracle as (cluster, stat, feature) → value.
+fn oracle() -> HashMap<(String, String, String), f64> {
+    let text = std::fs::read_to_string(repo_root().join("tests/oracle/walsoft_fit.csv")).unwrap();
+    text.lines()
+        .skip(1)
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            (
+                (f[0].to_string(), f[1].to_string(), f[2].to_string()),
+                f[3].parse().unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn fit_matches_scikit_learn_and_pandas_on_every_card_statistic() {
+    let scratch = Scratch::new("fit-oracle");
+    let run = run_walsoft(&scratch);
+    let oracle = oracle();
+    let get = |c: &str, stat: &str, f: &str| {
+        *oracle
+            .get(&(c.to_string(), stat.to_string(), f.to_string()))
+            .unwrap_or_else(|| panic!("oracle lacks {c} {stat} {f}"))
+    };
+    let summary = read_parquet(&run.join("fit/summary.parquet")).unwrap();
+    let metric = |name: &str| {
+        let i = texts(&summary, "metric")
+            .iter()
+            .position(|m| m == name)
+            .unwrap();
+        floats(&summary, "number")[i]
+    };
+    assert!(close(metric("inertia"), get("", "inertia", ""), 1e-9));
+    assert!(close(metric("silhouette"), get("", "silhouette", ""), 1e-9));
+
+    let cards = read_parquet(&run.join("fit/cards.parquet")).unwrap();
+    let sizes: Vec<u64> = cards
+        .batch
+        .column_by_name("n_contacts")
+        .unwrap()
+        .as_primitive::<UInt64Type>()
+        .values()
+        .to_vec();
+    let mut compared = 0;
+    for (c, &size) in sizes.iter().enumerate() {
+        let cl = c.to_string();
+        assert_eq!(
+            size as f64,
+            get(&cl, "n_contacts", ""),
+            "size of cluster {c}"
+        );
+        for (key, stat, feature) in oracle.keys().filter(|k| k.0 == cl) {
+            let column = match stat.as_str() {
+                "median" => format!("median_{feature}"),
+                "q25" | "q75" => format!("{feature}_{stat}"),
+                "mean" => format!("mean_{feature}"),
+                "pct_any" => format!("pct_any_{feature}"),
+                _ => continue,
+            };
+            let ours = floats(&cards, &column)[c];
+            let want = get(key, stat, feature);
+            assert!(close(ours, want, 1e-12), "{column}[{c}]: {ours} vs {want}");
+            compared += 1;
+        }
+    }
+    assert_eq!(compared, 4 * (14 + 8 + 6 + 4));
+
+    let profile = read_parquet(&run.join("fit/profile.parquet")).unwrap();
+    let (pc, pf, pd) = (
+        u32s(&profile, "cluster"),
+        texts(&profile, "feature"),
+        floats(&profile, "std_diff"),
+    );
+    let mut diffs = 0;
+    for i in 0..pc.len() {
+        if let Some(want) = oracle.get(&(pc[i].to_string(), "std_diff".into(), pf[i].clone())) {
+            assert!(close(pd[i], *want, 1e-9), "std_diff {} {}", pc[i], pf[i]);
+            diffs += 1;
+        }
+    }
+    assert_eq!(diffs, 4 * 20);
+
+    let centroids = read_parquet(&run.join("fit/centroids.parquet")).unwrap();
+    let space = texts(&centroids, "space");
+    let mut cells = 0;
+    for ((cl, stat, feature), want) in &oracle {
+        if stat == "centroid" {
+            let c: usize = cl.parse().unwrap();
+            assert_eq!(space[c], "scaled");
+            let ours = floats(&centroids, feature)[c];
+            assert!(close(ours, *want, 1e-9), "centroid {c} {feature}");
+            cells += 1;
+        }
+    }
+    assert_eq!(cells, 4 * 20);
+}
+
+#[test]
+fn four_named_segments_carry_actions_and_the_k_reason() {
+    let scratch = Scratch::new("fit-names");
+    let run = run_walsoft(&scratch);
+    let policy = read_parquet(&run.join("fit/policy.parquet")).unwrap();
+    assert_eq!(
+        texts(&policy, "segment"),
+        ["One-off", "Warm occasional", "Core active", "Rare deep"]
+    );
+    for column in ["decision_use", "operational_rule", "typical_pattern"] {
+        assert!(texts(&policy, column).iter().all(|t| t.len() > 10));
+    }
+    assert!(texts(&policy, "naming_rule")[0].starts_with("role One-off: lowest median n_calls"));
+    let summary = render_full(&run.join("fit/summary.parquet"));
+    assert!(
+        summary.contains("k_reason | Knee of the inertia curve (Kneedle) at K = 4"),
+        "{summary}"
+    );
+    let findings = read_parquet(&run.join("fit/findings.parquet")).unwrap();
+    assert!(texts(&findings, "narrative")[2].starts_with("A typical contact made 35.50 calls"));
+
+    // Each CSV holds the same table as its Parquet twin.
+    for name in ["cards", "policy", "findings", "summary"] {
+        let parquet = read_parquet(&run.join(format!("fit/{name}.parquet"))).unwrap();
+        let mut csv = csv::Reader::from_path(run.join(format!("fit/{name}.csv"))).unwrap();
+        let header: Vec<String> = csv.headers().unwrap().iter().map(String::from).collect();
+        let names: Vec<String> = column_names(&parquet);
+        assert_eq!(header, names, "{name}.csv header");
+        let records: Vec<csv::StringRecord> = csv.records().map(Result::unwrap).collect();
+        assert_eq!(records.len(), parquet.batch.num_rows(), "{name}.csv rows");
+        for (j, field) in parquet.batch.schema().fields().iter().enumerate() {
+            let column = parquet.batch.column(j);
+            for (r, record) in records.iter().enumerate() {
+                let text = &record[j];
+                match field.data_type() {
+                    arrow::datatypes::DataType::Float64 => {
+                        let v = column.as_primitive::<Float64Type>();
+                        if v.is_null(r) {
+                            assert_eq!(text, "");
+                        } else {
+                            assert_eq!(text.parse::<f64>().unwrap(), v.value(r), "{name} {r} {j}");
+                        }
+                    }
+                    arrow::datatypes::DataType::Utf8 => {
+                        assert_eq!(text, column.as_string::<i32>().value(r))
+                    }
+                    _ => assert_eq!(text, cell(column.as_ref(), r)),
+                }
+            }
+        }
+    }
+}
+
+fn walsoft_csv() -> PathBuf {
+    repo_root().join("data/walsoft/walsoft_semi_categorized_phone_dataset.csv")
+}
+
+fn assign(run: &Path, input: &Path, output: &Path) -> std::process::Output {
+    segflow(&[
+        "assign",
+        "--model",
+        run.to_str().unwrap(),
+        "--input",
+        input.to_str().unwrap(),
+        "--output",
+        output.to_str().unwrap(),
+        "--json",
+    ])
+}
+
+#[test]
+fn assigning_the_training_contacts_reproduces_fit_exactly() {
+    let scratch = Scratch::new("fit-assign");
+    let run = run_walsoft(&scratch);
+    let out = scratch.path().join("scored/assigned.parquet");
+    let o = assign(&run, &walsoft_csv(), &out);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(report["rows"], 2091);
+    let ours = read_parquet(&out).unwrap();
+    let fit = read_parquet(&run.join("fit/assignments.parquet")).unwrap();
+    assert_eq!(texts(&ours, "contact_id"), texts(&fit, "contact_id"));
+    assert_eq!(u32s(&ours, "cluster"), u32s(&fit, "cluster"));
+    assert_eq!(texts(&ours, "segment"), texts(&fit, "segment"));
+    assert_eq!(floats(&ours, "distance"), floats(&fit, "distance"));
+    assert_eq!(floats(&ours, "margin"), floats(&fit, "margin"));
+    assert!(texts(&ours, "decision_use").iter().all(|t| !t.is_empty()));
+    // Nothing but the output is left beside it.
+    assert_eq!(
+        files_under(&scratch.path().join("scored")),
+        ["assigned.parquet"]
+    );
+    // Same inputs, same bytes.
+    let again = scratch.path().join("scored/again.parquet");
+    assert!(assign(&run, &walsoft_csv(), &again).status.success());
+    assert_eq!(std::fs::read(&out).unwrap(), std::fs::read(&again).unwrap());
+}
+
+#[test]
+fn new_records_are_scored_and_bad_ones_are_named() {
+    let scratch = Scratch::new("fit-assign-new");
+    let run = run_walsoft(&scratch);
+    // The last 3,000 calls of the log, as a later export would hold.
+    let text = std::fs::read_to_string(walsoft_csv()).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let recent = scratch.path().join("recent.csv");
+    std::fs::write(
+        &recent,
+        format!("{}\n{}\n", lines[0], lines[lines.len() - 3000..].join("\n")),
+    )
+    .unwrap();
+    let out = scratch.path().join("recent.parquet");
+    let o = assign(&run, &recent, &out);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let scored = read_parquet(&out).unwrap();
+    let training: std::collections::HashSet<String> = texts(
+        &read_parquet(&run.join("fit/assignments.parquet")).unwrap(),
+        "contact_id",
+    )
+    .into_iter()
+    .collect();
+    let ids = texts(&scored, "contact_id");
+    assert!(!ids.is_empty() && ids.iter().all(|id| training.contains(id)));
+
+    // A file without the duration column: exit 65 naming the file and the column.
+    let header: Vec<&str> = lines[0].split(',').collect();
+    let drop = header
+        .iter()
+        .position(|h| *h == "duration_in_seconds")
+        .unwrap();
+    let cut = |l: &str| {
+        l.split(',')
+            .enumerate()
+            .filter(|(i, _)| *i != drop)
+            .map(|(_, f)| f)
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    let bad = scratch.path().join("no_duration.csv");
+    std::fs::write(
+        &bad,
+        lines[..50]
+            .iter()
+            .map(|l| cut(l))
+            .collect::<Vec<_>>()
+            .join("\n")
+            + "\n",
+    )
+    .unwrap();
+    let bad_out = scratch.path().join("bad.parquet");
+    let o = assign(&run, &bad, &bad_out);
+    assert_eq!(o.status.code(), Some(65), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("no_duration.csv") && stderr(&o).contains("duration_in_seconds"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!bad_out.exists());
+    assert_eq!(
+        files_under(scratch.path())
+            .iter()
+            .filter(|f| f.contains(".assign-"))
+            .count(),
+        0,
+        "no scratch left behind"
+    );
+
+    // No such model: 66. An edited model artifact: 65, named.
+    let o = assign(&scratch.path().join("nowhere"), &recent, &bad_out);
+    assert_eq!(o.status.code(), Some(66), "{}", stderr(&o));
+    let centroids = run.join("fit/centroids.parquet");
+    let mut bytes = std::fs::read(&centroids).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x01;
+    std::fs::write(&centroids, bytes).unwrap();
+    let o = assign(&run, &recent, &bad_out);
+    assert_eq!(o.status.code(), Some(65));
+    assert!(
+        stderr(&o).contains("centroids.parquet") && stderr(&o).contains("changed since"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn fit_runs_alone_with_k_in_its_params_and_needs_a_k() {
+    let scratch = Scratch::new("fit-alone");
+    let run = run_walsoft(&scratch);
+    let text = std::fs::read_to_string(repo_root().join("pipelines/walsoft.yaml")).unwrap();
+    let doc: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
+    let mut block = doc["stages"]["fit"].as_mapping().unwrap().clone();
+    block.shift_remove("needs");
+    let no_k = scratch.path().join("fit.yaml");
+    std::fs::write(&no_k, serde_yaml::to_string(&block).unwrap()).unwrap();
+    block.insert("k".into(), 4.into());
+    let with_k = scratch.path().join("fit_k4.yaml");
+    std::fs::write(&with_k, serde_yaml::to_string(&block).unwrap()).unwrap();
+    let fit = |params: &Path, out: &Path| {
+        segflow(&[
+            "fit",
+            "--input",
+            run.join("preprocess/matrix.parquet").to_str().unwrap(),
+            "--input",
+            run.join("features/features.parquet").to_str().unwrap(),
+            "--output-dir",
+            out.to_str().unwrap(),
+            "--params",
+            params.to_str().unwrap(),
+        ])
+    };
+    let alone = scratch.path().join("alone");
+    let o = fit(&with_k, &alone);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let a = read_parquet(&alone.join("assignments.parquet")).unwrap();
+    let b = read_parquet(&run.join("fit/assignments.parquet")).unwrap();
+    assert_eq!(u32s(&a, "cluster"), u32s(&b, "cluster"));
+    assert!(render_full(&alone.join("summary.parquet")).contains("k_source | fit params"));
+
+    let o = fit(&no_k, &scratch.path().join("none"));
+    assert_eq!(o.status.code(), Some(78), "{}", stderr(&o));
+    assert!(stderr(&o).contains("no K"), "{}", stderr(&o));
+    assert!(!scratch.path().join("none").exists());
+}
