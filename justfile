@@ -23,6 +23,10 @@ verify name="walsoft":
 dag name="walsoft" format="text":
     cargo run --release -- dag pipelines/{{name}}.yaml --format {{format}}
 
+# Score new records (same CSV layout as the pipeline's input) with a finished run.
+assign input output name="walsoft":
+    cargo run --release -- assign --model runs/{{name}} --input {{input}} --output {{output}}
+
 # The whole test suite (the README's test command).
 test:
     cargo test --workspace
@@ -37,6 +41,7 @@ oracle:
     python3 -m pip install --quiet -r tests/oracle/requirements.txt -r tests/oracle/cluster/requirements.txt
     python3 tests/oracle/walsoft_features.py
     python3 tests/oracle/walsoft_matrix.py
+    python3 tests/oracle/walsoft_fit.py
     python3 tests/oracle/cluster/make_fixtures.py
 
 # Clustering benchmark: segflow-cluster and scikit-learn on the same data, as speed ratios.
