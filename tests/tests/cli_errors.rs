@@ -326,3 +326,39 @@ fn dag_prints_text_and_mermaid() {
     assert!(mermaid.starts_with("flowchart LR\n"), "{mermaid}");
     assert!(mermaid.contains("s0 --> s1"), "{mermaid}");
 }
+
+#[test]
+fn fit_params_are_checked_by_key_and_a_failed_fit_leaves_earlier_stages_alone() {
+    run_fails(
+        "fit-role-key",
+        |d| d["stages"]["fit"]["naming"]["roles"][0]["bye"] = yaml("[{lowest: n_calls}]"),
+        78,
+        &["stages.fit.naming.roles[0]", "bye"],
+    );
+    run_fails(
+        "fit-k",
+        |d| d["stages"]["fit"]["k"] = yaml("1"),
+        78,
+        &["stages.fit.k", "K ≥ 2"],
+    );
+    // A feature name is only known once features ran: fit fails, naming the key, and writes
+    // nothing, while the upstream stages' artifacts stay.
+    let scratch = Scratch::new("fit-unknown-feature");
+    let pipeline = isolated_pipeline("walsoft", scratch.path(), |d| {
+        d["stages"]["fit"]["naming"]["roles"][1]["by"] = yaml("[{highest: n_callz}]")
+    });
+    let out = segflow(&["run", pipeline.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(78), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("stages.fit.naming.roles[1].by") && stderr(&out).contains("n_callz"),
+        "{}",
+        stderr(&out)
+    );
+    let left = files_under(&scratch.path().join("run"));
+    assert!(left.iter().any(|f| f == "select_k/decision.parquet"));
+    assert!(
+        !left
+            .iter()
+            .any(|f| f.starts_with("fit") || f.contains("staging"))
+    );
+}
