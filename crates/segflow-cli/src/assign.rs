@@ -19,7 +19,7 @@ use segflow_core::lock::Lock;
 use segflow_core::stage::{Stage, run_with_params};
 use segflow_core::{Error, Result};
 use segflow_fit::Model;
-use segflow_preprocess::Transform;
+use segflow_transform::Transform;
 
 #[derive(Debug, Serialize)]
 pub struct Report {
@@ -241,7 +241,7 @@ pub fn assign(
         .filter(|c| !c.dropped)
         .map(|c| c.name.clone())
         .collect();
-    let columns = segflow_preprocess::model_columns(&features, Some(&wanted))?;
+    let columns = segflow_transform::model_columns(&features, Some(&wanted))?;
     let matrix = transform.apply(&columns).map_err(|e| match e {
         // Rows of the intermediate features artifact mean nothing to the user: name the contact.
         Error::Data { location, message } => Error::data(

@@ -23,6 +23,7 @@ pub fn registry() -> Registry {
         &segflow_preprocess::PreprocessStage,
         &segflow_select_k::SelectKStage,
         &segflow_fit::FitStage,
+        &segflow_robustness::RobustnessStage,
     ])
 }
 
@@ -84,6 +85,8 @@ enum Command {
     /// Fit the final segments (K from a select_k decision input or `k` in the params), with
     /// cards, profile, names, actions and summary tables.
     Fit(StageArgs),
+    /// Seed stability, drop-one-block sensitivity and bootstrap stability of a fit.
+    Robustness(StageArgs),
     /// Score new records with a finished run: its ingest and features params, saved
     /// transform and centroids; writes id, segment and action per contact.
     Assign {
@@ -255,6 +258,7 @@ fn dispatch(command: Command) -> Result<u8> {
         Command::Preprocess(args) => standalone(&segflow_preprocess::PreprocessStage, args),
         Command::SelectK(args) => standalone(&segflow_select_k::SelectKStage, args),
         Command::Fit(args) => standalone(&segflow_fit::FitStage, args),
+        Command::Robustness(args) => standalone(&segflow_robustness::RobustnessStage, args),
         Command::Assign {
             model,
             input,

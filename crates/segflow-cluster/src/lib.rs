@@ -13,7 +13,7 @@ pub mod metrics;
 pub mod minibatch;
 
 pub mod pca;
-mod rng;
+pub mod rng;
 
 pub use pca::{Components, Pca, PcaParams};
 

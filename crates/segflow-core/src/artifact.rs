@@ -34,6 +34,9 @@ pub const META_SCHEMA_VERSION: &str = "segflow.schema_version";
 pub const META_ID_COLUMN: &str = "segflow.id_column";
 /// JSON list of `{block, model_input, columns}` in column order.
 pub const META_BLOCKS: &str = "segflow.blocks";
+/// The clustering behind a fit's assignments, as JSON (algorithm, k, n_init, max_iter, tol):
+/// what robustness refits with.
+pub const META_MODEL: &str = "segflow.model";
 /// JSON list of the model-input columns in order.
 pub const META_MODEL_COLUMNS: &str = "segflow.model_columns";
 

@@ -113,6 +113,53 @@ pub fn single_input<'a>(kind: &str, inputs: &'a [PathBuf]) -> Result<&'a Path> {
     }
 }
 
+/// The inputs of a stage that reads several artifacts, keyed by their `segflow.artifact` kind
+/// (so their order on a command line does not matter). Each kind may appear once; one outside
+/// `kinds` is an error.
+pub fn inputs_by_kind(
+    stage: &str,
+    inputs: &[PathBuf],
+    kinds: &[&str],
+) -> Result<BTreeMap<String, PathBuf>> {
+    let mut found = BTreeMap::new();
+    for path in inputs {
+        let artifact = artifact::read_parquet(path)?;
+        let kind = artifact.kind().unwrap_or_default().to_string();
+        if !kinds.contains(&kind.as_str()) {
+            return Err(Error::data(
+                crate::error::Location::file(path),
+                format!(
+                    "{stage} reads {} artifacts, not {}",
+                    kinds.join(", "),
+                    if kind.is_empty() {
+                        "a file without segflow metadata"
+                    } else {
+                        &kind
+                    }
+                ),
+            ));
+        }
+        if found.insert(kind.clone(), path.clone()).is_some() {
+            return Err(Error::Usage(format!(
+                "two {kind} artifacts given to {stage}"
+            )));
+        }
+    }
+    Ok(found)
+}
+
+/// The input of kind `kind` among [`inputs_by_kind`]'s, which the stage cannot do without.
+pub fn required_input(
+    found: &BTreeMap<String, PathBuf>,
+    stage: &str,
+    kind: &str,
+) -> Result<PathBuf> {
+    found
+        .get(kind)
+        .cloned()
+        .ok_or_else(|| Error::Usage(format!("{stage} needs the {kind} artifact as an input")))
+}
+
 /// The stage kinds this build knows.
 pub struct Registry {
     stages: Vec<&'static dyn Stage>,

@@ -23,12 +23,13 @@ use ndarray::Array2;
 use segflow_cluster::metrics::{calinski_harabasz, davies_bouldin, silhouette_samples};
 use segflow_cluster::{KMeansParams, Nearest, nearest};
 use segflow_core::artifact::{
-    Artifact, META_BLOCKS, META_ID_COLUMN, META_MODEL_COLUMNS, batch, read_parquet,
+    Artifact, META_BLOCKS, META_ID_COLUMN, META_MODEL, META_MODEL_COLUMNS, batch, read_parquet,
 };
 use segflow_core::error::Location;
 use segflow_core::matrix::read_matrix;
 use segflow_core::stage::{
-    OutputDir, Planned, Stage, StageCtx, Validate, parse_params, parse_valid,
+    OutputDir, Planned, Stage, StageCtx, Validate, inputs_by_kind, parse_params, parse_valid,
+    required_input,
 };
 use segflow_core::{Error, Result};
 
@@ -46,36 +47,11 @@ pub struct Inputs {
 
 impl Inputs {
     pub fn classify(paths: &[PathBuf]) -> Result<Inputs> {
-        let (mut matrix, mut features, mut decision) = (None, None, None);
-        for path in paths {
-            let kind = read_parquet(path)?.kind().map(str::to_string);
-            let slot = match kind.as_deref() {
-                Some("matrix") => &mut matrix,
-                Some("features") => &mut features,
-                Some("decision") => &mut decision,
-                other => {
-                    return Err(Error::data(
-                        Location::file(path),
-                        format!(
-                            "fit reads matrix, features and decision artifacts, not {}",
-                            other.unwrap_or("a file without segflow metadata")
-                        ),
-                    ));
-                }
-            };
-            if slot.replace(path.clone()).is_some() {
-                return Err(Error::Usage(format!(
-                    "two {} artifacts given to fit",
-                    kind.unwrap_or_default()
-                )));
-            }
-        }
-        let missing =
-            |what: &str| Error::Usage(format!("fit needs the {what} artifact as an input"));
+        let found = inputs_by_kind("fit", paths, &["matrix", "features", "decision"])?;
         Ok(Inputs {
-            matrix: matrix.ok_or_else(|| missing("matrix (preprocess)"))?,
-            features: features.ok_or_else(|| missing("features"))?,
-            decision,
+            matrix: required_input(&found, "fit", "matrix")?,
+            features: required_input(&found, "fit", "features")?,
+            decision: found.get("decision").cloned(),
         })
     }
 }
@@ -382,10 +358,20 @@ pub fn run(
             Arc::new(Float64Array::from(silhouette.to_vec())),
         ),
     ])?;
+    let clustering = serde_json::json!({
+        "algorithm": "kmeans",
+        "k": k,
+        "n_init": params.n_init,
+        "max_iter": params.max_iter,
+        "tol": params.tol,
+    });
     out.write(
         "assignments",
         &assignments,
-        &[(META_ID_COLUMN.to_string(), id_column.clone())],
+        &[
+            (META_ID_COLUMN.to_string(), id_column.clone()),
+            (META_MODEL.to_string(), clustering.to_string()),
+        ],
     )?;
 
     out.write(
