@@ -27,6 +27,13 @@ dag name="walsoft" format="text":
 assign input output name="walsoft":
     cargo run --release -- assign --model runs/{{name}} --input {{input}} --output {{output}}
 
+# Open the report in headless Chromium (installed by the project's script): every chart must
+# render and every segment be named; the screenshot is saved as report.png.
+report-check:
+    bash tests/browser/install-chromium.sh
+    SEGFLOW_REPORT_SCREENSHOT="$PWD/report.png" cargo test -p segflow-tests --test report_browser -- --nocapture
+    @echo "screenshot: report.png"
+
 # The whole test suite (the README's test command).
 test:
     cargo test --workspace

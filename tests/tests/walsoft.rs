@@ -76,6 +76,34 @@ fn every_artifact_matches_its_snapshot() {
             render_full(&run.join(format!("fit/{name}.parquet")))
         );
     }
+    for name in [
+        "seed_stability",
+        "worst_seed",
+        "block_sensitivity",
+        "bootstrap",
+        "verdict",
+    ] {
+        insta::assert_snapshot!(
+            format!("walsoft_robustness_{name}"),
+            render_full(&run.join(format!("robustness/{name}.parquet")))
+        );
+    }
+    insta::assert_snapshot!(
+        "walsoft_visualize_pca",
+        render_summary(&run.join("visualize/pca.parquet"), 10)
+    );
+    insta::assert_snapshot!(
+        "walsoft_visualize_pca_variance",
+        render_full(&run.join("visualize/pca_variance.parquet"))
+    );
+    insta::assert_snapshot!(
+        "walsoft_visualize_documents",
+        documents(&run.join("visualize"))
+    );
+    insta::assert_snapshot!(
+        "walsoft_visualize_report_text",
+        report_text(&std::fs::read_to_string(run.join("visualize/report.html")).unwrap())
+    );
     insta::assert_snapshot!(
         "walsoft_fit_assignments",
         render_summary(&run.join("fit/assignments.parquet"), 20)
@@ -88,6 +116,55 @@ fn every_artifact_matches_its_snapshot() {
         "walsoft_features",
         render_full(&run.join("features/features.parquet"))
     );
+}
+
+/// Each chart and the report by size and SHA-256: any change to a drawing shows up here.
+fn documents(dir: &Path) -> String {
+    files_under(dir)
+        .iter()
+        .filter(|f| f.ends_with(".svg") || f.ends_with(".html"))
+        .map(|f| {
+            let bytes = std::fs::read(dir.join(f)).unwrap();
+            format!(
+                "{f} {} bytes sha256 {}",
+                bytes.len(),
+                segflow_core::hash::sha256_hex(&bytes)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The report's words without markup, styles, scripts or charts: what a reader reads.
+fn report_text(html: &str) -> String {
+    let mut body = html.to_string();
+    for (open, close, keep) in [
+        ("<style>", "</style>", ""),
+        ("<script>", "</script>", ""),
+        ("<svg", "</svg>", "[chart]"),
+    ] {
+        while let (Some(a), Some(b)) = (body.find(open), body.find(close)) {
+            body.replace_range(a..b + close.len(), keep);
+        }
+    }
+    let mut out = String::new();
+    let mut in_tag = false;
+    for ch in body.chars() {
+        match ch {
+            '<' => {
+                in_tag = true;
+                out.push('\n');
+            }
+            '>' => in_tag = false,
+            c if !in_tag => out.push(c),
+            _ => {}
+        }
+    }
+    out.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 fn feature_row(run: &Path, contact: &str) -> std::collections::BTreeMap<String, f64> {
@@ -326,16 +403,42 @@ fn no_artifact_holds_a_raw_number_or_name() {
     let run = run_walsoft(&scratch);
     let raw = raw_identifiers();
     assert!(raw.len() > 2091);
+    // Words segflow and the pipeline write whatever the data ("Davies–Bouldin") are not leaks
+    // even when a contact happens to bear that name.
+    let mut own_text = std::fs::read_to_string(repo_root().join("pipelines/walsoft.yaml")).unwrap();
+    for crate_dir in std::fs::read_dir(repo_root().join("crates")).unwrap() {
+        let src = crate_dir.unwrap().path().join("src");
+        for f in files_under(&src) {
+            own_text.push_str(&std::fs::read_to_string(src.join(f)).unwrap());
+        }
+    }
+    let words = |text: &str| -> HashSet<String> {
+        text.split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .map(str::to_string)
+            .collect()
+    };
+    let vocabulary = words(&own_text);
     let mut checked = 0;
     for rel in files_under(&run) {
         let path = run.join(&rel);
         let bytes = std::fs::read(&path).unwrap();
         if !rel.ends_with(".parquet") {
             let text = String::from_utf8_lossy(&bytes);
-            assert!(
-                !raw.iter().any(|r| r.len() > 3 && text.contains(r.as_str())),
-                "{rel} holds a raw identifier"
-            );
+            let found = words(&text);
+            let leaked: Vec<&String> = raw
+                .iter()
+                .filter(|r| !vocabulary.contains(r.as_str()))
+                .filter(|r| {
+                    if r.contains(' ') {
+                        text.contains(r.as_str())
+                    } else {
+                        found.contains(r.as_str())
+                    }
+                })
+                .collect();
+            assert!(leaked.is_empty(), "{rel} holds raw identifiers {leaked:?}");
+            checked += 1;
             continue;
         }
         let a = read_parquet(&path).unwrap();
@@ -372,7 +475,7 @@ fn rerun_skips_force_is_byte_identical_and_verify_catches_edits() {
     assert!(again.status.success());
     let summary: serde_json::Value = serde_json::from_slice(&again.stdout).unwrap();
     let outcomes = stage_outcomes(&summary);
-    assert_eq!(outcomes, ["skipped"; 5]);
+    assert_eq!(outcomes, ["skipped"; 7]);
     assert_eq!(summary["stages"][1]["rows"], 2091);
 
     let forced = segflow(&["run", p, "--force", "--json"]);
@@ -393,7 +496,7 @@ fn rerun_skips_force_is_byte_identical_and_verify_catches_edits() {
     let status = segflow(&["status", p]);
     assert_eq!(
         stdout(&status),
-        "ingest: up to date\nfeatures: up to date\npreprocess: up to date\nselect_k: up to date\nfit: up to date\n"
+        "ingest: up to date\nfeatures: up to date\npreprocess: up to date\nselect_k: up to date\nfit: up to date\nrobustness: up to date\nvisualize: up to date\n"
     );
     let ok = segflow(&["verify", run.to_str().unwrap()]);
     assert!(ok.status.success(), "{}", stdout(&ok));
@@ -422,7 +525,9 @@ fn rerun_skips_force_is_byte_identical_and_verify_catches_edits() {
     // features is rewritten identically, so the later stages still match their inputs.
     assert_eq!(
         outcomes,
-        ["skipped", "ran", "skipped", "skipped", "skipped"]
+        [
+            "skipped", "ran", "skipped", "skipped", "skipped", "skipped", "skipped"
+        ]
     );
     assert!(segflow(&["verify", run.to_str().unwrap()]).status.success());
 

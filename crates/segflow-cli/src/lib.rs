@@ -24,6 +24,7 @@ pub fn registry() -> Registry {
         &segflow_select_k::SelectKStage,
         &segflow_fit::FitStage,
         &segflow_robustness::RobustnessStage,
+        &segflow_visualize::VisualizeStage,
     ])
 }
 
@@ -87,6 +88,8 @@ enum Command {
     Fit(StageArgs),
     /// Seed stability, drop-one-block sensitivity and bootstrap stability of a fit.
     Robustness(StageArgs),
+    /// PCA, SVG charts and the self-contained HTML report of a run.
+    Visualize(StageArgs),
     /// Score new records with a finished run: its ingest and features params, saved
     /// transform and centroids; writes id, segment and action per contact.
     Assign {
@@ -259,6 +262,7 @@ fn dispatch(command: Command) -> Result<u8> {
         Command::SelectK(args) => standalone(&segflow_select_k::SelectKStage, args),
         Command::Fit(args) => standalone(&segflow_fit::FitStage, args),
         Command::Robustness(args) => standalone(&segflow_robustness::RobustnessStage, args),
+        Command::Visualize(args) => standalone(&segflow_visualize::VisualizeStage, args),
         Command::Assign {
             model,
             input,

@@ -51,12 +51,14 @@ pub struct Planned {
     pub format: Format,
 }
 
-/// Parquet artifacts are what stages read; CSV copies of summary tables are for people and
-/// spreadsheets, never a stage input.
+/// Parquet artifacts are what stages read; CSV copies of summary tables, charts and reports
+/// are for people, never a stage input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
     Parquet,
     Csv,
+    /// A file written as given (SVG, HTML).
+    Document,
 }
 
 impl Planned {
@@ -65,6 +67,15 @@ impl Planned {
             file: format!("{kind}.parquet"),
             kind,
             format: Format::Parquet,
+        }
+    }
+
+    /// A document (chart, report) named `file`.
+    pub fn document(kind: &'static str, file: impl Into<String>) -> Self {
+        Self {
+            file: file.into(),
+            kind,
+            format: Format::Document,
         }
     }
 
@@ -249,6 +260,14 @@ impl OutputDir {
             .build(&mut bytes)
             .write(batch)?;
         artifact::write_atomic(&self.staging.join(&file), &bytes)?;
+        self.written.push(file);
+        Ok(())
+    }
+
+    /// Writes the planned document `kind` (its bytes as given).
+    pub fn write_document(&mut self, kind: &str, bytes: &[u8]) -> Result<()> {
+        let file = self.planned_file(kind, Format::Document)?;
+        artifact::write_atomic(&self.staging.join(&file), bytes)?;
         self.written.push(file);
         Ok(())
     }

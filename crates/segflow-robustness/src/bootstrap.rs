@@ -87,11 +87,14 @@ fn draw(n: usize, r: &Resampled, b: usize) -> Vec<usize> {
     }
 }
 
+/// Refits the clustering on a resample (rows, seed) and returns its labels.
+pub type Refit<'a> = dyn Fn(ArrayView2<'_, f64>, u64) -> Result<Vec<usize>> + Sync + 'a;
+
 pub fn cluster_stability(
     x: ArrayView2<'_, f64>,
     labels: &[usize],
     r: &Resampled,
-    fit: &(dyn Fn(ArrayView2<'_, f64>, u64) -> Result<Vec<usize>> + Sync),
+    fit: &Refit<'_>,
 ) -> Result<Vec<Stability>> {
     let n = x.nrows();
     let per_resample: Vec<Vec<Option<f64>>> = (0..r.resamples)
