@@ -3,7 +3,8 @@
 Reads the pandas features oracle (walsoft_features.csv), applies the spec's preprocessing —
 model columns, drop constant columns, winsorize to each column's [0.01, 0.99] quantiles,
 median imputation, robust scaling with IQR 0 → 1, cap at ±10 — and writes
-walsoft_matrix.csv, which tests/tests/oracle.rs compares with segflow's matrix.parquet.
+walsoft_matrix.csv and the fitted statistics walsoft_transform.csv, which tests/tests/oracle.rs
+compares with segflow's matrix.parquet and transform.parquet.
 
     python3 tests/oracle/walsoft_matrix.py
 """
@@ -26,7 +27,8 @@ model = [
 X = features[model].astype(float)
 assert np.isfinite(X.to_numpy()).all()
 X = X.loc[:, X.nunique() > 1]
-X = X.clip(X.quantile(0.01), X.quantile(0.99), axis=1)
+low, high = X.quantile(0.01), X.quantile(0.99)
+X = X.clip(low, high, axis=1)
 X = X.fillna(X.median())
 median = X.median()
 iqr = X.quantile(0.75) - X.quantile(0.25)
@@ -36,3 +38,9 @@ reference = RobustScaler().fit_transform(X)
 assert np.allclose(reference, scaled.to_numpy(), rtol=1e-12, atol=1e-12)
 print(f"IQR 0 after clipping: {int((iqr == 0).sum())} of {len(iqr)} columns")
 scaled.clip(-10, 10).to_csv(HERE / "walsoft_matrix.csv", float_format="%.17g", lineterminator="\n")
+# The fitted statistics themselves, compared with segflow's transform.parquet.
+pd.DataFrame(
+    {"clip_low": low, "clip_high": high, "center": median, "scale": iqr.replace(0.0, 1.0)}
+).rename_axis("column").to_csv(
+    HERE / "walsoft_transform.csv", float_format="%.17g", lineterminator="\n"
+)

@@ -127,6 +127,21 @@ pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
+/// Drops every stage after `last` from a pipeline document: for tests that need only the
+/// first stages of a pipeline.
+pub fn stop_after(doc: &mut serde_yaml::Value, last: &str) {
+    let stages = doc["stages"].as_mapping_mut().expect("stages mapping");
+    let keep = stages
+        .keys()
+        .position(|k| k.as_str() == Some(last))
+        .expect("stage exists")
+        + 1;
+    let later: Vec<serde_yaml::Value> = stages.keys().skip(keep).cloned().collect();
+    for stage in later {
+        stages.shift_remove(&stage);
+    }
+}
+
 /// The column names of an artifact, in schema order.
 pub fn column_names(a: &segflow_core::artifact::Artifact) -> Vec<String> {
     a.batch

@@ -11,11 +11,7 @@ use segflow_tests::*;
 
 /// The Walsoft pipeline through fit (the later stages do not bear on these tests).
 fn run_walsoft(scratch: &Scratch) -> PathBuf {
-    let pipeline = isolated_pipeline("walsoft", scratch.path(), |doc| {
-        let stages = doc["stages"].as_mapping_mut().unwrap();
-        stages.shift_remove("robustness");
-        stages.shift_remove("visualize");
-    });
+    let pipeline = isolated_pipeline("walsoft", scratch.path(), |doc| stop_after(doc, "fit"));
     let out = segflow(&["run", pipeline.to_str().unwrap()]);
     assert!(out.status.success(), "run failed: {}", stderr(&out));
     scratch.path().join("run")

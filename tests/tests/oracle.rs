@@ -59,7 +59,9 @@ fn compare(artifact: &Path, oracle_csv: &str, rel: f64) -> usize {
 #[test]
 fn walsoft_features_and_matrix_agree_with_pandas_on_every_value() {
     let scratch = Scratch::new("oracle");
-    let pipeline = isolated_pipeline("walsoft", scratch.path(), |_| {});
+    let pipeline = isolated_pipeline("walsoft", scratch.path(), |doc| {
+        stop_after(doc, "preprocess")
+    });
     let out = segflow(&["run", pipeline.to_str().unwrap()]);
     assert!(out.status.success(), "{}", stderr(&out));
     let run = scratch.path().join("run");
@@ -79,4 +81,32 @@ fn walsoft_features_and_matrix_agree_with_pandas_on_every_value() {
         ),
         2091 * 20
     );
+
+    // The fitted statistics: clip bounds, centres and scales of every kept column.
+    let transform = read_parquet(&run.join("preprocess/transform.parquet")).unwrap();
+    let names = transform
+        .batch
+        .column_by_name("column")
+        .unwrap()
+        .as_string::<i32>();
+    let oracle =
+        std::fs::read_to_string(repo_root().join("tests/oracle/walsoft_transform.csv")).unwrap();
+    let mut lines = oracle.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let mut compared = 0;
+    for line in lines {
+        let f: Vec<&str> = line.split(',').collect();
+        let row = (0..names.len()).find(|&i| names.value(i) == f[0]).unwrap();
+        for (j, stat) in header.iter().enumerate().skip(1) {
+            let ours = transform.float_column(stat).unwrap()[row];
+            let want: f64 = f[j].parse().unwrap();
+            assert!(
+                (ours - want).abs() <= 1e-12 * want.abs().max(1.0),
+                "{} {stat}: {ours} vs {want}",
+                f[0]
+            );
+            compared += 1;
+        }
+    }
+    assert_eq!(compared, 20 * 4);
 }
