@@ -125,9 +125,9 @@ def table(header, rows):
     cells = [header] + [[str(c) for c in row] for row in rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
     for n, row in enumerate(cells):
-        print("  " + "  ".join(c.rjust(w) for c, w in zip(row, widths)))
+        print(("  " + "  ".join(c.rjust(w) for c, w in zip(row, widths))).rstrip())
         if n == 0:
-            print("  " + "  ".join("-" * w for w in widths))
+            print(("  " + "  ".join("-" * w for w in widths if w)).rstrip())
 
 
 def seed_summary(ari):
@@ -162,10 +162,17 @@ def report(seg_s, ref_s, seg, ref):
                      f"{s['davies_bouldin']:.6f}", f"{r['davies_bouldin']:.6f}",
                      f"{s['calinski_harabasz']:.3f}", f"{r['calinski_harabasz']:.3f}",
                      s["sizes"], r["sizes"],
-                     "" if s["sizes"] == r["sizes"] else "<- differs"])
+                     "" if s["sizes"] == r["sizes"] else
+                     "<- differs, lower inertia: "
+                     + ("segflow" if s["inertia"] < r["inertia"] else "reference")])
     k_sizes_same &= len(seg["k_table"]) == len(ref["k_table"])
     table(["k", "inertia s", "inertia r", "silh s", "silh r", "DB s", "DB r", "CH s", "CH r",
            "sizes s", "sizes r", ""], rows)
+    if not k_sizes_same:
+        # Both sides keep the best of 50 k-means++ restarts, but from different random streams,
+        # so at some K they can settle in different local optima.
+        print("  where sizes differ, the two sides' best of 50 restarts are different local "
+              "optima; the lower inertia is the better fit")
 
     print("\nfinal fit (K = 4)")
     final_ari = adjusted_rand_score(
@@ -173,8 +180,9 @@ def report(seg_s, ref_s, seg, ref):
         ref["labels"].reindex(seg["labels"].sort_index().index).to_numpy(),
     )
     table(["", "segflow", "reference"],
-          [["sizes", "/".join(map(str, seg["sizes"])), "/".join(map(str, ref["sizes"]))],
-           ["ARI segflow vs reference labels", f"{final_ari:.6f}", ""]])
+          [["sizes", "/".join(map(str, seg["sizes"])), "/".join(map(str, ref["sizes"]))]])
+    print(f"  ARI between segflow's and the reference's labels, contact by contact: "
+          f"{final_ari:.6f}")
 
     print("\nseed stability (seeds 0..49, 50 restarts each; ARI against the final fit)")
     table(["", "min", "median", "max", "ARI == 1"],

@@ -90,6 +90,11 @@ enum Command {
     Robustness(StageArgs),
     /// PCA, SVG charts and the self-contained HTML report of a run.
     Visualize(StageArgs),
+    /// Generate realistic test data, deterministically from a seed.
+    Synth {
+        #[command(subcommand)]
+        what: Synth,
+    },
     /// Score new records with a finished run: its ingest and features params, saved
     /// transform and centroids; writes id, segment and action per contact.
     Assign {
@@ -109,6 +114,23 @@ enum Command {
         /// Print a JSON summary on stdout.
         #[arg(long)]
         json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum Synth {
+    /// A lead table (12 numeric features, five planted segments kept in a truth file).
+    Leads {
+        #[arg(long)]
+        rows: u64,
+        #[arg(long, default_value_t = segflow_core::pipeline::DEFAULT_SEED)]
+        seed: u64,
+        /// CSV to write.
+        #[arg(long)]
+        output: PathBuf,
+        /// CSV of the planted segment per lead; default: OUTPUT with `.truth.csv`.
+        #[arg(long)]
+        truth: Option<PathBuf>,
     },
 }
 
@@ -263,6 +285,27 @@ fn dispatch(command: Command) -> Result<u8> {
         Command::Fit(args) => standalone(&segflow_fit::FitStage, args),
         Command::Robustness(args) => standalone(&segflow_robustness::RobustnessStage, args),
         Command::Visualize(args) => standalone(&segflow_visualize::VisualizeStage, args),
+        Command::Synth {
+            what:
+                Synth::Leads {
+                    rows,
+                    seed,
+                    output,
+                    truth,
+                },
+        } => {
+            let truth = truth.unwrap_or_else(|| output.with_extension("truth.csv"));
+            let counts = segflow_synth::write_leads(rows, seed, &output, &truth)?;
+            println!(
+                "synth leads: {rows} rows (seed {seed}) → {} and {}",
+                output.display(),
+                truth.display()
+            );
+            for ((segment, _), n) in segflow_synth::LEAD_SEGMENTS.iter().zip(counts) {
+                println!("  {segment:<24} {n:>10}");
+            }
+            Ok(0)
+        }
         Command::Assign {
             model,
             input,
