@@ -269,7 +269,7 @@ pub fn assign(
             scored.labels.iter().map(|&l| f(&model.actions[l])),
         ))
     };
-    let table = batch(vec![
+    let mut columns = vec![
         (
             id_column.as_str(),
             Arc::new(StringArray::from_iter_values(&ids)) as ArrayRef,
@@ -296,7 +296,21 @@ pub fn assign(
         ),
         ("decision_use", action(&|a| a.decision_use.clone())),
         ("operational_rule", action(&|a| a.operational_rule.clone())),
-    ])?;
+    ];
+    if model.actions.iter().any(|a| a.campaign.is_some()) {
+        let campaign = |f: &dyn Fn(&segflow_fit::Campaign) -> String| -> ArrayRef {
+            Arc::new(StringArray::from(
+                scored
+                    .labels
+                    .iter()
+                    .map(|&l| model.actions[l].campaign.as_ref().map(f))
+                    .collect::<Vec<_>>(),
+            ))
+        };
+        columns.push(("channel", campaign(&|c| c.channel.clone())));
+        columns.push(("owner", campaign(&|c| c.owner.clone())));
+    }
+    let table = batch(columns)?;
 
     let mut model_hashes = BTreeMap::new();
     for path in [

@@ -34,7 +34,7 @@ use segflow_core::stage::{
 use segflow_core::{Error, Result};
 
 pub use naming::Named;
-pub use params::{Action, Algorithm, Cards, Criterion, Naming, Params, Role};
+pub use params::{Action, Algorithm, Campaign, Cards, Criterion, Impact, Naming, Params, Role};
 use profile::{FeatureProfile, distinguishing};
 
 /// The artifacts fit reads, identified by their `segflow.artifact` kind.
@@ -182,6 +182,7 @@ fn check_keys(params: &Params, known: &[&str]) -> Result<()> {
         ("cards.medians", c.medians.as_deref().unwrap_or_default()),
         ("cards.spreads", &c.spreads[..]),
         ("cards.means", &c.means[..]),
+        ("cards.stds", &c.stds[..]),
         ("cards.any", &c.any[..]),
     ] {
         for name in list {
@@ -399,7 +400,7 @@ pub fn run(
     )?;
 
     let shares: Vec<f64> = sizes.iter().map(|&s| s as f64 / n as f64).collect();
-    let policy = batch(vec![
+    let mut policy_columns = vec![
         ("cluster", u32s(0..k as u32)),
         ("segment", strings(names.iter().cloned())),
         ("n_contacts", u64s(sizes.iter().map(|&s| s as u64))),
@@ -417,9 +418,36 @@ pub fn run(
             "typical_pattern",
             strings(named.iter().map(|s| s.action.typical_pattern.clone())),
         ),
-    ])?;
+    ];
+    let campaigns: Vec<Option<&Campaign>> =
+        named.iter().map(|s| s.action.campaign.as_ref()).collect();
+    if campaigns.iter().any(Option::is_some) {
+        let text = |f: &dyn Fn(&Campaign) -> String| -> ArrayRef {
+            Arc::new(StringArray::from(
+                campaigns.iter().map(|c| c.map(f)).collect::<Vec<_>>(),
+            ))
+        };
+        let number = |f: &dyn Fn(&Campaign) -> f64| -> ArrayRef {
+            Arc::new(Float64Array::from(
+                campaigns.iter().map(|c| c.map(f)).collect::<Vec<_>>(),
+            ))
+        };
+        policy_columns.extend([
+            ("channel", text(&|c| c.channel.clone())),
+            ("message", text(&|c| c.message.clone())),
+            ("owner", text(&|c| c.owner.clone())),
+            ("expected_close_rate", number(&|c| c.close_rate)),
+            ("deal_size", number(&|c| c.deal_size)),
+        ]);
+    }
+    let policy = batch(policy_columns)?;
     out.write("policy", &policy, &[])?;
     out.write_csv("policy", &policy)?;
+    if let Some(impact) = &params.impact {
+        let table = impact_batch(impact, &campaigns, &sizes, &names)?;
+        out.write("impact", &table, &[])?;
+        out.write_csv("impact", &table)?;
+    }
 
     let mean_by = |values: &[f64], c: usize| {
         let (sum, count) = labels
@@ -487,6 +515,78 @@ pub fn run(
         k,
         segments: named,
     })
+}
+
+/// Expected closes and revenue per segment under its campaign and under the baseline
+/// treatment: arithmetic on configured assumptions, labelled as such in every row.
+fn impact_batch(
+    impact: &Impact,
+    campaigns: &[Option<&Campaign>],
+    sizes: &[usize],
+    names: &[String],
+) -> Result<RecordBatch> {
+    let k = sizes.len();
+    let campaign = |c: usize| campaigns[c].expect("validated: every segment has a campaign");
+    let n = |c: usize| sizes[c] as f64;
+    let expected = |c: usize| n(c) * campaign(c).close_rate * campaign(c).deal_size;
+    let baseline = |c: usize| n(c) * impact.baseline_close_rate * impact.baseline_deal_size;
+    let segment_rows = (0..k).map(Some).chain(std::iter::once(None));
+    let total = |f: &dyn Fn(usize) -> f64| (0..k).map(f).sum::<f64>();
+    let value = |f: &dyn Fn(usize) -> f64| -> ArrayRef {
+        floats(segment_rows.clone().map(|c| c.map_or_else(|| total(f), f)))
+    };
+    batch(vec![
+        (
+            "segment",
+            strings(
+                segment_rows
+                    .clone()
+                    .map(|c| c.map_or("all segments".to_string(), |c| names[c].clone())),
+            ),
+        ),
+        ("n_contacts", value(&n)),
+        (
+            "expected_close_rate",
+            Arc::new(Float64Array::from(
+                segment_rows
+                    .clone()
+                    .map(|c| c.map(|c| campaign(c).close_rate))
+                    .collect::<Vec<_>>(),
+            )),
+        ),
+        (
+            "deal_size",
+            Arc::new(Float64Array::from(
+                segment_rows
+                    .clone()
+                    .map(|c| c.map(|c| campaign(c).deal_size))
+                    .collect::<Vec<_>>(),
+            )),
+        ),
+        ("expected_closes", value(&|c| n(c) * campaign(c).close_rate)),
+        ("expected_revenue", value(&expected)),
+        (
+            "baseline_closes",
+            value(&|c| n(c) * impact.baseline_close_rate),
+        ),
+        ("baseline_revenue", value(&baseline)),
+        ("uplift", value(&|c| expected(c) - baseline(c))),
+        (
+            "currency",
+            strings(segment_rows.clone().map(|_| impact.currency.clone())),
+        ),
+        (
+            "basis",
+            strings(segment_rows.map(|_| {
+                format!(
+                    "projection from configured close rates and deal sizes (baseline {:.1} % at {} {}), not a measurement",
+                    impact.baseline_close_rate * 100.0,
+                    fmt_num(impact.baseline_deal_size),
+                    impact.currency
+                )
+            })),
+        ),
+    ])
 }
 
 fn assignments_distance(b: &RecordBatch) -> &[f64] {
@@ -596,6 +696,12 @@ fn cards_batch(
         cols.push((
             format!("mean_{name}"),
             floats((0..k).map(|i| p(name).clusters[i].mean)),
+        ));
+    }
+    for name in &c.stds {
+        cols.push((
+            format!("std_{name}"),
+            floats((0..k).map(|i| p(name).clusters[i].std)),
         ));
     }
     for name in &c.any {
@@ -863,11 +969,34 @@ impl Model {
                 ),
             ));
         }
-        let actions = (0..segments.len())
-            .map(|i| Action {
+        let campaigns: Vec<Option<Campaign>> = if p.batch.column_by_name("channel").is_some() {
+            let (channel, message, owner) = (text("channel")?, text("message")?, text("owner")?);
+            let (rate, deal) = (
+                p.float_column("expected_close_rate")?,
+                p.float_column("deal_size")?,
+            );
+            (0..segments.len())
+                .map(|i| {
+                    (!rate[i].is_nan()).then(|| Campaign {
+                        channel: channel[i].clone(),
+                        message: message[i].clone(),
+                        owner: owner[i].clone(),
+                        close_rate: rate[i],
+                        deal_size: deal[i],
+                    })
+                })
+                .collect()
+        } else {
+            vec![None; segments.len()]
+        };
+        let actions = campaigns
+            .into_iter()
+            .enumerate()
+            .map(|(i, campaign)| Action {
                 decision_use: uses[i].clone(),
                 operational_rule: rules[i].clone(),
                 typical_pattern: patterns[i].clone(),
+                campaign,
             })
             .collect();
         Ok(Model {
@@ -900,8 +1029,8 @@ impl Stage for FitStage {
     }
 
     fn plan(&self, params: &serde_yaml::Value) -> Result<Vec<Planned>> {
-        parse_valid::<Params>(params)?;
-        Ok(vec![
+        let params: Params = parse_valid(params)?;
+        let mut planned = vec![
             Planned::new("assignments"),
             Planned::new("centroids"),
             Planned::new("cards"),
@@ -913,7 +1042,11 @@ impl Stage for FitStage {
             Planned::csv("findings"),
             Planned::new("summary"),
             Planned::csv("summary"),
-        ])
+        ];
+        if params.impact.is_some() {
+            planned.extend([Planned::new("impact"), Planned::csv("impact")]);
+        }
+        Ok(planned)
     }
 
     fn run(

@@ -166,6 +166,7 @@ mod tests {
             decision_use: tag.into(),
             operational_rule: tag.into(),
             typical_pattern: tag.into(),
+            campaign: None,
         }
     }
 

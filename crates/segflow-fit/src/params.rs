@@ -26,6 +26,9 @@ pub struct Params {
     pub top_features: usize,
     #[serde(default)]
     pub naming: Naming,
+    /// Expected impact of the segment campaigns against one treatment for all: a projection
+    /// from the configured rates, written next to the segments.
+    pub impact: Option<Impact>,
     /// One line per segment; `{feature}` is the segment's median of that feature,
     /// `{n_contacts}` and `{share_pct}` its size.
     pub narrative: Option<String>,
@@ -63,6 +66,9 @@ pub struct Cards {
     /// Per-segment means (e.g. of timing shares).
     #[serde(default)]
     pub means: Vec<String>,
+    /// Per-segment standard deviations (divisor n).
+    #[serde(default)]
+    pub stds: Vec<String>,
     /// Percentage of the segment's contacts with a value above 0.
     #[serde(default)]
     pub any: Vec<String>,
@@ -93,6 +99,7 @@ fn review_action() -> Action {
         decision_use: "Not yet decided: review the segment's profile and cards.".into(),
         operational_rule: "Current default treatment until an owner assigns one.".into(),
         typical_pattern: "See the segment's distinguishing features.".into(),
+        campaign: None,
     }
 }
 
@@ -144,6 +151,36 @@ pub struct Action {
     pub operational_rule: String,
     /// How its contacts typically behave.
     pub typical_pattern: String,
+    /// The campaign that works the segment, when the pipeline runs campaigns.
+    pub campaign: Option<Campaign>,
+}
+
+/// A sales or marketing campaign, with the assumptions the expected-impact table projects from.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Campaign {
+    pub channel: String,
+    pub message: String,
+    pub owner: String,
+    /// Expected share of the segment's leads that close (an assumption, 0..=1).
+    pub close_rate: f64,
+    /// Expected value of a closed deal (an assumption, in the pipeline's currency).
+    pub deal_size: f64,
+}
+
+/// The one-size-fits-all treatment the segment campaigns are compared with.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Impact {
+    pub baseline_close_rate: f64,
+    pub baseline_deal_size: f64,
+    /// Currency of deal sizes, for the table's labels.
+    #[serde(default = "default_currency")]
+    pub currency: String,
+}
+
+fn default_currency() -> String {
+    "USD".into()
 }
 
 impl Validate for Params {
@@ -160,6 +197,39 @@ impl Validate for Params {
         }
         if !(self.tol >= 0.0 && self.tol.is_finite()) {
             return Err(Error::config("", "tol", "must be a finite number ≥ 0"));
+        }
+        let rate = |key: String, r: f64| {
+            if (0.0..=1.0).contains(&r) {
+                Ok(())
+            } else {
+                Err(Error::config("", key, "a close rate lies in [0, 1]"))
+            }
+        };
+        let actions = self
+            .naming
+            .roles
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (format!("naming.roles[{i}].action"), &r.action))
+            .chain(std::iter::once((
+                "naming.fallback_action".to_string(),
+                &self.naming.fallback_action,
+            )));
+        for (key, action) in actions {
+            match (&action.campaign, &self.impact) {
+                (Some(c), _) => rate(format!("{key}.campaign.close_rate"), c.close_rate)?,
+                (None, Some(_)) => {
+                    return Err(Error::config(
+                        "",
+                        format!("{key}.campaign"),
+                        "`impact` projects every segment's campaign: give one here",
+                    ));
+                }
+                (None, None) => {}
+            }
+        }
+        if let Some(i) = &self.impact {
+            rate("impact.baseline_close_rate".into(), i.baseline_close_rate)?;
         }
         for (i, role) in self.naming.roles.iter().enumerate() {
             if role.name.trim().is_empty() {
