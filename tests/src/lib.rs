@@ -142,6 +142,27 @@ pub fn stop_after(doc: &mut serde_yaml::Value, last: &str) {
     }
 }
 
+/// Every Parquet artifact of a run rendered for a snapshot named `<prefix>_<stage>_<artifact>`:
+/// whole, or summary and head for the `big` ones (paths relative to the run directory).
+pub fn artifact_renderings(run: &Path, prefix: &str, big: &[&str]) -> Vec<(String, String)> {
+    files_under(run)
+        .into_iter()
+        .filter(|rel| rel.ends_with(".parquet"))
+        .map(|rel| {
+            let name = format!(
+                "{prefix}_{}",
+                rel.trim_end_matches(".parquet").replace('/', "_")
+            );
+            let text = if big.contains(&rel.as_str()) {
+                render_summary(&run.join(&rel), 10)
+            } else {
+                render_full(&run.join(&rel))
+            };
+            (name, text)
+        })
+        .collect()
+}
+
 /// The column names of an artifact, in schema order.
 pub fn column_names(a: &segflow_core::artifact::Artifact) -> Vec<String> {
     a.batch

@@ -66,3 +66,30 @@ fn wholesale_table_ingests_with_synthesised_ids_and_types() {
         render_summary(&fout.join("features.parquet"), 5)
     );
 }
+
+#[test]
+fn the_wholesale_pipeline_runs_end_to_end_and_names_segments_from_their_spending() {
+    let scratch = Scratch::new("wholesale-pipeline");
+    let pipeline = isolated_pipeline("wholesale", scratch.path(), |_| {});
+    let out = segflow(&["run", pipeline.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let run = scratch.path().join("run");
+    let policy = render_full(&run.join("fit/policy.parquet"));
+    // No role rules: every name comes from the segment's distinguishing features.
+    assert!(
+        policy.contains("no role claimed it: named from its 2 most distinguishing features"),
+        "{policy}"
+    );
+    let report = std::fs::read_to_string(run.join("visualize/report.html")).unwrap();
+    assert!(report.contains("Majority of indices"));
+    let big = [
+        "ingest/table.parquet",
+        "features/features.parquet",
+        "preprocess/matrix.parquet",
+        "fit/assignments.parquet",
+        "visualize/pca.parquet",
+    ];
+    for (name, text) in artifact_renderings(&run, "wholesale_run", &big) {
+        insta::assert_snapshot!(name, text);
+    }
+}
