@@ -161,19 +161,7 @@ fn every_lead_artifact_matches_its_snapshot() {
         "fit/assignments.parquet",
         "visualize/pca.parquet",
     ];
-    for rel in files_under(&run) {
-        if !rel.ends_with(".parquet") {
-            continue;
-        }
-        let name = format!(
-            "leads_{}",
-            rel.trim_end_matches(".parquet").replace('/', "_")
-        );
-        let text = if big.contains(&rel.as_str()) {
-            render_summary(&run.join(&rel), 10)
-        } else {
-            render_full(&run.join(&rel))
-        };
+    for (name, text) in artifact_renderings(&run, "leads", &big) {
         insta::assert_snapshot!(name, text);
     }
     let report = std::fs::read_to_string(run.join("visualize/report.html")).unwrap();
