@@ -3,7 +3,7 @@
 Run from the repository root after `cargo build --release`:
 
     python3 -m pip install -r tests/bench/requirements.txt
-    python3 tests/bench/bench_pipeline.py [--segflow target/release/segflow]
+    python3 tests/bench/bench_pipeline.py [--segflow target/release/segflow] [--threads N]
 
 Both sides run in this one invocation, on the same machine and data:
 
@@ -15,12 +15,19 @@ Both sides run in this one invocation, on the same machine and data:
   reference  tests/bench/walsoft_reference.run(), timed in-process; importing pandas and
              scikit-learn is not counted.
 
+--threads N caps both sides (RAYON_NUM_THREADS for segflow, a threadpoolctl limit for
+scikit-learn's OpenMP/BLAS pools); without it each library uses its own default (all CPUs).
+On a small, busy machine scikit-learn's OpenMP k-means can be several times slower with 2
+threads than with 1, so the ratio depends on this setting and on other load: report both.
+
 It prints both timings, the ratio reference seconds / segflow seconds (higher is better for
 segflow), then the two sides' results next to each other, read from segflow's Parquet artifacts.
 Exit code 0 unless one of the sides failed to run or its artifacts could not be read.
 """
 
 import argparse
+import contextlib
+import os
 import pathlib
 import shutil
 import subprocess
@@ -34,6 +41,7 @@ import pandas as pd
 import pyarrow
 import sklearn
 from sklearn.metrics import adjusted_rand_score
+from threadpoolctl import threadpool_limits  # installed with scikit-learn
 
 try:
     import yaml
@@ -73,23 +81,29 @@ def write_pipeline(run_dir, dest):
     return dest
 
 
-def run_segflow(binary, pipeline):
+def run_segflow(binary, pipeline, threads=None):
     """Run the whole pipeline; returns wall-clock seconds, or raises with segflow's stderr."""
     cmd = [str(binary), "run", str(pipeline), "--force"]
+    env = dict(os.environ)
+    if threads is not None:
+        env["RAYON_NUM_THREADS"] = str(threads)  # segflow's parallelism is rayon's pool
     start = time.perf_counter()
-    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
     seconds = time.perf_counter() - start
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} exited {proc.returncode}\n{proc.stderr}{proc.stdout}")
     return seconds
 
 
-def run_reference():
+def run_reference(threads=None):
     import walsoft_reference  # import (pandas, scikit-learn) outside the timed region
 
-    start = time.perf_counter()
-    result = walsoft_reference.run()
-    return time.perf_counter() - start, result
+    # scikit-learn's k-means and metrics run on OpenMP (and BLAS) threads.
+    limits = threadpool_limits(limits=threads) if threads is not None else contextlib.nullcontext()
+    with limits:
+        start = time.perf_counter()
+        result = walsoft_reference.run()
+        return time.perf_counter() - start, result
 
 
 def read_segflow(run_dir):
@@ -136,14 +150,15 @@ def seed_summary(ari):
             f"{int((a == 1.0).sum())}/{len(a)}"]
 
 
-def report(seg_s, ref_s, seg, ref):
+def report(seg_s, ref_s, seg, ref, threads):
     ratio = ref_s / seg_s
     word = "faster" if ratio >= 1 else "slower"
     factor = ratio if ratio >= 1 else 1 / ratio
     print(f"segflow {seg_s:.1f} s, pandas+scikit-learn {ref_s:.1f} s: "
           f"segflow is {factor:.1f}× {word} (reference / segflow = {ratio:.2f})")
     print(f"(pandas {pd.__version__}, numpy {np.__version__}, scikit-learn {sklearn.__version__},"
-          f" pyarrow {pyarrow.__version__}, python {sys.version.split()[0]})")
+          f" pyarrow {pyarrow.__version__}, python {sys.version.split()[0]}; threads: "
+          f"{'each library default' if threads is None else threads}, {os.cpu_count()} CPUs)")
 
     print("\nK sweep (s = segflow, r = reference)")
     ref_k = {row["k"]: row for row in ref["k_table"]}
@@ -225,6 +240,9 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--segflow", default="target/release/segflow",
                         help="segflow binary (default: target/release/segflow)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="threads for both sides (segflow: RAYON_NUM_THREADS; reference: "
+                             "threadpoolctl limit on OpenMP/BLAS); default: each library's own")
     parser.add_argument("--keep", action="store_true",
                         help="keep segflow's temporary run directory and print its path")
     args = parser.parse_args()
@@ -239,12 +257,12 @@ def main():
         run_dir = tmp / "run"
         pipeline = write_pipeline(run_dir, tmp / "walsoft.yaml")
         print(f"running segflow ({binary}) ...", flush=True)
-        seg_s = run_segflow(binary, pipeline)
+        seg_s = run_segflow(binary, pipeline, args.threads)
         print("running pandas + scikit-learn (tests/bench/walsoft_reference.py) ...", flush=True)
-        ref_s, ref = run_reference()
+        ref_s, ref = run_reference(args.threads)
         seg = read_segflow(run_dir)
         print()
-        report(seg_s, ref_s, seg, ref)
+        report(seg_s, ref_s, seg, ref, args.threads)
     except Exception as e:  # noqa: BLE001 - any failure to run or read is exit code 1
         traceback.print_exc()
         print(f"bench failed: {e}", file=sys.stderr)

@@ -168,3 +168,58 @@ fn every_lead_artifact_matches_its_snapshot() {
     assert!(report.contains("Highest silhouette score"));
     assert!(report.contains("SMB quick closer"));
 }
+
+#[test]
+fn compare_reports_agreement_and_who_moved_after_retraining_on_a_subset() {
+    let scratch = Scratch::new("leads-compare");
+    let run_a = run_leads(&scratch);
+    // Re-training on the first 4,000 leads only.
+    let text = std::fs::read_to_string(repo_root().join("data/leads/leads.csv")).unwrap();
+    let subset = scratch.path().join("leads_4000.csv");
+    std::fs::write(
+        &subset,
+        text.lines().take(4001).collect::<Vec<_>>().join("\n") + "\n",
+    )
+    .unwrap();
+    let dir_b = scratch.path().join("b");
+    std::fs::create_dir_all(&dir_b).unwrap();
+    let pipeline_b = isolated_pipeline("leads", &dir_b, |doc| {
+        doc["stages"]["ingest"]["input"] = subset.to_str().unwrap().into();
+        stop_after(doc, "fit");
+    });
+    let o = segflow(&["run", pipeline_b.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = scratch.path().join("drift");
+    let o = segflow(&[
+        "compare",
+        run_a.to_str().unwrap(),
+        dir_b.join("run").to_str().unwrap(),
+        "--output",
+        out.to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(report["contacts_in_both"], 4000);
+    assert!(report["ari"].as_f64().unwrap() > 0.99, "{report}");
+    let transitions = read_parquet(&out.join("transitions.parquet")).unwrap();
+    let moved: u64 = transitions
+        .batch
+        .column_by_name("contacts")
+        .unwrap()
+        .as_primitive::<arrow::datatypes::UInt64Type>()
+        .values()
+        .iter()
+        .sum();
+    assert_eq!(moved, 4000);
+    assert_eq!(files_under(&out), ["drift.parquet", "transitions.parquet"]);
+    // A run that never fitted cannot be compared: the error names the lock file.
+    let o = segflow(&[
+        "compare",
+        run_a.to_str().unwrap(),
+        scratch.path().join("nowhere").to_str().unwrap(),
+        "--output",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(66), "{}", stderr(&o));
+}

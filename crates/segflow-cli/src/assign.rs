@@ -38,49 +38,58 @@ struct RunArtifacts {
     seed: u64,
 }
 
-fn locate(run_dir: &Path) -> Result<RunArtifacts> {
-    let lock = Lock::load_existing(run_dir)?;
+/// An artifact of a finished run, found through its lock file and checked against the hash
+/// recorded there; also the seed the stage ran with.
+pub(crate) fn locked_output(
+    run_dir: &Path,
+    lock: &Lock,
+    kind: &str,
+    files: &[&str],
+) -> Result<(PathBuf, u64)> {
     let lock_path = Lock::path(run_dir);
-    let output = |kind: &str, files: &[&str]| -> Result<(PathBuf, u64)> {
-        let stages: Vec<_> = lock.stages.values().filter(|e| e.kind == kind).collect();
-        let entry = match stages[..] {
-            [entry] => entry,
-            [] => {
-                return Err(Error::data(
-                    Location::file(&lock_path),
-                    format!("the run has no {kind} stage; assign needs a run through fit"),
-                ));
-            }
-            _ => {
-                return Err(Error::data(
-                    Location::file(&lock_path),
-                    format!("the run has several {kind} stages; assign needs exactly one"),
-                ));
-            }
-        };
-        let (rel, hash) = entry
-            .outputs
-            .iter()
-            .find(|(rel, _)| {
-                files
-                    .iter()
-                    .any(|f| Path::new(rel).file_name() == Some(f.as_ref()))
-            })
-            .ok_or_else(|| {
-                Error::data(
-                    Location::file(&lock_path),
-                    format!("the {kind} stage recorded no {}", files.join(" or ")),
-                )
-            })?;
-        let path = run_dir.join(rel);
-        if &file_sha256(&path)? != hash {
+    let stages: Vec<_> = lock.stages.values().filter(|e| e.kind == kind).collect();
+    let entry = match stages[..] {
+        [entry] => entry,
+        [] => {
             return Err(Error::data(
-                Location::file(&path),
-                "changed since the run wrote it (see `segflow verify`); rerun the pipeline",
+                Location::file(&lock_path),
+                format!("the run has no {kind} stage"),
             ));
         }
-        Ok((path, entry.seed))
+        _ => {
+            return Err(Error::data(
+                Location::file(&lock_path),
+                format!("the run has several {kind} stages; exactly one is needed"),
+            ));
+        }
     };
+    let (rel, hash) = entry
+        .outputs
+        .iter()
+        .find(|(rel, _)| {
+            files
+                .iter()
+                .any(|f| Path::new(rel).file_name() == Some(f.as_ref()))
+        })
+        .ok_or_else(|| {
+            Error::data(
+                Location::file(&lock_path),
+                format!("the {kind} stage recorded no {}", files.join(" or ")),
+            )
+        })?;
+    let path = run_dir.join(rel);
+    if &file_sha256(&path)? != hash {
+        return Err(Error::data(
+            Location::file(&path),
+            "changed since the run wrote it (see `segflow verify`); rerun the pipeline",
+        ));
+    }
+    Ok((path, entry.seed))
+}
+
+fn locate(run_dir: &Path) -> Result<RunArtifacts> {
+    let lock = Lock::load_existing(run_dir)?;
+    let output = |kind: &str, files: &[&str]| locked_output(run_dir, &lock, kind, files);
     let (events, seed) = output("ingest", &["events.parquet", "table.parquet"])?;
     let (features, _) = output("features", &["features.parquet"])?;
     let (transform, _) = output("preprocess", &["transform.parquet"])?;

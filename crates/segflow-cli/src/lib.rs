@@ -90,6 +90,17 @@ enum Command {
     Robustness(StageArgs),
     /// PCA, SVG charts and the self-contained HTML report of a run.
     Visualize(StageArgs),
+    /// Compare the segments of two finished runs (a re-training, or other settings): ARI and
+    /// AMI over the contacts both saw, and who moved from which segment to which.
+    Compare {
+        run_a: PathBuf,
+        run_b: PathBuf,
+        /// Directory for drift.parquet and transitions.parquet.
+        #[arg(long)]
+        output: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
     /// Generate realistic test data, deterministically from a seed.
     Synth {
         #[command(subcommand)]
@@ -285,6 +296,46 @@ fn dispatch(command: Command) -> Result<u8> {
         Command::Fit(args) => standalone(&segflow_fit::FitStage, args),
         Command::Robustness(args) => standalone(&segflow_robustness::RobustnessStage, args),
         Command::Visualize(args) => standalone(&segflow_visualize::VisualizeStage, args),
+        Command::Compare {
+            run_a,
+            run_b,
+            output,
+            json,
+        } => {
+            let assignments = |run: &PathBuf| -> Result<PathBuf> {
+                if !run.is_dir() {
+                    return Err(Error::NoInput {
+                        path: run.clone(),
+                        reason: "no such run directory".into(),
+                    });
+                }
+                let lock = segflow_core::lock::Lock::load_existing(run)?;
+                Ok(assign::locked_output(run, &lock, "fit", &["assignments.parquet"])?.0)
+            };
+            let (a, b) = (assignments(&run_a)?, assignments(&run_b)?);
+            let drift = segflow_fit::drift::compare(&a, &b)?;
+            compare_outputs(&drift, &a, &b, &output)?;
+            if json {
+                let value = serde_json::json!({
+                    "contacts_a": drift.contacts_a, "contacts_b": drift.contacts_b,
+                    "contacts_in_both": drift.common, "ari": drift.ari, "ami": drift.ami,
+                    "transitions": drift.transitions,
+                });
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&value)
+                        .map_err(|e| Error::Internal(e.to_string()))?
+                );
+            } else {
+                println!(
+                    "{} contacts in A, {} in B, {} in both: ARI {:.4}, AMI {:.4}",
+                    drift.contacts_a, drift.contacts_b, drift.common, drift.ari, drift.ami
+                );
+                print!("{}", drift.table());
+                println!("→ {}", output.display());
+            }
+            Ok(0)
+        }
         Command::Synth {
             what:
                 Synth::Leads {
@@ -342,6 +393,41 @@ fn dispatch(command: Command) -> Result<u8> {
             Ok(0)
         }
     }
+}
+
+/// Writes the drift tables atomically into `dir`, with the two assignments as inputs.
+fn compare_outputs(
+    drift: &segflow_fit::drift::Drift,
+    a: &std::path::Path,
+    b: &std::path::Path,
+    dir: &std::path::Path,
+) -> Result<()> {
+    let params = serde_yaml::Value::Mapping(Default::default());
+    let mut input_hashes = std::collections::BTreeMap::new();
+    input_hashes.insert(
+        "a/assignments.parquet".to_string(),
+        segflow_core::hash::file_sha256(a)?,
+    );
+    input_hashes.insert(
+        "b/assignments.parquet".to_string(),
+        segflow_core::hash::file_sha256(b)?,
+    );
+    let provenance = segflow_core::artifact::Provenance {
+        stage: "compare".into(),
+        params_hash: segflow_core::hash::params_hash("compare", &params)?,
+        params: segflow_core::hash::params_json(&params)?,
+        input_hashes,
+        seed: 0,
+    };
+    let planned = vec![
+        segflow_core::stage::Planned::new("drift"),
+        segflow_core::stage::Planned::new("transitions"),
+    ];
+    let mut out = segflow_core::stage::OutputDir::new(dir, provenance, planned)?;
+    out.write("drift", &drift.summary_batch()?, &[])?;
+    out.write("transitions", &drift.transitions_batch()?, &[])?;
+    out.commit()?;
+    Ok(())
 }
 
 fn standalone(stage: &dyn Stage, args: StageArgs) -> Result<u8> {

@@ -6,6 +6,7 @@
 //! [`Model`] reads a fit's artifacts back, so new contacts are scored by the same
 //! nearest-centroid arithmetic that labelled the training contacts.
 
+pub mod drift;
 mod naming;
 mod params;
 mod profile;
