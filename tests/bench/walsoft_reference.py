@@ -24,6 +24,7 @@ functions here rather than imported.
 
 import hashlib
 import pathlib
+import time
 
 import numpy as np
 import pandas as pd
@@ -181,16 +182,30 @@ def block_sensitivity(features):
 
 def run():
     """The whole analysis, CSV to PCA; returns the numbers the bench compares with segflow."""
-    features = contact_features(load_calls())
+    seconds, clock = {}, time.perf_counter()
+
+    def lap(step):  # wall clock per step, named after the segflow stage doing the same work
+        nonlocal clock
+        now = time.perf_counter()
+        seconds[step] = now - clock
+        clock = now
+
+    calls = load_calls()
+    lap("ingest")
+    features = contact_features(calls)
+    lap("features")
     matrix = model_matrix(features, MODEL)
     X = matrix.to_numpy(dtype=np.float64)
-
+    lap("preprocess")
     k_table = k_sweep(X)
-    final = kmeans(X, K_FINAL)
-    labels = canonical_labels(final)
+    lap("select_k")
+    labels = canonical_labels(kmeans(X, K_FINAL))
+    lap("fit")
     seed_ari = seed_stability(X, labels)
     block_ari = block_sensitivity(features)
+    lap("robustness")
     pca_ratio = [float(r) for r in PCA(n_components=2).fit(X).explained_variance_ratio_]
+    lap("visualize")
 
     return {
         "k_table": k_table,
@@ -198,9 +213,10 @@ def run():
         "seed_ari": seed_ari,
         "block_ari": block_ari,
         "pca_ratio": pca_ratio,
-        # Extra: the final partition, so the bench can compare it with segflow's contact by
-        # contact (ARI), not only by cluster sizes.
+        # Extras: the final partition, so the bench can compare it with segflow's contact by
+        # contact (ARI), not only by cluster sizes; and seconds per step.
         "labels": pd.Series(labels, index=matrix.index, name="cluster"),
+        "seconds": seconds,
     }
 
 
@@ -211,3 +227,4 @@ if __name__ == "__main__":
     print("seed ARI min", min(result["seed_ari"]), "max", max(result["seed_ari"]))
     print("block ARI", result["block_ari"])
     print("PCA ratio", result["pca_ratio"])
+    print("seconds", {k: round(v, 2) for k, v in result["seconds"].items()})

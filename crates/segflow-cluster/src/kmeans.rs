@@ -109,13 +109,27 @@ impl KMeansParams {
         self.check(x.nrows())?;
         let data = Rows::new(&x);
         let tol = self.tol * mean_variance(&data);
-        let mut best: Option<KMeans> = None;
-        let mut buffers = Buffers::default();
-        for init in 0..self.n_init {
+        let restart = |init: usize, buffers: &mut Buffers| {
             let mut rng = Rng::new(self.seed, init as u64);
-            let centers = kmeans_plusplus(&data, self.n_clusters, &mut rng, &mut buffers);
-            let run = lloyd(&data, centers, self.max_iter, tol, &mut buffers);
-            // Strictly lower only: ties keep the earlier restart, so the choice is reproducible.
+            let centers = kmeans_plusplus(&data, self.n_clusters, &mut rng, buffers);
+            lloyd(&data, centers, self.max_iter, tol, buffers)
+        };
+        // Data within one chunk keeps a fit on one thread: run the restarts side by side
+        // instead. Each restart has its own random stream, so the runs are the same either way.
+        let runs: Vec<KMeans> = if data.n <= CHUNK_ROWS {
+            (0..self.n_init)
+                .into_par_iter()
+                .map_init(Buffers::default, |buffers, init| restart(init, buffers))
+                .collect()
+        } else {
+            let mut buffers = Buffers::default();
+            (0..self.n_init)
+                .map(|init| restart(init, &mut buffers))
+                .collect()
+        };
+        // Strictly lower only: ties keep the earlier restart, so the choice is reproducible.
+        let mut best: Option<KMeans> = None;
+        for run in runs {
             if best.as_ref().is_none_or(|b| run.inertia < b.inertia) {
                 best = Some(run);
             }
