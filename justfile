@@ -56,6 +56,12 @@ bench:
     python3 -m pip install --quiet -r crates/segflow-cluster/benches/requirements.txt
     cargo bench -p segflow-cluster --bench vs_scikit_learn
 
+# The whole Walsoft pipeline against pandas + scikit-learn doing the same steps, side by side.
+bench-pipeline *flags="":
+    python3 -m pip install --quiet -r tests/bench/requirements.txt
+    cargo build --release
+    python3 tests/bench/bench_pipeline.py {{flags}}
+
 # Formatting and lints, as CI runs them.
 lint:
     cargo fmt --all -- --check
