@@ -369,3 +369,41 @@ fn indices_are_bit_identical_whatever_the_thread_count() {
         assert_eq!(one, all(threads));
     }
 }
+
+#[test]
+fn dbscan_and_ward_match_scikit_learn() {
+    let text =
+        std::fs::read_to_string(repo_root().join("tests/oracle/cluster/dbscan_ward.json")).unwrap();
+    let doc: Value = serde_json::from_str(&text).unwrap();
+    let mut checked = 0;
+    for case in doc["cases"].as_array().unwrap() {
+        let x = matrix(&case["x"]);
+        let want: Vec<i64> = serde_json::from_value(case["labels"].clone()).unwrap();
+        let name = format!("{} {}", case["algorithm"], case["name"]);
+        match case["algorithm"].as_str().unwrap() {
+            "dbscan" => {
+                let m = segflow_cluster::DbscanParams::new(
+                    case["eps"].as_f64().unwrap(),
+                    case["min_samples"].as_u64().unwrap() as usize,
+                )
+                .fit_array(x.view())
+                .unwrap();
+                let got: Vec<i64> = m
+                    .labels
+                    .iter()
+                    .map(|l| l.map_or(-1, |c| c as i64))
+                    .collect();
+                assert_eq!(got, want, "{name}: labels differ");
+            }
+            _ => {
+                let k = case["k"].as_u64().unwrap() as usize;
+                let got = segflow_cluster::ward(x.view(), k).unwrap();
+                let want: Vec<usize> = want.iter().map(|&l| l as usize).collect();
+                let ari = segflow_cluster::metrics::adjusted_rand_index(&got, &want).unwrap();
+                assert_eq!(ari, 1.0, "{name}: ARI {ari}");
+            }
+        }
+        checked += 1;
+    }
+    assert_eq!(checked, 6);
+}

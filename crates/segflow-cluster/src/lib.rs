@@ -1,24 +1,31 @@
 //! segflow's clustering core: k-means (scikit-learn's k-means++ and Lloyd, exact means,
-//! inertia as a sum), a seeded mini-batch variant, validity indices (silhouette,
-//! Davies–Bouldin, Calinski–Harabasz, ARI, AMI, contingency, Jaccard) and PCA.
+//! inertia as a sum), a seeded mini-batch variant, DBSCAN and Ward agglomeration with
+//! scikit-learn's semantics, validity indices (silhouette, Davies–Bouldin,
+//! Calinski–Harabasz, ARI, AMI, contingency, Jaccard), PCA and the Kneedle knee.
 //!
 //! Every result is checked against scikit-learn (tests/oracle/cluster). Work is split into
 //! fixed-size row chunks whose partial results are combined in chunk order, so results are
 //! bit-identical whatever the number of threads.
 
 mod chunks;
+pub mod dbscan;
 mod kernel;
 pub mod kmeans;
+pub mod knee;
 pub mod metrics;
 pub mod minibatch;
 
 pub mod pca;
 pub mod rng;
+pub mod ward;
 
 pub use pca::{Components, Pca, PcaParams};
 
+pub use dbscan::{Dbscan, DbscanParams, k_distances};
 pub use kmeans::{KMeans, KMeansParams, Nearest, distances, nearest};
+pub use knee::kneedle;
 pub use minibatch::MiniBatchKMeansParams;
+pub use ward::ward;
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ClusterError {

@@ -2,8 +2,6 @@
 //! per K, knee detection on the inertia curve, and a decision rule chosen in the YAML that
 //! writes its reason next to the chosen K.
 
-mod knee;
-
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -23,7 +21,7 @@ use segflow_core::stage::{
 use segflow_core::yaml::deserialize_enum;
 use segflow_core::{Error, Result};
 
-pub use knee::kneedle;
+pub use segflow_cluster::kneedle;
 
 /// How K is chosen. In YAML: `max_silhouette`, `consensus`, `{fixed: 4}`, `{elbow: knee}` or
 /// `{elbow: largest_drop}`.
