@@ -224,7 +224,7 @@ fn assigning_the_training_contacts_reproduces_fit_exactly() {
     let ours = read_parquet(&out).unwrap();
     let fit = read_parquet(&run.join("fit/assignments.parquet")).unwrap();
     assert_eq!(texts(&ours, "contact_id"), texts(&fit, "contact_id"));
-    assert_eq!(u32s(&ours, "cluster"), u32s(&fit, "cluster"));
+    assert_eq!(floats(&ours, "cluster"), floats(&fit, "cluster"));
     assert_eq!(texts(&ours, "segment"), texts(&fit, "segment"));
     assert_eq!(floats(&ours, "distance"), floats(&fit, "distance"));
     assert_eq!(floats(&ours, "margin"), floats(&fit, "margin"));
@@ -357,7 +357,7 @@ fn fit_runs_alone_with_k_in_its_params_and_needs_a_k() {
     assert!(o.status.success(), "{}", stderr(&o));
     let a = read_parquet(&alone.join("assignments.parquet")).unwrap();
     let b = read_parquet(&run.join("fit/assignments.parquet")).unwrap();
-    assert_eq!(u32s(&a, "cluster"), u32s(&b, "cluster"));
+    assert_eq!(floats(&a, "cluster"), floats(&b, "cluster"));
     assert!(render_full(&alone.join("summary.parquet")).contains("k_source | fit params"));
 
     let o = fit(&no_k, &scratch.path().join("none"));

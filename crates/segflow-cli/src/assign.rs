@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, AsArray, Float64Array, StringArray, UInt32Array};
+use arrow::array::{ArrayRef, AsArray, Float64Array, Int32Array, StringArray};
 use ndarray::Array2;
 use serde::Serialize;
 
@@ -271,11 +271,19 @@ pub fn assign(
     let x = Array2::from_shape_fn((n, d), |(i, j)| matrix[j][i]);
     let scored = model.assign(x.view());
 
-    let mut counts = vec![0usize; model.segments.len()];
-    scored.labels.iter().for_each(|&l| counts[l] += 1);
+    // Segment counts, with DBSCAN's noise last.
+    let mut counts = vec![0usize; model.segments.len() + 1];
+    scored
+        .labels
+        .iter()
+        .for_each(|l| counts[l.unwrap_or(model.segments.len())] += 1);
     let action = |f: &dyn Fn(&segflow_fit::Action) -> String| -> ArrayRef {
-        Arc::new(StringArray::from_iter_values(
-            scored.labels.iter().map(|&l| f(&model.actions[l])),
+        Arc::new(StringArray::from(
+            scored
+                .labels
+                .iter()
+                .map(|l| l.map(|l| f(&model.actions[l])))
+                .collect::<Vec<_>>(),
         ))
     };
     let mut columns = vec![
@@ -285,15 +293,19 @@ pub fn assign(
         ),
         (
             "cluster",
-            Arc::new(UInt32Array::from_iter_values(
-                scored.labels.iter().map(|&l| l as u32),
+            Arc::new(Int32Array::from_iter_values(
+                scored.labels.iter().map(|l| l.map_or(-1, |l| l as i32)),
             )),
         ),
         (
             "segment",
-            Arc::new(StringArray::from_iter_values(
-                scored.labels.iter().map(|&l| model.segments[l].clone()),
-            )),
+            Arc::new(StringArray::from_iter_values(scored.labels.iter().map(
+                |l| {
+                    l.map_or(segflow_fit::NOISE.to_string(), |l| {
+                        model.segments[l].clone()
+                    })
+                },
+            ))),
         ),
         (
             "distance",
@@ -312,7 +324,7 @@ pub fn assign(
                 scored
                     .labels
                     .iter()
-                    .map(|&l| model.actions[l].campaign.as_ref().map(f))
+                    .map(|l| l.and_then(|l| model.actions[l].campaign.as_ref().map(f)))
                     .collect::<Vec<_>>(),
             ))
         };
@@ -366,7 +378,14 @@ pub fn assign(
     Ok(Report {
         rows: n,
         output: output.to_path_buf(),
-        segments: model.segments.iter().cloned().zip(counts).collect(),
+        segments: model
+            .segments
+            .iter()
+            .cloned()
+            .chain(std::iter::once(segflow_fit::NOISE.to_string()))
+            .zip(counts)
+            .filter(|(name, count)| name != segflow_fit::NOISE || *count > 0)
+            .collect(),
     })
 }
 

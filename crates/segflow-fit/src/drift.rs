@@ -44,13 +44,14 @@ fn read(path: &Path) -> Result<(Vec<String>, Vec<usize>, Vec<String>)> {
             .collect())
     };
     let (ids, names) = (strings(&id)?, strings("segment")?);
-    let clusters: Vec<usize> = a
-        .float_column("cluster")?
-        .into_iter()
-        .map(|c| c as usize)
+    let raw = a.float_column("cluster")?;
+    let k = raw.iter().fold(0usize, |m, &c| if c >= 0.0 { m.max(c as usize + 1) } else { m });
+    // DBSCAN's noise (−1) is one more group, named as such.
+    let clusters: Vec<usize> = raw
+        .iter()
+        .map(|&c| if c < 0.0 { k } else { c as usize })
         .collect();
-    let k = clusters.iter().max().map_or(0, |m| m + 1);
-    let mut segments = vec![String::new(); k];
+    let mut segments = vec![crate::NOISE.to_string(); k + 1];
     for (c, name) in clusters.iter().zip(&names) {
         segments[*c] = name.clone();
     }

@@ -6,6 +6,7 @@
 //! [`Model`] reads a fit's artifacts back, so new contacts are scored by the same
 //! nearest-centroid arithmetic that labelled the training contacts.
 
+mod algorithms;
 pub mod drift;
 mod naming;
 mod params;
@@ -15,14 +16,14 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arrow::array::{
-    Array, ArrayRef, AsArray, BooleanArray, Float64Array, RecordBatch, StringArray, UInt32Array,
-    UInt64Array,
+    Array, ArrayRef, AsArray, BooleanArray, Float64Array, Int32Array, RecordBatch, StringArray,
+    UInt32Array, UInt64Array,
 };
 use arrow::datatypes::UInt32Type;
 use ndarray::Array2;
 
 use segflow_cluster::metrics::{calinski_harabasz, davies_bouldin, silhouette_samples};
-use segflow_cluster::{KMeansParams, Nearest, nearest};
+use segflow_cluster::{Nearest, nearest};
 use segflow_core::artifact::{
     Artifact, META_BLOCKS, META_ID_COLUMN, META_MODEL, META_MODEL_COLUMNS, batch, read_parquet,
 };
@@ -144,27 +145,6 @@ fn block_of(features: &Artifact) -> Vec<(String, String, bool)> {
     out
 }
 
-/// The permutation that makes cluster ids canonical: decreasing size, ties by lexicographic
-/// centroid order. `order[new] = old`.
-fn canonical_order(labels: &[usize], centroids: &Array2<f64>) -> Vec<usize> {
-    let k = centroids.nrows();
-    let mut sizes = vec![0usize; k];
-    labels.iter().for_each(|&l| sizes[l] += 1);
-    let mut order: Vec<usize> = (0..k).collect();
-    order.sort_by(|&a, &b| {
-        sizes[b].cmp(&sizes[a]).then_with(|| {
-            centroids
-                .row(a)
-                .iter()
-                .zip(centroids.row(b))
-                .map(|(x, y)| x.total_cmp(y))
-                .find(|o| o.is_ne())
-                .unwrap_or(std::cmp::Ordering::Equal)
-        })
-    });
-    order
-}
-
 /// Checks that every feature the params name exists, before any clustering.
 fn check_keys(params: &Params, known: &[&str]) -> Result<()> {
     let check = |key: String, name: &str| -> Result<()> {
@@ -266,14 +246,22 @@ pub fn run(
             ),
         ));
     }
-    let chosen = chosen_k(params, inputs.decision.as_deref())?;
-    let (n, k) = (m.values.nrows(), chosen.k);
-    if k >= n {
-        return Err(Error::data(
-            Location::file(&inputs.matrix),
-            format!("K = {k} needs more than {k} rows; the matrix has {n}"),
-        ));
-    }
+    let n = m.values.nrows();
+    let chosen = if params.algorithm == Algorithm::Dbscan {
+        None
+    } else {
+        let chosen = chosen_k(params, inputs.decision.as_deref())?;
+        if chosen.k >= n {
+            return Err(Error::data(
+                Location::file(&inputs.matrix),
+                format!(
+                    "K = {} needs more than {} rows; the matrix has {n}",
+                    chosen.k, chosen.k
+                ),
+            ));
+        }
+        Some(chosen)
+    };
     let layout = block_of(&features);
     let numeric: Vec<(String, String, bool)> = layout
         .into_iter()
@@ -287,32 +275,64 @@ pub fn run(
     let known: Vec<&str> = numeric.iter().map(|(n, _, _)| n.as_str()).collect();
     check_keys(params, &known)?;
 
-    (ctx.progress)(&format!("k-means with K = {k}, {} restarts", params.n_init));
+    (ctx.progress)(&format!("clustering ({})", params.algorithm.name()));
     let cluster_err = |e: segflow_cluster::ClusterError| {
         Error::data(Location::file(&inputs.matrix), e.to_string())
     };
-    let model = KMeansParams::new(k)
-        .n_init(params.n_init)
-        .max_iter(params.max_iter)
-        .tol(params.tol)
-        .seed(ctx.seed)
-        .fit_array(m.values.view())
+    let x = m.values.view();
+    let clustered = algorithms::cluster(params, x, chosen.as_ref().map_or(0, |c| c.k), ctx.seed)
         .map_err(cluster_err)?;
-    let order = canonical_order(
-        model.labels.as_slice().expect("contiguous"),
-        &model.centroids,
-    );
-    let centroids = model.centroids.select(ndarray::Axis(0), &order);
-    let Nearest {
-        labels,
-        distance,
-        margin,
-    } = nearest(m.values.view(), centroids.view());
+    let k = clustered.k;
+    let noise = clustered.labels.iter().filter(|l| l.is_none()).count();
+    if k == 0 {
+        let spec = params.dbscan.clone().unwrap_or_default();
+        return Err(Error::data(
+            Location::file(&inputs.matrix),
+            format!(
+                "DBSCAN (eps {}, min_samples {}) found no cluster: every row is noise; a larger eps would join them",
+                spec.eps, spec.min_samples
+            ),
+        ));
+    }
+    let chosen = chosen.unwrap_or_else(|| {
+        let spec = params.dbscan.clone().unwrap_or_default();
+        Chosen {
+            k,
+            source: format!(
+                "DBSCAN (eps {}, min_samples {})",
+                spec.eps, spec.min_samples
+            ),
+            reason: format!("DBSCAN found {k} clusters and {noise} noise points; K is not chosen"),
+        }
+    });
+    // Noise rows form one more bucket (id k) for the feature profiles; tables show 0..k.
+    let buckets: Vec<usize> = clustered.labels.iter().map(|l| l.unwrap_or(k)).collect();
     let mut sizes = vec![0usize; k];
-    labels.iter().for_each(|&l| sizes[l] += 1);
+    clustered
+        .labels
+        .iter()
+        .flatten()
+        .for_each(|&l| sizes[l] += 1);
 
     (ctx.progress)("scoring and profiling the segments");
-    let silhouette = silhouette_samples(m.values.view(), &labels).map_err(cluster_err)?;
+    let members: Vec<usize> = (0..n).filter(|&i| clustered.labels[i].is_some()).collect();
+    let member_x = x.select(ndarray::Axis(0), &members);
+    let member_labels: Vec<usize> = members.iter().map(|&i| buckets[i]).collect();
+    // Silhouette and the indices need two clusters; with one they are undefined (0, NaN).
+    let mut silhouette = vec![f64::NAN; n];
+    let (davies, calinski) = if k >= 2 {
+        let s = silhouette_samples(member_x.view(), &member_labels).map_err(cluster_err)?;
+        for (&i, v) in members.iter().zip(s.iter()) {
+            silhouette[i] = *v;
+        }
+        (
+            davies_bouldin(member_x.view(), &member_labels).map_err(cluster_err)?,
+            calinski_harabasz(member_x.view(), &member_labels).map_err(cluster_err)?,
+        )
+    } else {
+        members.iter().for_each(|&i| silhouette[i] = 0.0);
+        (f64::NAN, f64::NAN)
+    };
     let profiles: Vec<FeatureProfile> = numeric
         .iter()
         .map(|(name, block, model_input)| {
@@ -321,8 +341,8 @@ pub fn run(
                 block.clone(),
                 *model_input,
                 &features.float_column(name)?,
-                &labels,
-                k,
+                &buckets,
+                k + usize::from(noise > 0),
             ))
         })
         .collect::<Result<_>>()?;
@@ -351,21 +371,43 @@ pub fn run(
             id_column.as_str(),
             Arc::new(StringArray::from_iter_values(&m.ids)) as ArrayRef,
         ),
-        ("cluster", u32s(labels.iter().map(|&l| l as u32))),
-        ("segment", strings(labels.iter().map(|&l| names[l].clone()))),
-        ("distance", Arc::new(Float64Array::from(distance))),
-        ("margin", Arc::new(Float64Array::from(margin))),
+        (
+            "cluster",
+            Arc::new(Int32Array::from_iter_values(
+                clustered.labels.iter().map(|l| l.map_or(-1, |c| c as i32)),
+            )),
+        ),
+        (
+            "segment",
+            strings(
+                clustered
+                    .labels
+                    .iter()
+                    .map(|l| l.map_or(NOISE.to_string(), |c| names[c].clone())),
+            ),
+        ),
+        (
+            "distance",
+            Arc::new(Float64Array::from(clustered.distance.clone())),
+        ),
+        (
+            "margin",
+            Arc::new(Float64Array::from(clustered.margin.clone())),
+        ),
         (
             "silhouette",
-            Arc::new(Float64Array::from(silhouette.to_vec())),
+            Arc::new(Float64Array::from(silhouette.clone())),
         ),
     ])?;
+    let spec = params.dbscan.clone().unwrap_or_default();
     let clustering = serde_json::json!({
-        "algorithm": "kmeans",
+        "algorithm": params.algorithm.name(),
         "k": k,
         "n_init": params.n_init,
         "max_iter": params.max_iter,
         "tol": params.tol,
+        "eps": (params.algorithm == Algorithm::Dbscan).then_some(spec.eps),
+        "min_samples": (params.algorithm == Algorithm::Dbscan).then_some(spec.min_samples),
     });
     out.write(
         "assignments",
@@ -378,12 +420,18 @@ pub fn run(
 
     out.write(
         "centroids",
-        &centroids_batch(&m.columns, &centroids, &names, &profile_of)?,
-        &[(
-            META_MODEL_COLUMNS.to_string(),
-            serde_json::to_string(&m.columns).expect("strings"),
-        )],
+        &centroids_batch(&m.columns, &clustered.centroids, &names, &profile_of)?,
+        &[
+            (
+                META_MODEL_COLUMNS.to_string(),
+                serde_json::to_string(&m.columns).expect("strings"),
+            ),
+            (META_MODEL.to_string(), clustering.to_string()),
+        ],
     )?;
+    if params.algorithm == Algorithm::Dbscan {
+        dbscan_artifacts(out, &m, &clustered, &spec)?;
+    }
 
     let model_features: Vec<String> = numeric
         .iter()
@@ -451,14 +499,14 @@ pub fn run(
     }
 
     let mean_by = |values: &[f64], c: usize| {
-        let (sum, count) = labels
+        let (sum, count) = clustered
+            .labels
             .iter()
             .zip(values)
-            .filter(|(l, _)| **l == c)
+            .filter(|(l, _)| **l == Some(c))
             .fold((0.0, 0usize), |(s, n), (_, v)| (s + v, n + 1));
         sum / count as f64
     };
-    let silhouette = silhouette.to_vec();
     let findings = batch(vec![
         ("cluster", u32s(0..k as u32)),
         ("segment", strings(names.iter().cloned())),
@@ -492,20 +540,20 @@ pub fn run(
     out.write("findings", &findings, &[])?;
     out.write_csv("findings", &findings)?;
 
-    let labels_ref = &labels;
+    let scored: Vec<f64> = silhouette.iter().copied().filter(|v| !v.is_nan()).collect();
     let summary = summary_batch(&SummaryFacts {
         n,
         d: m.columns.len(),
         chosen: &chosen,
         params,
         seed: ctx.seed,
-        inertia: model.inertia,
-        silhouette: silhouette.iter().sum::<f64>() / n as f64,
-        davies_bouldin: davies_bouldin(m.values.view(), labels_ref).map_err(cluster_err)?,
-        calinski_harabasz: calinski_harabasz(m.values.view(), labels_ref).map_err(cluster_err)?,
-        negative_silhouette: silhouette.iter().filter(|s| **s < 0.0).count(),
-        n_iter: model.n_iter,
-        converged: model.converged,
+        inertia: clustered.inertia,
+        silhouette: scored.iter().sum::<f64>() / scored.len() as f64,
+        davies_bouldin: davies,
+        calinski_harabasz: calinski,
+        negative_silhouette: scored.iter().filter(|s| **s < 0.0).count(),
+        iterations: clustered.iterations,
+        noise,
         sizes: &sizes,
         names: &names,
     })?;
@@ -588,6 +636,68 @@ fn impact_batch(
             })),
         ),
     ])
+}
+
+/// The segment of rows DBSCAN leaves out of every cluster.
+pub const NOISE: &str = "Noise";
+
+/// DBSCAN's core points (what `assign` scores new rows against) and the k-distance curve
+/// whose knee suggests eps.
+fn dbscan_artifacts(
+    out: &mut OutputDir,
+    m: &segflow_core::matrix::Matrix,
+    clustered: &algorithms::Clustered,
+    spec: &params::DbscanSpec,
+) -> Result<()> {
+    let core = &clustered.core;
+    let mut columns: Vec<(&str, ArrayRef)> = vec![(
+        "cluster",
+        u32s(
+            core.iter()
+                .map(|&i| clustered.labels[i].expect("core points are clustered") as u32),
+        ),
+    )];
+    for (j, name) in m.columns.iter().enumerate() {
+        columns.push((
+            name.as_str(),
+            floats(core.iter().map(|&i| m.values[[i, j]])),
+        ));
+    }
+    out.write(
+        "core_points",
+        &batch(columns)?,
+        &[(
+            META_MODEL_COLUMNS.to_string(),
+            serde_json::to_string(&m.columns).expect("strings"),
+        )],
+    )?;
+    let k = spec.min_samples.saturating_sub(1).max(1);
+    let curve = segflow_cluster::k_distances(m.values.view(), k)
+        .map_err(|e| Error::data(Location::file(&m.artifact.path), e.to_string()))?;
+    // Kneedle wants a decreasing curve: read the sorted distances from the top.
+    let points: Vec<(f64, f64)> = curve
+        .iter()
+        .rev()
+        .enumerate()
+        .map(|(i, &d)| (i as f64, d))
+        .collect();
+    let knee = segflow_cluster::kneedle(&points).map(|i| points[i].1);
+    out.write(
+        "eps_suggestion",
+        &batch(vec![
+            (
+                "rank",
+                Arc::new(UInt64Array::from_iter_values(0..curve.len() as u64)) as ArrayRef,
+            ),
+            ("k_distance", floats(curve.iter().copied())),
+            (
+                "suggested_eps",
+                Arc::new(Float64Array::from(vec![knee; curve.len()])),
+            ),
+        ])?,
+        &[("segflow.k".to_string(), k.to_string())],
+    )?;
+    Ok(())
 }
 
 fn assignments_distance(b: &RecordBatch) -> &[f64] {
@@ -822,8 +932,8 @@ struct SummaryFacts<'a> {
     davies_bouldin: f64,
     calinski_harabasz: f64,
     negative_silhouette: usize,
-    n_iter: usize,
-    converged: bool,
+    iterations: Option<(usize, bool)>,
+    noise: usize,
     sizes: &'a [usize],
     names: &'a [String],
 }
@@ -840,7 +950,19 @@ fn summary_batch(f: &SummaryFacts<'_>) -> Result<RecordBatch> {
         )
     };
     let last = f.sizes.len() - 1;
-    let rows: Vec<(&str, String, Option<f64>)> = vec![
+    let spec = f.params.dbscan.clone().unwrap_or_default();
+    let algorithm = match f.params.algorithm {
+        Algorithm::Kmeans => format!(
+            "k-means (k-means++, {} restarts, max_iter {}, tol {}, seed {})",
+            f.params.n_init, f.params.max_iter, f.params.tol, f.seed
+        ),
+        Algorithm::Ward => "Ward agglomeration".to_string(),
+        Algorithm::Dbscan => format!(
+            "DBSCAN (eps {}, min_samples {})",
+            spec.eps, spec.min_samples
+        ),
+    };
+    let mut rows: Vec<(&str, String, Option<f64>)> = vec![
         ("contacts", f.n.to_string(), Some(f.n as f64)),
         ("model_features", f.d.to_string(), Some(f.d as f64)),
         (
@@ -850,14 +972,7 @@ fn summary_batch(f: &SummaryFacts<'_>) -> Result<RecordBatch> {
         ),
         ("k_source", f.chosen.source.clone(), None),
         ("k_reason", f.chosen.reason.clone(), None),
-        (
-            "algorithm",
-            format!(
-                "k-means (k-means++, {} restarts, max_iter {}, tol {}, seed {})",
-                f.params.n_init, f.params.max_iter, f.params.tol, f.seed
-            ),
-            None,
-        ),
+        ("algorithm", algorithm, None),
         ("inertia", fmt_num(f.inertia), Some(f.inertia)),
         (
             "silhouette",
@@ -882,15 +997,24 @@ fn summary_batch(f: &SummaryFacts<'_>) -> Result<RecordBatch> {
             ),
             Some(f.negative_silhouette as f64 / f.n as f64 * 100.0),
         ),
-        ("iterations", f.n_iter.to_string(), Some(f.n_iter as f64)),
-        (
-            "converged",
-            f.converged.to_string(),
-            Some(if f.converged { 1.0 } else { 0.0 }),
-        ),
         ("largest_segment", segment(0), Some(share(0))),
         ("smallest_segment", segment(last), Some(share(last))),
     ];
+    if let Some((n_iter, converged)) = f.iterations {
+        rows.push(("iterations", n_iter.to_string(), Some(n_iter as f64)));
+        rows.push((
+            "converged",
+            converged.to_string(),
+            Some(if converged { 1.0 } else { 0.0 }),
+        ));
+    }
+    if f.params.algorithm == Algorithm::Dbscan {
+        rows.push((
+            "noise",
+            format!("{} contacts in no cluster", f.noise),
+            Some(f.noise as f64),
+        ));
+    }
     batch(vec![
         ("metric", strings(rows.iter().map(|r| r.0.to_string()))),
         ("value", strings(rows.iter().map(|r| r.1.clone()))),
@@ -912,6 +1036,17 @@ pub struct Model {
     pub centroids: Array2<f64>,
     pub segments: Vec<String>,
     pub actions: Vec<Action>,
+    /// DBSCAN: the core points, their clusters and eps; new rows join the cluster of the
+    /// nearest core point within eps, or none.
+    pub core: Option<(Array2<f64>, Vec<usize>, f64)>,
+}
+
+/// New rows scored by a [`Model`].
+pub struct Scored {
+    /// Segment of each row; `None` for DBSCAN noise.
+    pub labels: Vec<Option<usize>>,
+    pub distance: Vec<f64>,
+    pub margin: Vec<f64>,
 }
 
 impl Model {
@@ -943,6 +1078,31 @@ impl Model {
                 centroids[[c, j]] = values[r];
             }
         }
+        let clustering: serde_json::Value = a
+            .meta(META_MODEL)
+            .and_then(|m| serde_json::from_str(m).ok())
+            .unwrap_or_default();
+        let core = if clustering["algorithm"] == "dbscan" {
+            let path = fit_dir.join("core_points.parquet");
+            let c = read_parquet(&path)?;
+            let clusters: Vec<usize> = c
+                .float_column("cluster")?
+                .into_iter()
+                .map(|v| v as usize)
+                .collect();
+            let mut points = Array2::zeros((clusters.len(), columns.len()));
+            for (j, name) in columns.iter().enumerate() {
+                for (i, v) in c.float_column(name)?.into_iter().enumerate() {
+                    points[[i, j]] = v;
+                }
+            }
+            let eps = clustering["eps"].as_f64().ok_or_else(|| {
+                Error::data(Location::file(&path), "no eps in segflow.model metadata")
+            })?;
+            Some((points, clusters, eps))
+        } else {
+            None
+        };
         let path = fit_dir.join("policy.parquet");
         let p = read_parquet(&path)?;
         let text = |name: &str| -> Result<Vec<String>> {
@@ -1005,12 +1165,36 @@ impl Model {
             centroids,
             segments,
             actions,
+            core,
         })
     }
 
-    /// Nearest centroid of each matrix row (columns in `self.columns` order).
-    pub fn assign(&self, x: ndarray::ArrayView2<'_, f64>) -> Nearest {
-        nearest(x, self.centroids.view())
+    /// Segment of each matrix row (columns in `self.columns` order): the nearest centroid
+    /// (k-means; Ward, whose segments are summarised by their means), or for DBSCAN the
+    /// cluster of the nearest core point within eps, else noise. Distance and margin are to
+    /// the segment centroids, as in fit.
+    pub fn assign(&self, x: ndarray::ArrayView2<'_, f64>) -> Scored {
+        let Nearest {
+            labels,
+            distance,
+            margin,
+        } = nearest(x, self.centroids.view());
+        let labels = match &self.core {
+            None => labels.into_iter().map(Some).collect(),
+            Some((points, clusters, eps)) => {
+                let near = nearest(x, points.view());
+                near.labels
+                    .iter()
+                    .zip(&near.distance)
+                    .map(|(&p, &d)| (d <= *eps).then(|| clusters[p]))
+                    .collect()
+            }
+        };
+        Scored {
+            labels,
+            distance,
+            margin,
+        }
     }
 }
 
@@ -1047,6 +1231,9 @@ impl Stage for FitStage {
         if params.impact.is_some() {
             planned.extend([Planned::new("impact"), Planned::csv("impact")]);
         }
+        if params.algorithm == Algorithm::Dbscan {
+            planned.extend([Planned::new("core_points"), Planned::new("eps_suggestion")]);
+        }
         Ok(planned)
     }
 
@@ -1065,14 +1252,6 @@ impl Stage for FitStage {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn canonical_ids_run_by_size_then_centroid_order() {
-        let centroids = ndarray::array![[5.0, 0.0], [1.0, 2.0], [1.0, 1.0], [9.0, 9.0]];
-        let labels = [0, 0, 1, 2, 3, 3, 3];
-        // Sizes 2, 1, 1, 3: the largest first, then 0, then the two singletons by centroid.
-        assert_eq!(canonical_order(&labels, &centroids), [3, 0, 2, 1]);
-    }
 
     #[test]
     fn numbers_read_naturally() {

@@ -11,6 +11,8 @@ use segflow_core::{Error, Result};
 pub struct Params {
     #[serde(default)]
     pub algorithm: Algorithm,
+    /// DBSCAN's settings (with `algorithm: dbscan`).
+    pub dbscan: Option<DbscanSpec>,
     /// Number of segments; absent → the K in select_k's decision artifact.
     pub k: Option<usize>,
     #[serde(default = "default_n_init")]
@@ -37,8 +39,50 @@ pub struct Params {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Algorithm {
+    /// k-means++ and Lloyd, best of `n_init` restarts.
     #[default]
     Kmeans,
+    /// Ward agglomeration cut at K clusters.
+    Ward,
+    /// Density clusters with noise; needs no K (`dbscan: {eps, min_samples}`).
+    Dbscan,
+}
+
+impl Algorithm {
+    pub fn name(self) -> &'static str {
+        match self {
+            Algorithm::Kmeans => "kmeans",
+            Algorithm::Ward => "ward",
+            Algorithm::Dbscan => "dbscan",
+        }
+    }
+}
+
+/// DBSCAN's neighbourhood: radius in the scaled space and the points (itself included) a core
+/// point needs within it.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DbscanSpec {
+    #[serde(default = "default_eps")]
+    pub eps: f64,
+    #[serde(default = "default_min_samples")]
+    pub min_samples: usize,
+}
+
+impl Default for DbscanSpec {
+    fn default() -> Self {
+        DbscanSpec {
+            eps: default_eps(),
+            min_samples: default_min_samples(),
+        }
+    }
+}
+
+fn default_eps() -> f64 {
+    0.5
+}
+fn default_min_samples() -> usize {
+    5
 }
 
 fn default_n_init() -> usize {
@@ -187,6 +231,22 @@ impl Validate for Params {
     fn validate(&self) -> Result<()> {
         if self.k.is_some_and(|k| k < 2) {
             return Err(Error::config("", "k", "needs K ≥ 2"));
+        }
+        if let Some(d) = &self.dbscan {
+            if self.algorithm != Algorithm::Dbscan {
+                return Err(Error::config(
+                    "",
+                    "dbscan",
+                    "DBSCAN settings need `algorithm: dbscan`",
+                ));
+            }
+            if !(d.eps > 0.0 && d.eps.is_finite()) || d.min_samples == 0 {
+                return Err(Error::config(
+                    "",
+                    "dbscan",
+                    "needs eps > 0 and min_samples ≥ 1",
+                ));
+            }
         }
         if self.n_init == 0 || self.max_iter == 0 {
             return Err(Error::config(

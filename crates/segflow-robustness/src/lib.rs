@@ -18,7 +18,6 @@ use std::sync::Arc;
 use arrow::array::{
     ArrayRef, AsArray, BooleanArray, Float64Array, StringArray, UInt32Array, UInt64Array,
 };
-use arrow::datatypes::UInt32Type;
 use ndarray::{Array2, ArrayView2};
 use rayon::prelude::*;
 use serde::Deserialize;
@@ -136,6 +135,7 @@ impl Validate for Params {
 /// The clustering the fit used, from its assignments' `segflow.model`.
 #[derive(Debug, Clone, Deserialize)]
 struct Clustering {
+    algorithm: String,
     k: usize,
     n_init: usize,
     max_iter: usize,
@@ -227,18 +227,19 @@ pub fn run(
                 "no segflow.model metadata: not an assignments artifact of fit",
             )
         })?;
+    if clustering.algorithm != "kmeans" {
+        return Err(Error::data(
+            Location::file(&inputs.assignments),
+            format!(
+                "robustness refits k-means; this fit used {}",
+                clustering.algorithm
+            ),
+        ));
+    }
     let baseline: Vec<usize> = assignments
-        .column("cluster")?
-        .as_primitive_opt::<UInt32Type>()
-        .ok_or_else(|| {
-            Error::data(
-                Location::file(&inputs.assignments).column("cluster"),
-                "expected uint32",
-            )
-        })?
-        .values()
-        .iter()
-        .map(|&c| c as usize)
+        .float_column("cluster")?
+        .into_iter()
+        .map(|c| c as usize)
         .collect();
     let segments: Vec<String> = {
         let seg = assignments.column("segment")?.as_string::<i32>();

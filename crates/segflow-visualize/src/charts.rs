@@ -33,7 +33,13 @@ pub const GOOD: RGBColor = RGBColor(0, 158, 115);
 pub const WARN: RGBColor = RGBColor(230, 159, 0);
 pub const BAD: RGBColor = RGBColor(213, 94, 0);
 
+/// The cluster id charts use for DBSCAN noise.
+pub const NOISE_ID: usize = usize::MAX;
+
 pub fn segment_color(cluster: usize) -> RGBColor {
+    if cluster == NOISE_ID {
+        return RGBColor(160, 160, 160);
+    }
     PALETTE[cluster % PALETTE.len()]
 }
 

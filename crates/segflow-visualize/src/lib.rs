@@ -13,8 +13,8 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, AsArray, Float64Array, StringArray, UInt32Array};
-use arrow::datatypes::UInt32Type;
+use arrow::array::{Array, ArrayRef, AsArray, Float64Array, Int32Array, StringArray, UInt32Array};
+
 use serde::Deserialize;
 
 use segflow_cluster::PcaParams;
@@ -224,13 +224,17 @@ fn strings(a: &Artifact, name: &str) -> Result<Vec<String>> {
         .collect())
 }
 
+/// Cluster ids of an artifact; DBSCAN's noise (−1) becomes `NOISE_ID`, which draws grey.
 fn clusters(a: &Artifact) -> Result<Vec<usize>> {
-    Ok(a.column("cluster")?
-        .as_primitive_opt::<UInt32Type>()
-        .ok_or_else(|| Error::data(Location::file(&a.path).column("cluster"), "expected uint32"))?
-        .values()
-        .iter()
-        .map(|&c| c as usize)
+    Ok(a.float_column("cluster")?
+        .into_iter()
+        .map(|c| {
+            if c < 0.0 {
+                charts::NOISE_ID
+            } else {
+                c as usize
+            }
+        })
         .collect())
 }
 
@@ -326,8 +330,11 @@ fn pca_picture(
         ),
         (
             "cluster",
-            Arc::new(UInt32Array::from_iter_values(
-                labels.iter().map(|&l| l as u32).chain(0..k as u32),
+            Arc::new(Int32Array::from_iter_values(
+                labels
+                    .iter()
+                    .map(|&l| if l == charts::NOISE_ID { -1 } else { l as i32 })
+                    .chain(0..k as i32),
             )),
         ),
         (
@@ -507,16 +514,19 @@ fn draw(chart: Chart, src: &Sources, params: &Params, pca: &PcaPicture) -> Resul
             let labels = clusters(a)?;
             let s = a.float_column("silhouette")?;
             let names = strings(src.need("policy")?, "segment")?;
-            let mean = s.iter().sum::<f64>() / s.len() as f64;
-            let negative = s.iter().filter(|v| **v < 0.0).count();
+            // Noise has no silhouette: only clustered contacts are drawn.
+            let scored: Vec<(usize, f64)> = labels
+                .iter()
+                .copied()
+                .zip(s.iter().copied())
+                .filter(|(l, v)| *l != charts::NOISE_ID && !v.is_nan())
+                .collect();
+            let mean = scored.iter().map(|v| v.1).sum::<f64>() / scored.len() as f64;
+            let negative = scored.iter().filter(|v| v.1 < 0.0).count();
             (
                 charts::silhouette(
                     "Silhouette of every contact, by segment",
-                    &labels
-                        .iter()
-                        .copied()
-                        .zip(s.iter().copied())
-                        .collect::<Vec<_>>(),
+                    &scored,
                     &names,
                     mean,
                 )?,
