@@ -45,7 +45,10 @@ fn read(path: &Path) -> Result<(Vec<String>, Vec<usize>, Vec<String>)> {
     };
     let (ids, names) = (strings(&id)?, strings("segment")?);
     let raw = a.float_column("cluster")?;
-    let k = raw.iter().fold(0usize, |m, &c| if c >= 0.0 { m.max(c as usize + 1) } else { m });
+    let k = raw.iter().fold(
+        0usize,
+        |m, &c| if c >= 0.0 { m.max(c as usize + 1) } else { m },
+    );
     // DBSCAN's noise (−1) is one more group, named as such.
     let clusters: Vec<usize> = raw
         .iter()

@@ -1,0 +1,120 @@
+//! fit's alternatives to k-means on the lead table: Ward at the chosen K and DBSCAN without K,
+//! each scoring new leads through `assign`.
+
+use std::path::{Path, PathBuf};
+
+use segflow_core::artifact::read_parquet;
+use segflow_tests::*;
+
+/// The lead pipeline through fit with another algorithm.
+fn run_with(scratch: &Scratch, algorithm: &str, dbscan: Option<&str>) -> PathBuf {
+    let pipeline = isolated_pipeline("leads", scratch.path(), |doc| {
+        stop_after(doc, "fit");
+        let fit = &mut doc["stages"]["fit"];
+        fit["algorithm"] = algorithm.into();
+        if let Some(spec) = dbscan {
+            fit["dbscan"] = serde_yaml::from_str(spec).unwrap();
+            fit["needs"] = serde_yaml::from_str("[preprocess, features]").unwrap();
+            doc["stages"]
+                .as_mapping_mut()
+                .unwrap()
+                .shift_remove("select_k");
+        }
+    });
+    let out = segflow(&["run", pipeline.to_str().unwrap()]);
+    assert!(out.status.success(), "{algorithm}: {}", stderr(&out));
+    scratch.path().join("run")
+}
+
+fn assign(run: &Path, input: &Path, output: &Path) {
+    let o = segflow(&[
+        "assign",
+        "--model",
+        run.to_str().unwrap(),
+        "--input",
+        input.to_str().unwrap(),
+        "--output",
+        output.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+}
+
+fn clusters(path: &Path) -> Vec<f64> {
+    read_parquet(path).unwrap().float_column("cluster").unwrap()
+}
+
+#[test]
+fn ward_segments_the_leads_and_scores_new_ones_by_the_nearest_mean() {
+    let scratch = Scratch::new("algorithms-ward");
+    let run = run_with(&scratch, "ward", None);
+    let summary = render_full(&run.join("fit/summary.parquet"));
+    assert!(
+        summary.contains("algorithm | Ward agglomeration"),
+        "{summary}"
+    );
+    assert!(summary.contains("segments | 5 | 5"), "{summary}");
+    let fitted = clusters(&run.join("fit/assignments.parquet"));
+    let scored = scratch.path().join("scored.parquet");
+    assign(&run, &repo_root().join("data/leads/leads.csv"), &scored);
+    // Ward's segments are summarised by their means; nearly every lead is nearest its own.
+    let same = clusters(&scored)
+        .iter()
+        .zip(&fitted)
+        .filter(|(a, b)| a == b)
+        .count();
+    assert!(
+        same as f64 >= 0.99 * fitted.len() as f64,
+        "{same} of {}",
+        fitted.len()
+    );
+}
+
+#[test]
+fn dbscan_finds_the_dense_segments_marks_noise_and_suggests_eps() {
+    let scratch = Scratch::new("algorithms-dbscan");
+    let run = run_with(&scratch, "dbscan", Some("{eps: 1.5, min_samples: 10}"));
+    let fitted = clusters(&run.join("fit/assignments.parquet"));
+    let noise = fitted.iter().filter(|c| **c == -1.0).count();
+    let k = fitted.iter().fold(0.0f64, |m, c| m.max(*c)) as usize + 1;
+    assert_eq!(k, 5, "clusters");
+    assert!(noise > 0 && noise < 100, "noise: {noise}");
+    let summary = render_full(&run.join("fit/summary.parquet"));
+    assert!(
+        summary.contains(&format!("noise | {noise} contacts in no cluster")),
+        "{summary}"
+    );
+    let eps = read_parquet(&run.join("fit/eps_suggestion.parquet")).unwrap();
+    let suggested = eps.float_column("suggested_eps").unwrap()[0];
+    assert!(
+        suggested > 0.5 && suggested < 3.0,
+        "suggested eps {suggested}"
+    );
+
+    // Scoring the training leads: core points keep their cluster; noise stays noise unless a
+    // core point lies within eps.
+    let scored = scratch.path().join("scored.parquet");
+    assign(&run, &repo_root().join("data/leads/leads.csv"), &scored);
+    let again = clusters(&scored);
+    let same = again.iter().zip(&fitted).filter(|(a, b)| a == b).count();
+    assert!(
+        same as f64 >= 0.99 * fitted.len() as f64,
+        "{same} of {}",
+        fitted.len()
+    );
+    let segments = render_summary(&scored, 3);
+    assert!(segments.contains("cluster: Int32"), "{segments}");
+
+    // Robustness refits k-means only, and says so.
+    let pipeline = isolated_pipeline("leads", scratch.path(), |doc| {
+        let fit = &mut doc["stages"]["fit"];
+        fit["algorithm"] = "dbscan".into();
+        fit["dbscan"] = serde_yaml::from_str("{eps: 1.5, min_samples: 10}").unwrap();
+    });
+    let o = segflow(&["run", pipeline.to_str().unwrap(), "--only", "robustness"]);
+    assert_eq!(o.status.code(), Some(65), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("robustness refits k-means; this fit used dbscan"),
+        "{}",
+        stderr(&o)
+    );
+}
