@@ -407,3 +407,26 @@ fn dbscan_and_ward_match_scikit_learn() {
     }
     assert_eq!(checked, 6);
 }
+
+#[test]
+fn gaussian_mixtures_match_scikit_learn() {
+    let text = std::fs::read_to_string(repo_root().join("tests/oracle/cluster/gmm.json")).unwrap();
+    let doc: Value = serde_json::from_str(&text).unwrap();
+    for case in doc["cases"].as_array().unwrap() {
+        let x = matrix(&case["x"]);
+        let covariance = match case["covariance"].as_str().unwrap() {
+            "full" => segflow_cluster::Covariance::Full,
+            _ => segflow_cluster::Covariance::Diag,
+        };
+        let name = format!("{} {}", case["name"], case["covariance"]);
+        let mut params = segflow_cluster::GmmParams::new(3, covariance);
+        params.n_init = 5;
+        let g = params.fit_array(x.view()).unwrap();
+        let want = labels(&case["labels"]);
+        let got = g.predict(x.view());
+        let ari = segflow_cluster::metrics::adjusted_rand_index(&got, &want).unwrap();
+        assert_eq!(ari, 1.0, "{name}: ARI {ari}");
+        close(g.score(x.view()), case["score"].as_f64().unwrap(), 1e-3, &name);
+        close(g.bic(x.view()), case["bic"].as_f64().unwrap(), 1e-3, &name);
+    }
+}

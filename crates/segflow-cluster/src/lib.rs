@@ -9,6 +9,7 @@
 
 mod chunks;
 pub mod dbscan;
+pub mod gmm;
 mod kernel;
 pub mod kmeans;
 pub mod knee;
@@ -22,6 +23,7 @@ pub mod ward;
 pub use pca::{Components, Pca, PcaParams};
 
 pub use dbscan::{Dbscan, DbscanParams, k_distances};
+pub use gmm::{Covariance, Gmm, GmmParams};
 pub use kmeans::{KMeans, KMeansParams, Nearest, distances, nearest};
 pub use knee::kneedle;
 pub use minibatch::MiniBatchKMeansParams;
