@@ -426,7 +426,12 @@ fn gaussian_mixtures_match_scikit_learn() {
         let got = g.predict(x.view());
         let ari = segflow_cluster::metrics::adjusted_rand_index(&got, &want).unwrap();
         assert_eq!(ari, 1.0, "{name}: ARI {ari}");
-        close(g.score(x.view()), case["score"].as_f64().unwrap(), 1e-3, &name);
+        close(
+            g.score(x.view()),
+            case["score"].as_f64().unwrap(),
+            1e-3,
+            &name,
+        );
         close(g.bic(x.view()), case["bic"].as_f64().unwrap(), 1e-3, &name);
     }
 }

@@ -83,8 +83,7 @@ impl Gmm {
                     .zip(mean_p.iter())
                     .map(|(a, b)| (a - b) * (a - b))
                     .sum();
-                out[[i, c]] =
-                    -0.5 * (d as f64 * LN_2PI + m) + log_det + self.weights[c].ln();
+                out[[i, c]] = -0.5 * (d as f64 * LN_2PI + m) + log_det + self.weights[c].ln();
             }
         }
         out
@@ -108,7 +107,10 @@ impl Gmm {
             .map(|r| {
                 r.iter()
                     .enumerate()
-                    .fold((0, f64::NEG_INFINITY), |b, (j, &v)| if v > b.1 { (j, v) } else { b })
+                    .fold(
+                        (0, f64::NEG_INFINITY),
+                        |b, (j, &v)| if v > b.1 { (j, v) } else { b },
+                    )
                     .0
             })
             .collect()
@@ -140,16 +142,19 @@ impl Gmm {
     }
 }
 
+/// A mixture's parameters: weights, means (k × d) and precision factors.
+type Components = (Array1<f64>, Array2<f64>, Vec<Array2<f64>>);
+
 /// Weights, means and precision factors from responsibilities (the M-step).
 fn m_step(
     x: ArrayView2<'_, f64>,
     resp: &Array2<f64>,
     covariance: Covariance,
     reg: f64,
-) -> Result<(Array1<f64>, Array2<f64>, Vec<Array2<f64>>)> {
+) -> Result<Components> {
     let (n, d) = x.dim();
     let nk: Array1<f64> = resp.sum_axis(Axis(0)) + 10.0 * f64::EPSILON;
-    let means = resp.t().dot(&x) / &nk.view().insert_axis(Axis(1));
+    let means = resp.t().dot(&x) / nk.view().insert_axis(Axis(1));
     let mut precisions = Vec::with_capacity(nk.len());
     for c in 0..nk.len() {
         let diff = &x - &means.row(c);
@@ -220,8 +225,7 @@ impl GmmParams {
                     total += norm;
                     row.mapv_inplace(|v| (v - norm).exp());
                 }
-                let (weights, means, precisions) =
-                    m_step(x, &w, self.covariance, self.reg_covar)?;
+                let (weights, means, precisions) = m_step(x, &w, self.covariance, self.reg_covar)?;
                 model.weights = weights;
                 model.means = means;
                 model.precision_cholesky = precisions;
@@ -233,7 +237,10 @@ impl GmmParams {
                 }
             }
             // Strictly higher only: ties keep the earlier run.
-            if best.as_ref().is_none_or(|b| model.lower_bound > b.lower_bound) {
+            if best
+                .as_ref()
+                .is_none_or(|b| model.lower_bound > b.lower_bound)
+            {
                 best = Some(model);
             }
         }
