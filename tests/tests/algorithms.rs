@@ -118,3 +118,34 @@ fn dbscan_finds_the_dense_segments_marks_noise_and_suggests_eps() {
         stderr(&o)
     );
 }
+
+#[test]
+fn a_gaussian_mixture_segments_the_leads_and_scores_with_its_posterior() {
+    let scratch = Scratch::new("algorithms-gmm");
+    let pipeline = isolated_pipeline("leads", scratch.path(), |doc| {
+        stop_after(doc, "fit");
+        let fit = &mut doc["stages"]["fit"];
+        fit["algorithm"] = "gmm".into();
+        fit["gmm"] = serde_yaml::from_str("{covariance: diag, n_init: 2}").unwrap();
+    });
+    let out = segflow(&["run", pipeline.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let run = scratch.path().join("run");
+    let summary = render_full(&run.join("fit/summary.parquet"));
+    assert!(
+        summary.contains("Gaussian mixture (diag covariance"),
+        "{summary}"
+    );
+    let fitted = read_parquet(&run.join("fit/assignments.parquet")).unwrap();
+    let probability = fitted.float_column("probability").unwrap();
+    assert!(probability.iter().all(|p| *p > 0.2 && *p <= 1.0));
+    let scored = scratch.path().join("scored.parquet");
+    assign(&run, &repo_root().join("data/leads/leads.csv"), &scored);
+    let again = read_parquet(&scored).unwrap();
+    assert_eq!(
+        again.float_column("cluster").unwrap(),
+        fitted.float_column("cluster").unwrap(),
+        "the saved mixture scores the training leads as fit did"
+    );
+    assert_eq!(again.float_column("probability").unwrap(), probability);
+}

@@ -318,6 +318,9 @@ pub fn assign(
         ("decision_use", action(&|a| a.decision_use.clone())),
         ("operational_rule", action(&|a| a.operational_rule.clone())),
     ];
+    if let Some(p) = &scored.probability {
+        columns.push(("probability", Arc::new(Float64Array::from(p.clone()))));
+    }
     if model.actions.iter().any(|a| a.campaign.is_some()) {
         let campaign = |f: &dyn Fn(&segflow_fit::Campaign) -> String| -> ArrayRef {
             Arc::new(StringArray::from(

@@ -4,7 +4,7 @@
 
 use ndarray::{Array2, ArrayView2, Axis};
 
-use segflow_cluster::{DbscanParams, KMeansParams, nearest, ward};
+use segflow_cluster::{DbscanParams, Gmm, KMeansParams, nearest, ward};
 
 use crate::params::{Algorithm, Params};
 
@@ -24,6 +24,9 @@ pub struct Clustered {
     pub iterations: Option<(usize, bool)>,
     /// DBSCAN only: the rows that are core points.
     pub core: Vec<usize>,
+    /// Gaussian mixture only: the model, components in canonical order, and each row's
+    /// posterior probability of its segment.
+    pub mixture: Option<(Gmm, Vec<f64>)>,
 }
 
 /// The permutation that makes cluster ids canonical: decreasing size, ties by lexicographic
@@ -108,6 +111,7 @@ fn canonical(x: ArrayView2<'_, f64>, raw: Vec<Option<usize>>, k: usize) -> Clust
         inertia,
         iterations: None,
         core: Vec::new(),
+        mixture: None,
     }
 }
 
@@ -140,9 +144,38 @@ pub fn cluster(
                 inertia: model.inertia,
                 iterations: Some((model.n_iter, model.converged)),
                 core: Vec::new(),
+                mixture: None,
             })
         }
         Algorithm::Ward => Ok(canonical(x, ward(x, k)?.into_iter().map(Some).collect(), k)),
+        Algorithm::Gmm => {
+            let spec = params.gmm.clone().unwrap_or_default();
+            let mut model = spec.params(k, seed).fit_array(x)?;
+            let raw = model.predict(x);
+            let mut out = canonical(x, raw.iter().map(|&l| Some(l)).collect(), k);
+            // Put the components in the segments' canonical order, so scoring new rows
+            // returns segment ids directly.
+            let mut order = vec![0usize; k];
+            for (&r, l) in raw.iter().zip(&out.labels) {
+                order[l.expect("every row has a component")] = r;
+            }
+            model.weights = model.weights.select(Axis(0), &order);
+            model.means = model.means.select(Axis(0), &order);
+            model.precision_cholesky = order
+                .iter()
+                .map(|&c| model.precision_cholesky[c].clone())
+                .collect();
+            let proba = model.predict_proba(x);
+            let probability = out
+                .labels
+                .iter()
+                .enumerate()
+                .map(|(i, l)| proba[[i, l.expect("assigned")]])
+                .collect();
+            out.iterations = Some((model.n_iter, model.converged));
+            out.mixture = Some((model, probability));
+            Ok(out)
+        }
         Algorithm::Dbscan => {
             let spec = params.dbscan.clone().unwrap_or_default();
             let model = DbscanParams::new(spec.eps, spec.min_samples).fit_array(x)?;

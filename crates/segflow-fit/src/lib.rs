@@ -399,6 +399,20 @@ pub fn run(
             Arc::new(Float64Array::from(silhouette.clone())),
         ),
     ])?;
+    let assignments = match &clustered.mixture {
+        Some((_, probability)) => {
+            let schema = assignments.schema();
+            let mut columns: Vec<(&str, ArrayRef)> = schema
+                .fields()
+                .iter()
+                .map(|f| f.name().as_str())
+                .zip(assignments.columns().iter().cloned())
+                .collect();
+            columns.push(("probability", floats(probability.iter().copied())));
+            batch(columns)?
+        }
+        None => assignments,
+    };
     let spec = params.dbscan.clone().unwrap_or_default();
     let clustering = serde_json::json!({
         "algorithm": params.algorithm.name(),
@@ -407,6 +421,7 @@ pub fn run(
         "max_iter": params.max_iter,
         "tol": params.tol,
         "eps": (params.algorithm == Algorithm::Dbscan).then_some(spec.eps),
+        "covariance": params.gmm.as_ref().map(|g| format!("{:?}", g.covariance).to_lowercase()),
         "min_samples": (params.algorithm == Algorithm::Dbscan).then_some(spec.min_samples),
     });
     out.write(
@@ -431,6 +446,16 @@ pub fn run(
     )?;
     if params.algorithm == Algorithm::Dbscan {
         dbscan_artifacts(out, &m, &clustered, &spec)?;
+    }
+    if let Some((gmm, _)) = &clustered.mixture {
+        out.write(
+            "mixture",
+            &mixture_batch(gmm, &m.columns)?,
+            &[(
+                META_MODEL_COLUMNS.to_string(),
+                serde_json::to_string(&m.columns).expect("strings"),
+            )],
+        )?;
     }
 
     let model_features: Vec<String> = numeric
@@ -636,6 +661,34 @@ fn impact_batch(
             })),
         ),
     ])
+}
+
+/// A Gaussian mixture as rows: per component a `mean` row and the rows of its precision
+/// factor, each with the component's weight; enough to score new rows exactly.
+fn mixture_batch(g: &segflow_cluster::Gmm, columns: &[String]) -> Result<RecordBatch> {
+    let (k, d) = g.means.dim();
+    let mut rows: Vec<(usize, &str, usize, Vec<f64>)> = Vec::new();
+    for c in 0..k {
+        rows.push((c, "mean", 0, g.means.row(c).to_vec()));
+        for r in 0..d {
+            rows.push((
+                c,
+                "precision_factor",
+                r,
+                g.precision_cholesky[c].row(r).to_vec(),
+            ));
+        }
+    }
+    let mut arrays: Vec<(&str, ArrayRef)> = vec![
+        ("cluster", u32s(rows.iter().map(|r| r.0 as u32))),
+        ("part", strings(rows.iter().map(|r| r.1.to_string()))),
+        ("index", u32s(rows.iter().map(|r| r.2 as u32))),
+        ("weight", floats(rows.iter().map(|r| g.weights[r.0]))),
+    ];
+    for (j, name) in columns.iter().enumerate() {
+        arrays.push((name.as_str(), floats(rows.iter().map(|r| r.3[j]))));
+    }
+    batch(arrays)
 }
 
 /// The segment of rows DBSCAN leaves out of every cluster.
@@ -961,6 +1014,16 @@ fn summary_batch(f: &SummaryFacts<'_>) -> Result<RecordBatch> {
             "DBSCAN (eps {}, min_samples {})",
             spec.eps, spec.min_samples
         ),
+        Algorithm::Gmm => {
+            let g = f.params.gmm.clone().unwrap_or_default();
+            format!(
+                "Gaussian mixture ({} covariance, {} init, reg_covar {}, seed {})",
+                format!("{:?}", g.covariance).to_lowercase(),
+                g.n_init,
+                g.reg_covar,
+                f.seed
+            )
+        }
     };
     let mut rows: Vec<(&str, String, Option<f64>)> = vec![
         ("contacts", f.n.to_string(), Some(f.n as f64)),
@@ -1039,6 +1102,8 @@ pub struct Model {
     /// DBSCAN: the core points, their clusters and eps; new rows join the cluster of the
     /// nearest core point within eps, or none.
     pub core: Option<(Array2<f64>, Vec<usize>, f64)>,
+    /// Gaussian mixture: new rows go to their most probable component.
+    pub mixture: Option<segflow_cluster::Gmm>,
 }
 
 /// New rows scored by a [`Model`].
@@ -1047,6 +1112,8 @@ pub struct Scored {
     pub labels: Vec<Option<usize>>,
     pub distance: Vec<f64>,
     pub margin: Vec<f64>,
+    /// Gaussian mixture: posterior probability of the row's segment.
+    pub probability: Option<Vec<f64>>,
 }
 
 impl Model {
@@ -1100,6 +1167,15 @@ impl Model {
                 Error::data(Location::file(&path), "no eps in segflow.model metadata")
             })?;
             Some((points, clusters, eps))
+        } else {
+            None
+        };
+        let mixture = if clustering["algorithm"] == "gmm" {
+            Some(load_mixture(
+                &fit_dir.join("mixture.parquet"),
+                &columns,
+                &clustering,
+            )?)
         } else {
             None
         };
@@ -1166,6 +1242,7 @@ impl Model {
             segments,
             actions,
             core,
+            mixture,
         })
     }
 
@@ -1179,6 +1256,21 @@ impl Model {
             distance,
             margin,
         } = nearest(x, self.centroids.view());
+        if let Some(g) = &self.mixture {
+            let proba = g.predict_proba(x);
+            let labels = g.predict(x);
+            let probability = labels
+                .iter()
+                .enumerate()
+                .map(|(i, &l)| proba[[i, l]])
+                .collect();
+            return Scored {
+                labels: labels.into_iter().map(Some).collect(),
+                distance,
+                margin,
+                probability: Some(probability),
+            };
+        }
         let labels = match &self.core {
             None => labels.into_iter().map(Some).collect(),
             Some((points, clusters, eps)) => {
@@ -1194,8 +1286,63 @@ impl Model {
             labels,
             distance,
             margin,
+            probability: None,
         }
     }
+}
+
+/// A mixture read back from `mixture.parquet` (components in segment order).
+fn load_mixture(
+    path: &Path,
+    columns: &[String],
+    clustering: &serde_json::Value,
+) -> Result<segflow_cluster::Gmm> {
+    let a = read_parquet(path)?;
+    let part: Vec<String> = a
+        .column("part")?
+        .as_string_opt::<i32>()
+        .ok_or_else(|| Error::data(Location::file(path).column("part"), "expected strings"))?
+        .iter()
+        .map(|v| v.unwrap_or_default().to_string())
+        .collect();
+    let (cluster, index, weight) = (
+        a.float_column("cluster")?,
+        a.float_column("index")?,
+        a.float_column("weight")?,
+    );
+    let values: Vec<Vec<f64>> = columns
+        .iter()
+        .map(|c| a.float_column(c))
+        .collect::<Result<_>>()?;
+    let d = columns.len();
+    let k = cluster.iter().fold(0usize, |m, &c| m.max(c as usize + 1));
+    let mut means = Array2::zeros((k, d));
+    let mut factors = vec![Array2::zeros((d, d)); k];
+    let mut weights = ndarray::Array1::zeros(k);
+    for r in 0..part.len() {
+        let c = cluster[r] as usize;
+        weights[c] = weight[r];
+        for j in 0..d {
+            match part[r].as_str() {
+                "mean" => means[[c, j]] = values[j][r],
+                _ => factors[c][[index[r] as usize, j]] = values[j][r],
+            }
+        }
+    }
+    let covariance = if clustering["covariance"] == "diag" {
+        segflow_cluster::Covariance::Diag
+    } else {
+        segflow_cluster::Covariance::Full
+    };
+    Ok(segflow_cluster::Gmm {
+        covariance,
+        weights,
+        means,
+        precision_cholesky: factors,
+        lower_bound: f64::NAN,
+        n_iter: 0,
+        converged: true,
+    })
 }
 
 pub struct FitStage;
@@ -1233,6 +1380,9 @@ impl Stage for FitStage {
         }
         if params.algorithm == Algorithm::Dbscan {
             planned.extend([Planned::new("core_points"), Planned::new("eps_suggestion")]);
+        }
+        if params.algorithm == Algorithm::Gmm {
+            planned.push(Planned::new("mixture"));
         }
         Ok(planned)
     }

@@ -13,6 +13,8 @@ pub struct Params {
     pub algorithm: Algorithm,
     /// DBSCAN's settings (with `algorithm: dbscan`).
     pub dbscan: Option<DbscanSpec>,
+    /// The mixture's settings (with `algorithm: gmm`).
+    pub gmm: Option<GmmSpec>,
     /// Number of segments; absent → the K in select_k's decision artifact.
     pub k: Option<usize>,
     #[serde(default = "default_n_init")]
@@ -46,6 +48,9 @@ pub enum Algorithm {
     Ward,
     /// Density clusters with noise; needs no K (`dbscan: {eps, min_samples}`).
     Dbscan,
+    /// Gaussian mixture at K components (`gmm: {covariance, …}`); rows go to their most
+    /// probable component.
+    Gmm,
 }
 
 impl Algorithm {
@@ -54,7 +59,77 @@ impl Algorithm {
             Algorithm::Kmeans => "kmeans",
             Algorithm::Ward => "ward",
             Algorithm::Dbscan => "dbscan",
+            Algorithm::Gmm => "gmm",
         }
+    }
+}
+
+/// The Gaussian mixture's settings (scikit-learn's defaults).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GmmSpec {
+    #[serde(default = "default_covariance")]
+    pub covariance: CovarianceKind,
+    #[serde(default = "one")]
+    pub n_init: usize,
+    #[serde(default = "default_gmm_iter")]
+    pub max_iter: usize,
+    #[serde(default = "default_gmm_tol")]
+    pub tol: f64,
+    #[serde(default = "default_reg")]
+    pub reg_covar: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CovarianceKind {
+    Full,
+    Diag,
+}
+
+impl Default for GmmSpec {
+    fn default() -> Self {
+        GmmSpec {
+            covariance: default_covariance(),
+            n_init: 1,
+            max_iter: default_gmm_iter(),
+            tol: default_gmm_tol(),
+            reg_covar: default_reg(),
+        }
+    }
+}
+
+fn default_covariance() -> CovarianceKind {
+    CovarianceKind::Full
+}
+fn one() -> usize {
+    1
+}
+fn default_gmm_iter() -> usize {
+    100
+}
+fn default_gmm_tol() -> f64 {
+    1e-3
+}
+fn default_reg() -> f64 {
+    1e-6
+}
+
+impl GmmSpec {
+    pub fn params(&self, k: usize, seed: u64) -> segflow_cluster::GmmParams {
+        let mut p = segflow_cluster::GmmParams::new(
+            k,
+            match self.covariance {
+                CovarianceKind::Full => segflow_cluster::Covariance::Full,
+                CovarianceKind::Diag => segflow_cluster::Covariance::Diag,
+            },
+        );
+        p.n_init = self.n_init;
+        p.max_iter = self.max_iter;
+        p.tol = self.tol;
+        p.reg_covar = self.reg_covar;
+        p.seed = seed;
+        p
     }
 }
 
@@ -245,6 +320,22 @@ impl Validate for Params {
                     "",
                     "dbscan",
                     "needs eps > 0 and min_samples ≥ 1",
+                ));
+            }
+        }
+        if let Some(g) = &self.gmm {
+            if self.algorithm != Algorithm::Gmm {
+                return Err(Error::config(
+                    "",
+                    "gmm",
+                    "mixture settings need `algorithm: gmm`",
+                ));
+            }
+            if g.n_init == 0 || g.max_iter == 0 || !(g.reg_covar >= 0.0) || !(g.tol > 0.0) {
+                return Err(Error::config(
+                    "",
+                    "gmm",
+                    "needs n_init, max_iter ≥ 1, tol > 0 and reg_covar ≥ 0",
                 ));
             }
         }
