@@ -331,7 +331,10 @@ impl Validate for Params {
                     "mixture settings need `algorithm: gmm`",
                 ));
             }
-            if g.n_init == 0 || g.max_iter == 0 || !(g.reg_covar >= 0.0) || !(g.tol > 0.0) {
+            let valid =
+                |v: f64, strictly: bool| v.is_finite() && (v > 0.0 || (!strictly && v == 0.0));
+            if g.n_init == 0 || g.max_iter == 0 || !valid(g.reg_covar, false) || !valid(g.tol, true)
+            {
                 return Err(Error::config(
                     "",
                     "gmm",
