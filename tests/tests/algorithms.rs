@@ -127,6 +127,9 @@ fn a_gaussian_mixture_segments_the_leads_and_scores_with_its_posterior() {
         let fit = &mut doc["stages"]["fit"];
         fit["algorithm"] = "gmm".into();
         fit["gmm"] = serde_yaml::from_str("{covariance: diag, n_init: 2}").unwrap();
+        let select = &mut doc["stages"]["select_k"];
+        select["bic"] = serde_yaml::from_str("{covariance: diag}").unwrap();
+        select["rule"] = "min_bic".into();
     });
     let out = segflow(&["run", pipeline.to_str().unwrap()]);
     assert!(out.status.success(), "{}", stderr(&out));

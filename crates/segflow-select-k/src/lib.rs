@@ -35,6 +35,8 @@ pub enum Rule {
     /// Majority vote of silhouette, Davies–Bouldin, Calinski–Harabasz and the knee; ties go
     /// to the smallest K.
     Consensus,
+    /// Lowest BIC of a Gaussian mixture per K (needs `bic`); ties go to the smallest K.
+    MinBic,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -70,6 +72,36 @@ pub struct Params {
     /// Smallest allowed share of rows in any cluster; K that fail it are not chosen.
     #[serde(default)]
     pub min_segment_share: f64,
+    /// Also fit a Gaussian mixture per K and report its BIC.
+    pub bic: Option<BicSpec>,
+}
+
+/// The mixture whose BIC is reported per K.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BicSpec {
+    /// `full` or `diag`.
+    #[serde(default = "default_covariance")]
+    pub covariance: String,
+    #[serde(default = "default_bic_n_init")]
+    pub n_init: usize,
+}
+
+fn default_covariance() -> String {
+    "full".into()
+}
+fn default_bic_n_init() -> usize {
+    1
+}
+
+impl BicSpec {
+    fn covariance(&self) -> segflow_cluster::Covariance {
+        if self.covariance == "diag" {
+            segflow_cluster::Covariance::Diag
+        } else {
+            segflow_cluster::Covariance::Full
+        }
+    }
 }
 
 fn default_n_init() -> usize {
@@ -109,6 +141,22 @@ impl Validate for Params {
         if matches!(self.rule, Rule::Elbow(_)) && hi - lo < 2 {
             return Err(Error::config("", "rule", "an elbow needs at least three K"));
         }
+        if let Some(b) = &self.bic
+            && (!matches!(b.covariance.as_str(), "full" | "diag") || b.n_init == 0)
+        {
+            return Err(Error::config(
+                "",
+                "bic",
+                "covariance is full or diag, and n_init ≥ 1",
+            ));
+        }
+        if self.rule == Rule::MinBic && self.bic.is_none() {
+            return Err(Error::config(
+                "",
+                "rule",
+                "min_bic needs `bic: {covariance: full}` (or diag)",
+            ));
+        }
         if !(0.0..1.0).contains(&self.min_segment_share) {
             return Err(Error::config("", "min_segment_share", "must lie in [0, 1)"));
         }
@@ -136,6 +184,8 @@ pub struct KScore {
     pub sizes: Vec<usize>,
     pub n_iter: usize,
     pub converged: bool,
+    /// BIC of the Gaussian mixture at this K, when configured.
+    pub bic: Option<f64>,
 }
 
 impl KScore {
@@ -271,6 +321,18 @@ pub fn decide(scores: &[KScore], params: &Params) -> Result<Decision> {
                 ),
             )
         }
+        Rule::MinBic => {
+            let k = best_by(&eligible, |s| -s.bic.unwrap_or(f64::INFINITY))
+                .ok_or_else(none_eligible)?;
+            (
+                k,
+                "min_bic".into(),
+                format!(
+                    "Lowest BIC of a Gaussian mixture: {:.1}{guard}",
+                    score(k).bic.unwrap_or(f64::NAN)
+                ),
+            )
+        }
         Rule::Consensus => {
             let votes = [
                 ("silhouette", best_by(&eligible, |s| s.silhouette)),
@@ -379,6 +441,19 @@ pub fn run(
             sizes,
             n_iter: model.n_iter,
             converged: model.converged,
+            bic: match &params.bic {
+                Some(b) => {
+                    let mut g = segflow_cluster::GmmParams::new(k, b.covariance());
+                    g.n_init = b.n_init;
+                    g.seed = ctx.seed;
+                    Some(
+                        g.fit_array(m.values.view())
+                            .map_err(cluster_err)?
+                            .bic(m.values.view()),
+                    )
+                }
+                None => None,
+            },
         });
     }
     let decision = decide(&scores, params).map_err(|e| e.located(input))?;
@@ -444,7 +519,7 @@ fn scores_batch(
             scores.iter().map(|s| set(s.k)).collect::<Vec<_>>(),
         ))
     };
-    batch(vec![
+    let mut columns: Vec<(&str, ArrayRef)> = vec![
         (
             "k",
             Arc::new(UInt32Array::from_iter_values(
@@ -491,7 +566,16 @@ fn scores_batch(
         ("knee", flags(&|k| knee == Some(k))),
         ("shortlist_silhouette", flags(&|k| by_sil.contains(&k))),
         ("shortlist_davies_bouldin", flags(&|k| by_db.contains(&k))),
-    ])
+    ];
+    if params.bic.is_some() {
+        columns.push((
+            "bic",
+            Arc::new(Float64Array::from(
+                scores.iter().map(|s| s.bic).collect::<Vec<_>>(),
+            )),
+        ));
+    }
+    batch(columns)
 }
 
 pub struct SelectKStage;
@@ -544,6 +628,8 @@ mod tests {
             sizes,
             n_iter: 1,
             converged: true,
+            // A BIC curve with its minimum at K = 3.
+            bic: Some(1000.0 + (k as f64 - 3.0).powi(2) * 50.0),
         }
     }
 
@@ -559,6 +645,24 @@ mod tests {
 
     fn params(rule: &str) -> Params {
         serde_yaml::from_str(&format!("{{k: [2, 6], rule: {rule}}}")).unwrap()
+    }
+
+    #[test]
+    fn min_bic_needs_the_mixture_and_takes_the_lowest() {
+        let err = serde_yaml::from_str::<Params>("{k: [2, 6], rule: min_bic}")
+            .unwrap()
+            .validate()
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("min_bic needs"), "{err}");
+        let p: Params =
+            serde_yaml::from_str("{k: [2, 6], rule: min_bic, bic: {covariance: diag}}").unwrap();
+        p.validate().unwrap();
+        let d = decide(&scores(), &p).unwrap();
+        assert_eq!(
+            (d.k, d.reason.as_str()),
+            (3, "Lowest BIC of a Gaussian mixture: 1000.0")
+        );
     }
 
     #[test]
