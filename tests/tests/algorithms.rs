@@ -152,3 +152,32 @@ fn a_gaussian_mixture_segments_the_leads_and_scores_with_its_posterior() {
     );
     assert_eq!(again.float_column("probability").unwrap(), probability);
 }
+
+#[test]
+fn pca_before_clustering_keeps_the_asked_variance_and_assign_projects_new_rows() {
+    let scratch = Scratch::new("algorithms-pca");
+    let pipeline = isolated_pipeline("leads", scratch.path(), |doc| {
+        stop_after(doc, "fit");
+        doc["stages"]["preprocess"]["pca"] = serde_yaml::from_str("{variance: 0.92}").unwrap();
+    });
+    let out = segflow(&["run", pipeline.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let run = scratch.path().join("run");
+    let projection = read_parquet(&run.join("preprocess/projection.parquet")).unwrap();
+    let cumulative = projection.float_column("cumulative_ratio").unwrap();
+    let kept = cumulative.len() - 1;
+    assert!(kept >= 2 && kept < 12, "{kept} components");
+    assert!(cumulative[kept] >= 0.92 && cumulative[kept - 1] < 0.92);
+    let text = render_full(&run.join("preprocess/projection.parquet"));
+    assert!(text.contains("top_loadings"), "{text}");
+    let matrix = render_summary(&run.join("preprocess/matrix.parquet"), 1);
+    assert!(matrix.contains("pc1: Float64"), "{matrix}");
+
+    let scored = scratch.path().join("scored.parquet");
+    assign(&run, &repo_root().join("data/leads/leads.csv"), &scored);
+    assert_eq!(
+        clusters(&scored),
+        clusters(&run.join("fit/assignments.parquet")),
+        "the saved transform and projection score the training leads as fit did"
+    );
+}

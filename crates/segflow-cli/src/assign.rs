@@ -19,7 +19,7 @@ use segflow_core::lock::Lock;
 use segflow_core::stage::{Stage, run_with_params};
 use segflow_core::{Error, Result};
 use segflow_fit::Model;
-use segflow_transform::Transform;
+use segflow_transform::{Projection, Transform};
 
 #[derive(Debug, Serialize)]
 pub struct Report {
@@ -34,6 +34,8 @@ struct RunArtifacts {
     events: PathBuf,
     features: PathBuf,
     transform: PathBuf,
+    /// The preprocess stage's PCA, when the model sees principal components.
+    projection: Option<PathBuf>,
     fit_dir: PathBuf,
     seed: u64,
 }
@@ -93,6 +95,15 @@ fn locate(run_dir: &Path) -> Result<RunArtifacts> {
     let (events, seed) = output("ingest", &["events.parquet", "table.parquet"])?;
     let (features, _) = output("features", &["features.parquet"])?;
     let (transform, _) = output("preprocess", &["transform.parquet"])?;
+    let projection = lock
+        .stages
+        .values()
+        .any(|e| {
+            e.kind == "preprocess" && e.outputs.keys().any(|k| k.ends_with("projection.parquet"))
+        })
+        .then(|| output("preprocess", &["projection.parquet"]))
+        .transpose()?
+        .map(|(p, _)| p);
     let (centroids, _) = output("fit", &["centroids.parquet"])?;
     let (policy, _) = output("fit", &["policy.parquet"])?;
     let fit_dir = centroids
@@ -106,6 +117,7 @@ fn locate(run_dir: &Path) -> Result<RunArtifacts> {
         events,
         features,
         transform,
+        projection,
         fit_dir,
         seed,
     })
@@ -226,8 +238,18 @@ pub fn assign(
 
     progress("transform and nearest centroid");
     let transform = Transform::from_artifact(&read_parquet(&run.transform)?)?;
+    let projection = match &run.projection {
+        Some(path) => Some(Projection::from_artifact(
+            &read_parquet(path)?,
+            transform.output_columns(),
+        )?),
+        None => None,
+    };
     let model = Model::load(&run.fit_dir)?;
-    if transform.output_columns() != model.columns {
+    let matrix_columns = projection
+        .as_ref()
+        .map_or_else(|| transform.output_columns(), Projection::output_columns);
+    if matrix_columns != model.columns {
         return Err(Error::data(
             Location::file(&run.transform),
             "the transform and the centroids name different columns: they come from different runs",
@@ -267,6 +289,10 @@ pub fn assign(
         ),
         other => other,
     })?;
+    let matrix = match &projection {
+        Some(p) => p.apply(&matrix),
+        None => matrix,
+    };
     let (n, d) = (ids.len(), matrix.len());
     let x = Array2::from_shape_fn((n, d), |(i, j)| matrix[j][i]);
     let scored = model.assign(x.view());

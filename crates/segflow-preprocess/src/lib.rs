@@ -50,18 +50,26 @@ pub fn run(
         .to_string();
     let ids = artifact.column(&id_name)?.clone();
     (ctx.progress)("fitting the transform");
+    let built = build(&artifact, params)?;
+    let output_names = built.columns();
     let Built {
         transform,
         dominance,
+        projection,
         matrix,
-    } = build(&artifact, params)?;
-
-    let output_names = transform.output_columns();
+    } = built;
     let mut arrays: Vec<(&str, ArrayRef)> = vec![(id_name.as_str(), ids)];
     for (name, values) in output_names.iter().zip(&matrix) {
         arrays.push((name.as_str(), Arc::new(Float64Array::from(values.clone()))));
     }
-    let blocks = kept_blocks(artifact.meta(META_BLOCKS), &output_names);
+    let blocks = match &projection {
+        // Components mix every block: they form one block of their own.
+        Some(_) => {
+            serde_json::json!([{ "block": "pca", "model_input": true, "columns": output_names }])
+                .to_string()
+        }
+        None => kept_blocks(artifact.meta(META_BLOCKS), &output_names),
+    };
     let extra = vec![
         (META_ID_COLUMN.to_string(), id_name.clone()),
         (
@@ -74,6 +82,9 @@ pub fn run(
     out.write("matrix", &batch(arrays)?, &extra)?;
     out.write("transform", &transform.to_batch()?, &[])?;
     out.write("dominance", &dominance.to_batch()?, &[])?;
+    if let Some(p) = &projection {
+        out.write("projection", &p.to_batch()?, &[])?;
+    }
     Ok(Outputs { transform, rows })
 }
 
@@ -127,12 +138,16 @@ impl Stage for PreprocessStage {
     }
 
     fn plan(&self, params: &serde_yaml::Value) -> Result<Vec<Planned>> {
-        parse_valid::<Params>(params)?;
-        Ok(vec![
+        let params: Params = parse_valid(params)?;
+        let mut planned = vec![
             Planned::new("matrix"),
             Planned::new("transform"),
             Planned::new("dominance"),
-        ])
+        ];
+        if params.pca.is_some() {
+            planned.push(Planned::new("projection"));
+        }
+        Ok(planned)
     }
 
     fn run(

@@ -2,6 +2,7 @@
 //! and robustness when it rebuilds the matrix without a feature block) and by `assign`, which
 //! scores new contacts with a saved one: winsorize, impute, scale and cap, per column.
 
+mod projection;
 mod transform;
 
 use std::sync::Arc;
@@ -14,6 +15,7 @@ use segflow_core::error::Location;
 use segflow_core::stage::Validate;
 use segflow_core::{Error, Result};
 
+pub use projection::{PcaSpec, Projection};
 pub use transform::{ColumnTransform, Dominance, Transform};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
@@ -61,6 +63,8 @@ pub struct Params {
     /// Scaled values are capped to ±cap; `null` disables.
     #[serde(default = "default_cap")]
     pub cap: Option<f64>,
+    /// Cluster on principal components of the scaled matrix instead of its columns.
+    pub pca: Option<PcaSpec>,
 }
 
 fn yes() -> bool {
@@ -87,6 +91,9 @@ impl Validate for Params {
         }
         if self.columns.as_ref().is_some_and(|c| c.is_empty()) {
             return Err(Error::config("", "columns", "no columns"));
+        }
+        if let Some(p) = &self.pca {
+            p.validate()?;
         }
         Ok(())
     }
@@ -132,8 +139,20 @@ pub(crate) fn strings(values: impl IntoIterator<Item = String>) -> ArrayRef {
 pub struct Built {
     pub transform: Transform,
     pub dominance: Dominance,
-    /// Columns in `transform.output_columns()` order, rows in the artifact's order.
+    /// The principal components the model sees, when the params ask for them.
+    pub projection: Option<Projection>,
+    /// Columns in [`Built::columns`] order, rows in the artifact's order.
     pub matrix: Vec<Vec<f64>>,
+}
+
+impl Built {
+    /// The matrix's column names: the transform's outputs, or `pc1…` after a projection.
+    pub fn columns(&self) -> Vec<String> {
+        match &self.projection {
+            Some(p) => p.output_columns(),
+            None => self.transform.output_columns(),
+        }
+    }
 }
 
 /// Selects the params' columns of a features artifact (default: its model columns), fits the
@@ -151,12 +170,22 @@ pub fn build(features: &segflow_core::artifact::Artifact, params: &Params) -> Re
     }
     let (transform, dominance) =
         Transform::fit(&columns, params).map_err(|e| e.located(&features.path))?;
-    let matrix = transform
+    let scaled = transform
         .apply(&columns)
         .map_err(|e| e.located(&features.path))?;
+    let (projection, matrix) = match &params.pca {
+        Some(spec) => {
+            let p = Projection::fit(spec, transform.output_columns(), &scaled)
+                .map_err(|e| e.located(&features.path))?;
+            let projected = p.apply(&scaled);
+            (Some(p), projected)
+        }
+        None => (None, scaled),
+    };
     Ok(Built {
         transform,
         dominance,
+        projection,
         matrix,
     })
 }
