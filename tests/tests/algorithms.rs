@@ -166,7 +166,7 @@ fn pca_before_clustering_keeps_the_asked_variance_and_assign_projects_new_rows()
     let projection = read_parquet(&run.join("preprocess/projection.parquet")).unwrap();
     let cumulative = projection.float_column("cumulative_ratio").unwrap();
     let kept = cumulative.len() - 1;
-    assert!(kept >= 2 && kept < 12, "{kept} components");
+    assert!((2..12).contains(&kept), "{kept} components");
     assert!(cumulative[kept] >= 0.92 && cumulative[kept - 1] < 0.92);
     let text = render_full(&run.join("preprocess/projection.parquet"));
     assert!(text.contains("top_loadings"), "{text}");
