@@ -167,6 +167,14 @@ fn every_lead_artifact_matches_its_snapshot() {
     let report = std::fs::read_to_string(run.join("visualize/report.html")).unwrap();
     assert!(report.contains("Highest silhouette score"));
     assert!(report.contains("SMB quick closer"));
+    assert!(
+        report.contains("account-based outreach"),
+        "campaigns in the report"
+    );
+    assert!(
+        report.contains("Expected impact — a projection from configured close rates and deal sizes, not a measurement"),
+        "the impact table is labelled as a projection"
+    );
 }
 
 #[test]

@@ -181,6 +181,7 @@ const CONSUMES: &[&str] = &[
     "block_sensitivity",
     "bootstrap",
     "verdict",
+    "impact",
 ];
 const REQUIRED: &[&str] = &[
     "matrix",

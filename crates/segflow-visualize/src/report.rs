@@ -342,7 +342,45 @@ pub fn render(
             escape(&why[c]),
         );
     }
-    h.push_str("</div><h3>Segment cards</h3>");
+    h.push_str("</div>");
+    if policy.batch.column_by_name("channel").is_some() {
+        h.push_str("<h3>Campaigns</h3>");
+        h.push_str(&table(
+            policy,
+            Some(&[
+                "segment",
+                "n_contacts",
+                "channel",
+                "message",
+                "owner",
+                "expected_close_rate",
+                "deal_size",
+            ]),
+        ));
+    }
+    if let Some(impact) = src.get("impact") {
+        h.push_str("<h3>Expected impact — a projection from configured close rates and deal sizes, not a measurement</h3>");
+        h.push_str(&table(
+            impact,
+            Some(&[
+                "segment",
+                "n_contacts",
+                "expected_close_rate",
+                "deal_size",
+                "expected_closes",
+                "expected_revenue",
+                "baseline_revenue",
+                "uplift",
+                "currency",
+            ]),
+        ));
+        if let Ok(basis) = strings(impact, "basis")
+            && let Some(first) = basis.first()
+        {
+            let _ = write!(h, "<p><em>{}</em></p>", escape(first));
+        }
+    }
+    h.push_str("<h3>Segment cards</h3>");
     h.push_str(&table(src.need("cards")?, None));
     h.push_str("<h3>Fit summary</h3>");
     h.push_str(&table(summary, Some(&["metric", "value"])));
