@@ -163,6 +163,69 @@ pub fn artifact_renderings(run: &Path, prefix: &str, big: &[&str]) -> Vec<(Strin
         .collect()
 }
 
+/// Fails if any artifact of `run` holds one of the `raw` identifiers: in a Parquet cell or
+/// its metadata, or as a word of a text document. Words segflow and the shipped pipelines
+/// write whatever the data (a contact named "Davies" against "Davies–Bouldin") are not leaks.
+/// Returns how many cells and documents were checked.
+pub fn assert_no_raw_identifiers(run: &Path, raw: &std::collections::HashSet<String>) -> usize {
+    use std::collections::HashSet;
+    let mut own_text = String::new();
+    for f in files_under(&repo_root().join("pipelines")) {
+        own_text.push_str(&std::fs::read_to_string(repo_root().join("pipelines").join(f)).unwrap());
+    }
+    for crate_dir in std::fs::read_dir(repo_root().join("crates")).unwrap() {
+        let src = crate_dir.unwrap().path().join("src");
+        for f in files_under(&src) {
+            own_text.push_str(&std::fs::read_to_string(src.join(f)).unwrap());
+        }
+    }
+    let words = |text: &str| -> HashSet<String> {
+        text.split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .map(str::to_string)
+            .collect()
+    };
+    let vocabulary = words(&own_text);
+    let mut checked = 0;
+    for rel in files_under(run) {
+        let path = run.join(&rel);
+        let bytes = std::fs::read(&path).unwrap();
+        if !rel.ends_with(".parquet") {
+            let text = String::from_utf8_lossy(&bytes);
+            let found = words(&text);
+            let leaked: Vec<&String> = raw
+                .iter()
+                .filter(|r| !vocabulary.contains(r.as_str()))
+                .filter(|r| {
+                    if r.contains(' ') {
+                        text.contains(r.as_str())
+                    } else {
+                        found.contains(r.as_str())
+                    }
+                })
+                .collect();
+            assert!(leaked.is_empty(), "{rel} holds raw identifiers {leaked:?}");
+            checked += 1;
+            continue;
+        }
+        let a = read_parquet(&path).unwrap();
+        for v in a.metadata.values() {
+            assert!(
+                !raw.iter().any(|r| r.len() > 3 && v.contains(r.as_str())),
+                "{rel} metadata holds a raw identifier"
+            );
+        }
+        for col in a.batch.columns() {
+            for r in 0..col.len() {
+                let c = cell(col.as_ref(), r);
+                assert!(!raw.contains(&c), "{rel} holds raw identifier {c}");
+                checked += 1;
+            }
+        }
+    }
+    checked
+}
+
 /// The column names of an artifact, in schema order.
 pub fn column_names(a: &segflow_core::artifact::Artifact) -> Vec<String> {
     a.batch

@@ -403,59 +403,7 @@ fn no_artifact_holds_a_raw_number_or_name() {
     let run = run_walsoft(&scratch);
     let raw = raw_identifiers();
     assert!(raw.len() > 2091);
-    // Words segflow and the pipeline write whatever the data ("Davies–Bouldin") are not leaks
-    // even when a contact happens to bear that name.
-    let mut own_text = std::fs::read_to_string(repo_root().join("pipelines/walsoft.yaml")).unwrap();
-    for crate_dir in std::fs::read_dir(repo_root().join("crates")).unwrap() {
-        let src = crate_dir.unwrap().path().join("src");
-        for f in files_under(&src) {
-            own_text.push_str(&std::fs::read_to_string(src.join(f)).unwrap());
-        }
-    }
-    let words = |text: &str| -> HashSet<String> {
-        text.split(|c: char| !c.is_alphanumeric())
-            .filter(|w| !w.is_empty())
-            .map(str::to_string)
-            .collect()
-    };
-    let vocabulary = words(&own_text);
-    let mut checked = 0;
-    for rel in files_under(&run) {
-        let path = run.join(&rel);
-        let bytes = std::fs::read(&path).unwrap();
-        if !rel.ends_with(".parquet") {
-            let text = String::from_utf8_lossy(&bytes);
-            let found = words(&text);
-            let leaked: Vec<&String> = raw
-                .iter()
-                .filter(|r| !vocabulary.contains(r.as_str()))
-                .filter(|r| {
-                    if r.contains(' ') {
-                        text.contains(r.as_str())
-                    } else {
-                        found.contains(r.as_str())
-                    }
-                })
-                .collect();
-            assert!(leaked.is_empty(), "{rel} holds raw identifiers {leaked:?}");
-            checked += 1;
-            continue;
-        }
-        let a = read_parquet(&path).unwrap();
-        for v in a.metadata.values() {
-            assert!(
-                !raw.iter().any(|r| r.len() > 3 && v.contains(r.as_str())),
-                "{rel} metadata holds a raw identifier"
-            );
-        }
-        for col in a.batch.columns() {
-            for r in 0..col.len() {
-                let c = cell(col.as_ref(), r);
-                assert!(!raw.contains(&c), "{rel} holds raw identifier {c}");
-                checked += 1;
-            }
-        }
-    }
+    let checked = assert_no_raw_identifiers(&run, &raw);
     assert!(checked > 24952 * 4);
 }
 
