@@ -57,6 +57,41 @@ pub trait Observer {
     fn finished(&self, report: &StageReport);
 }
 
+/// Removes what a killed run left behind: staging directories and temporary files
+/// (`.<name>.staging-<pid>`, `.<name>.tmp-<pid>`) of processes that no longer run. Nothing in
+/// them was ever part of a committed artifact.
+fn remove_leftovers(dir: &Path) -> Result<()> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Ok(());
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let pid = [".staging-", ".tmp-"]
+            .iter()
+            .find_map(|marker| name.rsplit_once(marker).map(|(_, pid)| pid))
+            .and_then(|pid| pid.parse::<u32>().ok());
+        let Some(pid) = pid.filter(|_| name.starts_with('.')) else {
+            continue;
+        };
+        if pid == std::process::id() || process_alive(pid) {
+            continue;
+        }
+        let path = entry.path();
+        let removed = if path.is_dir() {
+            std::fs::remove_dir_all(&path)
+        } else {
+            std::fs::remove_file(&path)
+        };
+        removed.map_err(|e| Error::io(&path, e))?;
+    }
+    Ok(())
+}
+
+/// Whether a process id is running. Where /proc is missing, every owner counts as gone.
+fn process_alive(pid: u32) -> bool {
+    Path::new("/proc").join(pid.to_string()).exists()
+}
+
 /// The files a stage reads: its external inputs, or the artifacts of the kinds it consumes
 /// that its upstream stages write, in `needs` order.
 pub fn stage_inputs(pipeline: &Pipeline, spec: &StageSpec) -> Vec<PathBuf> {
@@ -158,6 +193,16 @@ pub fn run(
         (None, Some(from)) => pipeline.downstream(from),
         (None, None) => pipeline.stages.iter().map(|s| s.name.clone()).collect(),
     };
+    let mut dirs: BTreeSet<PathBuf> = BTreeSet::from([pipeline.run_dir.clone()]);
+    dirs.extend(
+        pipeline
+            .stages
+            .iter()
+            .filter_map(|s| s.output_dir.parent().map(Path::to_path_buf)),
+    );
+    for dir in &dirs {
+        remove_leftovers(dir)?;
+    }
     let mut lock = Lock::load(&pipeline.run_dir, &pipeline.name)?;
     lock.pipeline = pipeline.name.clone();
     let mut reports = Vec::new();
