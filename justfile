@@ -34,6 +34,10 @@ report-check:
     SEGFLOW_REPORT_SCREENSHOT="$PWD/report.png" cargo test -p segflow-tests --test report_browser -- --nocapture
     @echo "screenshot: report.png"
 
+# Fuzz CSV ingest and pipeline YAML for `seconds` (property-based, corpus in tests/fuzz/).
+fuzz seconds="600":
+    SEGFLOW_FUZZ_SECONDS={{seconds}} cargo test --release -p segflow-tests --test fuzz -- --nocapture
+
 # The whole test suite (the README's test command).
 test:
     cargo test --workspace

@@ -50,7 +50,7 @@ impl StageSpec {
 
 impl Pipeline {
     pub fn load(path: &Path, registry: &Registry) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|e| Error::open(path, e))?;
+        let text = crate::yaml::read_config(path)?;
         Self::parse(path, &text, registry)
     }
 

@@ -341,7 +341,7 @@ pub fn run_standalone(
     seed: u64,
     progress: &dyn Fn(&str),
 ) -> Result<(u64, Vec<PathBuf>)> {
-    let text = fs::read_to_string(params_file).map_err(|e| Error::open(params_file, e))?;
+    let text = crate::yaml::read_config(params_file)?;
     let file = params_file.display().to_string();
     let params: serde_yaml::Value = serde_yaml::from_str(&text)
         .map_err(|e| Error::config(&file, "", format!("not valid YAML: {e}")))?;

@@ -9,6 +9,22 @@ use serde::de::{DeserializeOwned, Deserializer, Error as _};
 use serde_yaml::Value;
 use serde_yaml::value::{Tag, TaggedValue};
 
+/// Reads a YAML configuration file (a pipeline or a params file); bytes that are not UTF-8
+/// are a configuration error, not an I/O failure.
+pub fn read_config(path: &std::path::Path) -> crate::Result<String> {
+    let bytes = std::fs::read(path).map_err(|e| crate::Error::open(path, e))?;
+    String::from_utf8(bytes).map_err(|e| {
+        crate::Error::config(
+            path.display().to_string(),
+            "",
+            format!(
+                "not UTF-8 text (invalid byte at offset {})",
+                e.utf8_error().valid_up_to()
+            ),
+        )
+    })
+}
+
 /// Deserialises an externally tagged enum written as `variant` or `{variant: data}`.
 pub fn enum_value<T: DeserializeOwned>(value: Value) -> Result<T, serde_yaml::Error> {
     let value = match value {
