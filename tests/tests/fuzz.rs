@@ -117,7 +117,7 @@ fn csv_ingest_never_panics_and_leaves_nothing_on_failure() {
         std::fs::write(&input, &bytes).unwrap();
         for p in &params {
             let _ = std::fs::remove_dir_all(&out);
-            match run_with_params(stage, &[input.clone()], p, &out, 42, &|_| {}) {
+            match run_with_params(stage, std::slice::from_ref(&input), p, &out, 42, &|_| {}) {
                 Ok(_) => prop_assert!(out.join("rejects.parquet").is_file()),
                 Err(err) => {
                     prop_assert!(
