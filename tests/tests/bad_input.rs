@@ -1,0 +1,331 @@
+//! The bad-input corpus: one case per kind of bad input, each checked for its exit code, a
+//! message naming the file and the line, row, column or YAML key, and that nothing is left
+//! behind (no output directory, no staging leftovers) while earlier artifacts stay untouched.
+
+use std::path::Path;
+
+use segflow_tests::*;
+
+const HEADER: &str =
+    "date_stamp,time,day-of_week,month,year,dialled_phone_number,name,duration_in_seconds,category";
+const ROW: &str = "1/1/2022,16:03:01,Sat,Jan,2022,648578192,n,179,Unknown";
+
+const EVENTS: &str = "mode: events
+columns: {contact: dialled_phone_number, date: date_stamp, time: time,
+          value: duration_in_seconds, category: category}
+formats: {date: \"%m/%d/%Y\", time: \"%H:%M:%S\"}
+value_min: 0
+max_reject_fraction: 0
+privacy: {id: {method: sha256, hex_chars: 12}, drop: [name]}
+";
+
+/// Runs `segflow ingest` on `bytes` with `params`; returns (exit code, stderr).
+fn ingest(scratch: &Path, case: &str, bytes: &[u8], params: &str) -> (Option<i32>, String) {
+    let input = scratch.join(format!("{case}.csv"));
+    std::fs::write(&input, bytes).unwrap();
+    let params_file = scratch.join(format!("{case}.yaml"));
+    std::fs::write(&params_file, params).unwrap();
+    let out = scratch.join(format!("out_{case}"));
+    let o = run_stage(
+        "ingest",
+        input.to_str().unwrap(),
+        &out,
+        params_file.to_str().unwrap(),
+    );
+    (o.status.code(), stderr(&o))
+}
+
+/// Every ingest failure: exit 65, the file and the given details named, nothing written.
+fn rejected(case: &str, bytes: &[u8], params: &str, needles: &[&str]) {
+    let scratch = Scratch::new(&format!("bad-{case}"));
+    let (code, err) = ingest(scratch.path(), case, bytes, params);
+    assert_eq!(code, Some(65), "{case}: {err}");
+    assert!(
+        err.contains(&format!("{case}.csv")),
+        "{case}: file not named: {err}"
+    );
+    for n in needles {
+        assert!(err.contains(n), "{case}: `{n}` not in: {err}");
+    }
+    assert!(!err.contains("panicked"), "{case}: {err}");
+    let left: Vec<String> = files_under(scratch.path())
+        .into_iter()
+        .filter(|f| !f.starts_with(case))
+        .collect();
+    assert!(left.is_empty(), "{case}: left behind {left:?}");
+}
+
+fn csv(rows: &[&str]) -> Vec<u8> {
+    let mut s = String::from(HEADER);
+    for r in rows {
+        s.push('\n');
+        s.push_str(r);
+    }
+    s.push('\n');
+    s.into_bytes()
+}
+
+#[test]
+fn malformed_csv_files_are_refused_with_their_place_named() {
+    rejected("empty", b"", EVENTS, &["line 1", "empty file"]);
+    rejected("header_only", &csv(&[]), EVENTS, &["no data rows"]);
+    rejected(
+        "missing_column",
+        b"date_stamp,time,name\n1/1/2022,1:00:00,x\n",
+        EVENTS,
+        &[
+            "line 1",
+            "column `dialled_phone_number`",
+            "required column is missing",
+        ],
+    );
+    rejected(
+        "wrong_delimiter",
+        format!("{}\n{}\n", HEADER.replace(',', ";"), ROW.replace(',', ";")).as_bytes(),
+        EVENTS,
+        &["line 1", "required column is missing", "date_stamp;time"],
+    );
+    rejected(
+        "ragged",
+        &csv(&["1/1/2022,16:03:01,Sat,Jan,2022,648578192,n,179"]),
+        EVENTS,
+        &["line 2", "expected 9 fields, found 8"],
+    );
+    let mut non_utf8 = csv(&[ROW]);
+    let at = non_utf8.len() - 20;
+    non_utf8[at] = 0xff;
+    rejected(
+        "non_utf8",
+        &non_utf8,
+        EVENTS,
+        &["line 2", "column `dialled_phone_number`", "not valid UTF-8"],
+    );
+    let big = format!(
+        "1/1/2022,16:03:01,Sat,Jan,2022,648578192,n,{},Unknown",
+        "7".repeat(10 << 20)
+    );
+    rejected(
+        "ten_megabyte_field",
+        &csv(&[&big]),
+        EVENTS,
+        &[
+            "line 2",
+            "column `duration_in_seconds`",
+            "not a finite number",
+        ],
+    );
+}
+
+#[test]
+fn values_that_do_not_parse_are_rejects_with_line_and_column() {
+    for (case, row, column, reason) in [
+        (
+            "bad_date",
+            "13/45/2022,16:03:01,Sat,Jan,2022,648578192,n,179,Unknown",
+            "date_stamp",
+            "cannot parse as date",
+        ),
+        (
+            "bad_time",
+            "1/1/2022,26:03:01,Sat,Jan,2022,648578192,n,179,Unknown",
+            "time",
+            "cannot parse as time",
+        ),
+        (
+            "negative",
+            "1/1/2022,16:03:01,Sat,Jan,2022,648578192,n,-5,Unknown",
+            "duration_in_seconds",
+            "negative value",
+        ),
+        (
+            "nan",
+            "1/1/2022,16:03:01,Sat,Jan,2022,648578192,n,NaN,Unknown",
+            "duration_in_seconds",
+            "not a finite number",
+        ),
+        (
+            "infinite",
+            "1/1/2022,16:03:01,Sat,Jan,2022,648578192,n,inf,Unknown",
+            "duration_in_seconds",
+            "not a finite number",
+        ),
+    ] {
+        rejected(
+            case,
+            &csv(&[ROW, row]),
+            EVENTS,
+            &["line 3", &format!("column `{column}`"), reason],
+        );
+    }
+    rejected(
+        "duplicate_ids",
+        b"lead_id,x\nA,1\nA,2\n",
+        "mode: table\ntable: {id: lead_id}\n",
+        &["line 3", "column `lead_id`", "repeats the entity of line 2"],
+    );
+}
+
+#[test]
+fn awkward_but_valid_files_are_read() {
+    let scratch = Scratch::new("bad-valid");
+    for (case, bytes) in [
+        ("bom", [b"\xef\xbb\xbf".as_slice(), &csv(&[ROW])].concat()),
+        ("crlf", format!("{HEADER}\r\n{ROW}\r\n").into_bytes()),
+        (
+            "quoted_newline",
+            csv(&["1/1/2022,16:03:01,Sat,Jan,2022,648578192,\"two\nlines\",179,Unknown"]),
+        ),
+        (
+            "all_null_column",
+            csv(&[
+                "1/1/2022,16:03:01,Sat,Jan,2022,648578192,n,179,",
+                "1/2/2022,16:03:01,Sun,Jan,2022,648578193,n,17,",
+            ]),
+        ),
+    ] {
+        let (code, err) = ingest(scratch.path(), case, &bytes, EVENTS);
+        assert_eq!(code, Some(0), "{case}: {err}");
+        assert!(
+            scratch
+                .path()
+                .join(format!("out_{case}/events.parquet"))
+                .is_file()
+        );
+    }
+}
+
+/// The Walsoft pipeline through select_k on `csv`, edited by `edit`; returns the run summary.
+fn pipeline_fails(
+    case: &str,
+    csv_text: Option<String>,
+    edit: impl FnOnce(&mut serde_yaml::Value),
+    code: i32,
+    needles: &[&str],
+) {
+    let scratch = Scratch::new(&format!("bad-{case}"));
+    let input = scratch.path().join("calls.csv");
+    if let Some(text) = &csv_text {
+        std::fs::write(&input, text).unwrap();
+    }
+    let pipeline = isolated_pipeline("walsoft", scratch.path(), |doc| {
+        stop_after(doc, "select_k");
+        if csv_text.is_some() {
+            doc["stages"]["ingest"]["input"] = input.to_str().unwrap().into();
+        }
+        edit(doc);
+    });
+    let o = segflow(&["run", pipeline.to_str().unwrap()]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(code), "{case}: {err}");
+    for n in needles {
+        assert!(err.contains(n), "{case}: `{n}` not in: {err}");
+    }
+    let leftovers: Vec<String> = files_under(scratch.path())
+        .into_iter()
+        .filter(|f| f.contains("staging") || f.contains(".tmp-"))
+        .collect();
+    assert!(leftovers.is_empty(), "{case}: {leftovers:?}");
+}
+
+#[test]
+fn too_few_contacts_bad_k_ranges_and_constant_features_are_named() {
+    let one_contact: Vec<String> = (1..=9)
+        .map(|d| {
+            format!(
+                "1/{d}/2022,16:03:01,Sat,Jan,2022,648578192,n,{},Unknown",
+                10 * d
+            )
+        })
+        .collect();
+    pipeline_fails(
+        "one_contact",
+        Some(format!("{HEADER}\n{}\n", one_contact.join("\n"))),
+        |_| {},
+        65,
+        &["every column is constant"],
+    );
+    let five: Vec<String> = (1..=5)
+        .map(|c| {
+            format!(
+                "1/{c}/2022,1{c}:03:01,Sat,Jan,2022,64857819{c},n,{},Unknown",
+                7 * c * c
+            )
+        })
+        .collect();
+    pipeline_fails(
+        "fewer_contacts_than_k",
+        Some(format!("{HEADER}\n{}\n", five.join("\n"))),
+        |_| {},
+        65,
+        &[
+            "matrix.parquet",
+            "K up to 12 needs more than 12 rows; the matrix has 5",
+        ],
+    );
+    pipeline_fails(
+        "inverted_k_range",
+        None,
+        |doc| doc["stages"]["select_k"]["k"] = serde_yaml::from_str("[6, 3]").unwrap(),
+        78,
+        &["stages.select_k.k", "needs 2 ≤ low ≤ high"],
+    );
+    pipeline_fails(
+        "wrong_type",
+        None,
+        |doc| doc["stages"]["select_k"]["n_init"] = "many".into(),
+        78,
+        &["stages.select_k", "n_init"],
+    );
+}
+
+#[test]
+fn a_wrong_or_truncated_parquet_between_stages_is_named_and_leaves_the_rest_alone() {
+    let scratch = Scratch::new("bad-parquet");
+    let pipeline = isolated_pipeline("walsoft", scratch.path(), |doc| {
+        stop_after(doc, "preprocess")
+    });
+    let p = pipeline.to_str().unwrap();
+    assert!(segflow(&["run", p]).status.success());
+    let run = scratch.path().join("run");
+
+    // A features artifact where select-k expects the matrix.
+    let params = scratch.path().join("select_k.yaml");
+    std::fs::write(&params, "k: [2, 4]\nrule: max_silhouette\n").unwrap();
+    let o = run_stage(
+        "select-k",
+        run.join("features/features.parquet").to_str().unwrap(),
+        &scratch.path().join("sk"),
+        params.to_str().unwrap(),
+    );
+    assert_eq!(o.status.code(), Some(65), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("features.parquet") && stderr(&o).contains("expected a matrix"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!scratch.path().join("sk").exists());
+
+    // A truncated features artifact: preprocess fails naming it; nothing else changes.
+    let before: Vec<(String, Vec<u8>)> = files_under(&run)
+        .into_iter()
+        .map(|f| (f.clone(), std::fs::read(run.join(&f)).unwrap()))
+        .collect();
+    let features = run.join("features/features.parquet");
+    let bytes = std::fs::read(&features).unwrap();
+    std::fs::write(&features, &bytes[..bytes.len() / 2]).unwrap();
+    let o = segflow(&["run", p, "--only", "preprocess", "--force"]);
+    assert_eq!(o.status.code(), Some(65), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("features.parquet") && stderr(&o).contains("Parquet"),
+        "{}",
+        stderr(&o)
+    );
+    for (name, old) in &before {
+        if name != "features/features.parquet" {
+            assert!(
+                &std::fs::read(run.join(name)).unwrap() == old,
+                "{name} changed after a failed stage"
+            );
+        }
+    }
+}
