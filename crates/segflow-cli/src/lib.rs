@@ -143,6 +143,18 @@ enum Synth {
         #[arg(long)]
         truth: Option<PathBuf>,
     },
+    /// A call log in the Walsoft layout, streamed: any number of rows in constant memory.
+    Calls {
+        #[arg(long)]
+        rows: u64,
+        #[arg(long)]
+        contacts: u64,
+        #[arg(long, default_value_t = segflow_core::pipeline::DEFAULT_SEED)]
+        seed: u64,
+        /// CSV to write.
+        #[arg(long)]
+        output: PathBuf,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -355,6 +367,22 @@ fn dispatch(command: Command) -> Result<u8> {
             for ((segment, _), n) in segflow_synth::LEAD_SEGMENTS.iter().zip(counts) {
                 println!("  {segment:<24} {n:>10}");
             }
+            Ok(0)
+        }
+        Command::Synth {
+            what:
+                Synth::Calls {
+                    rows,
+                    contacts,
+                    seed,
+                    output,
+                },
+        } => {
+            let active = segflow_synth::write_calls(rows, contacts, seed, &output)?;
+            println!(
+                "synth calls: {rows} calls (seed {seed}) among {active} of {contacts} contacts → {}",
+                output.display()
+            );
             Ok(0)
         }
         Command::Assign {
