@@ -53,6 +53,16 @@ fn tick(v: &f64) -> String {
     }
 }
 
+/// The label of the category bar at integer position `x`, every `step`-th one shown.
+fn category(labels: &[String], step: usize, x: &f64) -> String {
+    let i = x.round() as usize;
+    if (x - x.round()).abs() < 1e-9 && i < labels.len() && i.is_multiple_of(step) {
+        labels[i].clone()
+    } else {
+        String::new()
+    }
+}
+
 fn svg(size: (u32, u32), draw: impl FnOnce(&Area<'_>) -> Drawn) -> Result<String> {
     let mut out = String::new();
     {
@@ -108,14 +118,7 @@ pub fn bars(
             .configure_mesh()
             .disable_x_mesh()
             .x_labels(n.min(12))
-            .x_label_formatter(&|x| {
-                let i = x.round() as usize;
-                if (x - x.round()).abs() < 1e-9 && i < n && i.is_multiple_of(step) {
-                    labels[i].clone()
-                } else {
-                    String::new()
-                }
-            })
+            .x_label_formatter(&|x| category(labels, step, x))
             .y_desc(y_desc)
             .y_label_formatter(&tick)
             .draw()?;
@@ -493,14 +496,7 @@ pub fn bars_with_range(
             .configure_mesh()
             .disable_x_mesh()
             .x_labels(n)
-            .x_label_formatter(&|x| {
-                let i = x.round() as usize;
-                if (x - x.round()).abs() < 1e-9 && i < n {
-                    labels[i].clone()
-                } else {
-                    String::new()
-                }
-            })
+            .x_label_formatter(&|x| category(labels, 1, x))
             .y_desc(y_desc)
             .y_label_formatter(&tick)
             .draw()?;
