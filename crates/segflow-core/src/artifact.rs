@@ -10,8 +10,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arrow::array::RecordBatch;
+use arrow::datatypes::SchemaRef;
 use parquet::arrow::ArrowWriter;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
 use parquet::basic::Compression;
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
@@ -81,30 +82,75 @@ pub fn write_parquet(
     provenance: &Provenance,
     extra: &[(String, String)],
 ) -> Result<()> {
-    let mut kv = provenance.key_values(artifact);
-    kv.extend(
-        extra
-            .iter()
-            .map(|(k, v)| KeyValue::new(k.clone(), v.clone())),
-    );
-    let props = WriterProperties::builder()
-        .set_compression(Compression::SNAPPY)
-        .set_created_by(format!("segflow {TOOL_VERSION}"))
-        .set_key_value_metadata(Some(kv))
-        .build();
-    let tmp = temp_sibling(path);
-    let result = (|| {
+    let mut stream = ParquetStream::create(path, batch.schema(), artifact, provenance, extra)?;
+    stream.write(batch)?;
+    stream.finish()
+}
+
+/// A Parquet artifact written batch by batch, so a stage over a large input holds one batch
+/// (plus the writer's open row group) rather than the whole table. The bytes equal those of
+/// [`write_parquet`] over the concatenated batches when every batch but the last is a multiple
+/// of the writer's 1,024-row mini-batch. Until [`ParquetStream::finish`], the data lives under
+/// a temporary name that dropping the stream removes.
+pub struct ParquetStream {
+    path: PathBuf,
+    tmp: PathBuf,
+    writer: Option<ArrowWriter<File>>,
+}
+
+impl ParquetStream {
+    pub fn create(
+        path: &Path,
+        schema: SchemaRef,
+        artifact: &str,
+        provenance: &Provenance,
+        extra: &[(String, String)],
+    ) -> Result<Self> {
+        let mut kv = provenance.key_values(artifact);
+        kv.extend(
+            extra
+                .iter()
+                .map(|(k, v)| KeyValue::new(k.clone(), v.clone())),
+        );
+        let props = WriterProperties::builder()
+            .set_compression(Compression::SNAPPY)
+            .set_created_by(format!("segflow {TOOL_VERSION}"))
+            .set_key_value_metadata(Some(kv))
+            .build();
+        let tmp = temp_sibling(path);
         let file = File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
-        let mut writer = ArrowWriter::try_new(file, batch.schema(), Some(props))?;
-        writer.write(batch)?;
-        let file = writer.into_inner()?;
-        file.sync_all().map_err(|e| Error::io(&tmp, e))?;
-        fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
+        let mut stream = Self {
+            path: path.to_path_buf(),
+            tmp,
+            writer: None,
+        };
+        stream.writer = Some(ArrowWriter::try_new(file, schema, Some(props))?);
+        Ok(stream)
     }
-    result
+
+    pub fn write(&mut self, batch: &RecordBatch) -> Result<()> {
+        self.writer
+            .as_mut()
+            .expect("a stream is written until it is finished")
+            .write(batch)?;
+        Ok(())
+    }
+
+    /// Closes the file, syncs it and renames it into place.
+    pub fn finish(mut self) -> Result<()> {
+        let writer = self.writer.take().expect("finished once");
+        let file = writer.into_inner()?;
+        file.sync_all().map_err(|e| Error::io(&self.tmp, e))?;
+        fs::rename(&self.tmp, &self.path).map_err(|e| Error::io(&self.path, e))?;
+        Ok(())
+    }
+}
+
+impl Drop for ParquetStream {
+    fn drop(&mut self) {
+        // A finished stream was renamed away; anything left under the name is partial.
+        let _ = fs::remove_file(&self.tmp);
+    }
 }
 
 /// Writes bytes atomically (temporary sibling, then rename).
@@ -184,7 +230,64 @@ impl Artifact {
     }
 }
 
+/// Reads a whole Parquet artifact into one batch.
 pub fn read_parquet(path: &Path) -> Result<Artifact> {
+    open_parquet(path)?.read_all()
+}
+
+/// A Parquet artifact read batch by batch: its schema and metadata up front, then record
+/// batches of at most [`ParquetBatches::BATCH_ROWS`] rows.
+pub struct ParquetBatches {
+    pub path: PathBuf,
+    pub schema: SchemaRef,
+    pub metadata: BTreeMap<String, String>,
+    reader: ParquetRecordBatchReader,
+}
+
+impl ParquetBatches {
+    pub const BATCH_ROWS: usize = 65_536;
+
+    pub fn kind(&self) -> Option<&str> {
+        self.metadata.get(META_ARTIFACT).map(String::as_str)
+    }
+
+    pub fn meta(&self, key: &str) -> Option<&str> {
+        self.metadata.get(key).map(String::as_str)
+    }
+
+    /// The remaining batches as one.
+    pub fn read_all(self) -> Result<Artifact> {
+        let (path, schema, metadata) = (
+            self.path.clone(),
+            self.schema.clone(),
+            self.metadata.clone(),
+        );
+        let batches = self.collect::<Result<Vec<_>>>()?;
+        Ok(Artifact {
+            path,
+            batch: arrow::compute::concat_batches(&schema, &batches)?,
+            metadata,
+        })
+    }
+}
+
+impl Iterator for ParquetBatches {
+    type Item = Result<RecordBatch>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let path = &self.path;
+        self.reader.next().map(|r| {
+            r.map_err(|e| {
+                Error::data(
+                    crate::error::Location::file(path),
+                    format!("cannot decode Parquet: {e}"),
+                )
+            })
+        })
+    }
+}
+
+pub fn open_parquet(path: &Path) -> Result<ParquetBatches> {
     let file = File::open(path).map_err(|e| Error::open(path, e))?;
     let not_parquet = |e: parquet::errors::ParquetError| {
         Error::data(
@@ -192,7 +295,9 @@ pub fn read_parquet(path: &Path) -> Result<Artifact> {
             format!("not a readable Parquet file: {e}"),
         )
     };
-    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(not_parquet)?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file)
+        .map_err(not_parquet)?
+        .with_batch_size(ParquetBatches::BATCH_ROWS);
     let metadata = builder
         .metadata()
         .file_metadata()
@@ -205,19 +310,11 @@ pub fn read_parquet(path: &Path) -> Result<Artifact> {
         .unwrap_or_default();
     let schema = builder.schema().clone();
     let reader = builder.build().map_err(not_parquet)?;
-    let batches = reader
-        .collect::<std::result::Result<Vec<_>, _>>()
-        .map_err(|e| {
-            Error::data(
-                crate::error::Location::file(path),
-                format!("cannot decode Parquet: {e}"),
-            )
-        })?;
-    let batch = arrow::compute::concat_batches(&schema, &batches)?;
-    Ok(Artifact {
+    Ok(ParquetBatches {
         path: path.to_path_buf(),
-        batch,
+        schema,
         metadata,
+        reader,
     })
 }
 

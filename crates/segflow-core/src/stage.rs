@@ -202,6 +202,18 @@ pub struct OutputDir {
     committed: bool,
 }
 
+/// An artifact being written batch by batch into an [`OutputDir`].
+pub struct StagedStream {
+    file: String,
+    stream: artifact::ParquetStream,
+}
+
+impl StagedStream {
+    pub fn write(&mut self, batch: &RecordBatch) -> Result<()> {
+        self.stream.write(batch)
+    }
+}
+
 impl OutputDir {
     pub fn new(target: &Path, provenance: Provenance, planned: Vec<Planned>) -> Result<Self> {
         let parent = target
@@ -248,6 +260,31 @@ impl OutputDir {
             extra,
         )?;
         self.written.push(file);
+        Ok(())
+    }
+
+    /// Opens the planned artifact `kind` for writing batch by batch; it counts as written once
+    /// [`OutputDir::finish`] has closed it.
+    pub fn stream(
+        &mut self,
+        kind: &str,
+        schema: arrow::datatypes::SchemaRef,
+        extra: &[(String, String)],
+    ) -> Result<StagedStream> {
+        let file = self.planned_file(kind, Format::Parquet)?;
+        let stream = artifact::ParquetStream::create(
+            &self.staging.join(&file),
+            schema,
+            kind,
+            &self.provenance,
+            extra,
+        )?;
+        Ok(StagedStream { file, stream })
+    }
+
+    pub fn finish(&mut self, staged: StagedStream) -> Result<()> {
+        staged.stream.finish()?;
+        self.written.push(staged.file);
         Ok(())
     }
 

@@ -1,16 +1,18 @@
 //! Evaluation of the feature configuration over an events or table artifact.
 
 use std::collections::HashMap;
+use std::ops::Range;
+use std::path::Path;
 use std::sync::Arc;
 
 use arrow::array::{
     Array, ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray,
 };
 use arrow::compute::{cast, take};
-use arrow::datatypes::DataType;
+use arrow::datatypes::{DataType, TimeUnit};
 use indexmap::IndexMap;
 
-use segflow_core::artifact::{Artifact, batch};
+use segflow_core::artifact::{Artifact, ParquetBatches, batch};
 use segflow_core::calendar::{self, MICROS_PER_SECOND};
 use segflow_core::error::Location;
 use segflow_core::stage::StageCtx;
@@ -25,55 +27,224 @@ pub struct FeatureTable {
     pub metadata: Vec<(String, String)>,
 }
 
-/// The event log, grouped by contact in ascending id order.
-struct Events<'a> {
-    ts: &'a [i64],
-    value: Option<&'a [f64]>,
-    category: Option<&'a StringArray>,
-    /// Event indices ordered by contact (stable: input order within a contact).
-    order: Vec<usize>,
-    /// Ranges of `order`, one per contact.
-    groups: Vec<(usize, usize)>,
+/// The event log held compactly (a timestamp, a value and a category code per event, nothing
+/// textual), grouped by contact in ascending id order. Group `g` is the index range
+/// `bounds[g]..bounds[g + 1]`, in input order within the contact.
+struct Events {
+    ids: Vec<String>,
+    bounds: Vec<usize>,
+    ts: Vec<i64>,
+    value: Option<Vec<f64>>,
+    category: Option<Categories>,
 }
 
-impl Events<'_> {
-    fn group(&self, g: usize) -> impl Iterator<Item = usize> + '_ {
-        let (a, b) = self.groups[g];
-        self.order[a..b].iter().copied()
+/// Category names, and one code per event ([`Categories::NONE`] for a missing category).
+struct Categories {
+    names: Vec<String>,
+    codes: Vec<u32>,
+}
+
+impl Categories {
+    const NONE: u32 = u32::MAX;
+}
+
+impl Events {
+    fn groups(&self) -> usize {
+        self.ids.len()
+    }
+
+    fn group(&self, g: usize) -> Range<usize> {
+        self.bounds[g]..self.bounds[g + 1]
     }
 
     fn size(&self, g: usize) -> usize {
-        self.groups[g].1 - self.groups[g].0
+        self.bounds[g + 1] - self.bounds[g]
+    }
+
+    fn values(&self) -> &[f64] {
+        self.value
+            .as_deref()
+            .expect("checked: value features need a value column")
+    }
+
+    fn categories(&self) -> &Categories {
+        self.category
+            .as_ref()
+            .expect("checked: category features need a category column")
     }
 }
 
-fn strings<'a>(artifact: &'a Artifact, name: &str) -> Result<&'a StringArray> {
-    artifact
-        .column(name)?
-        .as_any()
-        .downcast_ref::<StringArray>()
-        .ok_or_else(|| wrong_type(artifact, name, "string"))
+/// Interns text into dense codes in order of first appearance.
+#[derive(Default)]
+struct Interner {
+    codes: HashMap<String, u32>,
+    names: Vec<String>,
 }
 
-fn wrong_type(artifact: &Artifact, name: &str, expected: &str) -> Error {
+impl Interner {
+    fn code(&mut self, text: &str, path: &Path, column: &str) -> Result<u32> {
+        if let Some(&code) = self.codes.get(text) {
+            return Ok(code);
+        }
+        let code = u32::try_from(self.names.len())
+            .ok()
+            .filter(|&c| c != Categories::NONE)
+            .ok_or_else(|| {
+                Error::data(
+                    Location::file(path).column(column),
+                    "more than 4 billion distinct values",
+                )
+            })?;
+        self.codes.insert(text.to_string(), code);
+        self.names.push(text.to_string());
+        Ok(code)
+    }
+}
+
+fn wrong_type(path: &Path, name: &str, expected: &str) -> Error {
     Error::data(
-        Location::file(&artifact.path).column(name),
+        Location::file(path).column(name),
         format!("expected a {expected} column"),
     )
 }
 
-fn no_nulls(artifact: &Artifact, name: &str, array: &dyn Array) -> Result<()> {
+fn no_nulls(path: &Path, name: &str, array: &dyn Array) -> Result<()> {
     if array.null_count() > 0 {
         return Err(Error::data(
-            Location::file(&artifact.path).column(name),
+            Location::file(path).column(name),
             "unexpected null values",
         ));
     }
     Ok(())
 }
 
+/// Checks that the events' column `name` exists (unless optional) with the given type.
+fn check_column(
+    input: &ParquetBatches,
+    name: &str,
+    required: bool,
+    expected: &str,
+    fits: impl Fn(&DataType) -> bool,
+) -> Result<bool> {
+    match input.schema.field_with_name(name) {
+        Ok(field) if fits(field.data_type()) => Ok(true),
+        Ok(_) => Err(wrong_type(&input.path, name, expected)),
+        Err(_) if required => Err(Error::data(
+            Location::file(&input.path).column(name),
+            "required column is missing",
+        )),
+        Err(_) => Ok(false),
+    }
+}
+
+fn typed<'a, T: 'static>(batch: &'a RecordBatch, name: &str) -> &'a T {
+    batch
+        .column_by_name(name)
+        .and_then(|c| c.as_any().downcast_ref::<T>())
+        .expect("schema checked")
+}
+
+/// Reads the event log batch by batch into its compact form, then groups it by contact.
+fn read_events(
+    input: ParquetBatches,
+    has_value: bool,
+    has_category: bool,
+    ctx: &StageCtx<'_>,
+) -> Result<Events> {
+    let path = input.path.clone();
+    let mut contacts = Interner::default();
+    let mut categories = Interner::default();
+    let mut contact: Vec<u32> = Vec::new();
+    let mut ts: Vec<i64> = Vec::new();
+    let mut value: Vec<f64> = Vec::new();
+    let mut codes: Vec<u32> = Vec::new();
+    for batch in input {
+        let batch = batch?;
+        let ids: &StringArray = typed(&batch, "contact_id");
+        no_nulls(&path, "contact_id", ids)?;
+        let times: &TimestampMicrosecondArray = typed(&batch, "ts");
+        no_nulls(&path, "ts", times)?;
+        for id in ids.iter().flatten() {
+            contact.push(contacts.code(id, &path, "contact_id")?);
+        }
+        ts.extend_from_slice(times.values());
+        if has_value {
+            let values: &Float64Array = typed(&batch, "value");
+            no_nulls(&path, "value", values)?;
+            value.extend_from_slice(values.values());
+        }
+        if has_category {
+            let cats: &StringArray = typed(&batch, "category");
+            for c in cats {
+                codes.push(match c {
+                    Some(c) => categories.code(c, &path, "category")?,
+                    None => Categories::NONE,
+                });
+            }
+        }
+        if ts.len() % 1_000_000 < batch.num_rows() {
+            (ctx.progress)(&format!("{} events read", ts.len()));
+        }
+    }
+    if ts.is_empty() {
+        return Err(Error::data(Location::file(&path), "the event log is empty"));
+    }
+
+    // A counting sort by the rank of each contact's id: stable, so events keep input order
+    // within a contact, and linear in the number of events.
+    let names = contacts.names;
+    let mut by_id: Vec<u32> = (0..names.len() as u32).collect();
+    by_id.sort_unstable_by(|&a, &b| names[a as usize].cmp(&names[b as usize]));
+    let mut rank = vec![0u32; names.len()];
+    for (r, &c) in by_id.iter().enumerate() {
+        rank[c as usize] = r as u32;
+    }
+    let mut bounds = vec![0usize; names.len() + 1];
+    for &c in &contact {
+        bounds[rank[c as usize] as usize + 1] += 1;
+    }
+    for g in 1..bounds.len() {
+        bounds[g] += bounds[g - 1];
+    }
+    let mut next = bounds.clone();
+    let mut position = vec![0usize; 0];
+    position.reserve_exact(contact.len());
+    for &c in &contact {
+        let slot = &mut next[rank[c as usize] as usize];
+        position.push(*slot);
+        *slot += 1;
+    }
+    drop(contact);
+    let ids = {
+        let mut names = names;
+        by_id
+            .iter()
+            .map(|&c| std::mem::take(&mut names[c as usize]))
+            .collect()
+    };
+    Ok(Events {
+        ids,
+        ts: permute(&position, ts),
+        value: has_value.then(|| permute(&position, value)),
+        category: has_category.then(|| Categories {
+            names: categories.names,
+            codes: permute(&position, codes),
+        }),
+        bounds,
+    })
+}
+
+/// Places `items[i]` at `position[i]`.
+fn permute<T: Copy + Default>(position: &[usize], items: Vec<T>) -> Vec<T> {
+    let mut out = vec![T::default(); items.len()];
+    for (&p, item) in position.iter().zip(items) {
+        out[p] = item;
+    }
+    out
+}
+
 pub fn from_events(
-    artifact: &Artifact,
+    input: ParquetBatches,
     params: &Params,
     ctx: &StageCtx<'_>,
 ) -> Result<FeatureTable> {
@@ -87,39 +258,18 @@ pub fn from_events(
             "`column` passes a table column through; the input is an event log",
         ));
     }
-    let ids = strings(artifact, "contact_id")?;
-    no_nulls(artifact, "contact_id", ids)?;
-    let ts_array = artifact
-        .column("ts")?
-        .as_any()
-        .downcast_ref::<TimestampMicrosecondArray>()
-        .ok_or_else(|| wrong_type(artifact, "ts", "timestamp[µs]"))?;
-    no_nulls(artifact, "ts", ts_array)?;
-    let value_array = match artifact.batch.column_by_name("value") {
-        None => None,
-        Some(v) => {
-            let v = v
-                .as_any()
-                .downcast_ref::<Float64Array>()
-                .ok_or_else(|| wrong_type(artifact, "value", "float64"))?;
-            no_nulls(artifact, "value", v)?;
-            Some(v)
-        }
-    };
-    let category = match artifact.batch.column_by_name("category") {
-        None => None,
-        Some(c) => Some(
-            c.as_any()
-                .downcast_ref::<StringArray>()
-                .ok_or_else(|| wrong_type(artifact, "category", "string"))?,
-        ),
-    };
-    if ts_array.is_empty() {
-        return Err(Error::data(
-            Location::file(&artifact.path),
-            "the event log is empty",
-        ));
-    }
+    check_column(&input, "contact_id", true, "string", |t| {
+        *t == DataType::Utf8
+    })?;
+    check_column(&input, "ts", true, "timestamp[µs]", |t| {
+        matches!(t, DataType::Timestamp(TimeUnit::Microsecond, _))
+    })?;
+    let has_value = check_column(&input, "value", false, "float64", |t| {
+        *t == DataType::Float64
+    })?;
+    let has_category = check_column(&input, "category", false, "string", |t| {
+        *t == DataType::Utf8
+    })?;
     for (block, name, feature) in params.features() {
         let needs_value = matches!(
             feature,
@@ -135,7 +285,7 @@ pub fn from_events(
             feature,
             Feature::CategoryShares { .. } | Feature::Share(Condition::CategoryIn(_))
         );
-        if (needs_value && value_array.is_none()) || (needs_category && category.is_none()) {
+        if (needs_value && !has_value) || (needs_category && !has_category) {
             let column = if needs_value { "value" } else { "category" };
             return Err(Error::config(
                 "",
@@ -145,33 +295,12 @@ pub fn from_events(
         }
     }
 
-    (ctx.progress)("grouping events by contact");
-    let mut order: Vec<usize> = (0..ids.len()).collect();
-    order.sort_by(|&a, &b| ids.value(a).cmp(ids.value(b)));
-    let mut groups = Vec::new();
-    let mut start = 0;
-    for i in 1..=order.len() {
-        if i == order.len() || ids.value(order[i]) != ids.value(order[start]) {
-            groups.push((start, i));
-            start = i;
-        }
-    }
-    let events = Events {
-        ts: ts_array.values(),
-        value: value_array.map(|v| &v.values()[..]),
-        category,
-        order,
-        groups,
-    };
+    (ctx.progress)("reading and grouping events by contact");
+    let events = read_events(input, has_value, has_category, ctx)?;
     let as_of = match params.as_of_micros() {
         Some(t) => t,
         None => *events.ts.iter().max().expect("non-empty"),
     };
-    let id_column: Vec<&str> = events
-        .groups
-        .iter()
-        .map(|&(a, _)| ids.value(events.order[a]))
-        .collect();
 
     (ctx.progress)("aggregating");
     let sorted_values = params
@@ -205,7 +334,7 @@ pub fn from_events(
     ));
     let ordered = ordered_columns(params, columns);
     let mut arrays: Vec<(&str, ArrayRef)> =
-        vec![("contact_id", Arc::new(StringArray::from(id_column)))];
+        vec![("contact_id", Arc::new(StringArray::from(events.ids)))];
     arrays.extend(ordered.iter().map(|(n, a)| (n.as_str(), a.clone())));
     Ok(FeatureTable {
         batch: batch(arrays)?,
@@ -219,17 +348,13 @@ fn micros_text(micros: i64) -> String {
         .unwrap_or_default()
 }
 
-fn sorted_group_values(events: &Events<'_>) -> Vec<Vec<f64>> {
-    let values = events
-        .value
-        .expect("checked: value features need a value column");
-    (0..events.groups.len())
-        .map(|g| {
-            let mut v: Vec<f64> = events.group(g).map(|i| values[i]).collect();
-            v.sort_by(f64::total_cmp);
-            v
-        })
-        .collect()
+/// The values with each contact's range sorted (a copy: sums keep input order).
+fn sorted_group_values(events: &Events) -> Vec<f64> {
+    let mut sorted = events.values().to_vec();
+    for g in 0..events.groups() {
+        sorted[events.group(g)].sort_by(f64::total_cmp);
+    }
+    sorted
 }
 
 fn floats(n: usize, f: impl FnMut(usize) -> f64) -> ArrayRef {
@@ -245,14 +370,14 @@ fn days(micros: i64) -> f64 {
 fn event_feature(
     name: &str,
     feature: &Feature,
-    ev: &Events<'_>,
+    ev: &Events,
     as_of: i64,
-    sorted: Option<&[Vec<f64>]>,
+    sorted: Option<&[f64]>,
     fixed_threshold: Option<f64>,
     thresholds: &mut Vec<(String, String)>,
 ) -> Vec<(String, ArrayRef)> {
-    let n = ev.groups.len();
-    let value = |i: usize| ev.value.expect("checked")[i];
+    let n = ev.groups();
+    let value = |i: usize| ev.values()[i];
     let first = |g: usize| {
         ev.group(g)
             .map(|i| ev.ts[i])
@@ -291,11 +416,11 @@ fn event_feature(
         })),
         Feature::Median => {
             let s = sorted.expect("prepared");
-            single(floats(n, |g| quantile_sorted(&s[g], 0.5)))
+            single(floats(n, |g| quantile_sorted(&s[ev.group(g)], 0.5)))
         }
         Feature::Quantile(q) => {
             let s = sorted.expect("prepared");
-            single(floats(n, |g| quantile_sorted(&s[g], *q)))
+            single(floats(n, |g| quantile_sorted(&s[ev.group(g)], *q)))
         }
         Feature::FirstTs => single(Arc::new(TimestampMicrosecondArray::from_iter_values(
             (0..n).map(first),
@@ -312,24 +437,26 @@ fn event_feature(
             }))
         }
         Feature::CategoryShares { top } => {
-            let cats = ev.category.expect("checked");
-            let mut counts: HashMap<&str, u64> = HashMap::new();
-            for c in cats.iter().flatten() {
-                *counts.entry(c).or_default() += 1;
+            let cats = ev.categories();
+            let mut counts = vec![0u64; cats.names.len()];
+            for &c in cats.codes.iter().filter(|&&c| c != Categories::NONE) {
+                counts[c as usize] += 1;
             }
-            let mut ranked: Vec<(&str, u64)> = counts.into_iter().collect();
-            ranked.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+            let mut ranked: Vec<u32> = (0..cats.names.len() as u32).collect();
+            ranked.sort_by(|&a, &b| {
+                counts[b as usize]
+                    .cmp(&counts[a as usize])
+                    .then(cats.names[a as usize].cmp(&cats.names[b as usize]))
+            });
             ranked
                 .iter()
                 .take(*top)
-                .map(|(cat, _)| {
+                .map(|&code| {
                     let array = floats(n, |g| {
-                        ev.group(g)
-                            .filter(|&i| cats.is_valid(i) && cats.value(i) == *cat)
-                            .count() as f64
+                        ev.group(g).filter(|&i| cats.codes[i] == code).count() as f64
                             / ev.size(g) as f64
                     });
-                    (format!("{name}_{cat}"), array)
+                    (format!("{name}_{}", cats.names[code as usize]), array)
                 })
                 .collect()
         }
@@ -343,7 +470,7 @@ fn event_feature(
 /// recorded for the artifact metadata.
 fn event_test<'a>(
     condition: &'a Condition,
-    ev: &'a Events<'_>,
+    ev: &'a Events,
     name: &str,
     fixed_threshold: Option<f64>,
     thresholds: &mut Vec<(String, String)>,
@@ -354,17 +481,20 @@ fn event_test<'a>(
             let set: Vec<u32> = days.iter().map(|d| d.index()).collect();
             Box::new(move |i| set.contains(&calendar::weekday(ev.ts[i])))
         }
-        Condition::ValueGe(x) => Box::new(move |i| ev.value.expect("checked")[i] >= *x),
+        Condition::ValueGe(x) => Box::new(move |i| ev.values()[i] >= *x),
         Condition::ValueGeQuantile(q) => {
-            let values = ev.value.expect("checked");
+            let values = ev.values();
             let threshold =
                 fixed_threshold.unwrap_or_else(|| segflow_core::stats::quantiles(values, &[*q])[0]);
             thresholds.push((name.to_string(), threshold.to_string()));
             Box::new(move |i| values[i] >= threshold)
         }
-        Condition::CategoryIn(cats) => {
-            let column = ev.category.expect("checked");
-            Box::new(move |i| column.is_valid(i) && cats.iter().any(|c| c == column.value(i)))
+        Condition::CategoryIn(names) => {
+            let cats = ev.categories();
+            let wanted: Vec<u32> = (0..cats.names.len() as u32)
+                .filter(|&c| names.contains(&cats.names[c as usize]))
+                .collect();
+            Box::new(move |i| wanted.contains(&cats.codes[i]))
         }
     }
 }
@@ -381,7 +511,11 @@ pub fn from_table(artifact: &Artifact, params: &Params) -> Result<FeatureTable> 
         .meta(META_ID_COLUMN)
         .unwrap_or("row_id")
         .to_string();
-    let ids = strings(artifact, &id_name)?;
+    let ids = artifact
+        .column(&id_name)?
+        .as_any()
+        .downcast_ref::<StringArray>()
+        .ok_or_else(|| wrong_type(&artifact.path, &id_name, "string"))?;
     let mut order: Vec<u32> = (0..ids.len() as u32).collect();
     order.sort_by(|&a, &b| ids.value(a as usize).cmp(ids.value(b as usize)));
     let order = arrow::array::UInt32Array::from(order);

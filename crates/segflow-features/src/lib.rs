@@ -10,7 +10,7 @@ mod spec;
 
 use std::path::PathBuf;
 
-use segflow_core::artifact::read_parquet;
+use segflow_core::artifact::open_parquet;
 use segflow_core::error::Location;
 use segflow_core::stage::{
     OutputDir, Planned, Stage, StageCtx, Validate, parse_params, parse_valid, single_input,
@@ -31,10 +31,10 @@ pub fn run(
 ) -> Result<u64> {
     params.validate()?;
     (ctx.progress)("reading input");
-    let artifact = read_parquet(input)?;
+    let artifact = open_parquet(input)?;
     let table = match artifact.kind() {
-        Some("events") => aggregate::from_events(&artifact, params, ctx)?,
-        Some("table") => aggregate::from_table(&artifact, params)?,
+        Some("events") => aggregate::from_events(artifact, params, ctx)?,
+        Some("table") => aggregate::from_table(&artifact.read_all()?, params)?,
         other => {
             return Err(Error::data(
                 Location::file(input),

@@ -1,7 +1,10 @@
 //! Audit and reject artifacts: what the input looked like and what was refused, as Parquet a
 //! reviewer can query.
 
+use std::collections::BTreeMap;
 use std::path::Path;
+
+use chrono::Datelike;
 use std::sync::Arc;
 
 use arrow::array::{
@@ -12,7 +15,7 @@ use segflow_core::artifact::batch;
 use segflow_core::calendar::{self, Weekday};
 use segflow_core::error::Location;
 use segflow_core::stage::OutputDir;
-use segflow_core::stats::quantiles;
+use segflow_core::stats::quantile_sorted;
 use segflow_core::{Error, Result};
 
 use crate::AuditParams;
@@ -214,18 +217,60 @@ impl Counts {
     }
 }
 
-pub struct EventAudit<'a> {
+/// Calendar counts of accepted events, kept as they stream past.
+pub struct EventTally {
+    events: u64,
+    ts_min: Option<i64>,
+    ts_max: Option<i64>,
+    per_hour: [u64; 24],
+    per_weekday: [u64; 7],
+    /// (year, month) → events.
+    per_month: BTreeMap<(i32, u32), u64>,
+}
+
+impl Default for EventTally {
+    fn default() -> Self {
+        Self {
+            events: 0,
+            ts_min: None,
+            ts_max: None,
+            per_hour: [0; 24],
+            per_weekday: [0; 7],
+            per_month: BTreeMap::new(),
+        }
+    }
+}
+
+impl EventTally {
+    pub fn observe(&mut self, ts: i64) {
+        self.events += 1;
+        self.ts_min = Some(self.ts_min.map_or(ts, |m| m.min(ts)));
+        self.ts_max = Some(self.ts_max.map_or(ts, |m| m.max(ts)));
+        self.per_hour[calendar::hour(ts) as usize] += 1;
+        self.per_weekday[calendar::weekday(ts) as usize] += 1;
+        let date = chrono::DateTime::from_timestamp_micros(ts)
+            .expect("parsed timestamps are in range")
+            .date_naive();
+        *self
+            .per_month
+            .entry((date.year(), date.month()))
+            .or_default() += 1;
+    }
+}
+
+pub struct EventAudit {
     pub counts: Counts,
     pub distinct_contacts: u64,
     pub timestamp_parse_rate: f64,
     pub value_parse_rate: Option<f64>,
-    pub ts: &'a [i64],
-    pub value: Option<&'a [f64]>,
+    pub tally: EventTally,
+    /// Every accepted value, for exact quantiles (8 bytes per event).
+    pub values: Option<Vec<f64>>,
 }
 
 pub fn write_event_audit(
     out: &mut OutputDir,
-    a: &EventAudit<'_>,
+    a: EventAudit,
     columns: &[ColumnAudit],
     params: &AuditParams,
 ) -> Result<()> {
@@ -244,32 +289,22 @@ pub fn write_event_audit(
     ));
     summary.push((
         "ts_min",
-        Arc::new(TimestampMicrosecondArray::from(vec![
-            a.ts.iter().min().copied(),
-        ])),
+        Arc::new(TimestampMicrosecondArray::from(vec![a.tally.ts_min])),
     ));
     summary.push((
         "ts_max",
-        Arc::new(TimestampMicrosecondArray::from(vec![
-            a.ts.iter().max().copied(),
-        ])),
+        Arc::new(TimestampMicrosecondArray::from(vec![a.tally.ts_max])),
     ));
     out.write("audit_summary", &batch(summary)?, &[])?;
     out.write("audit_columns", &columns_batch(columns)?, &[])?;
 
-    let mut per_hour = [0u64; 24];
-    let mut per_weekday = [0u64; 7];
-    let mut per_month = std::collections::BTreeMap::<String, u64>::new();
-    for &ts in a.ts {
-        per_hour[calendar::hour(ts) as usize] += 1;
-        per_weekday[calendar::weekday(ts) as usize] += 1;
-        let date = chrono::DateTime::from_timestamp_micros(ts)
-            .expect("parsed timestamps are in range")
-            .naive_utc();
-        *per_month
-            .entry(date.format("%Y-%m").to_string())
-            .or_default() += 1;
-    }
+    let EventTally {
+        events,
+        per_hour,
+        per_weekday,
+        per_month,
+        ..
+    } = a.tally;
 
     let bands: Vec<(&String, u64)> = params
         .time_bands
@@ -356,15 +391,18 @@ pub fn write_event_audit(
             ),
             (
                 "events",
-                Arc::new(UInt64Array::from(vec![open, a.ts.len() as u64 - open])),
+                Arc::new(UInt64Array::from(vec![open, events - open])),
             ),
         ])?,
         &[],
     )?;
 
     let qs = &params.value_quantiles;
-    let values = match a.value {
-        Some(v) => quantiles(v, qs).into_iter().map(Some).collect(),
+    let values = match a.values {
+        Some(mut v) => {
+            v.sort_by(f64::total_cmp);
+            qs.iter().map(|&q| Some(quantile_sorted(&v, q))).collect()
+        }
         None => vec![None; qs.len()],
     };
     out.write(
@@ -381,9 +419,14 @@ pub fn write_event_audit(
         &batch(vec![
             (
                 "month",
-                Arc::new(StringArray::from_iter_values(
-                    per_month.keys().map(String::as_str),
-                )) as ArrayRef,
+                Arc::new(StringArray::from_iter_values(per_month.keys().map(
+                    |&(year, month)| {
+                        chrono::NaiveDate::from_ymd_opt(year, month, 1)
+                            .expect("a month seen in the data")
+                            .format("%Y-%m")
+                            .to_string()
+                    },
+                ))) as ArrayRef,
             ),
             (
                 "events",

@@ -4,7 +4,9 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, Float64Array, StringArray, TimestampMicrosecondArray, UInt64Array};
+use arrow::array::{
+    ArrayRef, Float64Array, RecordBatch, StringArray, TimestampMicrosecondArray, UInt64Array,
+};
 use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
 use csv::ByteRecord;
 
@@ -14,7 +16,7 @@ use segflow_core::error::Location;
 use segflow_core::stage::{OutputDir, StageCtx};
 use segflow_core::{Error, Result};
 
-use crate::audit::{self, ColumnAudit, Counts, EventAudit, Rejects};
+use crate::audit::{self, ColumnAudit, Counts, EventAudit, EventTally, Rejects};
 use crate::privacy::{IdHasher, normalize_id};
 use crate::reader::{ColumnProfile, Csv, Duplicates, field};
 use crate::{Outputs, Params};
@@ -32,14 +34,67 @@ struct Layout {
     keep: Vec<usize>,
 }
 
-#[derive(Default)]
+/// Accepted rows not yet handed to the Parquet writer: at most one batch.
 struct Columns {
     line: Vec<u64>,
     contact_id: Vec<String>,
     ts: Vec<i64>,
-    value: Vec<f64>,
-    category: Vec<Option<String>>,
+    value: Option<Vec<f64>>,
+    category: Option<Vec<Option<String>>>,
     keep: Vec<Vec<Option<String>>>,
+}
+
+impl Columns {
+    fn new(layout: &Layout) -> Self {
+        Self {
+            line: Vec::new(),
+            contact_id: Vec::new(),
+            ts: Vec::new(),
+            value: layout.value.map(|_| Vec::new()),
+            category: layout.category.map(|_| Vec::new()),
+            keep: vec![Vec::new(); layout.keep.len()],
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.line.len()
+    }
+
+    /// Moves the buffered rows into a record batch, leaving the buffers empty.
+    fn take_batch(&mut self, keep_names: &[String]) -> Result<RecordBatch> {
+        let mut arrays: Vec<(&str, ArrayRef)> = vec![
+            (
+                "contact_id",
+                Arc::new(StringArray::from(std::mem::take(&mut self.contact_id))),
+            ),
+            (
+                "ts",
+                Arc::new(TimestampMicrosecondArray::from(std::mem::take(
+                    &mut self.ts,
+                ))),
+            ),
+        ];
+        if let Some(value) = &mut self.value {
+            arrays.push(("value", Arc::new(Float64Array::from(std::mem::take(value)))));
+        }
+        if let Some(category) = &mut self.category {
+            arrays.push((
+                "category",
+                Arc::new(StringArray::from(std::mem::take(category))),
+            ));
+        }
+        for (name, kept) in keep_names.iter().zip(&mut self.keep) {
+            arrays.push((
+                name.as_str(),
+                Arc::new(StringArray::from(std::mem::take(kept))),
+            ));
+        }
+        arrays.push((
+            "source_line",
+            Arc::new(UInt64Array::from(std::mem::take(&mut self.line))),
+        ));
+        batch(arrays)
+    }
 }
 
 struct Row {
@@ -56,6 +111,28 @@ struct Reject {
     /// The offending text, unless the field is the contact or a PII column.
     value: Option<String>,
 }
+
+/// Every pseudonymous id seen, with the raw identifier it came from (to refuse collisions)
+/// and whether a row of that contact was accepted: memory grows with contacts, not rows.
+#[derive(Default)]
+struct Contacts {
+    by_id: HashMap<String, Contact>,
+}
+
+struct Contact {
+    raw: String,
+    accepted: bool,
+}
+
+impl Contacts {
+    fn accepted(&self) -> u64 {
+        self.by_id.values().filter(|c| c.accepted).count() as u64
+    }
+}
+
+/// Rows per Parquet batch: a multiple of the writer's 1,024-row mini-batch, so the file's
+/// bytes do not depend on how the input was cut.
+const BATCH_ROWS: usize = segflow_core::artifact::ParquetBatches::BATCH_ROWS;
 
 pub fn run(
     input: &Path,
@@ -96,13 +173,23 @@ pub fn run(
     let mut profiles = vec![ColumnProfile::default(); n_fields];
     let mut duplicates = Duplicates::default();
     let mut rejects = Rejects::default();
-    let mut columns = Columns {
-        keep: vec![Vec::new(); layout.keep.len()],
-        ..Columns::default()
-    };
-    let mut raw_by_id: HashMap<String, String> = HashMap::new();
-    let (mut rows_in, mut ts_ok, mut value_ok) = (0u64, 0u64, 0u64);
+    let mut columns = Columns::new(&layout);
+    let mut contacts = Contacts::default();
+    let mut tally = EventTally::default();
+    let mut values: Vec<f64> = Vec::new();
+    let (mut rows_in, mut accepted, mut ts_ok, mut value_ok) = (0u64, 0u64, 0u64, 0u64);
     let mut record = ByteRecord::new();
+
+    let roles = roles(params, &csv.header);
+    let extra = vec![
+        (META_ID_COLUMN.to_string(), "contact_id".to_string()),
+        (
+            "segflow.source_columns".to_string(),
+            serde_json::to_string(&roles).expect("map serialises"),
+        ),
+    ];
+    let schema = Columns::new(&layout).take_batch(&params.keep)?.schema();
+    let mut events = out.stream("events", schema, &extra)?;
 
     (ctx.progress)("reading CSV");
     while let Some(line) = csv.next(&mut record)? {
@@ -127,7 +214,7 @@ pub fn run(
             &layout,
             &csv.header,
             ids,
-            &mut raw_by_id,
+            &mut contacts,
             &csv.path,
             line,
         )?
@@ -144,21 +231,31 @@ pub fn run(
         });
         match row {
             Ok(row) => {
+                accepted += 1;
+                tally.observe(row.ts);
+                if let Some(contact) = contacts.by_id.get_mut(&row.contact_id) {
+                    contact.accepted = true;
+                }
                 columns.line.push(line);
                 columns.contact_id.push(row.contact_id);
                 columns.ts.push(row.ts);
-                if let Some(v) = row.value {
-                    columns.value.push(v);
+                if let (Some(buffer), Some(v)) = (&mut columns.value, row.value) {
+                    buffer.push(v);
+                    values.push(v);
                 }
-                columns.category.push(row.category);
+                if let Some(buffer) = &mut columns.category {
+                    buffer.push(row.category);
+                }
                 for (k, &i) in layout.keep.iter().enumerate() {
                     columns.keep[k].push(field(&record[i]).ok().flatten().map(str::to_string));
+                }
+                if columns.len() == BATCH_ROWS {
+                    events.write(&columns.take_batch(&params.keep)?)?;
                 }
             }
             Err(r) => rejects.push(line, Some(r.field), r.reason, r.value),
         }
     }
-    let accepted = columns.line.len() as u64;
     let rejected = rejects.len() as u64;
     if rows_in != accepted + rejected {
         return Err(Error::Internal(format!(
@@ -174,44 +271,10 @@ pub fn run(
     rejects.check_fraction(input, rows_in, params.max_reject_fraction)?;
 
     (ctx.progress)("writing events");
-    let mut arrays: Vec<(&str, ArrayRef)> = vec![
-        (
-            "contact_id",
-            Arc::new(StringArray::from(columns.contact_id.clone())),
-        ),
-        (
-            "ts",
-            Arc::new(TimestampMicrosecondArray::from(columns.ts.clone())),
-        ),
-    ];
-    if layout.value.is_some() {
-        arrays.push(("value", Arc::new(Float64Array::from(columns.value.clone()))));
+    if columns.len() > 0 {
+        events.write(&columns.take_batch(&params.keep)?)?;
     }
-    if layout.category.is_some() {
-        arrays.push((
-            "category",
-            Arc::new(StringArray::from(columns.category.clone())),
-        ));
-    }
-    for (k, name) in params.keep.iter().enumerate() {
-        arrays.push((
-            name.as_str(),
-            Arc::new(StringArray::from(std::mem::take(&mut columns.keep[k]))),
-        ));
-    }
-    arrays.push((
-        "source_line",
-        Arc::new(UInt64Array::from(columns.line.clone())),
-    ));
-    let roles = roles(params, &csv.header);
-    let extra = vec![
-        (META_ID_COLUMN.to_string(), "contact_id".to_string()),
-        (
-            "segflow.source_columns".to_string(),
-            serde_json::to_string(&roles).expect("map serialises"),
-        ),
-    ];
-    out.write("events", &batch(arrays)?, &extra)?;
+    out.finish(events)?;
     out.write("rejects", &rejects.batch()?, &[])?;
 
     (ctx.progress)("writing audit");
@@ -234,19 +297,15 @@ pub fn run(
             columns: n_fields as u64,
             accepted,
             rejected,
-            duplicate_rows: duplicates.count,
+            duplicate_rows: duplicates.count(),
         },
-        distinct_contacts: columns
-            .contact_id
-            .iter()
-            .collect::<std::collections::HashSet<_>>()
-            .len() as u64,
+        distinct_contacts: contacts.accepted(),
         timestamp_parse_rate: ts_ok as f64 / rows_in as f64,
         value_parse_rate: layout.value.map(|_| value_ok as f64 / rows_in as f64),
-        ts: &columns.ts,
-        value: layout.value.map(|_| columns.value.as_slice()),
+        tally,
+        values: layout.value.map(|_| values),
     };
-    audit::write_event_audit(out, &event_audit, &columns_audit, &params.audit)?;
+    audit::write_event_audit(out, event_audit, &columns_audit, &params.audit)?;
     Ok(Outputs {
         rows_in,
         accepted,
@@ -302,7 +361,7 @@ fn parse_contact(
     layout: &Layout,
     header: &[String],
     ids: &IdHasher,
-    raw_by_id: &mut HashMap<String, String>,
+    contacts: &mut Contacts,
     path: &Path,
     line: u64,
 ) -> Result<std::result::Result<String, Reject>> {
@@ -323,14 +382,20 @@ fn parse_contact(
         return reject("empty contact");
     };
     let id = ids.id(canonical);
-    match raw_by_id.get(&id) {
-        Some(seen) if seen != canonical => Err(Error::data(
+    match contacts.by_id.get(&id) {
+        Some(seen) if seen.raw != canonical => Err(Error::data(
             Location::file(path).line(line).column(name),
             format!("two different contacts hash to the same id {id}; raise privacy.id.hex_chars"),
         )),
         Some(_) => Ok(Ok(id)),
         None => {
-            raw_by_id.insert(id.clone(), canonical.to_string());
+            contacts.by_id.insert(
+                id.clone(),
+                Contact {
+                    raw: canonical.to_string(),
+                    accepted: false,
+                },
+            );
             Ok(Ok(id))
         }
     }

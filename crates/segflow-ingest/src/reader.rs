@@ -1,7 +1,6 @@
 //! CSV reading shared by both modes: header checks, line numbers, per-column profiles and
 //! duplicate detection over the raw records.
 
-use std::collections::HashSet;
 use std::fs::File;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::path::{Path, PathBuf};
@@ -150,11 +149,11 @@ impl ColumnProfile {
 }
 
 /// Counts records identical to an earlier one over all columns (pandas' `duplicated().sum()`).
-/// Keeps a 128-bit fingerprint per distinct record rather than the record itself.
+/// Keeps a 128-bit fingerprint per record (16 bytes, not the record) and counts repeats by
+/// sorting them once at the end, which needs half the memory of a hash set.
 #[derive(Default)]
 pub struct Duplicates {
-    seen: HashSet<(u64, u64)>,
-    pub count: u64,
+    fingerprints: Vec<u128>,
 }
 
 impl Duplicates {
@@ -166,8 +165,14 @@ impl Duplicates {
             f.hash(&mut a);
             f.hash(&mut b);
         }
-        if !self.seen.insert((a.finish(), b.finish())) {
-            self.count += 1;
-        }
+        self.fingerprints
+            .push((u128::from(a.finish()) << 64) | u128::from(b.finish()));
+    }
+
+    pub fn count(mut self) -> u64 {
+        self.fingerprints.sort_unstable();
+        let total = self.fingerprints.len();
+        self.fingerprints.dedup();
+        (total - self.fingerprints.len()) as u64
     }
 }

@@ -221,7 +221,7 @@ pub fn run(
         columns: n_fields as u64,
         accepted: accepted_n,
         rejected,
-        duplicate_rows: duplicates.count,
+        duplicate_rows: duplicates.count(),
     };
     audit::write_table_audit(out, &counts, &columns)?;
     Ok(Outputs {
