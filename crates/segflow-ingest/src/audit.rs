@@ -218,6 +218,7 @@ impl Counts {
 }
 
 /// Calendar counts of accepted events, kept as they stream past.
+#[derive(Default)]
 pub struct EventTally {
     events: u64,
     ts_min: Option<i64>,
@@ -226,19 +227,6 @@ pub struct EventTally {
     per_weekday: [u64; 7],
     /// (year, month) → events.
     per_month: BTreeMap<(i32, u32), u64>,
-}
-
-impl Default for EventTally {
-    fn default() -> Self {
-        Self {
-            events: 0,
-            ts_min: None,
-            ts_max: None,
-            per_hour: [0; 24],
-            per_weekday: [0; 7],
-            per_month: BTreeMap::new(),
-        }
-    }
 }
 
 impl EventTally {
