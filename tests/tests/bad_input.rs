@@ -3,6 +3,11 @@
 //! behind (no output directory, no staging leftovers) while earlier artifacts stay untouched.
 
 use std::path::Path;
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, RecordBatch};
+use arrow::compute::cast;
+use arrow::datatypes::{DataType, Field, Schema};
 
 use segflow_tests::*;
 
@@ -279,7 +284,7 @@ fn too_few_contacts_bad_k_ranges_and_constant_features_are_named() {
 }
 
 #[test]
-fn a_wrong_or_truncated_parquet_between_stages_is_named_and_leaves_the_rest_alone() {
+fn a_wrong_schema_or_truncated_parquet_between_stages_is_named_and_leaves_the_rest_alone() {
     let scratch = Scratch::new("bad-parquet");
     let pipeline = isolated_pipeline("walsoft", scratch.path(), |doc| {
         stop_after(doc, "preprocess")
@@ -305,6 +310,64 @@ fn a_wrong_or_truncated_parquet_between_stages_is_named_and_leaves_the_rest_alon
     );
     assert!(!scratch.path().join("sk").exists());
 
+    // Events with the right kind but the wrong schema: features names the file and column.
+    let mut features_params = serde_yaml::from_str::<serde_yaml::Value>(
+        &std::fs::read_to_string(repo_root().join("pipelines/walsoft.yaml")).unwrap(),
+    )
+    .unwrap()["stages"]["features"]
+        .clone();
+    features_params
+        .as_mapping_mut()
+        .unwrap()
+        .shift_remove("needs");
+    let params = scratch.path().join("features.yaml");
+    std::fs::write(&params, serde_yaml::to_string(&features_params).unwrap()).unwrap();
+    let events = run.join("ingest/events.parquet");
+    let cases: [(&str, &str, Change); 3] = [
+        ("ts as text", "expected a timestamp", |b| {
+            replace(
+                b,
+                "ts",
+                cast(b.column_by_name("ts").unwrap(), &DataType::Utf8).unwrap(),
+            )
+        }),
+        ("value as integers", "expected a float64", |b| {
+            replace(
+                b,
+                "value",
+                cast(b.column_by_name("value").unwrap(), &DataType::Int64).unwrap(),
+            )
+        }),
+        ("no contact_id", "required column is missing", |b| {
+            let mut b = b.clone();
+            b.remove_column(0);
+            b
+        }),
+    ];
+    for (case, message, change) in cases {
+        let bad = scratch.path().join("bad_events.parquet");
+        rewrite_parquet(&events, &bad, change);
+        let out = scratch.path().join("bad_features");
+        let o = run_stage(
+            "features",
+            bad.to_str().unwrap(),
+            &out,
+            params.to_str().unwrap(),
+        );
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(65), "{case}: {err}");
+        let column = if case == "no contact_id" {
+            "contact_id"
+        } else {
+            case.split(' ').next().unwrap()
+        };
+        assert!(
+            err.contains("bad_events.parquet") && err.contains(message) && err.contains(column),
+            "{case}: {err}"
+        );
+        assert!(!out.exists(), "{case}: output left behind");
+    }
+
     // A truncated features artifact: preprocess fails naming it; nothing else changes.
     let before: Vec<(String, Vec<u8>)> = files_under(&run)
         .into_iter()
@@ -328,4 +391,37 @@ fn a_wrong_or_truncated_parquet_between_stages_is_named_and_leaves_the_rest_alon
             );
         }
     }
+}
+
+/// A change made to an artifact's data.
+type Change = fn(&RecordBatch) -> RecordBatch;
+
+/// `batch` with column `name` replaced by `array` (declared nullable, like segflow's own).
+fn replace(batch: &RecordBatch, name: &str, array: ArrayRef) -> RecordBatch {
+    let schema = batch.schema();
+    let mut fields: Vec<Field> = schema.fields().iter().map(|f| f.as_ref().clone()).collect();
+    let mut columns = batch.columns().to_vec();
+    let i = schema.index_of(name).unwrap();
+    fields[i] = Field::new(name, array.data_type().clone(), true);
+    columns[i] = array;
+    RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).unwrap()
+}
+
+/// Copies a Parquet artifact through `change`, keeping its segflow metadata.
+fn rewrite_parquet(src: &Path, dst: &Path, change: Change) {
+    let artifact = segflow_core::artifact::read_parquet(src).unwrap();
+    let batch = change(&artifact.batch);
+    let kv = artifact
+        .metadata
+        .iter()
+        .map(|(k, v)| parquet::file::metadata::KeyValue::new(k.clone(), v.clone()))
+        .collect();
+    let props = parquet::file::properties::WriterProperties::builder()
+        .set_key_value_metadata(Some(kv))
+        .build();
+    let file = std::fs::File::create(dst).unwrap();
+    let mut writer =
+        parquet::arrow::ArrowWriter::try_new(file, batch.schema(), Some(props)).unwrap();
+    writer.write(&batch).unwrap();
+    writer.close().unwrap();
 }

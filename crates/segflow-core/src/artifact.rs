@@ -87,6 +87,10 @@ pub fn write_parquet(
     stream.finish()
 }
 
+/// Rows per Parquet row group. The writer holds a whole row group in memory before it goes to
+/// disk, so this bounds what a stage streaming a large artifact holds for its output.
+pub const ROW_GROUP_ROWS: usize = 131_072;
+
 /// A Parquet artifact written batch by batch, so a stage over a large input holds one batch
 /// (plus the writer's open row group) rather than the whole table. The bytes equal those of
 /// [`write_parquet`] over the concatenated batches when every batch but the last is a multiple
@@ -113,6 +117,7 @@ impl ParquetStream {
                 .map(|(k, v)| KeyValue::new(k.clone(), v.clone())),
         );
         let props = WriterProperties::builder()
+            .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
             .set_compression(Compression::SNAPPY)
             .set_created_by(format!("segflow {TOOL_VERSION}"))
             .set_key_value_metadata(Some(kv))

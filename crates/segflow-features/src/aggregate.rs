@@ -15,7 +15,7 @@ use indexmap::IndexMap;
 use segflow_core::artifact::{Artifact, ParquetBatches, batch};
 use segflow_core::calendar::{self, MICROS_PER_SECOND};
 use segflow_core::error::Location;
-use segflow_core::stage::StageCtx;
+use segflow_core::stage::{OutputDir, StageCtx};
 use segflow_core::stats::quantile_sorted;
 use segflow_core::{Error, Result};
 
@@ -74,11 +74,10 @@ impl Events {
     }
 }
 
-/// Interns text into dense codes in order of first appearance.
+/// Interns text into dense codes in order of first appearance, holding each text once.
 #[derive(Default)]
 struct Interner {
-    codes: HashMap<String, u32>,
-    names: Vec<String>,
+    codes: HashMap<Box<str>, u32>,
 }
 
 impl Interner {
@@ -86,7 +85,7 @@ impl Interner {
         if let Some(&code) = self.codes.get(text) {
             return Ok(code);
         }
-        let code = u32::try_from(self.names.len())
+        let code = u32::try_from(self.codes.len())
             .ok()
             .filter(|&c| c != Categories::NONE)
             .ok_or_else(|| {
@@ -95,9 +94,17 @@ impl Interner {
                     "more than 4 billion distinct values",
                 )
             })?;
-        self.codes.insert(text.to_string(), code);
-        self.names.push(text.to_string());
+        self.codes.insert(text.into(), code);
         Ok(code)
+    }
+
+    /// The texts, indexed by code.
+    fn into_names(self) -> Vec<String> {
+        let mut names = vec![String::new(); self.codes.len()];
+        for (text, code) in self.codes {
+            names[code as usize] = text.into();
+        }
+        names
     }
 }
 
@@ -189,10 +196,16 @@ fn read_events(
     if ts.is_empty() {
         return Err(Error::data(Location::file(&path), "the event log is empty"));
     }
+    if u32::try_from(ts.len()).is_err() {
+        return Err(Error::data(
+            Location::file(&path),
+            "more than 4 billion events; split the log",
+        ));
+    }
 
     // A counting sort by the rank of each contact's id: stable, so events keep input order
     // within a contact, and linear in the number of events.
-    let names = contacts.names;
+    let names = contacts.into_names();
     let mut by_id: Vec<u32> = (0..names.len() as u32).collect();
     by_id.sort_unstable_by(|&a, &b| names[a as usize].cmp(&names[b as usize]));
     let mut rank = vec![0u32; names.len()];
@@ -207,11 +220,10 @@ fn read_events(
         bounds[g] += bounds[g - 1];
     }
     let mut next = bounds.clone();
-    let mut position = vec![0usize; 0];
-    position.reserve_exact(contact.len());
+    let mut position: Vec<u32> = Vec::with_capacity(contact.len());
     for &c in &contact {
         let slot = &mut next[rank[c as usize] as usize];
-        position.push(*slot);
+        position.push(*slot as u32);
         *slot += 1;
     }
     drop(contact);
@@ -227,7 +239,7 @@ fn read_events(
         ts: permute(&position, ts),
         value: has_value.then(|| permute(&position, value)),
         category: has_category.then(|| Categories {
-            names: categories.names,
+            names: categories.into_names(),
             codes: permute(&position, codes),
         }),
         bounds,
@@ -235,19 +247,22 @@ fn read_events(
 }
 
 /// Places `items[i]` at `position[i]`.
-fn permute<T: Copy + Default>(position: &[usize], items: Vec<T>) -> Vec<T> {
+fn permute<T: Copy + Default>(position: &[u32], items: Vec<T>) -> Vec<T> {
     let mut out = vec![T::default(); items.len()];
     for (&p, item) in position.iter().zip(items) {
-        out[p] = item;
+        out[p as usize] = item;
     }
     out
 }
 
+/// Aggregates the event log `input` into the `features` artifact of `out`; returns the number
+/// of contacts.
 pub fn from_events(
     input: ParquetBatches,
     params: &Params,
+    out: &mut OutputDir,
     ctx: &StageCtx<'_>,
-) -> Result<FeatureTable> {
+) -> Result<u64> {
     if let Some((block, name, _)) = params
         .features()
         .find(|(_, _, f)| matches!(f, Feature::Column(_)))
@@ -303,43 +318,71 @@ pub fn from_events(
     };
 
     (ctx.progress)("aggregating");
+    let mut thresholds: Vec<(String, String)> = Vec::new();
+    let globals: Vec<Global> = params
+        .features()
+        .map(|(_, name, feature)| {
+            global(
+                name,
+                feature,
+                &events,
+                params.thresholds.get(name).copied(),
+                &mut thresholds,
+            )
+        })
+        .collect();
+    // After the globals, whose quantiles sort their own copy: the two copies never coexist.
     let sorted_values = params
         .features()
         .any(|(_, _, f)| matches!(f, Feature::Median | Feature::Quantile(_)))
         .then(|| sorted_group_values(&events));
-    let mut thresholds: Vec<(String, String)> = Vec::new();
-    let mut columns: IndexMap<String, (String, ArrayRef)> = IndexMap::new();
-    for (block, name, feature) in params.features() {
-        if !feature.inputs().is_empty() {
-            continue;
+    // Contacts are aggregated and written a batch at a time, so the output columns of a large
+    // log never exist whole.
+    let mut features = None;
+    let n = events.groups();
+    for start in (0..n).step_by(ParquetBatches::BATCH_ROWS) {
+        let contacts = start..n.min(start + ParquetBatches::BATCH_ROWS);
+        let mut columns: IndexMap<String, (String, ArrayRef)> = IndexMap::new();
+        for ((block, name, feature), global) in params.features().zip(&globals) {
+            if !feature.inputs().is_empty() {
+                continue;
+            }
+            let ctx = Aggregation {
+                ev: &events,
+                contacts: contacts.clone(),
+                as_of,
+                sorted: sorted_values.as_deref(),
+                global,
+            };
+            for (col, array) in event_feature(name, feature, &ctx) {
+                columns.insert(col, (block.to_string(), array));
+            }
         }
-        for (col, array) in event_feature(
-            name,
-            feature,
-            &events,
-            as_of,
-            sorted_values.as_deref(),
-            params.thresholds.get(name).copied(),
-            &mut thresholds,
-        ) {
-            columns.insert(col, (block.to_string(), array));
+        add_derived(params, &mut columns)?;
+        let mut arrays: Vec<(&str, ArrayRef)> = vec![(
+            "contact_id",
+            Arc::new(StringArray::from_iter_values(
+                events.ids[contacts.clone()].iter(),
+            )),
+        )];
+        let metadata = features
+            .is_none()
+            .then(|| finish_metadata(params, &columns, "contact_id"));
+        let ordered = ordered_columns(params, columns);
+        arrays.extend(ordered.iter().map(|(n, a)| (n.as_str(), a.clone())));
+        let chunk = batch(arrays)?;
+        if let Some(mut metadata) = metadata {
+            metadata.push(("segflow.as_of".into(), micros_text(as_of)));
+            metadata.push((
+                "segflow.thresholds".into(),
+                serde_json::to_string(&thresholds).expect("pairs serialise"),
+            ));
+            features = Some(out.stream("features", chunk.schema(), &metadata)?);
         }
+        features.as_mut().expect("opened above").write(&chunk)?;
     }
-    add_derived(params, &mut columns)?;
-    let mut metadata = finish_metadata(params, &columns, "contact_id");
-    metadata.push(("segflow.as_of".into(), micros_text(as_of)));
-    metadata.push((
-        "segflow.thresholds".into(),
-        serde_json::to_string(&thresholds).expect("pairs serialise"),
-    ));
-    let ordered = ordered_columns(params, columns);
-    let mut arrays: Vec<(&str, ArrayRef)> =
-        vec![("contact_id", Arc::new(StringArray::from(events.ids)))];
-    arrays.extend(ordered.iter().map(|(n, a)| (n.as_str(), a.clone())));
-    Ok(FeatureTable {
-        batch: batch(arrays)?,
-        metadata,
-    })
+    out.finish(features.expect("an event log has contacts"))?;
+    Ok(n as u64)
 }
 
 fn micros_text(micros: i64) -> String {
@@ -357,26 +400,87 @@ fn sorted_group_values(events: &Events) -> Vec<f64> {
     sorted
 }
 
-fn floats(n: usize, f: impl FnMut(usize) -> f64) -> ArrayRef {
-    Arc::new(Float64Array::from_iter_values((0..n).map(f)))
-}
-
 fn days(micros: i64) -> f64 {
     // pandas: Timedelta.total_seconds() / 86400, in that order, for the same last digit.
     (micros as f64 / MICROS_PER_SECOND as f64) / 86_400.0
 }
 
-/// One base (non-derived) feature; `category_shares` yields several columns.
-fn event_feature(
+/// What a feature needs from the whole log, computed once before contacts are aggregated.
+enum Global {
+    None,
+    /// The bar of a `value_ge_quantile` share.
+    Threshold(f64),
+    /// Category codes: the `top` of `category_shares` in rank order, or those of `category_in`.
+    Codes(Vec<u32>),
+}
+
+fn global(
     name: &str,
     feature: &Feature,
     ev: &Events,
-    as_of: i64,
-    sorted: Option<&[f64]>,
     fixed_threshold: Option<f64>,
     thresholds: &mut Vec<(String, String)>,
-) -> Vec<(String, ArrayRef)> {
-    let n = ev.groups();
+) -> Global {
+    match feature {
+        Feature::Share(Condition::ValueGeQuantile(q)) => {
+            let threshold = fixed_threshold
+                .unwrap_or_else(|| segflow_core::stats::quantiles(ev.values(), &[*q])[0]);
+            thresholds.push((name.to_string(), threshold.to_string()));
+            Global::Threshold(threshold)
+        }
+        Feature::Share(Condition::CategoryIn(names)) => {
+            let cats = ev.categories();
+            Global::Codes(
+                (0..cats.names.len() as u32)
+                    .filter(|&c| names.contains(&cats.names[c as usize]))
+                    .collect(),
+            )
+        }
+        Feature::CategoryShares { top } => {
+            let cats = ev.categories();
+            let mut counts = vec![0u64; cats.names.len()];
+            for &c in cats.codes.iter().filter(|&&c| c != Categories::NONE) {
+                counts[c as usize] += 1;
+            }
+            let mut ranked: Vec<u32> = (0..cats.names.len() as u32).collect();
+            ranked.sort_by(|&a, &b| {
+                counts[b as usize]
+                    .cmp(&counts[a as usize])
+                    .then(cats.names[a as usize].cmp(&cats.names[b as usize]))
+            });
+            ranked.truncate(*top);
+            Global::Codes(ranked)
+        }
+        _ => Global::None,
+    }
+}
+
+/// A batch of contacts to aggregate one feature over.
+struct Aggregation<'a> {
+    ev: &'a Events,
+    contacts: Range<usize>,
+    as_of: i64,
+    sorted: Option<&'a [f64]>,
+    global: &'a Global,
+}
+
+impl Aggregation<'_> {
+    fn floats(&self, f: impl FnMut(usize) -> f64) -> ArrayRef {
+        Arc::new(Float64Array::from_iter_values(self.contacts.clone().map(f)))
+    }
+
+    fn codes(&self) -> &[u32] {
+        match self.global {
+            Global::Codes(codes) => codes,
+            _ => unreachable!("prepared for category features"),
+        }
+    }
+}
+
+/// One base (non-derived) feature over a batch of contacts; `category_shares` yields several
+/// columns.
+fn event_feature(name: &str, feature: &Feature, a: &Aggregation<'_>) -> Vec<(String, ArrayRef)> {
+    let ev = a.ev;
     let value = |i: usize| ev.values()[i];
     let first = |g: usize| {
         ev.group(g)
@@ -391,68 +495,58 @@ fn event_feature(
             .expect("groups are non-empty")
     };
     let single = |array: ArrayRef| vec![(name.to_string(), array)];
+    let contacts = || a.contacts.clone();
     match feature {
         Feature::Count => single(Arc::new(Int64Array::from_iter_values(
-            (0..n).map(|g| ev.size(g) as i64),
+            contacts().map(|g| ev.size(g) as i64),
         ))),
-        Feature::DistinctDays => single(Arc::new(Int64Array::from_iter_values((0..n).map(|g| {
-            let mut d: Vec<i64> = ev
-                .group(g)
-                .map(|i| calendar::day_number(ev.ts[i]))
-                .collect();
-            d.sort_unstable();
-            d.dedup();
-            d.len() as i64
-        })))),
-        Feature::Sum => single(floats(n, |g| ev.group(g).map(value).sum())),
-        Feature::Mean => single(floats(n, |g| {
-            ev.group(g).map(value).sum::<f64>() / ev.size(g) as f64
-        })),
-        Feature::Min => single(floats(n, |g| {
-            ev.group(g).map(value).fold(f64::INFINITY, f64::min)
-        })),
-        Feature::Max => single(floats(n, |g| {
-            ev.group(g).map(value).fold(f64::NEG_INFINITY, f64::max)
-        })),
+        Feature::DistinctDays => single(Arc::new(Int64Array::from_iter_values(contacts().map(
+            |g| {
+                let mut d: Vec<i64> = ev
+                    .group(g)
+                    .map(|i| calendar::day_number(ev.ts[i]))
+                    .collect();
+                d.sort_unstable();
+                d.dedup();
+                d.len() as i64
+            },
+        )))),
+        Feature::Sum => single(a.floats(|g| ev.group(g).map(value).sum())),
+        Feature::Mean => {
+            single(a.floats(|g| ev.group(g).map(value).sum::<f64>() / ev.size(g) as f64))
+        }
+        Feature::Min => single(a.floats(|g| ev.group(g).map(value).fold(f64::INFINITY, f64::min))),
+        Feature::Max => {
+            single(a.floats(|g| ev.group(g).map(value).fold(f64::NEG_INFINITY, f64::max)))
+        }
         Feature::Median => {
-            let s = sorted.expect("prepared");
-            single(floats(n, |g| quantile_sorted(&s[ev.group(g)], 0.5)))
+            let s = a.sorted.expect("prepared");
+            single(a.floats(|g| quantile_sorted(&s[ev.group(g)], 0.5)))
         }
         Feature::Quantile(q) => {
-            let s = sorted.expect("prepared");
-            single(floats(n, |g| quantile_sorted(&s[ev.group(g)], *q)))
+            let s = a.sorted.expect("prepared");
+            single(a.floats(|g| quantile_sorted(&s[ev.group(g)], *q)))
         }
         Feature::FirstTs => single(Arc::new(TimestampMicrosecondArray::from_iter_values(
-            (0..n).map(first),
+            contacts().map(first),
         ))),
         Feature::LastTs => single(Arc::new(TimestampMicrosecondArray::from_iter_values(
-            (0..n).map(last),
+            contacts().map(last),
         ))),
-        Feature::RecencyDays => single(floats(n, |g| days(as_of - last(g)))),
-        Feature::TenureDays => single(floats(n, |g| days(last(g) - first(g)))),
+        Feature::RecencyDays => single(a.floats(|g| days(a.as_of - last(g)))),
+        Feature::TenureDays => single(a.floats(|g| days(last(g) - first(g)))),
         Feature::Share(condition) => {
-            let test = event_test(condition, ev, name, fixed_threshold, thresholds);
-            single(floats(n, |g| {
-                ev.group(g).filter(|&i| test(i)).count() as f64 / ev.size(g) as f64
-            }))
+            let test = event_test(condition, a);
+            single(
+                a.floats(|g| ev.group(g).filter(|&i| test(i)).count() as f64 / ev.size(g) as f64),
+            )
         }
-        Feature::CategoryShares { top } => {
+        Feature::CategoryShares { .. } => {
             let cats = ev.categories();
-            let mut counts = vec![0u64; cats.names.len()];
-            for &c in cats.codes.iter().filter(|&&c| c != Categories::NONE) {
-                counts[c as usize] += 1;
-            }
-            let mut ranked: Vec<u32> = (0..cats.names.len() as u32).collect();
-            ranked.sort_by(|&a, &b| {
-                counts[b as usize]
-                    .cmp(&counts[a as usize])
-                    .then(cats.names[a as usize].cmp(&cats.names[b as usize]))
-            });
-            ranked
+            a.codes()
                 .iter()
-                .take(*top)
                 .map(|&code| {
-                    let array = floats(n, |g| {
+                    let array = a.floats(|g| {
                         ev.group(g).filter(|&i| cats.codes[i] == code).count() as f64
                             / ev.size(g) as f64
                     });
@@ -466,15 +560,12 @@ fn event_feature(
     }
 }
 
-/// The per-event predicate of a share condition. Global thresholds are computed once here and
-/// recorded for the artifact metadata.
+/// The per-event predicate of a share condition.
 fn event_test<'a>(
     condition: &'a Condition,
-    ev: &'a Events,
-    name: &str,
-    fixed_threshold: Option<f64>,
-    thresholds: &mut Vec<(String, String)>,
+    a: &'a Aggregation<'_>,
 ) -> Box<dyn Fn(usize) -> bool + 'a> {
+    let ev = a.ev;
     match condition {
         Condition::HourIn(range) => Box::new(move |i| range.contains(calendar::hour(ev.ts[i]))),
         Condition::WeekdayIn(days) => {
@@ -482,19 +573,15 @@ fn event_test<'a>(
             Box::new(move |i| set.contains(&calendar::weekday(ev.ts[i])))
         }
         Condition::ValueGe(x) => Box::new(move |i| ev.values()[i] >= *x),
-        Condition::ValueGeQuantile(q) => {
-            let values = ev.values();
-            let threshold =
-                fixed_threshold.unwrap_or_else(|| segflow_core::stats::quantiles(values, &[*q])[0]);
-            thresholds.push((name.to_string(), threshold.to_string()));
-            Box::new(move |i| values[i] >= threshold)
+        Condition::ValueGeQuantile(_) => {
+            let Global::Threshold(threshold) = *a.global else {
+                unreachable!("prepared for value_ge_quantile")
+            };
+            Box::new(move |i| ev.values()[i] >= threshold)
         }
-        Condition::CategoryIn(names) => {
-            let cats = ev.categories();
-            let wanted: Vec<u32> = (0..cats.names.len() as u32)
-                .filter(|&c| names.contains(&cats.names[c as usize]))
-                .collect();
-            Box::new(move |i| wanted.contains(&cats.codes[i]))
+        Condition::CategoryIn(_) => {
+            let (codes, wanted) = (&ev.categories().codes, a.codes());
+            Box::new(move |i| wanted.contains(&codes[i]))
         }
     }
 }

@@ -32,23 +32,22 @@ pub fn run(
     params.validate()?;
     (ctx.progress)("reading input");
     let artifact = open_parquet(input)?;
-    let table = match artifact.kind() {
-        Some("events") => aggregate::from_events(artifact, params, ctx)?,
-        Some("table") => aggregate::from_table(&artifact.read_all()?, params)?,
-        other => {
-            return Err(Error::data(
-                Location::file(input),
-                format!(
-                    "expected an events or table artifact from ingest, found {}",
-                    other.unwrap_or("a file without segflow metadata")
-                ),
-            ));
+    match artifact.kind() {
+        Some("events") => aggregate::from_events(artifact, params, out, ctx),
+        Some("table") => {
+            let table = aggregate::from_table(&artifact.read_all()?, params)?;
+            (ctx.progress)("writing features");
+            out.write("features", &table.batch, &table.metadata)?;
+            Ok(table.batch.num_rows() as u64)
         }
-    };
-    (ctx.progress)("writing features");
-    let rows = table.batch.num_rows() as u64;
-    out.write("features", &table.batch, &table.metadata)?;
-    Ok(rows)
+        other => Err(Error::data(
+            Location::file(input),
+            format!(
+                "expected an events or table artifact from ingest, found {}",
+                other.unwrap_or("a file without segflow metadata")
+            ),
+        )),
+    }
 }
 
 pub struct FeaturesStage;
