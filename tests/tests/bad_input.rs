@@ -84,6 +84,20 @@ fn malformed_csv_files_are_refused_with_their_place_named() {
             "required column is missing",
         ],
     );
+    // One hex character gives 16 ids: 17 contacts cannot all have their own.
+    let contacts: Vec<String> = (0..17)
+        .map(|i| ROW.replace("648578192", &(600_000_000 + i).to_string()))
+        .collect();
+    let rows: Vec<&str> = contacts.iter().map(String::as_str).collect();
+    rejected(
+        "id_collision",
+        &csv(&rows),
+        &EVENTS.replace("hex_chars: 12", "hex_chars: 1"),
+        &[
+            "column `dialled_phone_number`",
+            "two different contacts hash to the same id",
+        ],
+    );
     rejected(
         "wrong_delimiter",
         format!("{}\n{}\n", HEADER.replace(',', ";"), ROW.replace(',', ";")).as_bytes(),

@@ -7,7 +7,8 @@ use std::sync::Arc;
 use arrow::array::{
     ArrayRef, Float64Array, RecordBatch, StringArray, TimestampMicrosecondArray, UInt64Array,
 };
-use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
+use chrono::NaiveTime;
+use chrono::format::{Item, Parsed, StrftimeItems};
 use csv::ByteRecord;
 
 use segflow_core::artifact::{META_ID_COLUMN, batch};
@@ -37,7 +38,8 @@ struct Layout {
 /// Accepted rows not yet handed to the Parquet writer: at most one batch.
 struct Columns {
     line: Vec<u64>,
-    contact_id: Vec<String>,
+    /// Indices into [`Contacts`].
+    contact: Vec<u32>,
     ts: Vec<i64>,
     value: Option<Vec<f64>>,
     category: Option<Vec<Option<String>>>,
@@ -48,7 +50,7 @@ impl Columns {
     fn new(layout: &Layout) -> Self {
         Self {
             line: Vec::new(),
-            contact_id: Vec::new(),
+            contact: Vec::new(),
             ts: Vec::new(),
             value: layout.value.map(|_| Vec::new()),
             category: layout.category.map(|_| Vec::new()),
@@ -61,12 +63,12 @@ impl Columns {
     }
 
     /// Moves the buffered rows into a record batch, leaving the buffers empty.
-    fn take_batch(&mut self, keep_names: &[String]) -> Result<RecordBatch> {
+    fn take_batch(&mut self, keep_names: &[String], contacts: &Contacts) -> Result<RecordBatch> {
+        let ids =
+            StringArray::from_iter_values(self.contact.iter().map(|&c| &*contacts.ids[c as usize]));
+        self.contact.clear();
         let mut arrays: Vec<(&str, ArrayRef)> = vec![
-            (
-                "contact_id",
-                Arc::new(StringArray::from(std::mem::take(&mut self.contact_id))),
-            ),
+            ("contact_id", Arc::new(ids)),
             (
                 "ts",
                 Arc::new(TimestampMicrosecondArray::from(std::mem::take(
@@ -98,7 +100,7 @@ impl Columns {
 }
 
 struct Row {
-    contact_id: String,
+    contact: u32,
     ts: i64,
     value: Option<f64>,
     category: Option<String>,
@@ -112,21 +114,52 @@ struct Reject {
     value: Option<String>,
 }
 
-/// Every pseudonymous id seen, with the raw identifier it came from (to refuse collisions)
-/// and whether a row of that contact was accepted: memory grows with contacts, not rows.
+/// Every contact seen, by its canonical raw text (so each is hashed once), with its
+/// pseudonymous id, the line it first appeared on, and whether a row of it was accepted.
+/// Memory grows with contacts, not rows.
 #[derive(Default)]
 struct Contacts {
-    by_id: HashMap<String, Contact>,
-}
-
-struct Contact {
-    raw: String,
-    accepted: bool,
+    by_raw: HashMap<Box<str>, u32>,
+    ids: Vec<Box<str>>,
+    first_line: Vec<u64>,
+    accepted: Vec<bool>,
 }
 
 impl Contacts {
+    fn index(&mut self, canonical: &str, hasher: &IdHasher, line: u64) -> u32 {
+        if let Some(&i) = self.by_raw.get(canonical) {
+            return i;
+        }
+        let i = self.ids.len() as u32;
+        self.ids.push(hasher.id(canonical).into());
+        self.first_line.push(line);
+        self.accepted.push(false);
+        self.by_raw.insert(canonical.into(), i);
+        i
+    }
+
     fn accepted(&self) -> u64 {
-        self.by_id.values().filter(|c| c.accepted).count() as u64
+        self.accepted.iter().filter(|&&a| a).count() as u64
+    }
+
+    /// Refuses two contacts with one id, naming the line where the second first appeared.
+    fn check_distinct(&self, path: &Path, column: &str) -> Result<()> {
+        let mut order: Vec<usize> = (0..self.ids.len()).collect();
+        order.sort_unstable_by(|&a, &b| self.ids[a].cmp(&self.ids[b]));
+        for pair in order.windows(2) {
+            let (a, b) = (pair[0], pair[1]);
+            if self.ids[a] == self.ids[b] {
+                let line = self.first_line[a].max(self.first_line[b]);
+                return Err(Error::data(
+                    Location::file(path).line(line).column(column),
+                    format!(
+                        "two different contacts hash to the same id {}; raise privacy.id.hex_chars",
+                        self.ids[a]
+                    ),
+                ));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -169,6 +202,7 @@ pub fn run(
     for dropped in &params.privacy.drop {
         csv.index(dropped)?;
     }
+    let formats = ClockFormats::new(params)?;
     let n_fields = csv.header.len();
     let mut profiles = vec![ColumnProfile::default(); n_fields];
     let mut duplicates = Duplicates::default();
@@ -188,7 +222,9 @@ pub fn run(
             serde_json::to_string(&roles).expect("map serialises"),
         ),
     ];
-    let schema = Columns::new(&layout).take_batch(&params.keep)?.schema();
+    let schema = Columns::new(&layout)
+        .take_batch(&params.keep, &contacts)?
+        .schema();
     let mut events = out.stream("events", schema, &extra)?;
 
     (ctx.progress)("reading CSV");
@@ -205,39 +241,30 @@ pub fn run(
         for (i, profile) in profiles.iter_mut().enumerate() {
             profile.observe(field(&record[i]).ok().flatten());
         }
-        let clock = parse_clock(&record, &layout, &csv.header, params);
+        let clock = parse_clock(&record, &layout, &csv.header, params, &formats);
         ts_ok += clock.is_ok() as u64;
         let value = parse_value(&record, &layout, &csv.header, params);
         value_ok += value.is_ok() as u64;
-        let row = parse_contact(
-            &record,
-            &layout,
-            &csv.header,
-            ids,
-            &mut contacts,
-            &csv.path,
-            line,
-        )?
-        .and_then(|contact_id| {
-            let ts = clock?;
-            let value = value?;
-            let category = text(&record, layout.category, &csv.header)?;
-            Ok(Row {
-                contact_id,
-                ts,
-                value,
-                category,
-            })
-        });
+        let row = parse_contact(&record, &layout, &csv.header, ids, &mut contacts, line).and_then(
+            |contact| {
+                let ts = clock?;
+                let value = value?;
+                let category = text(&record, layout.category, &csv.header)?;
+                Ok(Row {
+                    contact,
+                    ts,
+                    value,
+                    category,
+                })
+            },
+        );
         match row {
             Ok(row) => {
                 accepted += 1;
                 tally.observe(row.ts);
-                if let Some(contact) = contacts.by_id.get_mut(&row.contact_id) {
-                    contact.accepted = true;
-                }
+                contacts.accepted[row.contact as usize] = true;
                 columns.line.push(line);
-                columns.contact_id.push(row.contact_id);
+                columns.contact.push(row.contact);
                 columns.ts.push(row.ts);
                 if let (Some(buffer), Some(v)) = (&mut columns.value, row.value) {
                     buffer.push(v);
@@ -250,7 +277,7 @@ pub fn run(
                     columns.keep[k].push(field(&record[i]).ok().flatten().map(str::to_string));
                 }
                 if columns.len() == BATCH_ROWS {
-                    events.write(&columns.take_batch(&params.keep)?)?;
+                    events.write(&columns.take_batch(&params.keep, &contacts)?)?;
                 }
             }
             Err(r) => rejects.push(line, Some(r.field), r.reason, r.value),
@@ -269,10 +296,11 @@ pub fn run(
         ));
     }
     rejects.check_fraction(input, rows_in, params.max_reject_fraction)?;
+    contacts.check_distinct(input, &cols.contact)?;
 
     (ctx.progress)("writing events");
     if columns.len() > 0 {
-        events.write(&columns.take_batch(&params.keep)?)?;
+        events.write(&columns.take_batch(&params.keep, &contacts)?)?;
     }
     out.finish(events)?;
     out.write("rejects", &rejects.batch()?, &[])?;
@@ -360,45 +388,61 @@ fn parse_contact(
     record: &ByteRecord,
     layout: &Layout,
     header: &[String],
-    ids: &IdHasher,
+    hasher: &IdHasher,
     contacts: &mut Contacts,
-    path: &Path,
     line: u64,
-) -> Result<std::result::Result<String, Reject>> {
-    let name = &header[layout.contact];
-    let reject = |reason: &str| {
-        Ok(Err(Reject {
-            field: name.clone(),
-            reason: reason.into(),
-            value: None,
-        }))
+) -> std::result::Result<u32, Reject> {
+    let reject = |reason: &str| Reject {
+        field: header[layout.contact].clone(),
+        reason: reason.into(),
+        value: None,
     };
     let raw = match field(&record[layout.contact]) {
-        Err(()) => return reject("not valid UTF-8"),
-        Ok(None) => return reject("empty contact"),
+        Err(()) => return Err(reject("not valid UTF-8")),
+        Ok(None) => return Err(reject("empty contact")),
         Ok(Some(raw)) => raw,
     };
-    let Some(canonical) = normalize_id(raw) else {
-        return reject("empty contact");
-    };
-    let id = ids.id(canonical);
-    match contacts.by_id.get(&id) {
-        Some(seen) if seen.raw != canonical => Err(Error::data(
-            Location::file(path).line(line).column(name),
-            format!("two different contacts hash to the same id {id}; raise privacy.id.hex_chars"),
-        )),
-        Some(_) => Ok(Ok(id)),
-        None => {
-            contacts.by_id.insert(
-                id.clone(),
-                Contact {
-                    raw: canonical.to_string(),
-                    accepted: false,
-                },
-            );
-            Ok(Ok(id))
-        }
+    let canonical = normalize_id(raw).ok_or_else(|| reject("empty contact"))?;
+    Ok(contacts.index(canonical, hasher, line))
+}
+
+/// The configured chrono formats, compiled once rather than once per row.
+struct ClockFormats {
+    timestamp: Vec<Vec<Item<'static>>>,
+    date: Vec<Item<'static>>,
+    time: Vec<Item<'static>>,
+}
+
+impl ClockFormats {
+    fn new(params: &Params) -> Result<Self> {
+        let compile = |format: &str, key: String| {
+            StrftimeItems::new(format).parse_to_owned().map_err(|_| {
+                Error::config("", key, format!("`{format}` is not a valid chrono format"))
+            })
+        };
+        let f = &params.formats;
+        Ok(Self {
+            timestamp: f
+                .timestamp
+                .iter()
+                .enumerate()
+                .map(|(i, t)| compile(t, format!("formats.timestamp[{i}]")))
+                .collect::<Result<_>>()?,
+            date: compile(&f.date, "formats.date".into())?,
+            time: compile(&f.time, "formats.time".into())?,
+        })
     }
+}
+
+/// What `parse_from_str` does, with a compiled format.
+fn parse_with<T>(
+    text: &str,
+    items: &[Item<'static>],
+    finish: impl FnOnce(&Parsed) -> chrono::ParseResult<T>,
+) -> Option<T> {
+    let mut parsed = Parsed::new();
+    chrono::format::parse(&mut parsed, text, items.iter()).ok()?;
+    finish(&parsed).ok()
 }
 
 fn parse_clock(
@@ -406,6 +450,7 @@ fn parse_clock(
     layout: &Layout,
     header: &[String],
     params: &Params,
+    formats: &ClockFormats,
 ) -> std::result::Result<i64, Reject> {
     let get = |i: usize| -> std::result::Result<&str, Reject> {
         match field(&record[i]) {
@@ -430,23 +475,22 @@ fn parse_clock(
     let datetime = match layout.clock {
         Clock::Timestamp { col } => {
             let v = get(col)?;
-            params
-                .formats
+            formats
                 .timestamp
                 .iter()
-                .find_map(|f| NaiveDateTime::parse_from_str(v, f).ok())
+                .find_map(|f| parse_with(v, f, |p| p.to_naive_datetime_with_offset(0)))
                 .ok_or_else(|| fail(col, v, "timestamp", &params.formats.timestamp.join(" | ")))?
         }
         Clock::DateTime { date, time } => {
             let d = get(date)?;
-            let day = NaiveDate::parse_from_str(d, &params.formats.date)
-                .map_err(|_| fail(date, d, "date", &params.formats.date))?;
+            let day = parse_with(d, &formats.date, Parsed::to_naive_date)
+                .ok_or_else(|| fail(date, d, "date", &params.formats.date))?;
             let clock = match time {
                 None => NaiveTime::MIN,
                 Some(t_col) => {
                     let t = get(t_col)?;
-                    NaiveTime::parse_from_str(t, &params.formats.time)
-                        .map_err(|_| fail(t_col, t, "time", &params.formats.time))?
+                    parse_with(t, &formats.time, Parsed::to_naive_time)
+                        .ok_or_else(|| fail(t_col, t, "time", &params.formats.time))?
                 }
             };
             day.and_time(clock)

@@ -140,7 +140,7 @@ impl IdHasher {
                 mac.finalize().into_bytes().to_vec()
             }
         };
-        let mut s = hex(&digest);
+        let mut s = hex(&digest[..self.hex_chars.div_ceil(2)]);
         s.truncate(self.hex_chars);
         s
     }

@@ -2,10 +2,10 @@
 //! duplicate detection over the raw records.
 
 use std::fs::File;
-use std::hash::{DefaultHasher, Hash, Hasher};
 use std::path::{Path, PathBuf};
 
 use csv::ByteRecord;
+use xxhash_rust::xxh3::Xxh3;
 
 use segflow_core::error::Location;
 use segflow_core::{Error, Result};
@@ -149,7 +149,7 @@ impl ColumnProfile {
 }
 
 /// Counts records identical to an earlier one over all columns (pandas' `duplicated().sum()`).
-/// Keeps a 128-bit fingerprint per record (16 bytes, not the record) and counts repeats by
+/// Keeps a 128-bit XXH3 fingerprint per record (16 bytes, not the record) and counts repeats by
 /// sorting them once at the end, which needs half the memory of a hash set.
 #[derive(Default)]
 pub struct Duplicates {
@@ -158,15 +158,13 @@ pub struct Duplicates {
 
 impl Duplicates {
     pub fn observe(&mut self, record: &ByteRecord) {
-        let mut a = DefaultHasher::new();
-        let mut b = DefaultHasher::new();
-        b.write_u8(0x5a);
+        let mut hasher = Xxh3::new();
         for f in record.iter() {
-            f.hash(&mut a);
-            f.hash(&mut b);
+            // The length first, so field boundaries are part of what is hashed.
+            hasher.update(&(f.len() as u64).to_le_bytes());
+            hasher.update(f);
         }
-        self.fingerprints
-            .push((u128::from(a.finish()) << 64) | u128::from(b.finish()));
+        self.fingerprints.push(hasher.digest128());
     }
 
     pub fn count(mut self) -> u64 {
