@@ -66,6 +66,12 @@ bench-pipeline *flags="":
     cargo build --release
     python3 tests/bench/bench_pipeline.py {{flags}}
 
+# Peak memory and time of ingest + features on generated 10^6- and 10^7-call logs, beside pandas.
+bench-memory *flags="":
+    python3 -m pip install --quiet -r tests/bench/requirements.txt
+    cargo build --release
+    python3 tests/bench/bench_memory.py {{flags}}
+
 # Formatting and lints, as CI runs them.
 lint:
     cargo fmt --all -- --check

@@ -1,7 +1,7 @@
 """Peak memory and time of ingest + features on generated call logs, segflow against pandas.
 
 For each size it generates a call log in the Walsoft layout (`segflow synth calls`, one contact
-per ten calls, seed 1), then runs in separate processes, one after the other:
+per ten calls unless told otherwise, seed 1), then runs in separate processes, one after the other:
 
   segflow   `segflow ingest` then `segflow features`, with the default pipeline's params;
   pandas    `load_calls` + `contact_features` of tests/bench/walsoft_reference.py, the same
@@ -83,6 +83,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rows", default="1000000,10000000",
                         help="comma-separated call counts (default: 10^6 and 10^7)")
+    parser.add_argument("--calls-per-contact", type=int, default=10,
+                        help="contacts = calls / this (default 10)")
     parser.add_argument("--segflow", default="target/release/segflow")
     parser.add_argument("--no-reference", action="store_true", help="segflow only")
     args = parser.parse_args()
@@ -93,7 +95,7 @@ def main():
         work = pathlib.Path(tmp)
         params = stage_params(work)
         for rows in (int(r) for r in args.rows.split(",")):
-            contacts = max(rows // 10, 1)
+            contacts = max(rows // args.calls_per_contact, 1)
             csv = work / f"calls_{rows}.csv"
             subprocess.run([binary, "synth", "calls", "--rows", str(rows), "--contacts",
                             str(contacts), "--seed", "1", "--output", csv],

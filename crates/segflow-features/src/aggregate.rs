@@ -1,6 +1,5 @@
 //! Evaluation of the feature configuration over an events or table artifact.
 
-use std::collections::HashMap;
 use std::ops::Range;
 use std::path::Path;
 use std::sync::Arc;
@@ -75,9 +74,10 @@ impl Events {
 }
 
 /// Interns text into dense codes in order of first appearance, holding each text once.
+/// foldhash rather than SipHash: one lookup per event makes hashing a large share of the stage.
 #[derive(Default)]
 struct Interner {
-    codes: HashMap<Box<str>, u32>,
+    codes: foldhash::HashMap<Box<str>, u32>,
 }
 
 impl Interner {

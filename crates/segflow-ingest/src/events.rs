@@ -1,6 +1,5 @@
 //! Events mode: one output row per accepted CSV record.
 
-use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -119,7 +118,8 @@ struct Reject {
 /// Memory grows with contacts, not rows.
 #[derive(Default)]
 struct Contacts {
-    by_raw: HashMap<Box<str>, u32>,
+    /// foldhash rather than SipHash: one lookup per row.
+    by_raw: foldhash::HashMap<Box<str>, u32>,
     ids: Vec<Box<str>>,
     first_line: Vec<u64>,
     accepted: Vec<bool>,
