@@ -9,10 +9,10 @@ use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use arrow::array::RecordBatch;
+use arrow::array::{RecordBatch, RecordBatchReader};
 use arrow::datatypes::SchemaRef;
-use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
+use parquet::arrow::{ArrowWriter, ProjectionMask};
 use parquet::basic::Compression;
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
@@ -293,6 +293,12 @@ impl Iterator for ParquetBatches {
 }
 
 pub fn open_parquet(path: &Path) -> Result<ParquetBatches> {
+    open_parquet_columns(path, |_| true)
+}
+
+/// Opens an artifact for reading only the top-level columns whose names pass `wanted`, so
+/// columns a stage does not use are never decoded.
+pub fn open_parquet_columns(path: &Path, wanted: impl Fn(&str) -> bool) -> Result<ParquetBatches> {
     let file = File::open(path).map_err(|e| Error::open(path, e))?;
     let not_parquet = |e: parquet::errors::ParquetError| {
         Error::data(
@@ -313,11 +319,19 @@ pub fn open_parquet(path: &Path) -> Result<ParquetBatches> {
                 .collect()
         })
         .unwrap_or_default();
-    let schema = builder.schema().clone();
-    let reader = builder.build().map_err(not_parquet)?;
+    let roots: Vec<usize> = builder
+        .schema()
+        .fields()
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| wanted(f.name()))
+        .map(|(i, _)| i)
+        .collect();
+    let mask = ProjectionMask::roots(builder.parquet_schema(), roots);
+    let reader = builder.with_projection(mask).build().map_err(not_parquet)?;
     Ok(ParquetBatches {
         path: path.to_path_buf(),
-        schema,
+        schema: reader.schema(),
         metadata,
         reader,
     })

@@ -125,6 +125,9 @@ fn no_nulls(path: &Path, name: &str, array: &dyn Array) -> Result<()> {
     Ok(())
 }
 
+/// The columns of an events artifact that features read; the others are never decoded.
+pub const EVENT_COLUMNS: &[&str] = &["contact_id", "ts", "value", "category"];
+
 /// Checks that the events' column `name` exists (unless optional) with the given type.
 fn check_column(
     input: &ParquetBatches,

@@ -10,7 +10,7 @@ mod spec;
 
 use std::path::PathBuf;
 
-use segflow_core::artifact::open_parquet;
+use segflow_core::artifact::{open_parquet, open_parquet_columns};
 use segflow_core::error::Location;
 use segflow_core::stage::{
     OutputDir, Planned, Stage, StageCtx, Validate, parse_params, parse_valid, single_input,
@@ -33,7 +33,10 @@ pub fn run(
     (ctx.progress)("reading input");
     let artifact = open_parquet(input)?;
     match artifact.kind() {
-        Some("events") => aggregate::from_events(artifact, params, out, ctx),
+        Some("events") => {
+            let events = open_parquet_columns(input, |c| aggregate::EVENT_COLUMNS.contains(&c))?;
+            aggregate::from_events(events, params, out, ctx)
+        }
         Some("table") => {
             let table = aggregate::from_table(&artifact.read_all()?, params)?;
             (ctx.progress)("writing features");

@@ -118,32 +118,41 @@ pub fn field(raw: &[u8]) -> std::result::Result<Option<&str>, ()> {
 #[derive(Debug, Clone, Default)]
 pub struct ColumnProfile {
     pub non_null: u64,
-    ints: u64,
-    floats: u64,
+    /// The narrowest type every value so far fits. It only widens, so once a column is text
+    /// its values are counted but no longer parsed.
+    widest: Option<Inferred>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Inferred {
+    Int64,
+    Float64,
+    Text,
 }
 
 impl ColumnProfile {
     pub fn observe(&mut self, value: Option<&str>) {
-        if let Some(v) = value {
-            self.non_null += 1;
-            if v.parse::<i64>().is_ok() {
-                self.ints += 1;
-                self.floats += 1;
-            } else if v.parse::<f64>().is_ok_and(f64::is_finite) {
-                self.floats += 1;
-            }
-        }
+        let Some(v) = value else { return };
+        self.non_null += 1;
+        let floor = self.widest.unwrap_or(Inferred::Int64);
+        let fits = if floor == Inferred::Text {
+            Inferred::Text
+        } else if floor == Inferred::Int64 && v.parse::<i64>().is_ok() {
+            Inferred::Int64
+        } else if v.parse::<f64>().is_ok_and(f64::is_finite) {
+            Inferred::Float64
+        } else {
+            Inferred::Text
+        };
+        self.widest = Some(floor.max(fits));
     }
 
     pub fn inferred(&self) -> &'static str {
-        if self.non_null == 0 {
-            "empty"
-        } else if self.ints == self.non_null {
-            "int64"
-        } else if self.floats == self.non_null {
-            "float64"
-        } else {
-            "string"
+        match self.widest {
+            None => "empty",
+            Some(Inferred::Int64) => "int64",
+            Some(Inferred::Float64) => "float64",
+            Some(Inferred::Text) => "string",
         }
     }
 }
