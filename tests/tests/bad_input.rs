@@ -325,17 +325,7 @@ fn a_wrong_schema_or_truncated_parquet_between_stages_is_named_and_leaves_the_re
     assert!(!scratch.path().join("sk").exists());
 
     // Events with the right kind but the wrong schema: features names the file and column.
-    let mut features_params = serde_yaml::from_str::<serde_yaml::Value>(
-        &std::fs::read_to_string(repo_root().join("pipelines/walsoft.yaml")).unwrap(),
-    )
-    .unwrap()["stages"]["features"]
-        .clone();
-    features_params
-        .as_mapping_mut()
-        .unwrap()
-        .shift_remove("needs");
-    let params = scratch.path().join("features.yaml");
-    std::fs::write(&params, serde_yaml::to_string(&features_params).unwrap()).unwrap();
+    let params = walsoft_params(scratch.path(), "features");
     let events = run.join("ingest/events.parquet");
     let cases: [(&str, &str, Change); 3] = [
         ("ts as text", "expected a timestamp", |b| {
@@ -381,6 +371,28 @@ fn a_wrong_schema_or_truncated_parquet_between_stages_is_named_and_leaves_the_re
         );
         assert!(!out.exists(), "{case}: output left behind");
     }
+
+    // Features whose model column is text: preprocess names the file and the column.
+    let params = walsoft_params(scratch.path(), "preprocess");
+    let bad = scratch.path().join("bad_features.parquet");
+    rewrite_parquet(&run.join("features/features.parquet"), &bad, |b| {
+        let column = b.column_by_name("n_calls").unwrap();
+        replace(b, "n_calls", cast(column, &DataType::Utf8).unwrap())
+    });
+    let out = scratch.path().join("bad_preprocess");
+    let o = run_stage(
+        "preprocess",
+        bad.to_str().unwrap(),
+        &out,
+        params.to_str().unwrap(),
+    );
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(65), "{err}");
+    assert!(
+        err.contains("bad_features.parquet") && err.contains("n_calls"),
+        "{err}"
+    );
+    assert!(!out.exists(), "output left behind");
 
     // A truncated features artifact: preprocess fails naming it; nothing else changes.
     let before: Vec<(String, Vec<u8>)> = files_under(&run)
@@ -438,4 +450,17 @@ fn rewrite_parquet(src: &Path, dst: &Path, change: Change) {
         parquet::arrow::ArrowWriter::try_new(file, batch.schema(), Some(props)).unwrap();
     writer.write(&batch).unwrap();
     writer.close().unwrap();
+}
+
+/// The default pipeline's params of `stage` as a standalone params file in `dir`.
+fn walsoft_params(dir: &Path, stage: &str) -> std::path::PathBuf {
+    let pipeline: serde_yaml::Value = serde_yaml::from_str(
+        &std::fs::read_to_string(repo_root().join("pipelines/walsoft.yaml")).unwrap(),
+    )
+    .unwrap();
+    let mut params = pipeline["stages"][stage].clone();
+    params.as_mapping_mut().unwrap().shift_remove("needs");
+    let path = dir.join(format!("{stage}.yaml"));
+    std::fs::write(&path, serde_yaml::to_string(&params).unwrap()).unwrap();
+    path
 }
