@@ -119,6 +119,25 @@ pub fn run_stage(stage: &str, input: &str, output_dir: &Path, params: &str) -> O
     ])
 }
 
+/// Writes a generated call log (`segflow synth calls`) to `output`; returns segflow's output
+/// after checking it succeeded.
+pub fn synth_calls(output: &Path, rows: u64, contacts: u64, seed: u64) -> Output {
+    let o = segflow(&[
+        "synth",
+        "calls",
+        "--rows",
+        &rows.to_string(),
+        "--contacts",
+        &contacts.to_string(),
+        "--seed",
+        &seed.to_string(),
+        "--output",
+        output.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    o
+}
+
 pub fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }

@@ -1,9 +1,11 @@
 //! Crash safety: `segflow run` SIGKILLed at points spread over a whole run, then rerun. Each
 //! time the rerun completes, `segflow verify` is clean, and every artifact is byte-identical to
-//! an uninterrupted run's.
+//! an uninterrupted run's: over the default pipeline, and over a generated log large enough
+//! that ingest and features stream it in several batches.
 
 use std::path::Path;
 use std::process::Command;
+use std::sync::Mutex;
 use std::time::Instant;
 
 use segflow_tests::*;
@@ -17,25 +19,29 @@ fn artifacts(run: &Path) -> Vec<(String, Vec<u8>)> {
         .collect()
 }
 
-#[test]
-fn killed_runs_resume_to_byte_identical_artifacts() {
-    let reference = Scratch::new("crash-reference");
-    let pipeline = isolated_pipeline("walsoft", reference.path(), |doc| stop_after(doc, "fit"));
+/// Runs `pipeline` uninterrupted into a reference directory, then `attempts` times in `dir`:
+/// SIGKILLs `segflow run --force` at points spread evenly over the uninterrupted run's length
+/// and checks that a rerun completes, `verify` is clean and every artifact equals the
+/// reference's, and that at least half the kills landed mid-run.
+fn kill_and_resume(name: &str, attempts: u32, edit: impl Fn(&mut serde_yaml::Value)) {
+    // One at a time: kill points are fractions of a timed run, which a concurrent one slows.
+    static SERIAL: Mutex<()> = Mutex::new(());
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let reference = Scratch::new(&format!("{name}-reference"));
+    let pipeline = isolated_pipeline("walsoft", reference.path(), &edit);
     let started = Instant::now();
     let out = segflow(&["run", pipeline.to_str().unwrap()]);
     assert!(out.status.success(), "{}", stderr(&out));
     let full = started.elapsed();
     let expected = artifacts(&reference.path().join("run"));
 
-    let scratch = Scratch::new("crash");
-    let pipeline = isolated_pipeline("walsoft", scratch.path(), |doc| stop_after(doc, "fit"));
+    let scratch = Scratch::new(name);
+    let pipeline = isolated_pipeline("walsoft", scratch.path(), &edit);
     let p = pipeline.to_str().unwrap();
     let run = scratch.path().join("run");
-    let attempts = 12;
     let mut killed = 0;
     for i in 0..attempts {
-        // Kill points spread evenly over the length of an uninterrupted run.
-        let delay = full.mul_f64((i as f64 + 0.5) / attempts as f64);
+        let delay = full.mul_f64((f64::from(i) + 0.5) / f64::from(attempts));
         let mut child = Command::new(binary())
             .args(["run", p, "--force"])
             .current_dir(repo_root())
@@ -77,4 +83,21 @@ fn killed_runs_resume_to_byte_identical_artifacts() {
         "only {killed} of {attempts} runs were still running when killed"
     );
     eprintln!("{killed} runs SIGKILLed mid-flight over a {full:?} run; all resumed identically");
+}
+
+#[test]
+fn killed_runs_resume_to_byte_identical_artifacts() {
+    kill_and_resume("crash", 12, |doc| stop_after(doc, "fit"));
+}
+
+/// Kills that land while ingest and features stream a log of several batches and row groups.
+#[test]
+fn runs_killed_while_streaming_a_large_log_resume_identically() {
+    let scratch = Scratch::new("crash-stream-log");
+    let calls = scratch.path().join("calls.csv");
+    synth_calls(&calls, 300_000, 80_000, 5);
+    kill_and_resume("crash-stream", 6, |doc| {
+        stop_after(doc, "features");
+        doc["stages"]["ingest"]["input"] = calls.to_str().unwrap().into();
+    });
 }

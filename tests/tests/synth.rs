@@ -47,19 +47,7 @@ fn rows(features: &segflow_core::artifact::Artifact) -> BTreeMap<String, BTreeMa
 fn a_generated_call_log_streams_through_ingest_and_features() {
     let scratch = Scratch::new("synth-calls");
     let calls = scratch.path().join("calls.csv");
-    let o = segflow(&[
-        "synth",
-        "calls",
-        "--rows",
-        &ROWS.to_string(),
-        "--contacts",
-        "100000",
-        "--seed",
-        "3",
-        "--output",
-        calls.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    let o = synth_calls(&calls, ROWS as u64, 100_000, 3);
     let active: usize = stdout(&o)
         .split(" among ")
         .nth(1)
