@@ -2,6 +2,7 @@
 
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::mpsc::{Receiver, SyncSender, channel, sync_channel};
 
 use arrow::array::{
     ArrayRef, Float64Array, RecordBatch, StringArray, TimestampMicrosecondArray, UInt64Array,
@@ -13,7 +14,7 @@ use csv::ByteRecord;
 use segflow_core::artifact::{META_ID_COLUMN, batch};
 use segflow_core::calendar::MICROS_PER_SECOND;
 use segflow_core::error::Location;
-use segflow_core::stage::{OutputDir, StageCtx};
+use segflow_core::stage::{OutputDir, StageCtx, StagedStream};
 use segflow_core::{Error, Result};
 
 use crate::audit::{self, ColumnAudit, Counts, EventAudit, EventTally, Rejects};
@@ -178,7 +179,7 @@ pub fn run(
         .columns
         .as_ref()
         .expect("validated: events mode has columns");
-    let mut csv = Csv::open(input, params.delimiter)?;
+    let csv = Csv::open(input, params.delimiter)?;
     let layout = Layout {
         contact: csv.index(&cols.contact)?,
         clock: match (&cols.timestamp, &cols.date) {
@@ -203,18 +204,16 @@ pub fn run(
         csv.index(dropped)?;
     }
     let formats = ClockFormats::new(params)?;
-    let n_fields = csv.header.len();
-    let mut profiles = vec![ColumnProfile::default(); n_fields];
-    let mut duplicates = Duplicates::default();
+    let header = csv.header.clone();
+    let n_fields = header.len();
     let mut rejects = Rejects::default();
     let mut columns = Columns::new(&layout);
     let mut contacts = Contacts::default();
     let mut tally = EventTally::default();
     let mut values: Vec<f64> = Vec::new();
     let (mut rows_in, mut accepted, mut ts_ok, mut value_ok) = (0u64, 0u64, 0u64, 0u64);
-    let mut record = ByteRecord::new();
 
-    let roles = roles(params, &csv.header);
+    let roles = roles(params, &header);
     let extra = vec![
         (META_ID_COLUMN.to_string(), "contact_id".to_string()),
         (
@@ -225,64 +224,100 @@ pub fn run(
     let schema = Columns::new(&layout)
         .take_batch(&params.keep, &contacts)?
         .schema();
-    let mut events = out.stream("events", schema, &extra)?;
+    let events = out.stream("events", schema, &extra)?;
 
+    // Three threads in a pipeline, so reading, parsing and Parquet encoding overlap: the
+    // reader splits records (and profiles and fingerprints them), this thread parses and
+    // assigns contacts in input order, the writer encodes batches. Each hands over in order,
+    // so the output does not depend on how the work was spread.
     (ctx.progress)("reading CSV");
-    while let Some(line) = csv.next(&mut record)? {
-        rows_in += 1;
-        if rows_in % 1_000_000 == 0 {
-            (ctx.progress)(&format!("{rows_in} rows read"));
-        }
-        duplicates.observe(&record);
-        if record.len() != n_fields {
-            rejects.push_wrong_width(line, n_fields, record.len());
-            continue;
-        }
-        for (i, profile) in profiles.iter_mut().enumerate() {
-            profile.observe(field(&record[i]).ok().flatten());
-        }
-        let clock = parse_clock(&record, &layout, &csv.header, params, &formats);
-        ts_ok += clock.is_ok() as u64;
-        let value = parse_value(&record, &layout, &csv.header, params);
-        value_ok += value.is_ok() as u64;
-        let row = parse_contact(&record, &layout, &csv.header, ids, &mut contacts, line).and_then(
-            |contact| {
-                let ts = clock?;
-                let value = value?;
-                let category = text(&record, layout.category, &csv.header)?;
-                Ok(Row {
-                    contact,
-                    ts,
-                    value,
-                    category,
-                })
-            },
-        );
-        match row {
-            Ok(row) => {
-                accepted += 1;
-                tally.observe(row.ts);
-                contacts.accepted[row.contact as usize] = true;
-                columns.line.push(line);
-                columns.contact.push(row.contact);
-                columns.ts.push(row.ts);
-                if let (Some(buffer), Some(v)) = (&mut columns.value, row.value) {
-                    buffer.push(v);
-                    values.push(v);
-                }
-                if let Some(buffer) = &mut columns.category {
-                    buffer.push(row.category);
-                }
-                for (k, &i) in layout.keep.iter().enumerate() {
-                    columns.keep[k].push(field(&record[i]).ok().flatten().map(str::to_string));
-                }
-                if columns.len() == BATCH_ROWS {
-                    events.write(&columns.take_batch(&params.keep, &contacts)?)?;
-                }
+    let (events, profiles, duplicates) = std::thread::scope(|scope| -> Result<_> {
+        let (records_tx, records_rx) = sync_channel::<Result<Chunk>>(4);
+        let (spent_tx, spent_rx) = channel::<Chunk>();
+        let reader = scope.spawn(move || read_records(csv, records_tx, spent_rx));
+        let (batches_tx, batches_rx) = sync_channel::<RecordBatch>(2);
+        let writer = scope.spawn(move || -> Result<StagedStream> {
+            let mut events = events;
+            for batch in batches_rx {
+                events.write(&batch)?;
             }
-            Err(r) => rejects.push(line, Some(r.field), r.reason, r.value),
-        }
-    }
+            Ok(events)
+        });
+        let parsed = (|| -> Result<()> {
+            for chunk in &records_rx {
+                let chunk = chunk?;
+                for (line, record) in &chunk {
+                    let line = *line;
+                    rows_in += 1;
+                    if rows_in % 1_000_000 == 0 {
+                        (ctx.progress)(&format!("{rows_in} rows read"));
+                    }
+                    if record.len() != n_fields {
+                        rejects.push_wrong_width(line, n_fields, record.len());
+                        continue;
+                    }
+                    let clock = parse_clock(record, &layout, &header, params, &formats);
+                    ts_ok += clock.is_ok() as u64;
+                    let value = parse_value(record, &layout, &header, params);
+                    value_ok += value.is_ok() as u64;
+                    let row = parse_contact(record, &layout, &header, ids, &mut contacts, line)
+                        .and_then(|contact| {
+                            let ts = clock?;
+                            let value = value?;
+                            let category = text(record, layout.category, &header)?;
+                            Ok(Row {
+                                contact,
+                                ts,
+                                value,
+                                category,
+                            })
+                        });
+                    match row {
+                        Ok(row) => {
+                            accepted += 1;
+                            tally.observe(row.ts);
+                            contacts.accepted[row.contact as usize] = true;
+                            columns.line.push(line);
+                            columns.contact.push(row.contact);
+                            columns.ts.push(row.ts);
+                            if let (Some(buffer), Some(v)) = (&mut columns.value, row.value) {
+                                buffer.push(v);
+                                values.push(v);
+                            }
+                            if let Some(buffer) = &mut columns.category {
+                                buffer.push(row.category);
+                            }
+                            for (k, &i) in layout.keep.iter().enumerate() {
+                                columns.keep[k]
+                                    .push(field(&record[i]).ok().flatten().map(str::to_string));
+                            }
+                            if columns.len() == BATCH_ROWS
+                                && batches_tx
+                                    .send(columns.take_batch(&params.keep, &contacts)?)
+                                    .is_err()
+                            {
+                                // The writer stopped on an error, which joining it returns.
+                                return Ok(());
+                            }
+                        }
+                        Err(r) => rejects.push(line, Some(r.field), r.reason, r.value),
+                    }
+                }
+                // The reader may have stopped; then the chunk is simply dropped.
+                let _ = spent_tx.send(chunk);
+            }
+            if columns.len() > 0 {
+                let _ = batches_tx.send(columns.take_batch(&params.keep, &contacts)?);
+            }
+            Ok(())
+        })();
+        drop(batches_tx);
+        drop(records_rx);
+        let events = writer.join().expect("the writer thread does not panic");
+        let (profiles, duplicates) = reader.join().expect("the reader thread does not panic");
+        parsed?;
+        Ok((events?, profiles, duplicates))
+    })?;
     let rejected = rejects.len() as u64;
     if rows_in != accepted + rejected {
         return Err(Error::Internal(format!(
@@ -298,16 +333,11 @@ pub fn run(
     rejects.check_fraction(input, rows_in, params.max_reject_fraction)?;
     contacts.check_distinct(input, &cols.contact)?;
 
-    (ctx.progress)("writing events");
-    if columns.len() > 0 {
-        events.write(&columns.take_batch(&params.keep, &contacts)?)?;
-    }
     out.finish(events)?;
     out.write("rejects", &rejects.batch()?, &[])?;
 
     (ctx.progress)("writing audit");
-    let columns_audit: Vec<ColumnAudit> = csv
-        .header
+    let columns_audit: Vec<ColumnAudit> = header
         .iter()
         .zip(&profiles)
         .map(|(name, p)| ColumnAudit {
@@ -339,6 +369,59 @@ pub fn run(
         accepted,
         rejected,
     })
+}
+
+/// Records with their starting lines, handed from the reader thread in input order.
+type Chunk = Vec<(u64, ByteRecord)>;
+
+const CHUNK_RECORDS: usize = 4096;
+
+/// The reader thread: splits the CSV into records, sends them on in chunks (reusing the
+/// buffers of chunks sent back), and profiles and fingerprints every record on the way.
+fn read_records(
+    mut csv: Csv,
+    records: SyncSender<Result<Chunk>>,
+    spent: Receiver<Chunk>,
+) -> (Vec<ColumnProfile>, Duplicates) {
+    let n_fields = csv.header.len();
+    let mut profiles = vec![ColumnProfile::default(); n_fields];
+    let mut duplicates = Duplicates::default();
+    loop {
+        let mut chunk = spent.try_recv().unwrap_or_default();
+        let mut spare: Vec<ByteRecord> = chunk.drain(..).map(|(_, r)| r).collect();
+        let mut end = false;
+        while chunk.len() < CHUNK_RECORDS {
+            let mut record = spare.pop().unwrap_or_default();
+            match csv.next(&mut record) {
+                Ok(Some(line)) => {
+                    duplicates.observe(&record);
+                    if record.len() == n_fields {
+                        for (i, profile) in profiles.iter_mut().enumerate() {
+                            profile.observe(field(&record[i]).ok().flatten());
+                        }
+                    }
+                    chunk.push((line, record));
+                }
+                Ok(None) => {
+                    end = true;
+                    break;
+                }
+                Err(e) => {
+                    if !chunk.is_empty() {
+                        let _ = records.send(Ok(chunk));
+                    }
+                    let _ = records.send(Err(e));
+                    return (profiles, duplicates);
+                }
+            }
+        }
+        if !chunk.is_empty() && records.send(Ok(chunk)).is_err() {
+            return (profiles, duplicates);
+        }
+        if end {
+            return (profiles, duplicates);
+        }
+    }
 }
 
 /// What each source column became, for the audit and the artifact metadata.
