@@ -27,30 +27,6 @@ const HOURS: [f64; 24] = [
     0.3, 0.2, 0.1, 0.1, 0.1, 0.3, 0.8, 2.4, 7.0, 10.0, 10.5, 10.0, 8.5, 9.0, 9.5, 9.0, 8.0, 6.5,
     4.0, 3.0, 2.6, 1.1, 0.9, 0.6,
 ];
-const WEEKDAYS: [&str; 7] = [
-    "Monday",
-    "Tuesday",
-    "Wednesday",
-    "Thursday",
-    "Friday",
-    "Saturday",
-    "Sunday",
-];
-const MONTHS: [&str; 12] = [
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-];
-
 fn uniform(rng: &mut Xoshiro256PlusPlus) -> f64 {
     (rng.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
 }
@@ -130,8 +106,8 @@ pub fn write_calls(rows: u64, contacts: u64, seed: u64, output: &Path) -> Result
                 date.month(),
                 date.day(),
                 date.year(),
-                WEEKDAYS[date.weekday().num_days_from_monday() as usize],
-                MONTHS[date.month0() as usize],
+                date.format("%A"),
+                date.format("%B"),
                 date.year(),
                 number(contact),
                 category(contact),
