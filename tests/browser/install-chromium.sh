@@ -17,4 +17,8 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 "${as_root[@]}" apt-get update -qq
 "${as_root[@]}" apt-get install -y -qq --no-install-recommends chromium fonts-dejavu-core >/dev/null
+if ! command -v chromium >/dev/null 2>&1; then
+    echo "chromium is not on PATH after the install" >&2
+    exit 1
+fi
 echo "browser: $(command -v chromium)"

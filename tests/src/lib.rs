@@ -47,12 +47,12 @@ impl Drop for Scratch {
 pub fn isolated_pipeline(
     name: &str,
     scratch: &Path,
-    edit: impl FnOnce(&mut serde_yaml::Value),
+    edit: impl FnOnce(&mut yaml_serde::Value),
 ) -> PathBuf {
     let text = std::fs::read_to_string(repo_root().join("pipelines").join(format!("{name}.yaml")))
         .expect("pipeline exists");
-    let mut doc: serde_yaml::Value = serde_yaml::from_str(&text).expect("pipeline parses");
-    doc["run_dir"] = serde_yaml::Value::String(scratch.join("run").display().to_string());
+    let mut doc: yaml_serde::Value = yaml_serde::from_str(&text).expect("pipeline parses");
+    doc["run_dir"] = yaml_serde::Value::String(scratch.join("run").display().to_string());
     if let Some(stages) = doc["stages"].as_mapping_mut() {
         for (_, stage) in stages.iter_mut() {
             if let Some(input) = stage
@@ -62,13 +62,13 @@ pub fn isolated_pipeline(
                 && Path::new(&input).is_relative()
             {
                 stage["input"] =
-                    serde_yaml::Value::String(repo_root().join(input).display().to_string());
+                    yaml_serde::Value::String(repo_root().join(input).display().to_string());
             }
         }
     }
     edit(&mut doc);
     let path = scratch.join(format!("{name}.yaml"));
-    std::fs::write(&path, serde_yaml::to_string(&doc).expect("serialise")).expect("write pipeline");
+    std::fs::write(&path, yaml_serde::to_string(&doc).expect("serialise")).expect("write pipeline");
     path
 }
 
@@ -148,14 +148,14 @@ pub fn stderr(o: &Output) -> String {
 
 /// Drops every stage after `last` from a pipeline document: for tests that need only the
 /// first stages of a pipeline.
-pub fn stop_after(doc: &mut serde_yaml::Value, last: &str) {
+pub fn stop_after(doc: &mut yaml_serde::Value, last: &str) {
     let stages = doc["stages"].as_mapping_mut().expect("stages mapping");
     let keep = stages
         .keys()
         .position(|k| k.as_str() == Some(last))
         .expect("stage exists")
         + 1;
-    let later: Vec<serde_yaml::Value> = stages.keys().skip(keep).cloned().collect();
+    let later: Vec<yaml_serde::Value> = stages.keys().skip(keep).cloned().collect();
     for stage in later {
         stages.shift_remove(&stage);
     }

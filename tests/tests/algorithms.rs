@@ -13,8 +13,8 @@ fn run_with(scratch: &Scratch, algorithm: &str, dbscan: Option<&str>) -> PathBuf
         let fit = &mut doc["stages"]["fit"];
         fit["algorithm"] = algorithm.into();
         if let Some(spec) = dbscan {
-            fit["dbscan"] = serde_yaml::from_str(spec).unwrap();
-            fit["needs"] = serde_yaml::from_str("[preprocess, features]").unwrap();
+            fit["dbscan"] = yaml_serde::from_str(spec).unwrap();
+            fit["needs"] = yaml_serde::from_str("[preprocess, features]").unwrap();
             doc["stages"]
                 .as_mapping_mut()
                 .unwrap()
@@ -108,7 +108,7 @@ fn dbscan_finds_the_dense_segments_marks_noise_and_suggests_eps() {
     let pipeline = isolated_pipeline("leads", scratch.path(), |doc| {
         let fit = &mut doc["stages"]["fit"];
         fit["algorithm"] = "dbscan".into();
-        fit["dbscan"] = serde_yaml::from_str("{eps: 1.5, min_samples: 10}").unwrap();
+        fit["dbscan"] = yaml_serde::from_str("{eps: 1.5, min_samples: 10}").unwrap();
     });
     let o = segflow(&["run", pipeline.to_str().unwrap(), "--only", "robustness"]);
     assert_eq!(o.status.code(), Some(65), "{}", stderr(&o));
@@ -126,9 +126,9 @@ fn a_gaussian_mixture_segments_the_leads_and_scores_with_its_posterior() {
         stop_after(doc, "fit");
         let fit = &mut doc["stages"]["fit"];
         fit["algorithm"] = "gmm".into();
-        fit["gmm"] = serde_yaml::from_str("{covariance: diag, n_init: 2}").unwrap();
+        fit["gmm"] = yaml_serde::from_str("{covariance: diag, n_init: 2}").unwrap();
         let select = &mut doc["stages"]["select_k"];
-        select["bic"] = serde_yaml::from_str("{covariance: diag}").unwrap();
+        select["bic"] = yaml_serde::from_str("{covariance: diag}").unwrap();
         select["rule"] = "min_bic".into();
     });
     let out = segflow(&["run", pipeline.to_str().unwrap()]);
@@ -158,7 +158,7 @@ fn pca_before_clustering_keeps_the_asked_variance_and_assign_projects_new_rows()
     let scratch = Scratch::new("algorithms-pca");
     let pipeline = isolated_pipeline("leads", scratch.path(), |doc| {
         stop_after(doc, "fit");
-        doc["stages"]["preprocess"]["pca"] = serde_yaml::from_str("{variance: 0.92}").unwrap();
+        doc["stages"]["preprocess"]["pca"] = yaml_serde::from_str("{variance: 0.92}").unwrap();
     });
     let out = segflow(&["run", pipeline.to_str().unwrap()]);
     assert!(out.status.success(), "{}", stderr(&out));

@@ -217,7 +217,7 @@ fn awkward_but_valid_files_are_read() {
 fn pipeline_fails(
     case: &str,
     csv_text: Option<String>,
-    edit: impl FnOnce(&mut serde_yaml::Value),
+    edit: impl FnOnce(&mut yaml_serde::Value),
     code: i32,
     needles: &[&str],
 ) {
@@ -284,7 +284,7 @@ fn too_few_contacts_bad_k_ranges_and_constant_features_are_named() {
     pipeline_fails(
         "inverted_k_range",
         None,
-        |doc| doc["stages"]["select_k"]["k"] = serde_yaml::from_str("[6, 3]").unwrap(),
+        |doc| doc["stages"]["select_k"]["k"] = yaml_serde::from_str("[6, 3]").unwrap(),
         78,
         &["stages.select_k.k", "needs 2 ≤ low ≤ high"],
     );
@@ -454,13 +454,13 @@ fn rewrite_parquet(src: &Path, dst: &Path, change: Change) {
 
 /// The default pipeline's params of `stage` as a standalone params file in `dir`.
 fn walsoft_params(dir: &Path, stage: &str) -> std::path::PathBuf {
-    let pipeline: serde_yaml::Value = serde_yaml::from_str(
+    let pipeline: yaml_serde::Value = yaml_serde::from_str(
         &std::fs::read_to_string(repo_root().join("pipelines/walsoft.yaml")).unwrap(),
     )
     .unwrap();
     let mut params = pipeline["stages"][stage].clone();
     params.as_mapping_mut().unwrap().shift_remove("needs");
     let path = dir.join(format!("{stage}.yaml"));
-    std::fs::write(&path, serde_yaml::to_string(&params).unwrap()).unwrap();
+    std::fs::write(&path, yaml_serde::to_string(&params).unwrap()).unwrap();
     path
 }

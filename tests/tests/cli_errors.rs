@@ -8,7 +8,7 @@ const WHOLESALE: &str = "data/wholesale_customers/wholesale_customers.csv";
 /// Runs `segflow run` on the walsoft pipeline as edited, and checks the failure.
 fn run_fails(
     name: &str,
-    edit: impl FnOnce(&mut serde_yaml::Value),
+    edit: impl FnOnce(&mut yaml_serde::Value),
     code: i32,
     message: &[&str],
 ) -> Scratch {
@@ -28,8 +28,8 @@ fn run_fails(
     scratch
 }
 
-fn yaml(s: &str) -> serde_yaml::Value {
-    serde_yaml::from_str(s).unwrap()
+fn yaml(s: &str) -> yaml_serde::Value {
+    yaml_serde::from_str(s).unwrap()
 }
 
 #[test]
@@ -174,9 +174,9 @@ fn run_fails_with_csv(name: &str, csv: &str, max_reject: Option<f64>) -> Scratch
     let csv_path = scratch.path().join("calls.csv");
     std::fs::write(&csv_path, csv).unwrap();
     let pipeline = isolated_pipeline("walsoft", scratch.path(), |d| {
-        d["stages"]["ingest"]["input"] = serde_yaml::Value::String(csv_path.display().to_string());
+        d["stages"]["ingest"]["input"] = yaml_serde::Value::String(csv_path.display().to_string());
         if let Some(m) = max_reject {
-            d["stages"]["ingest"]["max_reject_fraction"] = serde_yaml::to_value(m).unwrap();
+            d["stages"]["ingest"]["max_reject_fraction"] = yaml_serde::to_value(m).unwrap();
         }
     });
     // Two accepted calls are too few to choose among K = 2..12: ingest only.
@@ -233,7 +233,7 @@ fn missing_required_column_is_a_data_error() {
     let csv_path = scratch.path().join("calls.csv");
     std::fs::write(&csv_path, "date_stamp,time,dialled_phone_number,name,category\n1/1/2022,16:03:01,648578192,Abel,Unknown\n").unwrap();
     let pipeline = isolated_pipeline("walsoft", scratch.path(), |d| {
-        d["stages"]["ingest"]["input"] = serde_yaml::Value::String(csv_path.display().to_string());
+        d["stages"]["ingest"]["input"] = yaml_serde::Value::String(csv_path.display().to_string());
     });
     let out = segflow(&["run", pipeline.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(65), "{}", stderr(&out));
@@ -360,5 +360,62 @@ fn fit_params_are_checked_by_key_and_a_failed_fit_leaves_earlier_stages_alone() 
         !left
             .iter()
             .any(|f| f.starts_with("fit") || f.contains("staging"))
+    );
+}
+
+/// Hostile pipeline files are refused as config errors before any stage runs: deep flow
+/// nesting (the YAML scanner is quadratic in it) and an alias bomb.
+#[test]
+fn hostile_yaml_is_refused_before_parsing_blows_up() {
+    let scratch = Scratch::new("hostile-yaml");
+    let laughs = (1..=9).fold(
+        String::from("a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n"),
+        |doc, i| {
+            let refs = vec![format!("*a{}", i - 1); 9].join(", ");
+            doc + &format!("a{i}: &a{i} [{refs}]\n")
+        },
+    );
+    let cases = [
+        (
+            "deep-10k.yaml",
+            format!(
+                "pipeline: x\nstages: {}{}\n",
+                "[".repeat(10_000),
+                "]".repeat(10_000)
+            ),
+            "nested deeper than 64 levels at line 2",
+        ),
+        (
+            "deep-100k.yaml",
+            format!("pipeline: x\nstages: {}\n", "[".repeat(100_000)),
+            "nested deeper than 64 levels at line 2",
+        ),
+        (
+            "laughs.yaml",
+            format!("pipeline: x\n{laughs}stages: *a9\n"),
+            "not valid YAML",
+        ),
+    ];
+    for (file, text, message) in cases {
+        let path = scratch.path().join(file);
+        std::fs::write(&path, text).unwrap();
+        let out = segflow(&["run", path.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(78), "{file}: {}", stderr(&out));
+        assert!(stderr(&out).contains(message), "{file}: {}", stderr(&out));
+        assert!(stderr(&out).contains(file), "{file}: {}", stderr(&out));
+    }
+}
+
+/// An error inside a `{variant: data}` param names the whole key path down to the variant.
+#[test]
+fn errors_inside_enum_params_name_the_full_path() {
+    run_fails(
+        "enum-path",
+        |d| d["stages"]["features"]["blocks"]["duration"]["p90_dur_sec"] = yaml("{quantile: high}"),
+        78,
+        &[
+            "stages.features.blocks.duration.p90_dur_sec.quantile",
+            "expected f64",
+        ],
     );
 }

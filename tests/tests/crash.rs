@@ -23,7 +23,7 @@ fn artifacts(run: &Path) -> Vec<(String, Vec<u8>)> {
 /// SIGKILLs `segflow run --force` at points spread evenly over the uninterrupted run's length
 /// and checks that a rerun completes, `verify` is clean and every artifact equals the
 /// reference's, and that at least half the kills landed mid-run.
-fn kill_and_resume(name: &str, attempts: u32, edit: impl Fn(&mut serde_yaml::Value)) {
+fn kill_and_resume(name: &str, attempts: u32, edit: impl Fn(&mut yaml_serde::Value)) {
     // One at a time: kill points are fractions of a timed run, which a concurrent one slows.
     static SERIAL: Mutex<()> = Mutex::new(());
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());

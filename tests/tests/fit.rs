@@ -331,14 +331,14 @@ fn fit_runs_alone_with_k_in_its_params_and_needs_a_k() {
     let scratch = Scratch::new("fit-alone");
     let run = run_walsoft(&scratch);
     let text = std::fs::read_to_string(repo_root().join("pipelines/walsoft.yaml")).unwrap();
-    let doc: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
+    let doc: yaml_serde::Value = yaml_serde::from_str(&text).unwrap();
     let mut block = doc["stages"]["fit"].as_mapping().unwrap().clone();
     block.shift_remove("needs");
     let no_k = scratch.path().join("fit.yaml");
-    std::fs::write(&no_k, serde_yaml::to_string(&block).unwrap()).unwrap();
+    std::fs::write(&no_k, yaml_serde::to_string(&block).unwrap()).unwrap();
     block.insert("k".into(), 4.into());
     let with_k = scratch.path().join("fit_k4.yaml");
-    std::fs::write(&with_k, serde_yaml::to_string(&block).unwrap()).unwrap();
+    std::fs::write(&with_k, yaml_serde::to_string(&block).unwrap()).unwrap();
     let fit = |params: &Path, out: &Path| {
         segflow(&[
             "fit",

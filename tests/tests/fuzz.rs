@@ -46,14 +46,15 @@ fn corpus(kind: &str) -> Vec<(String, Vec<u8>)> {
 }
 
 /// A stage's params: its block in a shipped pipeline without the runner's keys.
-fn ingest_params(pipeline: &str) -> serde_yaml::Value {
+fn ingest_params(pipeline: &str) -> segflow_core::params::ParamTree {
     let text = std::fs::read_to_string(repo_root().join("pipelines").join(pipeline)).unwrap();
-    let doc: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
+    let doc: yaml_serde::Value = yaml_serde::from_str(&text).unwrap();
     let mut block = doc["stages"]["ingest"].as_mapping().unwrap().clone();
     for k in ["input", "needs", "uses", "output_dir"] {
         block.shift_remove(k);
     }
-    serde_yaml::Value::Mapping(block)
+    let text = yaml_serde::to_string(&block).unwrap();
+    segflow_core::yaml::parse_document(pipeline, &text).unwrap()
 }
 
 fn budget() -> (Duration, u32) {

@@ -11,7 +11,7 @@ use segflow_tests::*;
 const ROWS: usize = 300_000;
 
 /// Runs the default pipeline's ingest and features over `calls` into `dir/run`.
-fn ingest_and_features(dir: &Path, calls: &Path, features: impl Fn(&mut serde_yaml::Value)) {
+fn ingest_and_features(dir: &Path, calls: &Path, features: impl Fn(&mut yaml_serde::Value)) {
     let pipeline = isolated_pipeline("walsoft", dir, |doc| {
         stop_after(doc, "features");
         doc["stages"]["ingest"]["input"] = calls.to_str().unwrap().into();

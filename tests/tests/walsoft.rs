@@ -501,14 +501,14 @@ fn standalone_stages_write_the_same_artifacts_as_the_runner() {
     let scratch = Scratch::new("walsoft-standalone");
     let run = run_walsoft(&scratch);
     let text = std::fs::read_to_string(repo_root().join("pipelines/walsoft.yaml")).unwrap();
-    let doc: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
+    let doc: yaml_serde::Value = yaml_serde::from_str(&text).unwrap();
     let params = |stage: &str| {
         let mut block = doc["stages"][stage].as_mapping().unwrap().clone();
         for k in ["input", "needs", "uses", "output_dir"] {
             block.shift_remove(k);
         }
         let path = scratch.path().join(format!("{stage}.params.yaml"));
-        std::fs::write(&path, serde_yaml::to_string(&block).unwrap()).unwrap();
+        std::fs::write(&path, yaml_serde::to_string(&block).unwrap()).unwrap();
         path
     };
     let (ingest_params, features_params, preprocess_params, select_k_params, fit_params) = (
@@ -589,7 +589,7 @@ fn keyed_ids_need_the_key_and_differ_from_the_public_hash() {
     let scratch = Scratch::new("walsoft-hmac");
     let pipeline = isolated_pipeline("walsoft", scratch.path(), |doc| {
         doc["stages"]["ingest"]["privacy"]["id"] =
-            serde_yaml::from_str("{method: hmac_sha256, key_env: SEGFLOW_TEST_KEY, hex_chars: 16}")
+            yaml_serde::from_str("{method: hmac_sha256, key_env: SEGFLOW_TEST_KEY, hex_chars: 16}")
                 .unwrap();
     });
     let p = pipeline.to_str().unwrap();

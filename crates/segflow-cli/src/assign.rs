@@ -16,6 +16,7 @@ use segflow_core::artifact::{
 use segflow_core::error::Location;
 use segflow_core::hash::{file_sha256, params_hash, params_json};
 use segflow_core::lock::Lock;
+use segflow_core::params::ParamTree;
 use segflow_core::stage::{Stage, run_with_params};
 use segflow_core::{Error, Result};
 use segflow_fit::Model;
@@ -124,19 +125,19 @@ fn locate(run_dir: &Path) -> Result<RunArtifacts> {
 }
 
 /// The params a stage ran with, from its artifact's provenance.
-fn params_of(a: &Artifact) -> Result<serde_yaml::Value> {
+fn params_of(a: &Artifact) -> Result<ParamTree> {
     let json = a.meta(META_PARAMS).ok_or_else(|| {
         Error::data(
             Location::file(&a.path),
             "no segflow.params provenance; rerun the pipeline with this segflow version",
         )
     })?;
-    serde_yaml::from_str(json)
+    ParamTree::from_json(json)
         .map_err(|e| Error::data(Location::file(&a.path), format!("unreadable params: {e}")))
 }
 
 /// The training run's global thresholds, so new contacts are measured against the same bar.
-fn fixed_thresholds(features: &Artifact) -> Result<serde_yaml::Mapping> {
+fn fixed_thresholds(features: &Artifact) -> Result<serde_json::Map<String, serde_json::Value>> {
     let pairs: Vec<(String, String)> = features
         .meta("segflow.thresholds")
         .map(serde_json::from_str)
@@ -190,15 +191,12 @@ pub fn assign(
     let training_features = read_parquet(&run.features)?;
     let ingest_params = params_of(&training_events)?;
     let mut features_params = params_of(&training_features)?;
-    let features_map = features_params
-        .as_mapping_mut()
-        .ok_or_else(|| Error::data(Location::file(&run.features), "params are not a mapping"))?;
-    features_map.insert(
-        "thresholds".into(),
-        serde_yaml::Value::Mapping(fixed_thresholds(&training_features)?),
-    );
+    let not_mapping = |_| Error::data(Location::file(&run.features), "params are not a mapping");
+    features_params
+        .set("thresholds", fixed_thresholds(&training_features)?)
+        .map_err(not_mapping)?;
     if let Some(t) = as_of {
-        features_map.insert("as_of".into(), t.into());
+        features_params.set("as_of", t).map_err(not_mapping)?;
     }
 
     let parent = output
@@ -377,11 +375,10 @@ pub fn assign(
             .replace('\\', "/");
         model_hashes.insert(rel, file_sha256(&path)?);
     }
-    let params: serde_yaml::Value = serde_yaml::to_value(serde_json::json!({
+    let params = ParamTree::from_serialize(&serde_json::json!({
         "model": model_hashes,
         "as_of": as_of,
-    }))
-    .map_err(|e| Error::Internal(e.to_string()))?;
+    }))?;
     let mut input_hashes = BTreeMap::new();
     input_hashes.insert(
         input

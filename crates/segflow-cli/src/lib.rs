@@ -430,7 +430,7 @@ fn compare_outputs(
     b: &std::path::Path,
     dir: &std::path::Path,
 ) -> Result<()> {
-    let params = serde_yaml::Value::Mapping(Default::default());
+    let params = segflow_core::params::ParamTree::empty();
     let mut input_hashes = std::collections::BTreeMap::new();
     input_hashes.insert(
         "a/assignments.parquet".to_string(),

@@ -7,6 +7,7 @@ pub mod error;
 pub mod hash;
 pub mod lock;
 pub mod matrix;
+pub mod params;
 pub mod pipeline;
 pub mod runner;
 pub mod stage;

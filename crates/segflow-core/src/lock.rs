@@ -61,7 +61,7 @@ impl Lock {
     }
 
     fn parse(path: &Path, text: &str) -> Result<Self> {
-        let lock: Lock = serde_yaml::from_str(text).map_err(|e| {
+        let lock: Lock = crate::yaml::from_str(text).map_err(|e| {
             Error::data(
                 crate::error::Location::file(path),
                 format!("unreadable lock file: {e}"),
@@ -81,7 +81,7 @@ impl Lock {
 
     pub fn save(&self, run_dir: &Path) -> Result<()> {
         std::fs::create_dir_all(run_dir).map_err(|e| Error::io(run_dir, e))?;
-        let text = serde_yaml::to_string(self).map_err(|e| Error::Internal(e.to_string()))?;
+        let text = crate::yaml::to_string(self)?;
         crate::artifact::write_atomic(&Self::path(run_dir), text.as_bytes())
     }
 }

@@ -6,7 +6,9 @@
 use std::collections::BTreeSet;
 use std::path::{Component, Path, PathBuf};
 
-use serde_yaml::{Mapping, Value};
+use serde_json::{Map as Mapping, Value};
+
+use crate::params::ParamTree;
 
 use crate::stage::{Format, Planned, Registry, Stage};
 use crate::{Error, Result};
@@ -34,7 +36,7 @@ pub struct StageSpec {
     /// External input files (`input`), as named in the YAML.
     pub inputs: Vec<PathBuf>,
     pub output_dir: PathBuf,
-    pub params: Value,
+    pub params: ParamTree,
     /// Artifacts a run writes.
     pub outputs: Vec<Planned>,
 }
@@ -84,9 +86,8 @@ impl Pipeline {
     pub fn parse(path: &Path, text: &str, registry: &Registry) -> Result<Self> {
         let file = path.display().to_string();
         let cfg = |key: &str, msg: String| Error::config(&file, key, msg);
-        let root: Value =
-            serde_yaml::from_str(text).map_err(|e| cfg("", format!("not valid YAML: {e}")))?;
-        let Value::Mapping(root) = root else {
+        let root = crate::yaml::parse_document(&file, text)?.into_tree();
+        let Value::Object(root) = root else {
             return Err(cfg(
                 "",
                 "the pipeline must be a mapping with `pipeline` and `stages`".into(),
@@ -115,7 +116,7 @@ impl Pipeline {
             Some(Value::String(s)) if !s.is_empty() => PathBuf::from(s),
             Some(_) => return Err(cfg("run_dir", "must be a path".into())),
         };
-        let Some(Value::Mapping(stage_map)) = root.get("stages") else {
+        let Some(Value::Object(stage_map)) = root.get("stages") else {
             return Err(cfg(
                 "stages",
                 "missing or not a mapping of stage name → stage".into(),
@@ -126,13 +127,7 @@ impl Pipeline {
         }
 
         let mut declared = Vec::new();
-        for (key, body) in stage_map {
-            let Value::String(stage_name) = key else {
-                return Err(cfg(
-                    "stages",
-                    format!("stage names must be strings, found {key:?}"),
-                ));
-            };
+        for (stage_name, body) in stage_map {
             declared.push(parse_stage(stage_name, body, &run_dir, registry, &file)?);
         }
 
@@ -234,7 +229,7 @@ fn parse_stage(
     file: &str,
 ) -> Result<StageSpec> {
     let key = |k: &str| format!("stages.{name}.{k}");
-    let Value::Mapping(body) = body else {
+    let Value::Object(body) = body else {
         return Err(Error::config(
             file,
             format!("stages.{name}"),
@@ -294,13 +289,12 @@ fn parse_stage(
             ),
         ));
     }
-    let mut params = Mapping::new();
-    for (k, v) in body {
-        if !matches!(k, Value::String(s) if RUNNER_KEYS.contains(&s.as_str())) {
-            params.insert(k.clone(), v.clone());
-        }
-    }
-    let params = Value::Mapping(params);
+    let params: Mapping<String, Value> = body
+        .iter()
+        .filter(|(k, _)| !RUNNER_KEYS.contains(&k.as_str()))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let params = ParamTree::from_tree(Value::Object(params));
     let outputs = stage
         .plan(&params)
         .map_err(|e| e.in_config(file, &format!("stages.{name}")))?;
@@ -319,7 +313,7 @@ fn string_list(value: Option<&Value>, key: &str, file: &str) -> Result<Vec<Strin
     match value {
         None => Ok(Vec::new()),
         Some(Value::String(s)) => Ok(vec![s.clone()]),
-        Some(Value::Sequence(items)) => items
+        Some(Value::Array(items)) => items
             .iter()
             .map(|v| {
                 v.as_str()
@@ -335,10 +329,14 @@ fn string_list(value: Option<&Value>, key: &str, file: &str) -> Result<Vec<Strin
     }
 }
 
-fn check_keys(map: &Mapping, allowed: &[&str], prefix: &str, file: &str) -> Result<()> {
-    for k in map.keys() {
-        let name = k.as_str().unwrap_or("<non-string key>");
-        if !allowed.contains(&name) {
+fn check_keys(
+    map: &Mapping<String, Value>,
+    allowed: &[&str],
+    prefix: &str,
+    file: &str,
+) -> Result<()> {
+    for name in map.keys() {
+        if !allowed.contains(&name.as_str()) {
             let key = if prefix.is_empty() {
                 name.to_string()
             } else {

@@ -6,9 +6,9 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use arrow::array::RecordBatch;
-use serde::de::DeserializeOwned;
 
 use crate::artifact::{self, Provenance};
+use crate::params::ParamTree;
 use crate::{Error, Result};
 
 /// What a stage run may use besides its inputs and params.
@@ -30,14 +30,14 @@ pub trait Stage: Sync {
     fn consumes(&self) -> &'static [&'static str];
 
     /// Validates params and returns the artifacts a run writes.
-    fn plan(&self, params: &serde_yaml::Value) -> Result<Vec<Planned>>;
+    fn plan(&self, params: &ParamTree) -> Result<Vec<Planned>>;
 
     /// Runs the stage, writing every planned artifact into `out`; returns the stage's row count
     /// (rows of its main artifact) for the summary.
     fn run(
         &self,
         inputs: &[PathBuf],
-        params: &serde_yaml::Value,
+        params: &ParamTree,
         out: &mut OutputDir,
         ctx: &StageCtx<'_>,
     ) -> Result<u64>;
@@ -87,30 +87,6 @@ impl Planned {
             format: Format::Csv,
         }
     }
-}
-
-/// Deserialises stage params strictly; the error names the offending key path.
-pub fn parse_params<P: DeserializeOwned>(value: &serde_yaml::Value) -> Result<P> {
-    serde_path_to_error::deserialize(value.clone()).map_err(|e| {
-        let path = e.path().to_string();
-        Error::config(
-            "",
-            if path == "." { String::new() } else { path },
-            e.into_inner().to_string(),
-        )
-    })
-}
-
-/// Params that check what serde cannot (ranges, combinations of keys).
-pub trait Validate {
-    fn validate(&self) -> Result<()>;
-}
-
-/// Deserialises stage params strictly, then validates them.
-pub fn parse_valid<P: DeserializeOwned + Validate>(value: &serde_yaml::Value) -> Result<P> {
-    let params: P = parse_params(value)?;
-    params.validate()?;
-    Ok(params)
 }
 
 /// The input of a stage that reads exactly one file.
@@ -380,10 +356,9 @@ pub fn run_standalone(
 ) -> Result<(u64, Vec<PathBuf>)> {
     let text = crate::yaml::read_config(params_file)?;
     let file = params_file.display().to_string();
-    let params: serde_yaml::Value = serde_yaml::from_str(&text)
-        .map_err(|e| Error::config(&file, "", format!("not valid YAML: {e}")))?;
+    let params = crate::yaml::parse_document(&file, &text)?;
     let params = if params.is_null() {
-        serde_yaml::Value::Mapping(Default::default())
+        ParamTree::empty()
     } else {
         params
     };
@@ -396,7 +371,7 @@ pub fn run_standalone(
 pub fn run_with_params(
     stage: &dyn Stage,
     inputs: &[PathBuf],
-    params: &serde_yaml::Value,
+    params: &ParamTree,
     output_dir: &Path,
     seed: u64,
     progress: &dyn Fn(&str),

@@ -12,9 +12,8 @@ use std::path::PathBuf;
 
 use segflow_core::artifact::{open_parquet, open_parquet_columns};
 use segflow_core::error::Location;
-use segflow_core::stage::{
-    OutputDir, Planned, Stage, StageCtx, Validate, parse_params, parse_valid, single_input,
-};
+use segflow_core::params::{ParamTree, Validate, parse_params, parse_valid};
+use segflow_core::stage::{OutputDir, Planned, Stage, StageCtx, single_input};
 use segflow_core::{Error, Result};
 
 pub use spec::{Condition, Feature, Params};
@@ -68,7 +67,7 @@ impl Stage for FeaturesStage {
         &["events", "table"]
     }
 
-    fn plan(&self, params: &serde_yaml::Value) -> Result<Vec<Planned>> {
+    fn plan(&self, params: &ParamTree) -> Result<Vec<Planned>> {
         parse_valid::<Params>(params)?;
         Ok(vec![Planned::new("features")])
     }
@@ -76,7 +75,7 @@ impl Stage for FeaturesStage {
     fn run(
         &self,
         inputs: &[PathBuf],
-        params: &serde_yaml::Value,
+        params: &ParamTree,
         out: &mut OutputDir,
         ctx: &StageCtx<'_>,
     ) -> Result<u64> {

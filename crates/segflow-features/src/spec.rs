@@ -4,8 +4,7 @@ use indexmap::IndexMap;
 use serde::Deserialize;
 
 use segflow_core::calendar::{HourRange, Weekday};
-use segflow_core::stage::Validate;
-use segflow_core::yaml::{deserialize_enum, enum_value};
+use segflow_core::params::Validate;
 use segflow_core::{Error, Result};
 
 #[derive(Debug, Clone, Deserialize)]
@@ -16,7 +15,6 @@ pub struct Params {
     #[serde(default = "default_as_of")]
     pub as_of: String,
     /// Block name → (feature name → aggregation), in output column order.
-    #[serde(deserialize_with = "feature_blocks")]
     pub blocks: IndexMap<String, IndexMap<String, Feature>>,
     /// Blocks whose columns are model inputs; the others are for interpretation only.
     pub model_blocks: Vec<String>,
@@ -24,26 +22,6 @@ pub struct Params {
     /// quantiles of this data: scoring new contacts against the training bar.
     #[serde(default)]
     pub thresholds: IndexMap<String, f64>,
-}
-
-fn feature_blocks<'de, D: serde::Deserializer<'de>>(
-    d: D,
-) -> std::result::Result<IndexMap<String, IndexMap<String, Feature>>, D::Error> {
-    use serde::de::Error as _;
-    let raw = IndexMap::<String, IndexMap<String, serde_yaml::Value>>::deserialize(d)?;
-    raw.into_iter()
-        .map(|(block, features)| {
-            let features = features
-                .into_iter()
-                .map(|(name, value)| {
-                    enum_value(value)
-                        .map(|f| (name.clone(), f))
-                        .map_err(|e| D::Error::custom(format!("{block}.{name}: {e}")))
-                })
-                .collect::<std::result::Result<_, _>>()?;
-            Ok((block, features))
-        })
-        .collect()
 }
 
 fn default_as_of() -> String {
@@ -73,7 +51,7 @@ pub enum Feature {
     /// (last − first event) in days.
     TenureDays,
     /// Share of the contact's events meeting a condition.
-    Share(#[serde(deserialize_with = "deserialize_enum")] Condition),
+    Share(Condition),
     /// One column `<name>_<category>` per category among the `top` most frequent overall.
     CategoryShares {
         top: usize,

@@ -29,10 +29,8 @@ use segflow_core::artifact::{
 };
 use segflow_core::error::Location;
 use segflow_core::matrix::read_matrix;
-use segflow_core::stage::{
-    OutputDir, Planned, Stage, StageCtx, Validate, inputs_by_kind, parse_params, parse_valid,
-    required_input,
-};
+use segflow_core::params::{ParamTree, Validate, parse_params, parse_valid};
+use segflow_core::stage::{OutputDir, Planned, Stage, StageCtx, inputs_by_kind, required_input};
 use segflow_core::{Error, Result};
 
 pub use naming::Named;
@@ -1360,7 +1358,7 @@ impl Stage for FitStage {
         &["matrix", "decision", "features"]
     }
 
-    fn plan(&self, params: &serde_yaml::Value) -> Result<Vec<Planned>> {
+    fn plan(&self, params: &ParamTree) -> Result<Vec<Planned>> {
         let params: Params = parse_valid(params)?;
         let mut planned = vec![
             Planned::new("assignments"),
@@ -1390,7 +1388,7 @@ impl Stage for FitStage {
     fn run(
         &self,
         inputs: &[PathBuf],
-        params: &serde_yaml::Value,
+        params: &ParamTree,
         out: &mut OutputDir,
         ctx: &StageCtx<'_>,
     ) -> Result<u64> {

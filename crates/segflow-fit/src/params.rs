@@ -2,8 +2,7 @@
 
 use serde::Deserialize;
 
-use segflow_core::stage::Validate;
-use segflow_core::yaml::enum_value;
+use segflow_core::params::Validate;
 use segflow_core::{Error, Result};
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -228,7 +227,7 @@ pub struct Role {
     pub name: String,
     /// Criteria in order, each breaking the previous one's ties; none → the largest cluster
     /// left over.
-    #[serde(default, deserialize_with = "criteria")]
+    #[serde(default)]
     pub by: Vec<Criterion>,
     pub action: Action,
 }
@@ -248,16 +247,6 @@ impl Criterion {
             Criterion::Lowest(k) | Criterion::Highest(k) => k,
         }
     }
-}
-
-fn criteria<'de, D: serde::Deserializer<'de>>(
-    d: D,
-) -> std::result::Result<Vec<Criterion>, D::Error> {
-    use serde::de::Error as _;
-    Vec::<serde_yaml::Value>::deserialize(d)?
-        .into_iter()
-        .map(|v| enum_value(v).map_err(D::Error::custom))
-        .collect()
 }
 
 /// What the business does with a segment.

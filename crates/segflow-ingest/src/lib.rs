@@ -20,9 +20,8 @@ use indexmap::IndexMap;
 use serde::Deserialize;
 
 use segflow_core::calendar::{HourRange, Weekday};
-use segflow_core::stage::{
-    OutputDir, Planned, Stage, StageCtx, Validate, parse_params, parse_valid, single_input,
-};
+use segflow_core::params::{ParamTree, Validate, parse_params, parse_valid};
+use segflow_core::stage::{OutputDir, Planned, Stage, StageCtx, single_input};
 use segflow_core::{Error, Result};
 
 pub use privacy::{IdMethod, IdRule};
@@ -325,7 +324,7 @@ impl Stage for IngestStage {
         &[]
     }
 
-    fn plan(&self, params: &serde_yaml::Value) -> Result<Vec<Planned>> {
+    fn plan(&self, params: &ParamTree) -> Result<Vec<Planned>> {
         let params: Params = parse_valid(params)?;
         Ok(params.outputs())
     }
@@ -333,7 +332,7 @@ impl Stage for IngestStage {
     fn run(
         &self,
         inputs: &[PathBuf],
-        params: &serde_yaml::Value,
+        params: &ParamTree,
         out: &mut OutputDir,
         ctx: &StageCtx<'_>,
     ) -> Result<u64> {

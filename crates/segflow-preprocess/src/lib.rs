@@ -15,9 +15,8 @@ use segflow_core::artifact::{
     META_BLOCKS, META_ID_COLUMN, META_MODEL_COLUMNS, batch, read_parquet,
 };
 use segflow_core::error::Location;
-use segflow_core::stage::{
-    OutputDir, Planned, Stage, StageCtx, Validate, parse_params, parse_valid, single_input,
-};
+use segflow_core::params::{ParamTree, Validate, parse_params, parse_valid};
+use segflow_core::stage::{OutputDir, Planned, Stage, StageCtx, single_input};
 use segflow_core::{Error, Result};
 
 pub use segflow_transform::{
@@ -137,7 +136,7 @@ impl Stage for PreprocessStage {
         &["features"]
     }
 
-    fn plan(&self, params: &serde_yaml::Value) -> Result<Vec<Planned>> {
+    fn plan(&self, params: &ParamTree) -> Result<Vec<Planned>> {
         let params: Params = parse_valid(params)?;
         let mut planned = vec![
             Planned::new("matrix"),
@@ -153,7 +152,7 @@ impl Stage for PreprocessStage {
     fn run(
         &self,
         inputs: &[PathBuf],
-        params: &serde_yaml::Value,
+        params: &ParamTree,
         out: &mut OutputDir,
         ctx: &StageCtx<'_>,
     ) -> Result<u64> {

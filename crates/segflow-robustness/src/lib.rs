@@ -27,10 +27,8 @@ use segflow_cluster::metrics::{adjusted_rand_index, contingency};
 use segflow_core::artifact::{Artifact, META_BLOCKS, META_MODEL, META_PARAMS, batch, read_parquet};
 use segflow_core::error::Location;
 use segflow_core::matrix::read_matrix;
-use segflow_core::stage::{
-    OutputDir, Planned, Stage, StageCtx, Validate, inputs_by_kind, parse_params, parse_valid,
-    required_input,
-};
+use segflow_core::params::{ParamTree, Validate, parse_params, parse_valid};
+use segflow_core::stage::{OutputDir, Planned, Stage, StageCtx, inputs_by_kind, required_input};
 use segflow_core::stats::quantile_sorted;
 use segflow_core::{Error, Result};
 
@@ -554,12 +552,14 @@ fn block_sensitivity(
             "no segflow.params: rerun preprocess",
         )
     })?;
-    let preprocess: segflow_transform::Params = serde_yaml::from_str(params_json).map_err(|e| {
-        Error::data(
-            Location::file(&matrix.path),
-            format!("preprocess params: {e}"),
-        )
-    })?;
+    let preprocess: segflow_transform::Params = ParamTree::from_json(params_json)
+        .and_then(|p| parse_params(&p))
+        .map_err(|e| {
+            Error::data(
+                Location::file(&matrix.path),
+                format!("preprocess params: {e}"),
+            )
+        })?;
     let all: Vec<String> = match &preprocess.columns {
         Some(c) => c.clone(),
         None => segflow_transform::model_columns(features, None)?
@@ -664,7 +664,7 @@ impl Stage for RobustnessStage {
         &["assignments", "matrix", "features"]
     }
 
-    fn plan(&self, params: &serde_yaml::Value) -> Result<Vec<Planned>> {
+    fn plan(&self, params: &ParamTree) -> Result<Vec<Planned>> {
         parse_valid::<Params>(params)?;
         Ok(vec![
             Planned::new("seed_stability"),
@@ -678,7 +678,7 @@ impl Stage for RobustnessStage {
     fn run(
         &self,
         inputs: &[PathBuf],
-        params: &serde_yaml::Value,
+        params: &ParamTree,
         out: &mut OutputDir,
         ctx: &StageCtx<'_>,
     ) -> Result<u64> {

@@ -15,10 +15,8 @@ use segflow_cluster::metrics::{
 use segflow_core::artifact::batch;
 use segflow_core::error::Location;
 use segflow_core::matrix::read_matrix;
-use segflow_core::stage::{
-    OutputDir, Planned, Stage, StageCtx, Validate, parse_params, parse_valid, single_input,
-};
-use segflow_core::yaml::deserialize_enum;
+use segflow_core::params::{ParamTree, Validate, parse_params, parse_valid};
+use segflow_core::stage::{OutputDir, Planned, Stage, StageCtx, single_input};
 use segflow_core::{Error, Result};
 
 pub use segflow_cluster::kneedle;
@@ -67,7 +65,6 @@ pub struct Params {
     /// How many K the silhouette and Davies–Bouldin shortlists keep.
     #[serde(default = "default_shortlist")]
     pub shortlist: usize,
-    #[serde(deserialize_with = "deserialize_enum")]
     pub rule: Rule,
     /// Smallest allowed share of rows in any cluster; K that fail it are not chosen.
     #[serde(default)]
@@ -593,7 +590,7 @@ impl Stage for SelectKStage {
         &["matrix"]
     }
 
-    fn plan(&self, params: &serde_yaml::Value) -> Result<Vec<Planned>> {
+    fn plan(&self, params: &ParamTree) -> Result<Vec<Planned>> {
         parse_valid::<Params>(params)?;
         Ok(vec![Planned::new("k_scores"), Planned::new("decision")])
     }
@@ -601,7 +598,7 @@ impl Stage for SelectKStage {
     fn run(
         &self,
         inputs: &[PathBuf],
-        params: &serde_yaml::Value,
+        params: &ParamTree,
         out: &mut OutputDir,
         ctx: &StageCtx<'_>,
     ) -> Result<u64> {
@@ -643,20 +640,23 @@ mod tests {
         ]
     }
 
+    fn yaml(text: &str) -> Result<Params> {
+        parse_params(&segflow_core::yaml::parse_document("params.yaml", text)?)
+    }
+
     fn params(rule: &str) -> Params {
-        serde_yaml::from_str(&format!("{{k: [2, 6], rule: {rule}}}")).unwrap()
+        yaml(&format!("{{k: [2, 6], rule: {rule}}}")).unwrap()
     }
 
     #[test]
     fn min_bic_needs_the_mixture_and_takes_the_lowest() {
-        let err = serde_yaml::from_str::<Params>("{k: [2, 6], rule: min_bic}")
+        let err = yaml("{k: [2, 6], rule: min_bic}")
             .unwrap()
             .validate()
             .unwrap_err()
             .to_string();
         assert!(err.contains("min_bic needs"), "{err}");
-        let p: Params =
-            serde_yaml::from_str("{k: [2, 6], rule: min_bic, bic: {covariance: diag}}").unwrap();
+        let p = yaml("{k: [2, 6], rule: min_bic, bic: {covariance: diag}}").unwrap();
         p.validate().unwrap();
         let d = decide(&scores(), &p).unwrap();
         assert_eq!(
@@ -734,8 +734,6 @@ mod tests {
     #[test]
     fn params_are_checked() {
         assert!(params("{fixed: 9}").validate().is_err());
-        let bad: std::result::Result<Params, _> =
-            serde_yaml::from_str("{k: [2, 6], rule: majority}");
-        assert!(bad.is_err());
+        assert!(yaml("{k: [2, 6], rule: majority}").is_err());
     }
 }

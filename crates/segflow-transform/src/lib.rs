@@ -12,7 +12,7 @@ use serde::Deserialize;
 
 use segflow_core::artifact::META_MODEL_COLUMNS;
 use segflow_core::error::Location;
-use segflow_core::stage::Validate;
+use segflow_core::params::Validate;
 use segflow_core::{Error, Result};
 
 pub use projection::{PcaSpec, Projection};

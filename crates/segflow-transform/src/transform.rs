@@ -401,7 +401,7 @@ mod tests {
     use super::*;
 
     fn params() -> Params {
-        serde_yaml::from_str("{}").unwrap()
+        segflow_core::params::parse_params(&segflow_core::params::ParamTree::empty()).unwrap()
     }
 
     fn cols(c: &[(&str, &[f64])]) -> Vec<(String, Vec<f64>)> {

@@ -22,9 +22,8 @@ use segflow_cluster::pca::Components;
 use segflow_core::artifact::{Artifact, META_ID_COLUMN, META_MODEL_COLUMNS, batch, read_parquet};
 use segflow_core::error::Location;
 use segflow_core::matrix::read_matrix;
-use segflow_core::stage::{
-    OutputDir, Planned, Stage, StageCtx, Validate, inputs_by_kind, parse_params, parse_valid,
-};
+use segflow_core::params::{ParamTree, Validate, parse_params, parse_valid};
+use segflow_core::stage::{OutputDir, Planned, Stage, StageCtx, inputs_by_kind};
 use segflow_core::{Error, Result};
 
 /// Every chart the stage can draw, in report order.
@@ -709,7 +708,7 @@ impl Stage for VisualizeStage {
         CONSUMES
     }
 
-    fn plan(&self, params: &serde_yaml::Value) -> Result<Vec<Planned>> {
+    fn plan(&self, params: &ParamTree) -> Result<Vec<Planned>> {
         let p: Params = parse_valid(params)?;
         let mut planned = vec![Planned::new("pca"), Planned::new("pca_variance")];
         planned.extend(
@@ -724,7 +723,7 @@ impl Stage for VisualizeStage {
     fn run(
         &self,
         inputs: &[PathBuf],
-        params: &serde_yaml::Value,
+        params: &ParamTree,
         out: &mut OutputDir,
         ctx: &StageCtx<'_>,
     ) -> Result<u64> {
