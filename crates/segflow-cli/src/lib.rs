@@ -204,15 +204,16 @@ impl Command {
     }
 }
 
-/// A failed command: the error, and the stage that raised it when one was running.
+/// A failed command: the error, and the stage that raised it when one was running. Boxed
+/// where it is returned, so the success path does not carry its size.
 struct Failure {
     stage: Option<String>,
     error: Error,
 }
 
-impl From<Error> for Failure {
+impl From<Error> for Box<Failure> {
     fn from(error: Error) -> Self {
-        Failure { stage: None, error }
+        Box::new(Failure { stage: None, error })
     }
 }
 
@@ -239,7 +240,8 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> u8 {
     let json = cli.command.json();
     match dispatch(cli.command) {
         Ok(code) => code,
-        Err(Failure { stage, error }) => {
+        Err(failure) => {
+            let Failure { stage, error } = *failure;
             eprintln!("segflow: error: {error}");
             if json {
                 print_error_json(stage.as_deref(), error.exit_code(), &error.to_string());
@@ -259,7 +261,7 @@ fn print_error_json(stage: Option<&str>, exit_code: u8, message: &str) {
     println!("{report:#}");
 }
 
-fn dispatch(command: Command) -> std::result::Result<u8, Failure> {
+fn dispatch(command: Command) -> Result<u8, Box<Failure>> {
     let registry = registry();
     match command {
         Command::Run {
@@ -272,9 +274,11 @@ fn dispatch(command: Command) -> std::result::Result<u8, Failure> {
             let pipeline = Pipeline::load(&pipeline, &registry)?;
             let observer = progress::Progress::new(std::io::stderr().is_terminal());
             let summary = runner::run(&pipeline, &RunOptions { only, from, force }, &observer)
-                .map_err(|error| Failure {
-                    stage: observer.running(),
-                    error,
+                .map_err(|error| {
+                    Box::new(Failure {
+                        stage: observer.running(),
+                        error,
+                    })
                 })?;
             if json {
                 println!(
@@ -517,7 +521,7 @@ fn compare_outputs(
     Ok(())
 }
 
-fn standalone(stage: &dyn Stage, args: StageArgs) -> std::result::Result<u8, Failure> {
+fn standalone(stage: &dyn Stage, args: StageArgs) -> Result<u8, Box<Failure>> {
     let show = std::io::stderr().is_terminal() && !args.json;
     let started = std::time::Instant::now();
     let progress = |msg: &str| {
@@ -533,9 +537,11 @@ fn standalone(stage: &dyn Stage, args: StageArgs) -> std::result::Result<u8, Fai
         args.seed,
         &progress,
     )
-    .map_err(|error| Failure {
-        stage: Some(stage.kind().to_string()),
-        error,
+    .map_err(|error| {
+        Box::new(Failure {
+            stage: Some(stage.kind().to_string()),
+            error,
+        })
     })?;
     let seconds = started.elapsed().as_secs_f64();
     if args.json {
