@@ -1,7 +1,7 @@
 //! Helpers for segflow's end-to-end tests: isolated copies of the pipelines, running the
 //! binary, and a stable text rendering of Parquet artifacts for insta snapshots.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -182,67 +182,169 @@ pub fn artifact_renderings(run: &Path, prefix: &str, big: &[&str]) -> Vec<(Strin
         .collect()
 }
 
-/// Fails if any artifact of `run` holds one of the `raw` identifiers: in a Parquet cell or
-/// its metadata, or as a word of a text document. Words segflow and the shipped pipelines
-/// write whatever the data (a contact named "Davies" against "Davies–Bouldin") are not leaks.
-/// Returns how many cells and documents were checked.
-pub fn assert_no_raw_identifiers(run: &Path, raw: &std::collections::HashSet<String>) -> usize {
-    use std::collections::HashSet;
-    let mut own_text = String::new();
-    for f in files_under(&repo_root().join("pipelines")) {
-        own_text.push_str(&std::fs::read_to_string(repo_root().join("pipelines").join(f)).unwrap());
-    }
-    for crate_dir in std::fs::read_dir(repo_root().join("crates")).unwrap() {
-        let src = crate_dir.unwrap().path().join("src");
-        for f in files_under(&src) {
-            own_text.push_str(&std::fs::read_to_string(src.join(f)).unwrap());
+/// Raw identifiers of an input (its contact or entity id column, read with [`csv_column`]),
+/// split for matching: ids that are one word (letters and digits) are looked up among a
+/// text's words; others (with spaces or punctuation) are searched for as they are.
+pub struct RawIds {
+    words: HashSet<String>,
+    phrases: Vec<String>,
+}
+
+impl RawIds {
+    pub fn new(ids: impl IntoIterator<Item = String>) -> Self {
+        let (words, phrases): (HashSet<String>, HashSet<String>) = ids
+            .into_iter()
+            .filter(|id| !id.is_empty())
+            .partition(|id| id.chars().all(char::is_alphanumeric));
+        RawIds {
+            words,
+            phrases: phrases.into_iter().collect(),
         }
     }
-    let words = |text: &str| -> HashSet<String> {
-        text.split(|c: char| !c.is_alphanumeric())
-            .filter(|w| !w.is_empty())
+
+    pub fn len(&self) -> usize {
+        self.words.len() + self.phrases.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The ids that stand in `text` as themselves: not inside a longer word or number, so
+    /// the digits of a phone number inside a hex hash are no leak, while `648578192` in
+    /// `<td>648578192</td>` or `648578192.0` is one.
+    pub fn found_in(&self, text: &str) -> Vec<String> {
+        let mut found: Vec<String> = text
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|w| self.words.contains(*w))
             .map(str::to_string)
-            .collect()
-    };
-    let vocabulary = words(&own_text);
+            .collect();
+        for phrase in &self.phrases {
+            let standalone = text.match_indices(phrase.as_str()).any(|(at, _)| {
+                let before = text[..at].chars().next_back();
+                let after = text[at + phrase.len()..].chars().next();
+                !before.is_some_and(char::is_alphanumeric)
+                    && !after.is_some_and(char::is_alphanumeric)
+            });
+            if standalone {
+                found.push(phrase.clone());
+            }
+        }
+        found.sort();
+        found.dedup();
+        found
+    }
+}
+
+/// Every place a file under `run` holds one of the raw `ids`, as `file: where: ids`: Parquet
+/// cells, column names and metadata values, and the whole text of every other file (HTML
+/// report, SVG charts, CSV copies, lock file). Also returns how many cells and documents
+/// were checked.
+pub fn raw_identifier_leaks(run: &Path, ids: &RawIds) -> (Vec<String>, usize) {
+    leaks_under(run, ids, true)
+}
+
+/// [`raw_identifier_leaks`] in the Parquet artifacts alone, for raw values that may also be
+/// ordinary words of a report (a contact named Davies against the Davies–Bouldin index).
+pub fn raw_identifier_leaks_in_parquet(run: &Path, ids: &RawIds) -> (Vec<String>, usize) {
+    leaks_under(run, ids, false)
+}
+
+fn leaks_under(run: &Path, ids: &RawIds, text_files: bool) -> (Vec<String>, usize) {
+    let mut leaks = Vec::new();
     let mut checked = 0;
+    let mut report = |rel: &str, place: &str, found: Vec<String>| {
+        if !found.is_empty() {
+            leaks.push(format!("{rel}: {place}: {found:?}"));
+        }
+    };
     for rel in files_under(run) {
         let path = run.join(&rel);
-        let bytes = std::fs::read(&path).unwrap();
         if !rel.ends_with(".parquet") {
-            let text = String::from_utf8_lossy(&bytes);
-            let found = words(&text);
-            let leaked: Vec<&String> = raw
-                .iter()
-                .filter(|r| !vocabulary.contains(r.as_str()))
-                .filter(|r| {
-                    if r.contains(' ') {
-                        text.contains(r.as_str())
-                    } else {
-                        found.contains(r.as_str())
-                    }
-                })
-                .collect();
-            assert!(leaked.is_empty(), "{rel} holds raw identifiers {leaked:?}");
-            checked += 1;
+            if text_files {
+                let bytes = std::fs::read(&path).unwrap();
+                report(&rel, "text", ids.found_in(&String::from_utf8_lossy(&bytes)));
+                checked += 1;
+            }
             continue;
         }
         let a = read_parquet(&path).unwrap();
-        for v in a.metadata.values() {
-            assert!(
-                !raw.iter().any(|r| r.len() > 3 && v.contains(r.as_str())),
-                "{rel} metadata holds a raw identifier"
-            );
+        for (key, value) in &a.metadata {
+            report(&rel, &format!("metadata {key}"), ids.found_in(value));
         }
-        for col in a.batch.columns() {
-            for r in 0..col.len() {
-                let c = cell(col.as_ref(), r);
-                assert!(!raw.contains(&c), "{rel} holds raw identifier {c}");
+        for (field, col) in a.batch.schema().fields().iter().zip(a.batch.columns()) {
+            report(&rel, "column name", ids.found_in(field.name()));
+            for r in (0..col.len()).filter(|&r| col.is_valid(r)) {
+                let found = match col.data_type() {
+                    // A number is a raw id only when it equals one, printed in full (not
+                    // rounded as in snapshots): 648578192.5 is a value, 648578192 an id.
+                    DataType::Float64 => {
+                        let v = col.as_primitive::<Float64Type>().value(r).to_string();
+                        ids.words.get(&v).cloned().into_iter().collect()
+                    }
+                    _ => ids.found_in(&cell(col.as_ref(), r)),
+                };
+                report(&rel, &format!("column {} row {r}", field.name()), found);
                 checked += 1;
             }
         }
     }
+    (leaks, checked)
+}
+
+/// Fails if any file under `run` holds one of the raw `ids` (see [`raw_identifier_leaks`]);
+/// returns how many cells and documents were checked.
+pub fn assert_no_raw_identifiers(run: &Path, ids: &RawIds) -> usize {
+    let (leaks, checked) = raw_identifier_leaks(run, ids);
+    assert!(
+        leaks.is_empty(),
+        "{} places hold raw identifiers, the first: {:#?}",
+        leaks.len(),
+        &leaks[..leaks.len().min(10)]
+    );
     checked
+}
+
+/// A CSV file's header and records, parsed with the csv crate (quoted fields, embedded
+/// delimiters and CRLF line ends included).
+pub fn read_csv(path: &Path) -> (csv::StringRecord, Vec<csv::StringRecord>) {
+    let mut reader = csv::Reader::from_path(path)
+        .unwrap_or_else(|e| panic!("cannot open {}: {e}", path.display()));
+    let header = reader.headers().expect("CSV header").clone();
+    let records = reader
+        .records()
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    (header, records)
+}
+
+/// The position of `column` in a CSV header.
+pub fn csv_position(header: &csv::StringRecord, column: &str) -> usize {
+    header
+        .iter()
+        .position(|h| h == column)
+        .unwrap_or_else(|| panic!("no column {column} in {header:?}"))
+}
+
+/// Every value of one column of a CSV file, in row order.
+pub fn csv_column(path: &Path, column: &str) -> Vec<String> {
+    let (header, records) = read_csv(path);
+    let at = csv_position(&header, column);
+    records.iter().map(|r| r[at].to_string()).collect()
+}
+
+/// Writes a CSV file (header, then records) with the csv crate.
+pub fn write_csv<'a>(
+    path: &Path,
+    header: &csv::StringRecord,
+    records: impl IntoIterator<Item = &'a csv::StringRecord>,
+) {
+    let mut writer = csv::Writer::from_path(path).expect("create CSV");
+    writer.write_record(header).expect("write CSV header");
+    for record in records {
+        writer.write_record(record).expect("write CSV record");
+    }
+    writer.flush().expect("flush CSV");
 }
 
 /// The column names of an artifact, in schema order.

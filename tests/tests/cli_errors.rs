@@ -419,3 +419,79 @@ fn errors_inside_enum_params_name_the_full_path() {
         ],
     );
 }
+
+/// The error object a failed `--json` command printed on stdout, after checking that stdout
+/// holds nothing else and stderr still has the message for people.
+fn json_error(out: &std::process::Output, code: i32) -> serde_json::Value {
+    assert_eq!(out.status.code(), Some(code), "{}", stderr(out));
+    assert!(stderr(out).contains("error"), "stderr: {}", stderr(out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("stdout is not one JSON value ({e}): {}", stdout(out)));
+    let error = &report["error"];
+    assert_eq!(error["exit_code"], code, "{report}");
+    assert!(
+        error["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "{report}"
+    );
+    error.clone()
+}
+
+#[test]
+fn failed_json_commands_print_the_error_as_json_on_stdout() {
+    // Bad data inside a stage: the stage is named, the message is the one on stderr.
+    let scratch = Scratch::new("json-errors");
+    let csv_path = scratch.path().join("calls.csv");
+    std::fs::write(&csv_path, BAD_CSV).unwrap();
+    let pipeline = isolated_pipeline("walsoft", scratch.path(), |d| {
+        d["stages"]["ingest"]["input"] = yaml_serde::Value::String(csv_path.display().to_string());
+    });
+    let p = pipeline.to_str().unwrap();
+    let out = segflow(&["run", p, "--only", "ingest", "--json"]);
+    let error = json_error(&out, 65);
+    assert_eq!(error["stage"], "ingest");
+    let message = error["message"].as_str().unwrap();
+    assert!(message.contains("3 of 5 rows rejected"), "{message}");
+    assert!(stderr(&out).contains(message), "{}", stderr(&out));
+    // Without --json stdout stays empty.
+    let out = segflow(&["run", p, "--only", "ingest"]);
+    assert_eq!(out.status.code(), Some(65));
+    assert_eq!(stdout(&out), "");
+
+    // A later stage whose input is missing: that stage, not the first one.
+    let out = segflow(&["run", p, "--only", "features", "--json"]);
+    let error = json_error(&out, 66);
+    assert_eq!(error["stage"], "features");
+
+    // Before any stage runs: the pipeline YAML or the command line.
+    let out = segflow(&["run", p, "--only", "nonexistent", "--json"]);
+    assert!(json_error(&out, 64)["stage"].is_null());
+    let other = Scratch::new("json-errors-yaml");
+    let bad_yaml = isolated_pipeline("walsoft", other.path(), |d| d["schedule"] = yaml("daily"));
+    let out = segflow(&["run", bad_yaml.to_str().unwrap(), "--json"]);
+    assert!(json_error(&out, 78)["stage"].is_null());
+    let out = segflow(&["run", "--json"]);
+    assert!(json_error(&out, 64)["stage"].is_null());
+
+    // A stage subcommand names its stage.
+    let params = scratch.path().join("p.yaml");
+    std::fs::write(&params, "mode: table\n").unwrap();
+    let out = segflow(&[
+        "ingest",
+        "--input",
+        "data/absent.csv",
+        "--output-dir",
+        scratch.path().join("out").to_str().unwrap(),
+        "--params",
+        params.to_str().unwrap(),
+        "--json",
+    ]);
+    let error = json_error(&out, 66);
+    assert_eq!(error["stage"], "ingest");
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .contains("data/absent.csv"),
+        "{error}"
+    );
+}

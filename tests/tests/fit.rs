@@ -46,14 +46,19 @@ fn close(ours: f64, oracle: f64, rel: f64) -> bool {
 
 /// The oracle as (cluster, stat, feature) → value.
 fn oracle() -> HashMap<(String, String, String), f64> {
-    let text = std::fs::read_to_string(repo_root().join("tests/oracle/walsoft_fit.csv")).unwrap();
-    text.lines()
-        .skip(1)
-        .map(|l| {
-            let f: Vec<&str> = l.split(',').collect();
+    let (header, records) = read_csv(&repo_root().join("tests/oracle/walsoft_fit.csv"));
+    let at = |column: &str| csv_position(&header, column);
+    let (cluster, stat, feature, value) = (at("cluster"), at("stat"), at("feature"), at("value"));
+    records
+        .iter()
+        .map(|r| {
             (
-                (f[0].to_string(), f[1].to_string(), f[2].to_string()),
-                f[3].parse().unwrap(),
+                (
+                    r[cluster].to_string(),
+                    r[stat].to_string(),
+                    r[feature].to_string(),
+                ),
+                r[value].parse().unwrap(),
             )
         })
         .collect()
@@ -245,14 +250,9 @@ fn new_records_are_scored_and_bad_ones_are_named() {
     let scratch = Scratch::new("fit-assign-new");
     let run = run_walsoft(&scratch);
     // The last 3,000 calls of the log, as a later export would hold.
-    let text = std::fs::read_to_string(walsoft_csv()).unwrap();
-    let lines: Vec<&str> = text.lines().collect();
+    let (header, records) = read_csv(&walsoft_csv());
     let recent = scratch.path().join("recent.csv");
-    std::fs::write(
-        &recent,
-        format!("{}\n{}\n", lines[0], lines[lines.len() - 3000..].join("\n")),
-    )
-    .unwrap();
+    write_csv(&recent, &header, &records[records.len() - 3000..]);
     let out = scratch.path().join("recent.parquet");
     let o = assign(&run, &recent, &out);
     assert!(o.status.success(), "{}", stderr(&o));
@@ -267,30 +267,20 @@ fn new_records_are_scored_and_bad_ones_are_named() {
     assert!(!ids.is_empty() && ids.iter().all(|id| training.contains(id)));
 
     // A file without the duration column: exit 65 naming the file and the column.
-    let header: Vec<&str> = lines[0].split(',').collect();
-    let drop = header
-        .iter()
-        .position(|h| *h == "duration_in_seconds")
-        .unwrap();
-    let cut = |l: &str| {
-        l.split(',')
+    let drop = csv_position(&header, "duration_in_seconds");
+    let cut = |r: &csv::StringRecord| -> csv::StringRecord {
+        r.iter()
             .enumerate()
             .filter(|(i, _)| *i != drop)
             .map(|(_, f)| f)
-            .collect::<Vec<_>>()
-            .join(",")
+            .collect()
     };
     let bad = scratch.path().join("no_duration.csv");
-    std::fs::write(
+    write_csv(
         &bad,
-        lines[..50]
-            .iter()
-            .map(|l| cut(l))
-            .collect::<Vec<_>>()
-            .join("\n")
-            + "\n",
-    )
-    .unwrap();
+        &cut(&header),
+        &records[..49].iter().map(cut).collect::<Vec<_>>(),
+    );
     let bad_out = scratch.path().join("bad.parquet");
     let o = assign(&run, &bad, &bad_out);
     assert_eq!(o.status.code(), Some(65), "{}", stderr(&o));

@@ -77,6 +77,41 @@ fn events_from_one_timestamp_column_with_kept_columns_and_a_key_file() {
 }
 
 #[test]
+fn epoch_seconds_are_read_with_percent_s() {
+    let scratch = Scratch::new("ingest-epoch");
+    let csv = scratch.path().join("calls.csv");
+    std::fs::write(
+        &csv,
+        "contact,ts,dur\n111,1641052981,10\n111,1641139381,20\n222,1641052981.5,5\n",
+    )
+    .unwrap();
+    let params = scratch.path().join("ingest.yaml");
+    std::fs::write(
+        &params,
+        "mode: events\ncolumns: {contact: contact, timestamp: ts, value: dur}\n\
+         formats: {timestamp: ['%s', '%s%.f']}\n",
+    )
+    .unwrap();
+    let out = scratch.path().join("out");
+    let o = run_stage(
+        "ingest",
+        csv.to_str().unwrap(),
+        &out,
+        params.to_str().unwrap(),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let events = render_full(&out.join("events.parquet"));
+    // `date -u -d @1641052981` prints Sat Jan  1 16:03:01 UTC 2022.
+    for ts in [
+        "| 2022-01-01 16:03:01 |",
+        "| 2022-01-02 16:03:01 |",
+        "| 2022-01-01 16:03:01.500 |",
+    ] {
+        assert!(events.contains(ts), "{ts} not in {events}");
+    }
+}
+
+#[test]
 fn table_mode_blanks_are_nulls_declared_types_reject_and_ids_are_hashed() {
     let scratch = Scratch::new("ingest-table");
     let csv = scratch.path().join("leads.csv");

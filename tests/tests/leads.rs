@@ -30,17 +30,11 @@ fn texts(path: &Path, column: &str) -> Vec<String> {
 
 /// Planted segment by hashed id (the pipeline hashes `lead_id` like any identifier).
 fn truth(path: &Path) -> HashMap<String, String> {
-    std::fs::read_to_string(path)
-        .unwrap()
-        .lines()
-        .skip(1)
-        .map(|l| {
-            let (id, segment) = l.split_once(',').unwrap();
-            (
-                sha256_hex(id.as_bytes())[..12].to_string(),
-                segment.to_string(),
-            )
-        })
+    let ids = csv_column(path, "lead_id");
+    let segments = csv_column(path, "segment");
+    ids.iter()
+        .zip(segments)
+        .map(|(id, segment)| (sha256_hex(id.as_bytes())[..12].to_string(), segment))
         .collect()
 }
 

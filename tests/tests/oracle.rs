@@ -17,11 +17,7 @@ fn compare(artifact: &Path, oracle_csv: &str, rel: f64) -> usize {
         .column_by_name("contact_id")
         .unwrap()
         .as_string::<i32>();
-    let oracle =
-        std::fs::read_to_string(repo_root().join("tests/oracle").join(oracle_csv)).unwrap();
-    let mut lines = oracle.lines();
-    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
-    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    let (header, rows) = read_csv(&repo_root().join("tests/oracle").join(oracle_csv));
     assert_eq!(rows.len(), ids.len());
     let mut compared = 0;
     for (c, name) in header.iter().enumerate().skip(1) {
@@ -41,14 +37,14 @@ fn compare(artifact: &Path, oracle_csv: &str, rel: f64) -> usize {
         };
         assert_eq!(column.null_count(), 0);
         for (r, row) in rows.iter().enumerate() {
-            assert_eq!(row[0], ids.value(r), "row order");
+            assert_eq!(&row[0], ids.value(r), "row order");
             let want: f64 = row[c].parse().unwrap();
             let got = values[r];
             // Summation order may differ from pandas' in the last bits; nothing more.
             assert!(
                 (got - want).abs() <= rel * want.abs().max(1.0),
                 "{name} of {}: segflow {got} vs pandas {want}",
-                row[0]
+                &row[0]
             );
             compared += 1;
         }
@@ -89,21 +85,17 @@ fn walsoft_features_and_matrix_agree_with_pandas_on_every_value() {
         .column_by_name("column")
         .unwrap()
         .as_string::<i32>();
-    let oracle =
-        std::fs::read_to_string(repo_root().join("tests/oracle/walsoft_transform.csv")).unwrap();
-    let mut lines = oracle.lines();
-    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let (header, records) = read_csv(&repo_root().join("tests/oracle/walsoft_transform.csv"));
     let mut compared = 0;
-    for line in lines {
-        let f: Vec<&str> = line.split(',').collect();
-        let row = (0..names.len()).find(|&i| names.value(i) == f[0]).unwrap();
+    for f in &records {
+        let row = (0..names.len()).find(|&i| names.value(i) == &f[0]).unwrap();
         for (j, stat) in header.iter().enumerate().skip(1) {
             let ours = transform.float_column(stat).unwrap()[row];
             let want: f64 = f[j].parse().unwrap();
             assert!(
                 (ours - want).abs() <= 1e-12 * want.abs().max(1.0),
                 "{} {stat}: {ours} vs {want}",
-                f[0]
+                &f[0]
             );
             compared += 1;
         }

@@ -76,25 +76,21 @@ fn a_generated_call_log_streams_through_ingest_and_features() {
     // The contacts of the log's first and last 200 calls, alone in a log of their own, get
     // the features they got among everyone (with the full log's as-of time and long-call
     // threshold): aggregation does not depend on which batch a contact or event fell in.
-    let text = std::fs::read_to_string(&calls).unwrap();
-    let lines: Vec<&str> = text.lines().collect();
-    let number = |line: &str| line.split(',').nth(5).unwrap().to_string();
-    let chosen: BTreeSet<String> = lines[1..201]
+    let (header, records) = read_csv(&calls);
+    let contact = csv_position(&header, "dialled_phone_number");
+    let chosen: BTreeSet<&str> = records[..200]
         .iter()
-        .chain(&lines[lines.len() - 200..])
-        .map(|l| number(l))
+        .chain(&records[records.len() - 200..])
+        .map(|r| &r[contact])
         .collect();
-    let mut subset = String::from(lines[0]);
-    for line in &lines[1..] {
-        if chosen.contains(&number(line)) {
-            subset.push('\n');
-            subset.push_str(line);
-        }
-    }
     let subset_dir = scratch.path().join("subset");
     std::fs::create_dir_all(&subset_dir).unwrap();
     let subset_calls = subset_dir.join("calls.csv");
-    std::fs::write(&subset_calls, subset).unwrap();
+    write_csv(
+        &subset_calls,
+        &header,
+        records.iter().filter(|r| chosen.contains(&r[contact])),
+    );
     let as_of = features.meta("segflow.as_of").unwrap().to_string();
     let thresholds: Vec<(String, String)> =
         serde_json::from_str(features.meta("segflow.thresholds").unwrap()).unwrap();

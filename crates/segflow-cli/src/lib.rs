@@ -183,28 +183,85 @@ struct StageArgs {
     json: bool,
 }
 
-/// Runs the command line and returns the process exit code.
-pub fn main(args: impl IntoIterator<Item = OsString>) -> u8 {
-    let cli = match Cli::try_parse_from(args) {
-        Ok(cli) => cli,
-        Err(e) => {
-            let _ = e.print();
-            return match e.kind() {
-                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => 0,
-                _ => 64,
-            };
-        }
-    };
-    match dispatch(cli.command) {
-        Ok(code) => code,
-        Err(e) => {
-            eprintln!("segflow: error: {e}");
-            e.exit_code()
+impl Command {
+    /// Whether the command reports on stdout as JSON.
+    fn json(&self) -> bool {
+        match self {
+            Command::Run { json, .. }
+            | Command::Status { json, .. }
+            | Command::Verify { json, .. }
+            | Command::Compare { json, .. }
+            | Command::Assign { json, .. } => *json,
+            Command::Ingest(args)
+            | Command::Features(args)
+            | Command::Preprocess(args)
+            | Command::SelectK(args)
+            | Command::Fit(args)
+            | Command::Robustness(args)
+            | Command::Visualize(args) => args.json,
+            Command::Dag { .. } | Command::Synth { .. } => false,
         }
     }
 }
 
-fn dispatch(command: Command) -> Result<u8> {
+/// A failed command: the error, and the stage that raised it when one was running. Boxed
+/// where it is returned, so the success path does not carry its size.
+struct Failure {
+    stage: Option<String>,
+    error: Error,
+}
+
+impl From<Error> for Box<Failure> {
+    fn from(error: Error) -> Self {
+        Box::new(Failure { stage: None, error })
+    }
+}
+
+/// Runs the command line and returns the process exit code.
+pub fn main(args: impl IntoIterator<Item = OsString>) -> u8 {
+    let args: Vec<OsString> = args.into_iter().collect();
+    let cli = match Cli::try_parse_from(&args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            if matches!(
+                e.kind(),
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion
+            ) {
+                return 0;
+            }
+            // The command line did not parse, so only its words say whether JSON was asked for.
+            if args.iter().any(|a| a == "--json") {
+                print_error_json(None, 64, e.to_string().trim_end());
+            }
+            return 64;
+        }
+    };
+    let json = cli.command.json();
+    match dispatch(cli.command) {
+        Ok(code) => code,
+        Err(failure) => {
+            let Failure { stage, error } = *failure;
+            eprintln!("segflow: error: {error}");
+            if json {
+                print_error_json(stage.as_deref(), error.exit_code(), &error.to_string());
+            }
+            error.exit_code()
+        }
+    }
+}
+
+/// What a `--json` command prints on stdout when it fails, in place of its summary, so an
+/// orchestrator reading stdout learns which stage failed and why (stderr keeps the message
+/// for people). `stage` is null when the failure came before or between stages.
+fn print_error_json(stage: Option<&str>, exit_code: u8, message: &str) {
+    let report = serde_json::json!({
+        "error": { "stage": stage, "exit_code": exit_code, "message": message }
+    });
+    println!("{report:#}");
+}
+
+fn dispatch(command: Command) -> Result<u8, Box<Failure>> {
     let registry = registry();
     match command {
         Command::Run {
@@ -216,7 +273,13 @@ fn dispatch(command: Command) -> Result<u8> {
         } => {
             let pipeline = Pipeline::load(&pipeline, &registry)?;
             let observer = progress::Progress::new(std::io::stderr().is_terminal());
-            let summary = runner::run(&pipeline, &RunOptions { only, from, force }, &observer)?;
+            let summary = runner::run(&pipeline, &RunOptions { only, from, force }, &observer)
+                .map_err(|error| {
+                    Box::new(Failure {
+                        stage: observer.running(),
+                        error,
+                    })
+                })?;
             if json {
                 println!(
                     "{}",
@@ -458,7 +521,7 @@ fn compare_outputs(
     Ok(())
 }
 
-fn standalone(stage: &dyn Stage, args: StageArgs) -> Result<u8> {
+fn standalone(stage: &dyn Stage, args: StageArgs) -> Result<u8, Box<Failure>> {
     let show = std::io::stderr().is_terminal() && !args.json;
     let started = std::time::Instant::now();
     let progress = |msg: &str| {
@@ -473,7 +536,13 @@ fn standalone(stage: &dyn Stage, args: StageArgs) -> Result<u8> {
         &args.output_dir,
         args.seed,
         &progress,
-    )?;
+    )
+    .map_err(|error| {
+        Box::new(Failure {
+            stage: Some(stage.kind().to_string()),
+            error,
+        })
+    })?;
     let seconds = started.elapsed().as_secs_f64();
     if args.json {
         let report = serde_json::json!({ "stage": stage.kind(), "rows": rows, "seconds": seconds, "outputs": written });

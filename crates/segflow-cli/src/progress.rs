@@ -1,5 +1,6 @@
 //! Per-stage progress on a terminal (a spinner with the stage's current step); silent when
-//! stderr is not a terminal, so logs of orchestrated runs stay clean.
+//! stderr is not a terminal, so logs of orchestrated runs stay clean. It also remembers which
+//! stage is running, which names the stage in a failed run's JSON error.
 
 use std::cell::RefCell;
 use std::time::Duration;
@@ -11,6 +12,8 @@ use segflow_core::runner::{Observer, Outcome, StageReport};
 pub struct Progress {
     enabled: bool,
     bar: RefCell<Option<ProgressBar>>,
+    /// The stage started and not yet finished: the one a failed run failed in.
+    running: RefCell<Option<String>>,
 }
 
 impl Progress {
@@ -18,12 +21,19 @@ impl Progress {
         Self {
             enabled,
             bar: RefCell::new(None),
+            running: RefCell::new(None),
         }
+    }
+
+    /// The stage that started and did not finish, if any.
+    pub fn running(&self) -> Option<String> {
+        self.running.borrow().clone()
     }
 }
 
 impl Observer for Progress {
     fn started(&self, stage: &str, kind: &str) {
+        *self.running.borrow_mut() = Some(stage.to_string());
         if !self.enabled {
             return;
         }
@@ -48,6 +58,7 @@ impl Observer for Progress {
     }
 
     fn finished(&self, report: &StageReport) {
+        self.running.borrow_mut().take();
         if let Some(bar) = self.bar.borrow_mut().take() {
             let what = match report.outcome {
                 Outcome::Ran => format!("ran: {} rows in {:.2} s", report.rows, report.seconds),
