@@ -464,3 +464,156 @@ fn walsoft_params(dir: &Path, stage: &str) -> std::path::PathBuf {
     std::fs::write(&path, serde_yaml::to_string(&params).unwrap()).unwrap();
     path
 }
+
+/// The Wholesale table (CRLF, no final newline) with the Milk spend of data row 5 (`row_id`
+/// 000005) replaced by `value`.
+fn wholesale_with_milk(value: &str) -> String {
+    let text = std::fs::read_to_string(
+        repo_root().join("data/wholesale_customers/wholesale_customers.csv"),
+    )
+    .unwrap();
+    let mut lines: Vec<String> = text.split("\r\n").map(str::to_string).collect();
+    let milk = lines[0].split(',').position(|h| h == "Milk").unwrap();
+    let mut fields: Vec<&str> = lines[5].split(',').collect();
+    fields[milk] = value;
+    lines[5] = fields.join(",");
+    lines.join("\r\n")
+}
+
+/// Runs the Wholesale pipeline through `last` on `csv`, edited by `edit`; returns the exit code
+/// and stderr after checking that no staging leftover remains.
+fn wholesale_run(
+    scratch: &Path,
+    csv: &str,
+    last: &str,
+    edit: impl FnOnce(&mut serde_yaml::Value),
+) -> (Option<i32>, String) {
+    let input = scratch.join("clients.csv");
+    std::fs::write(&input, csv).unwrap();
+    let pipeline = isolated_pipeline("wholesale", scratch, |doc| {
+        stop_after(doc, last);
+        doc["stages"]["ingest"]["input"] = input.to_str().unwrap().into();
+        edit(doc);
+    });
+    let o = segflow(&["run", pipeline.to_str().unwrap(), "--json"]);
+    let leftovers: Vec<String> = files_under(scratch)
+        .into_iter()
+        .filter(|f| f.contains("staging") || f.contains(".tmp-"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    if !o.status.success() {
+        assert!(o.stdout.is_empty(), "half a summary: {}", stdout(&o));
+    }
+    (o.status.code(), stderr(&o))
+}
+
+#[test]
+fn log1p_of_minus_one_or_less_is_refused_naming_the_feature_the_value_and_the_file() {
+    // preprocess's log1p over a column holding −1 (ln 0) or less: the features file, the
+    // column and the value are named, and no matrix is written.
+    for value in ["-1", "-7.5"] {
+        let scratch = Scratch::new(&format!("bad-log1p{value}"));
+        let (code, err) = wholesale_run(
+            scratch.path(),
+            &wholesale_with_milk(value),
+            "preprocess",
+            |_| {},
+        );
+        assert_eq!(code, Some(65), "{value}: {err}");
+        for needle in [
+            "features/features.parquet",
+            "column `milk`",
+            &format!("log1p of {value}"),
+        ] {
+            assert!(err.contains(needle), "{value}: `{needle}` not in {err}");
+        }
+        assert!(!err.contains("panicked"), "{err}");
+        assert!(!scratch.path().join("run/preprocess").exists());
+    }
+
+    // A `{log1p: x}` feature: refused at features, naming the feature and the entity.
+    let scratch = Scratch::new("bad-log1p-feature");
+    let (code, err) = wholesale_run(
+        scratch.path(),
+        &wholesale_with_milk("-1"),
+        "features",
+        |d| {
+            d["stages"]["features"]["blocks"]["fresh_food"]["log_milk"] =
+                serde_yaml::from_str("{log1p: milk}").unwrap();
+        },
+    );
+    assert_eq!(code, Some(65), "{err}");
+    for needle in [
+        "ingest/table.parquet",
+        "column `log_milk`",
+        "row_id 000005",
+        "log1p of `milk` = -1",
+    ] {
+        assert!(err.contains(needle), "`{needle}` not in {err}");
+    }
+    assert!(!scratch.path().join("run/features").exists());
+
+    // assign applies the saved transform to new records: the same refusal, naming the new
+    // file and the record, and no output.
+    let scratch = Scratch::new("bad-log1p-assign");
+    let original = std::fs::read_to_string(
+        repo_root().join("data/wholesale_customers/wholesale_customers.csv"),
+    )
+    .unwrap();
+    let (code, err) = wholesale_run(scratch.path(), &original, "fit", |_| {});
+    assert_eq!(code, Some(0), "{err}");
+    let new = scratch.path().join("new_clients.csv");
+    std::fs::write(&new, wholesale_with_milk("-1")).unwrap();
+    let scored = scratch.path().join("scored.parquet");
+    let o = segflow(&[
+        "assign",
+        "--model",
+        scratch.path().join("run").to_str().unwrap(),
+        "--input",
+        new.to_str().unwrap(),
+        "--output",
+        scored.to_str().unwrap(),
+        "--json",
+    ]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(65), "{err}");
+    for needle in [
+        "new_clients.csv",
+        "column `milk`",
+        "row_id 000005",
+        "log1p of -1",
+    ] {
+        assert!(err.contains(needle), "`{needle}` not in {err}");
+    }
+    assert!(o.stdout.is_empty(), "{}", stdout(&o));
+    let left: Vec<String> = files_under(scratch.path())
+        .into_iter()
+        .filter(|f| !f.starts_with("run/") && f.contains("scored"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}
+
+#[test]
+fn a_log1p_feature_over_an_event_aggregate_of_minus_one_names_the_contact() {
+    // A −1 duration (a "missed call" marker) is accepted without `value_min`; the contact's
+    // total duration is then −1 and ln(1 + total) is not finite.
+    let missed = "1/3/2022,10:00:00,Mon,Jan,2022,700000001,m,-1,Unknown";
+    let contact = &segflow_core::hash::sha256_hex(b"700000001")[..12];
+    pipeline_fails(
+        "missed_call",
+        Some(format!("{HEADER}\n{ROW}\n{missed}\n")),
+        |doc| {
+            doc["stages"]["ingest"]
+                .as_mapping_mut()
+                .unwrap()
+                .shift_remove("value_min");
+        },
+        65,
+        &[
+            "ingest/events.parquet",
+            "column `log_total_dur`",
+            &format!("contact_id {contact}"),
+            "log1p of `total_dur_sec` = -1",
+        ],
+    );
+}
