@@ -2,7 +2,7 @@
 //! message naming the file and the line, row, column or YAML key, and that nothing is left
 //! behind (no output directory, no staging leftovers) while earlier artifacts stay untouched.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arrow::array::{ArrayRef, RecordBatch};
@@ -616,4 +616,169 @@ fn a_log1p_feature_over_an_event_aggregate_of_minus_one_names_the_contact() {
             "log1p of `total_dur_sec` = -1",
         ],
     );
+}
+
+/// `segflow <stage>` on the given inputs with `--json`; returns (exit code, stdout, stderr).
+fn stage_on(
+    stage: &str,
+    inputs: &[PathBuf],
+    out: &Path,
+    params: &Path,
+) -> (Option<i32>, String, String) {
+    let mut args = vec![stage.to_string()];
+    for i in inputs {
+        args.push("--input".into());
+        args.push(i.to_str().unwrap().into());
+    }
+    for (flag, value) in [("--output-dir", out), ("--params", params)] {
+        args.push(flag.into());
+        args.push(value.to_str().unwrap().into());
+    }
+    args.push("--json".into());
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let o = segflow(&args);
+    (o.status.code(), stdout(&o), stderr(&o))
+}
+
+#[test]
+fn artifacts_from_different_runs_or_an_empty_decision_are_refused_together() {
+    let scratch = Scratch::new("bad-lineage");
+    let pipeline = isolated_pipeline("walsoft", scratch.path(), |doc| stop_after(doc, "fit"));
+    let o = segflow(&["run", pipeline.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let run = scratch.path().join("run");
+    let at = |rel: &str| run.join(rel);
+    let fit_params = walsoft_params(scratch.path(), "fit");
+    let k3_params = scratch.path().join("fit_k3.yaml");
+    let text = std::fs::read_to_string(&fit_params).unwrap();
+    std::fs::write(&k3_params, format!("{text}k: 3\n")).unwrap();
+    let visualize_params = scratch.path().join("visualize.yaml");
+    std::fs::write(&visualize_params, "charts: [k_inertia, segment_sizes]\n").unwrap();
+    let (matrix, features) = (
+        at("preprocess/matrix.parquet"),
+        at("features/features.parquet"),
+    );
+
+    // Another fit of the same matrix, at K = 3.
+    let k3 = scratch.path().join("k3");
+    let (code, _, err) = stage_on("fit", &[matrix.clone(), features.clone()], &k3, &k3_params);
+    assert_eq!(code, Some(0), "{err}");
+
+    // What visualize reads, but the decision and the policy.
+    let common: Vec<PathBuf> = [
+        "preprocess/matrix.parquet",
+        "select_k/k_scores.parquet",
+        "fit/assignments.parquet",
+        "fit/centroids.parquet",
+        "fit/cards.parquet",
+        "fit/findings.parquet",
+        "fit/summary.parquet",
+    ]
+    .into_iter()
+    .map(at)
+    .collect();
+    let with =
+        |extra: &[PathBuf]| -> Vec<PathBuf> { common.iter().chain(extra).cloned().collect() };
+    let (decision, policy) = (at("select_k/decision.parquet"), at("fit/policy.parquet"));
+
+    // One run's artifacts draw a report.
+    let (code, _, err) = stage_on(
+        "visualize",
+        &with(&[decision.clone(), policy.clone()]),
+        &scratch.path().join("report"),
+        &visualize_params,
+    );
+    assert_eq!(code, Some(0), "{err}");
+
+    // The K = 3 policy beside the K = 4 findings: refused, naming artifacts of both runs.
+    let mixed = scratch.path().join("mixed");
+    let (code, out, err) = stage_on(
+        "visualize",
+        &with(&[decision.clone(), k3.join("policy.parquet")]),
+        &mixed,
+        &visualize_params,
+    );
+    assert_eq!(code, Some(65), "{err}");
+    assert!(
+        err.contains("k3/policy.parquet")
+            && err.contains("run/fit/")
+            && err.contains("different runs"),
+        "{err}"
+    );
+    assert!(out.is_empty(), "half a summary: {out}");
+    assert!(!mixed.exists());
+
+    // A matrix beside features it was not built from (features rerun with another as-of).
+    let features_params = walsoft_params(scratch.path(), "features");
+    let text = std::fs::read_to_string(&features_params)
+        .unwrap()
+        .replace("as_of: latest_event", "as_of: 2030-01-01 00:00:00");
+    std::fs::write(&features_params, text).unwrap();
+    let other = scratch.path().join("other_features");
+    let (code, _, err) = stage_on(
+        "features",
+        &[at("ingest/events.parquet")],
+        &other,
+        &features_params,
+    );
+    assert_eq!(code, Some(0), "{err}");
+    let fit_mixed = scratch.path().join("fit_mixed");
+    let (code, out, err) = stage_on(
+        "fit",
+        &[matrix.clone(), other.join("features.parquet")],
+        &fit_mixed,
+        &k3_params,
+    );
+    assert_eq!(code, Some(65), "{err}");
+    assert!(
+        err.contains("other_features/features.parquet")
+            && err.contains("run/preprocess/matrix.parquet")
+            && err.contains("different runs"),
+        "{err}"
+    );
+    assert!(out.is_empty(), "half a summary: {out}");
+    assert!(!fit_mixed.exists());
+    let robustness_mixed = scratch.path().join("robustness_mixed");
+    let (code, _, err) = stage_on(
+        "robustness",
+        &[
+            k3.join("assignments.parquet"),
+            matrix.clone(),
+            other.join("features.parquet"),
+        ],
+        &robustness_mixed,
+        &walsoft_params(scratch.path(), "robustness"),
+    );
+    assert_eq!(code, Some(65), "{err}");
+    assert!(
+        err.contains("other_features/features.parquet")
+            && err.contains("k3/assignments.parquet")
+            && err.contains("different runs"),
+        "{err}"
+    );
+    assert!(!robustness_mixed.exists());
+
+    // A decision without rows: visualize refuses it in fit's own words.
+    let empty = scratch.path().join("empty_decision.parquet");
+    rewrite_parquet(&decision, &empty, |b| b.slice(0, 0));
+    let wording = "empty_decision.parquet, column `k`: expected one K";
+    let (code, _, err) = stage_on(
+        "fit",
+        &[matrix.clone(), features.clone(), empty.clone()],
+        &scratch.path().join("fit_empty"),
+        &fit_params,
+    );
+    assert_eq!(code, Some(65), "{err}");
+    assert!(err.contains(wording), "{err}");
+    let report_empty = scratch.path().join("report_empty");
+    let (code, out, err) = stage_on(
+        "visualize",
+        &with(&[empty, policy]),
+        &report_empty,
+        &visualize_params,
+    );
+    assert_eq!(code, Some(65), "{err}");
+    assert!(err.contains(wording), "{err}");
+    assert!(out.is_empty(), "half a summary: {out}");
+    assert!(!report_empty.exists());
 }
