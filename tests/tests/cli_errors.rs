@@ -363,6 +363,37 @@ fn fit_params_are_checked_by_key_and_a_failed_fit_leaves_earlier_stages_alone() 
     );
 }
 
+#[test]
+fn a_panic_exits_70_with_one_line_saying_where_on_any_thread() {
+    for (trigger, message) in [
+        ("1", "deliberate panic (SEGFLOW_TEST_PANIC)"),
+        ("worker", "deliberate panic (SEGFLOW_TEST_PANIC=worker)"),
+    ] {
+        let out = segflow_env(
+            &["run", "pipelines/walsoft.yaml", "--json"],
+            &[("SEGFLOW_TEST_PANIC", Some(trigger))],
+        );
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(70), "{trigger}: {err}");
+        assert!(out.stdout.is_empty(), "{trigger}: {}", stdout(&out));
+        // Exactly one line: Rust's own panic message and backtrace are not shown.
+        let line = err.strip_suffix('\n').unwrap_or(&err);
+        assert!(!line.contains('\n'), "{trigger}: more than one line: {err}");
+        let place = line
+            .strip_prefix(&format!("internal error: {message} at "))
+            .and_then(|rest| rest.strip_suffix("; please report it"))
+            .unwrap_or_else(|| panic!("{trigger}: unexpected line: {line}"));
+        // The place is the source line of the panic.
+        let (file, number) = place.rsplit_once(':').unwrap();
+        let source = std::fs::read_to_string(repo_root().join(file)).unwrap();
+        let code = source
+            .lines()
+            .nth(number.parse::<usize>().unwrap() - 1)
+            .unwrap();
+        assert!(code.contains("panic!("), "{trigger}: {place} is `{code}`");
+    }
+}
+
 /// Whether this system lets an unprivileged process mount a tmpfs in its own namespace.
 fn can_mount_tmpfs() -> bool {
     std::process::Command::new("unshare")
