@@ -532,3 +532,18 @@ pub fn render_summary(path: &Path, head: usize) -> String {
     s.push_str(&rows(b, 0..head.min(b.num_rows())));
     s
 }
+
+/// What a failed command may print on stdout: nothing, or (with `--json`) one error object and
+/// nothing of a summary.
+pub fn assert_no_summary(stdout: &str) {
+    if stdout.trim().is_empty() {
+        return;
+    }
+    let value: serde_json::Value = serde_json::from_str(stdout)
+        .unwrap_or_else(|e| panic!("stdout is neither empty nor one JSON value ({e}): {stdout}"));
+    let keys: Vec<&String> = value
+        .as_object()
+        .map(|o| o.keys().collect())
+        .unwrap_or_default();
+    assert_eq!(keys, ["error"], "half a summary: {stdout}");
+}

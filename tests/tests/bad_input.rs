@@ -2,7 +2,7 @@
 //! message naming the file and the line, row, column or YAML key, and that nothing is left
 //! behind (no output directory, no staging leftovers) while earlier artifacts stay untouched.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arrow::array::{ArrayRef, RecordBatch};
@@ -463,4 +463,322 @@ fn walsoft_params(dir: &Path, stage: &str) -> std::path::PathBuf {
     let path = dir.join(format!("{stage}.yaml"));
     std::fs::write(&path, yaml_serde::to_string(&params).unwrap()).unwrap();
     path
+}
+
+/// The Wholesale table (CRLF, no final newline) with the Milk spend of data row 5 (`row_id`
+/// 000005) replaced by `value`.
+fn wholesale_with_milk(value: &str) -> String {
+    let text = std::fs::read_to_string(
+        repo_root().join("data/wholesale_customers/wholesale_customers.csv"),
+    )
+    .unwrap();
+    let mut lines: Vec<String> = text.split("\r\n").map(str::to_string).collect();
+    let milk = lines[0].split(',').position(|h| h == "Milk").unwrap();
+    let mut fields: Vec<&str> = lines[5].split(',').collect();
+    fields[milk] = value;
+    lines[5] = fields.join(",");
+    lines.join("\r\n")
+}
+
+/// Runs the Wholesale pipeline through `last` on `csv`, edited by `edit`; returns the exit code
+/// and stderr after checking that no staging leftover remains.
+fn wholesale_run(
+    scratch: &Path,
+    csv: &str,
+    last: &str,
+    edit: impl FnOnce(&mut yaml_serde::Value),
+) -> (Option<i32>, String) {
+    let input = scratch.join("clients.csv");
+    std::fs::write(&input, csv).unwrap();
+    let pipeline = isolated_pipeline("wholesale", scratch, |doc| {
+        stop_after(doc, last);
+        doc["stages"]["ingest"]["input"] = input.to_str().unwrap().into();
+        edit(doc);
+    });
+    let o = segflow(&["run", pipeline.to_str().unwrap(), "--json"]);
+    let leftovers: Vec<String> = files_under(scratch)
+        .into_iter()
+        .filter(|f| f.contains("staging") || f.contains(".tmp-"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    if !o.status.success() {
+        assert_no_summary(&stdout(&o));
+    }
+    (o.status.code(), stderr(&o))
+}
+
+#[test]
+fn log1p_of_minus_one_or_less_is_refused_naming_the_feature_the_value_and_the_file() {
+    // preprocess's log1p over a column holding −1 (ln 0) or less: the features file, the
+    // column and the value are named, and no matrix is written.
+    for value in ["-1", "-7.5"] {
+        let scratch = Scratch::new(&format!("bad-log1p{value}"));
+        let (code, err) = wholesale_run(
+            scratch.path(),
+            &wholesale_with_milk(value),
+            "preprocess",
+            |_| {},
+        );
+        assert_eq!(code, Some(65), "{value}: {err}");
+        for needle in [
+            "features/features.parquet",
+            "column `milk`",
+            &format!("log1p of {value}"),
+        ] {
+            assert!(err.contains(needle), "{value}: `{needle}` not in {err}");
+        }
+        assert!(!err.contains("panicked"), "{err}");
+        assert!(!scratch.path().join("run/preprocess").exists());
+    }
+
+    // A `{log1p: x}` feature: refused at features, naming the feature and the entity.
+    let scratch = Scratch::new("bad-log1p-feature");
+    let (code, err) = wholesale_run(
+        scratch.path(),
+        &wholesale_with_milk("-1"),
+        "features",
+        |d| {
+            d["stages"]["features"]["blocks"]["fresh_food"]["log_milk"] =
+                yaml_serde::from_str("{log1p: milk}").unwrap();
+        },
+    );
+    assert_eq!(code, Some(65), "{err}");
+    for needle in [
+        "ingest/table.parquet",
+        "column `log_milk`",
+        "row_id 000005",
+        "log1p of `milk` = -1",
+    ] {
+        assert!(err.contains(needle), "`{needle}` not in {err}");
+    }
+    assert!(!scratch.path().join("run/features").exists());
+
+    // assign applies the saved transform to new records: the same refusal, naming the new
+    // file and the record, and no output.
+    let scratch = Scratch::new("bad-log1p-assign");
+    let original = std::fs::read_to_string(
+        repo_root().join("data/wholesale_customers/wholesale_customers.csv"),
+    )
+    .unwrap();
+    let (code, err) = wholesale_run(scratch.path(), &original, "fit", |_| {});
+    assert_eq!(code, Some(0), "{err}");
+    let new = scratch.path().join("new_clients.csv");
+    std::fs::write(&new, wholesale_with_milk("-1")).unwrap();
+    let scored = scratch.path().join("scored.parquet");
+    let o = segflow(&[
+        "assign",
+        "--model",
+        scratch.path().join("run").to_str().unwrap(),
+        "--input",
+        new.to_str().unwrap(),
+        "--output",
+        scored.to_str().unwrap(),
+        "--json",
+    ]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(65), "{err}");
+    for needle in [
+        "new_clients.csv",
+        "column `milk`",
+        "row_id 000005",
+        "log1p of -1",
+    ] {
+        assert!(err.contains(needle), "`{needle}` not in {err}");
+    }
+    assert_no_summary(&stdout(&o));
+    let left: Vec<String> = files_under(scratch.path())
+        .into_iter()
+        .filter(|f| !f.starts_with("run/") && f.contains("scored"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}
+
+#[test]
+fn a_log1p_feature_over_an_event_aggregate_of_minus_one_names_the_contact() {
+    // A −1 duration (a "missed call" marker) is accepted without `value_min`; the contact's
+    // total duration is then −1 and ln(1 + total) is not finite.
+    let missed = "1/3/2022,10:00:00,Mon,Jan,2022,700000001,m,-1,Unknown";
+    let contact = &segflow_core::hash::sha256_hex(b"700000001")[..12];
+    pipeline_fails(
+        "missed_call",
+        Some(format!("{HEADER}\n{ROW}\n{missed}\n")),
+        |doc| {
+            doc["stages"]["ingest"]
+                .as_mapping_mut()
+                .unwrap()
+                .shift_remove("value_min");
+        },
+        65,
+        &[
+            "ingest/events.parquet",
+            "column `log_total_dur`",
+            &format!("contact_id {contact}"),
+            "log1p of `total_dur_sec` = -1",
+        ],
+    );
+}
+
+/// `segflow <stage>` on the given inputs with `--json`; returns (exit code, stdout, stderr).
+fn stage_on(
+    stage: &str,
+    inputs: &[PathBuf],
+    out: &Path,
+    params: &Path,
+) -> (Option<i32>, String, String) {
+    let mut args = vec![stage.to_string()];
+    for i in inputs {
+        args.push("--input".into());
+        args.push(i.to_str().unwrap().into());
+    }
+    for (flag, value) in [("--output-dir", out), ("--params", params)] {
+        args.push(flag.into());
+        args.push(value.to_str().unwrap().into());
+    }
+    args.push("--json".into());
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let o = segflow(&args);
+    (o.status.code(), stdout(&o), stderr(&o))
+}
+
+#[test]
+fn artifacts_from_different_runs_or_an_empty_decision_are_refused_together() {
+    let scratch = Scratch::new("bad-lineage");
+    let pipeline = isolated_pipeline("walsoft", scratch.path(), |doc| stop_after(doc, "fit"));
+    let o = segflow(&["run", pipeline.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let run = scratch.path().join("run");
+    let at = |rel: &str| run.join(rel);
+    let fit_params = walsoft_params(scratch.path(), "fit");
+    let k3_params = scratch.path().join("fit_k3.yaml");
+    let text = std::fs::read_to_string(&fit_params).unwrap();
+    std::fs::write(&k3_params, format!("{text}k: 3\n")).unwrap();
+    let visualize_params = scratch.path().join("visualize.yaml");
+    std::fs::write(&visualize_params, "charts: [k_inertia, segment_sizes]\n").unwrap();
+    let (matrix, features) = (
+        at("preprocess/matrix.parquet"),
+        at("features/features.parquet"),
+    );
+
+    // Another fit of the same matrix, at K = 3.
+    let k3 = scratch.path().join("k3");
+    let (code, _, err) = stage_on("fit", &[matrix.clone(), features.clone()], &k3, &k3_params);
+    assert_eq!(code, Some(0), "{err}");
+
+    // What visualize reads, but the decision and the policy.
+    let common: Vec<PathBuf> = [
+        "preprocess/matrix.parquet",
+        "select_k/k_scores.parquet",
+        "fit/assignments.parquet",
+        "fit/centroids.parquet",
+        "fit/cards.parquet",
+        "fit/findings.parquet",
+        "fit/summary.parquet",
+    ]
+    .into_iter()
+    .map(at)
+    .collect();
+    let with =
+        |extra: &[PathBuf]| -> Vec<PathBuf> { common.iter().chain(extra).cloned().collect() };
+    let (decision, policy) = (at("select_k/decision.parquet"), at("fit/policy.parquet"));
+
+    // One run's artifacts draw a report.
+    let (code, _, err) = stage_on(
+        "visualize",
+        &with(&[decision.clone(), policy.clone()]),
+        &scratch.path().join("report"),
+        &visualize_params,
+    );
+    assert_eq!(code, Some(0), "{err}");
+
+    // The K = 3 policy beside the K = 4 findings: refused, naming artifacts of both runs.
+    let mixed = scratch.path().join("mixed");
+    let (code, out, err) = stage_on(
+        "visualize",
+        &with(&[decision.clone(), k3.join("policy.parquet")]),
+        &mixed,
+        &visualize_params,
+    );
+    assert_eq!(code, Some(65), "{err}");
+    assert!(
+        err.contains("k3/policy.parquet")
+            && err.contains("run/fit/")
+            && err.contains("different runs"),
+        "{err}"
+    );
+    assert_no_summary(&out);
+    assert!(!mixed.exists());
+
+    // A matrix beside features it was not built from (features rerun with another as-of).
+    let features_params = walsoft_params(scratch.path(), "features");
+    let text = std::fs::read_to_string(&features_params)
+        .unwrap()
+        .replace("as_of: latest_event", "as_of: 2030-01-01 00:00:00");
+    std::fs::write(&features_params, text).unwrap();
+    let other = scratch.path().join("other_features");
+    let (code, _, err) = stage_on(
+        "features",
+        &[at("ingest/events.parquet")],
+        &other,
+        &features_params,
+    );
+    assert_eq!(code, Some(0), "{err}");
+    let fit_mixed = scratch.path().join("fit_mixed");
+    let (code, out, err) = stage_on(
+        "fit",
+        &[matrix.clone(), other.join("features.parquet")],
+        &fit_mixed,
+        &k3_params,
+    );
+    assert_eq!(code, Some(65), "{err}");
+    assert!(
+        err.contains("other_features/features.parquet")
+            && err.contains("run/preprocess/matrix.parquet")
+            && err.contains("different runs"),
+        "{err}"
+    );
+    assert_no_summary(&out);
+    assert!(!fit_mixed.exists());
+    let robustness_mixed = scratch.path().join("robustness_mixed");
+    let (code, _, err) = stage_on(
+        "robustness",
+        &[
+            k3.join("assignments.parquet"),
+            matrix.clone(),
+            other.join("features.parquet"),
+        ],
+        &robustness_mixed,
+        &walsoft_params(scratch.path(), "robustness"),
+    );
+    assert_eq!(code, Some(65), "{err}");
+    assert!(
+        err.contains("other_features/features.parquet")
+            && err.contains("k3/assignments.parquet")
+            && err.contains("different runs"),
+        "{err}"
+    );
+    assert!(!robustness_mixed.exists());
+
+    // A decision without rows: visualize refuses it in fit's own words.
+    let empty = scratch.path().join("empty_decision.parquet");
+    rewrite_parquet(&decision, &empty, |b| b.slice(0, 0));
+    let wording = "empty_decision.parquet, column `k`: expected one K";
+    let (code, _, err) = stage_on(
+        "fit",
+        &[matrix.clone(), features.clone(), empty.clone()],
+        &scratch.path().join("fit_empty"),
+        &fit_params,
+    );
+    assert_eq!(code, Some(65), "{err}");
+    assert!(err.contains(wording), "{err}");
+    let report_empty = scratch.path().join("report_empty");
+    let (code, out, err) = stage_on(
+        "visualize",
+        &with(&[empty, policy]),
+        &report_empty,
+        &visualize_params,
+    );
+    assert_eq!(code, Some(65), "{err}");
+    assert!(err.contains(wording), "{err}");
+    assert_no_summary(&out);
+    assert!(!report_empty.exists());
 }

@@ -495,3 +495,111 @@ fn failed_json_commands_print_the_error_as_json_on_stdout() {
         "{error}"
     );
 }
+
+#[test]
+fn a_panic_exits_70_with_one_line_saying_where_on_any_thread() {
+    for (trigger, message) in [
+        ("1", "deliberate panic (SEGFLOW_TEST_PANIC)"),
+        ("worker", "deliberate panic (SEGFLOW_TEST_PANIC=worker)"),
+    ] {
+        let out = segflow_env(
+            &["run", "pipelines/walsoft.yaml", "--json"],
+            &[("SEGFLOW_TEST_PANIC", Some(trigger))],
+        );
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(70), "{trigger}: {err}");
+        assert!(out.stdout.is_empty(), "{trigger}: {}", stdout(&out));
+        // Exactly one line: Rust's own panic message and backtrace are not shown.
+        let line = err.strip_suffix('\n').unwrap_or(&err);
+        assert!(!line.contains('\n'), "{trigger}: more than one line: {err}");
+        let place = line
+            .strip_prefix(&format!("internal error: {message} at "))
+            .and_then(|rest| rest.strip_suffix("; please report it"))
+            .unwrap_or_else(|| panic!("{trigger}: unexpected line: {line}"));
+        // The place is the source line of the panic.
+        let (file, number) = place.rsplit_once(':').unwrap();
+        let source = std::fs::read_to_string(repo_root().join(file)).unwrap();
+        let code = source
+            .lines()
+            .nth(number.parse::<usize>().unwrap() - 1)
+            .unwrap();
+        assert!(code.contains("panic!("), "{trigger}: {place} is `{code}`");
+    }
+}
+
+/// Whether this system lets an unprivileged process mount a tmpfs in its own namespace.
+fn can_mount_tmpfs() -> bool {
+    std::process::Command::new("unshare")
+        .args(["-rm", "sh", "-c", "mount -t tmpfs tmpfs \"$1\"", "sh"])
+        .arg(std::env::temp_dir())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+#[test]
+fn a_full_disk_exits_74_naming_the_file_and_keeps_earlier_artifacts_verified() {
+    if !can_mount_tmpfs() {
+        eprintln!("skipped: `unshare -rm` cannot mount a tmpfs here");
+        return;
+    }
+    // The same run on a roomy disk gives the sizes: the small disk holds ingest's artifacts and
+    // the lock, and half of features.parquet.
+    let roomy = Scratch::new("disk-roomy");
+    let pipeline = isolated_pipeline("walsoft", roomy.path(), |d| stop_after(d, "features"));
+    let out = segflow(&["run", pipeline.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let run = roomy.path().join("run");
+    let size = |rel: &str| std::fs::metadata(run.join(rel)).unwrap().len();
+    let pages = |bytes: u64| bytes.div_ceil(4096) * 4096;
+    let ingest: u64 = files_under(&run)
+        .iter()
+        .filter(|f| f.starts_with("ingest/"))
+        .map(|f| pages(size(f)))
+        .sum();
+    let lock = pages(size("segflow.lock"));
+    let features = size("features/features.parquet");
+    assert!(
+        features / 2 > 2 * lock,
+        "features.parquet ({features} B) too small to tell apart"
+    );
+    let disk = ingest + 2 * lock + features / 2;
+
+    let scratch = Scratch::new("disk-full");
+    let pipeline = isolated_pipeline("walsoft", scratch.path(), |d| stop_after(d, "features"));
+    let run = scratch.path().join("run");
+    std::fs::create_dir_all(&run).unwrap();
+    let report = scratch.path().join("report");
+    std::fs::create_dir_all(&report).unwrap();
+    // The tmpfs lives as long as the shell: everything is observed from inside it.
+    let script = r#"mount -t tmpfs -o size="$1" tmpfs "$2" || exit 99
+"$3" run "$4" --json >"$5/stdout" 2>"$5/stderr"; echo $? >"$5/code"
+find "$2" >"$5/files"
+"$3" verify "$2" >"$5/verify" 2>&1; echo $? >"$5/verify_code""#;
+    let status = std::process::Command::new("unshare")
+        .args(["-rm", "sh", "-c", script, "sh"])
+        .arg(disk.to_string())
+        .arg(&run)
+        .arg(binary())
+        .arg(&pipeline)
+        .arg(&report)
+        .current_dir(repo_root())
+        .status()
+        .unwrap();
+    assert!(status.success(), "{status}");
+    let read = |name: &str| std::fs::read_to_string(report.join(name)).unwrap();
+    let err = read("stderr");
+    assert_eq!(read("code").trim(), "74", "{err}");
+    assert!(
+        err.contains("features.parquet") && err.contains("No space left on device"),
+        "{err}"
+    );
+    assert_no_summary(&read("stdout"));
+    let files = read("files");
+    assert!(
+        !files.contains("staging") && !files.contains(".tmp-") && !files.contains("features"),
+        "{files}"
+    );
+    assert!(files.contains("ingest/events.parquet"), "{files}");
+    assert_eq!(read("verify_code").trim(), "0", "{}", read("verify"));
+    assert!(read("verify").contains("all match segflow.lock"));
+}

@@ -226,12 +226,23 @@ pub fn assign(
     let features_stage: &dyn Stage = &segflow_features::FeaturesStage;
     let (_, written) = run_with_params(
         features_stage,
-        &[events],
+        std::slice::from_ref(&events),
         &features_params,
         &stage_dir(features_stage),
         run.seed,
         progress,
-    )?;
+    )
+    .map_err(|e| match e {
+        // The intermediate events file means nothing to the user: name the records it holds.
+        Error::Data {
+            mut location,
+            message,
+        } if location.file == Some(events.display().to_string()) => {
+            location.file = Some(input.display().to_string());
+            Error::Data { location, message }
+        }
+        other => other,
+    })?;
     let features = read_parquet(&pick(&written, &["features.parquet"])?)?;
 
     progress("transform and nearest centroid");

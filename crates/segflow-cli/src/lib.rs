@@ -2,6 +2,7 @@
 //! segflow-core. Every failure maps to a sysexits exit code (see `segflow_core::Error`).
 
 mod assign;
+mod panic;
 mod progress;
 
 use std::ffi::OsString;
@@ -217,8 +218,15 @@ impl From<Error> for Box<Failure> {
     }
 }
 
-/// Runs the command line and returns the process exit code.
+/// Runs the command line and returns the process exit code; a panic ends as exit 70.
 pub fn main(args: impl IntoIterator<Item = OsString>) -> u8 {
+    panic::caught(|| {
+        panic::deliberate_panic();
+        run(args)
+    })
+}
+
+fn run(args: impl IntoIterator<Item = OsString>) -> u8 {
     let args: Vec<OsString> = args.into_iter().collect();
     let cli = match Cli::try_parse_from(&args) {
         Ok(cli) => cli,

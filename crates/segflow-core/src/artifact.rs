@@ -129,7 +129,10 @@ impl ParquetStream {
             tmp,
             writer: None,
         };
-        stream.writer = Some(ArrowWriter::try_new(file, schema, Some(props))?);
+        stream.writer = Some(
+            ArrowWriter::try_new(file, schema, Some(props))
+                .map_err(|e| Error::parquet_write(&stream.tmp, e))?,
+        );
         Ok(stream)
     }
 
@@ -137,14 +140,16 @@ impl ParquetStream {
         self.writer
             .as_mut()
             .expect("a stream is written until it is finished")
-            .write(batch)?;
-        Ok(())
+            .write(batch)
+            .map_err(|e| Error::parquet_write(&self.tmp, e))
     }
 
     /// Closes the file, syncs it and renames it into place.
     pub fn finish(mut self) -> Result<()> {
         let writer = self.writer.take().expect("finished once");
-        let file = writer.into_inner()?;
+        let file = writer
+            .into_inner()
+            .map_err(|e| Error::parquet_write(&self.tmp, e))?;
         file.sync_all().map_err(|e| Error::io(&self.tmp, e))?;
         fs::rename(&self.tmp, &self.path).map_err(|e| Error::io(&self.path, e))?;
         Ok(())

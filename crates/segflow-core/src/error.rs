@@ -174,6 +174,20 @@ impl Error {
             other => other,
         }
     }
+
+    /// A Parquet writer's error while writing `path`. A failed write underneath (a full disk, a
+    /// lost mount) is an I/O error naming the file; anything else is a bug in segflow.
+    pub fn parquet_write(path: impl AsRef<Path>, e: parquet::errors::ParquetError) -> Self {
+        match e {
+            parquet::errors::ParquetError::External(inner) => {
+                match inner.downcast::<std::io::Error>() {
+                    Ok(io) => Error::io(path, *io),
+                    Err(other) => parquet::errors::ParquetError::External(other).into(),
+                }
+            }
+            other => other.into(),
+        }
+    }
 }
 
 impl From<parquet::errors::ParquetError> for Error {
@@ -185,5 +199,21 @@ impl From<parquet::errors::ParquetError> for Error {
 impl From<arrow::error::ArrowError> for Error {
     fn from(e: arrow::error::ArrowError) -> Self {
         Error::Internal(format!("arrow: {e}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use parquet::errors::ParquetError;
+
+    #[test]
+    fn a_failed_parquet_write_is_an_io_error_naming_the_file_and_anything_else_a_bug() {
+        let full = std::io::Error::from_raw_os_error(28);
+        let e = Error::parquet_write("out/features.parquet", ParquetError::from(full));
+        assert_eq!(e.exit_code(), 74);
+        assert!(e.to_string().contains("out/features.parquet"), "{e}");
+        let e = Error::parquet_write("out/x.parquet", ParquetError::General("bad".into()));
+        assert_eq!(e.exit_code(), 70);
     }
 }

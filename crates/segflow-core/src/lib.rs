@@ -3,8 +3,10 @@
 
 pub mod artifact;
 pub mod calendar;
+pub mod decision;
 pub mod error;
 pub mod hash;
+pub mod lineage;
 pub mod lock;
 pub mod matrix;
 pub mod params;

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use arrow::array::RecordBatch;
 
 use crate::artifact::{self, Provenance};
+use crate::lineage;
 use crate::params::ParamTree;
 use crate::{Error, Result};
 
@@ -102,15 +103,18 @@ pub fn single_input<'a>(kind: &str, inputs: &'a [PathBuf]) -> Result<&'a Path> {
 
 /// The inputs of a stage that reads several artifacts, keyed by their `segflow.artifact` kind
 /// (so their order on a command line does not matter). Each kind may appear once; one outside
-/// `kinds` is an error.
+/// `kinds` is an error, and so are inputs from different runs ([`lineage::check`]): every
+/// stage that reads several artifacts classifies them here, so none can skip that check.
 pub fn inputs_by_kind(
     stage: &str,
     inputs: &[PathBuf],
     kinds: &[&str],
 ) -> Result<BTreeMap<String, PathBuf>> {
     let mut found = BTreeMap::new();
+    let mut metadata = Vec::with_capacity(inputs.len());
     for path in inputs {
-        let artifact = artifact::read_parquet(path)?;
+        // Only the footer is read: no column is decoded to learn an artifact's kind.
+        let artifact = artifact::open_parquet_columns(path, |_| false)?;
         let kind = artifact.kind().unwrap_or_default().to_string();
         if !kinds.contains(&kind.as_str()) {
             return Err(Error::data(
@@ -131,7 +135,14 @@ pub fn inputs_by_kind(
                 "two {kind} artifacts given to {stage}"
             )));
         }
+        metadata.push(artifact.metadata);
     }
+    let chain: Vec<lineage::Input<'_>> = inputs
+        .iter()
+        .zip(&metadata)
+        .map(|(path, metadata)| lineage::Input { path, metadata })
+        .collect();
+    lineage::check(&chain)?;
     Ok(found)
 }
 

@@ -5,7 +5,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use arrow::array::{
-    Array, ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray,
+    Array, ArrayRef, AsArray, Float64Array, Int64Array, RecordBatch, StringArray,
+    TimestampMicrosecondArray,
 };
 use arrow::compute::{cast, take};
 use arrow::datatypes::{DataType, TimeUnit};
@@ -314,6 +315,7 @@ pub fn from_events(
     }
 
     (ctx.progress)("reading and grouping events by contact");
+    let path = input.path.clone();
     let events = read_events(input, has_value, has_category, ctx)?;
     let as_of = match params.as_of_micros() {
         Some(t) => t,
@@ -361,7 +363,15 @@ pub fn from_events(
                 columns.insert(col, (block.to_string(), array));
             }
         }
-        add_derived(params, &mut columns)?;
+        let rows = Rows {
+            file: &path,
+            id_column: "contact_id",
+            ids: events.ids[contacts.clone()]
+                .iter()
+                .map(String::as_str)
+                .collect(),
+        };
+        add_derived(params, &mut columns, &rows)?;
         let mut arrays: Vec<(&str, ArrayRef)> = vec![(
             "contact_id",
             Arc::new(StringArray::from_iter_values(
@@ -619,10 +629,20 @@ pub fn from_table(artifact: &Artifact, params: &Params) -> Result<FeatureTable> 
             );
         }
     }
-    add_derived(params, &mut columns)?;
+    let sorted_ids = take(ids, &order, None)?;
+    let rows = Rows {
+        file: &artifact.path,
+        id_column: &id_name,
+        ids: sorted_ids
+            .as_string::<i32>()
+            .iter()
+            .map(Option::unwrap_or_default)
+            .collect(),
+    };
+    add_derived(params, &mut columns, &rows)?;
     let metadata = finish_metadata(params, &columns, &id_name);
     let ordered = ordered_columns(params, columns);
-    let mut arrays: Vec<(&str, ArrayRef)> = vec![(id_name.as_str(), take(ids, &order, None)?)];
+    let mut arrays: Vec<(&str, ArrayRef)> = vec![(id_name.as_str(), sorted_ids)];
     arrays.extend(ordered.iter().map(|(n, a)| (n.as_str(), a.clone())));
     Ok(FeatureTable {
         batch: batch(arrays)?,
@@ -640,8 +660,20 @@ fn as_floats(name: &str, array: &ArrayRef) -> Result<Float64Array> {
         .clone())
 }
 
+/// Whose rows a batch of feature columns holds, so a bad derived value names its entity.
+struct Rows<'a> {
+    /// The events or table artifact the features are computed from.
+    file: &'a Path,
+    id_column: &'a str,
+    ids: Vec<&'a str>,
+}
+
 /// Ratios and log1p, each after the features it refers to. Nulls propagate.
-fn add_derived(params: &Params, columns: &mut IndexMap<String, (String, ArrayRef)>) -> Result<()> {
+fn add_derived(
+    params: &Params,
+    columns: &mut IndexMap<String, (String, ArrayRef)>,
+    rows: &Rows<'_>,
+) -> Result<()> {
     let order = params
         .derived_order()
         .map_err(|c| Error::Internal(format!("cycle survived validation: {c}")))?;
@@ -667,7 +699,22 @@ fn add_derived(params: &Params, columns: &mut IndexMap<String, (String, ArrayRef
                     })
                     .collect()
             }
-            Feature::Log1p(of) => input(of)?.iter().map(|x| x.map(f64::ln_1p)).collect(),
+            Feature::Log1p(of) => {
+                let values = input(of)?;
+                // ln(1 + x) is −∞ at −1 and undefined below: refused rather than written.
+                if let Some(row) = values.iter().position(|x| x.is_some_and(|x| x <= -1.0)) {
+                    return Err(Error::data(
+                        Location::file(rows.file).column(name),
+                        format!(
+                            "{} {}: log1p of `{of}` = {} needs values above −1",
+                            rows.id_column,
+                            rows.ids[row],
+                            values.value(row)
+                        ),
+                    ));
+                }
+                values.iter().map(|x| x.map(f64::ln_1p)).collect()
+            }
             _ => unreachable!("only ratio and log1p are derived"),
         };
         columns.insert(name.to_string(), (block.to_string(), Arc::new(array)));

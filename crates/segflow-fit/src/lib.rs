@@ -19,7 +19,6 @@ use arrow::array::{
     Array, ArrayRef, AsArray, BooleanArray, Float64Array, Int32Array, RecordBatch, StringArray,
     UInt32Array, UInt64Array,
 };
-use arrow::datatypes::UInt32Type;
 use ndarray::Array2;
 
 use segflow_cluster::metrics::{calinski_harabasz, davies_bouldin, silhouette_samples};
@@ -27,6 +26,7 @@ use segflow_cluster::{Nearest, nearest};
 use segflow_core::artifact::{
     Artifact, META_BLOCKS, META_ID_COLUMN, META_MODEL, META_MODEL_COLUMNS, batch, read_parquet,
 };
+use segflow_core::decision::read_decision;
 use segflow_core::error::Location;
 use segflow_core::matrix::read_matrix;
 use segflow_core::params::{ParamTree, Validate, parse_params, parse_valid};
@@ -103,24 +103,11 @@ fn chosen_k(params: &Params, decision: Option<&Path>) -> Result<Chosen> {
             "no K: give `k` or the decision artifact of select_k as an input",
         ));
     };
-    let a = read_parquet(path)?;
-    let text = |name: &str| -> Result<String> {
-        let col = a.column(name)?;
-        col.as_string_opt::<i32>()
-            .filter(|s| s.len() == 1 && s.is_valid(0))
-            .map(|s| s.value(0).to_string())
-            .ok_or_else(|| Error::data(Location::file(path).column(name), "expected one string"))
-    };
-    let k = a
-        .column("k")?
-        .as_primitive_opt::<UInt32Type>()
-        .filter(|k| k.len() == 1 && k.is_valid(0))
-        .map(|k| k.value(0) as usize)
-        .ok_or_else(|| Error::data(Location::file(path).column("k"), "expected one K"))?;
+    let decision = read_decision(&read_parquet(path)?)?;
     Ok(Chosen {
-        k,
-        source: format!("select_k decision (rule {})", text("rule")?),
-        reason: text("reason")?,
+        k: decision.k,
+        source: format!("select_k decision (rule {})", decision.rule),
+        reason: decision.reason,
     })
 }
 

@@ -74,8 +74,11 @@ fn prepared(name: &str, values: &[f64], log1p: bool) -> Result<Vec<f64>> {
                 return bad("infinite value");
             }
             if log1p {
-                if x < -1.0 {
-                    return bad("log1p of a value below −1");
+                // ln(1 + x) is −∞ at −1 and undefined below: no matrix value can stand for it.
+                if x <= -1.0 {
+                    return bad(&format!(
+                        "log1p of {x}: needs values above −1 (ln(1 + x) is not finite there)"
+                    ));
                 }
                 return Ok(x.ln_1p());
             }
@@ -489,5 +492,26 @@ mod tests {
         let (t, _) = Transform::fit(&cols(&[("x", &[1.0, 2.0])]), &params()).unwrap();
         let err = t.apply(&cols(&[("y", &[1.0])])).unwrap_err().to_string();
         assert!(err.contains("column `x`"), "{err}");
+    }
+
+    #[test]
+    fn log1p_of_minus_one_or_less_is_refused_at_fit_and_at_apply() {
+        let mut p = params();
+        p.log1p = vec!["x".into()];
+        for bad in [-1.0, -3.5] {
+            let err = Transform::fit(&cols(&[("x", &[0.0, 2.0, bad, 5.0])]), &p)
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains("row 2")
+                    && err.contains("column `x`")
+                    && err.contains(&bad.to_string()),
+                "{err}"
+            );
+        }
+        let (t, _) = Transform::fit(&cols(&[("x", &[0.0, 2.0, -0.5, 5.0])]), &p).unwrap();
+        let err = t.apply(&cols(&[("x", &[3.0, -1.0])])).unwrap_err();
+        assert_eq!(err.exit_code(), 65);
+        assert!(err.to_string().contains("row 1"), "{err}");
     }
 }

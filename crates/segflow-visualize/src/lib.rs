@@ -20,6 +20,7 @@ use serde::Deserialize;
 use segflow_cluster::PcaParams;
 use segflow_cluster::pca::Components;
 use segflow_core::artifact::{Artifact, META_ID_COLUMN, META_MODEL_COLUMNS, batch, read_parquet};
+use segflow_core::decision::{Decision, read_decision};
 use segflow_core::error::Location;
 use segflow_core::matrix::read_matrix;
 use segflow_core::params::{ParamTree, Validate, parse_params, parse_valid};
@@ -195,6 +196,8 @@ const REQUIRED: &[&str] = &[
 /// The upstream artifacts, read once, by kind.
 pub struct Sources {
     by_kind: BTreeMap<String, Artifact>,
+    /// select_k's decision, checked when read: it holds exactly one K.
+    decision: Option<Decision>,
 }
 
 impl Sources {
@@ -478,7 +481,11 @@ fn draw(chart: Chart, src: &Sources, params: &Params, pca: &PcaPicture) -> Resul
                 ),
             };
             let ys = scores.float_column(column)?;
-            let chosen = src.need("decision")?.float_column("k")?[0];
+            let chosen = src
+                .decision
+                .as_ref()
+                .ok_or_else(|| Error::Internal("decision checked before drawing".into()))?
+                .k as f64;
             let points: Vec<(f64, f64)> = ks.iter().copied().zip(ys).collect();
             (
                 charts::line(
@@ -670,7 +677,8 @@ pub fn run(
     for (kind, path) in inputs {
         by_kind.insert(kind.clone(), read_parquet(path)?);
     }
-    let src = Sources { by_kind };
+    let decision = by_kind.get("decision").map(read_decision).transpose()?;
+    let src = Sources { by_kind, decision };
     (ctx.progress)("PCA of the model matrix");
     let (pca, points, variance) = pca_picture(&src, inputs)?;
     let id = src

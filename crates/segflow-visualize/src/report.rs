@@ -160,12 +160,10 @@ fn value_of(a: &Artifact, key: &str) -> Option<String> {
 /// Limitations that follow from the run itself, then the pipeline's own.
 fn limitations(src: &Sources, params: &Params, pca_ratios: [f64; 2]) -> Vec<String> {
     let mut out = Vec::new();
-    if let Some(d) = src.get("decision")
-        && let (Ok(rule), Ok(reason)) = (strings(d, "rule"), strings(d, "reason"))
-    {
+    if let Some(d) = &src.decision {
         out.push(format!(
             "The number of segments follows the rule `{}` ({}). Another rule can choose another K; the K table shows every index.",
-            rule[0], reason[0]
+            d.rule, d.reason
         ));
     }
     if let Some(e) = src.get("events") {
@@ -265,14 +263,13 @@ pub fn render(
     h.push_str("</section>\n");
 
     h.push_str("<section id=\"k\"><h2>Choosing K</h2>");
-    if let Some(d) = src.get("decision") {
-        let (k, reason) = (strings(d, "rule")?, strings(d, "reason")?);
+    if let Some(d) = &src.decision {
         let _ = write!(
             h,
             "<p class=\"decision\"><strong>K = {}</strong> by the rule <code>{}</code>: {}</p>",
             names.len(),
-            escape(&k[0]),
-            escape(&reason[0])
+            escape(&d.rule),
+            escape(&d.reason)
         );
     } else {
         let _ = write!(
