@@ -92,6 +92,7 @@ pub(crate) fn locked_output(
 
 fn locate(run_dir: &Path) -> Result<RunArtifacts> {
     let lock = Lock::load_existing(run_dir)?;
+    crate::model_version::require_current(run_dir, &lock)?;
     let output = |kind: &str, files: &[&str]| locked_output(run_dir, &lock, kind, files);
     let (events, seed) = output("ingest", &["events.parquet", "table.parquet"])?;
     let (features, _) = output("features", &["features.parquet"])?;
