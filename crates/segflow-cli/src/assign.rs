@@ -154,7 +154,7 @@ fn fixed_thresholds(features: &Artifact) -> Result<serde_json::Map<String, serde
                     format!("threshold of {name} is not a number: {value}"),
                 )
             })?;
-            Ok((name.into(), value.into()))
+            Ok((name, value.into()))
         })
         .collect()
 }
