@@ -92,6 +92,7 @@ pub(crate) fn locked_output(
 
 fn locate(run_dir: &Path) -> Result<RunArtifacts> {
     let lock = Lock::load_existing(run_dir)?;
+    crate::model_version::require_current(run_dir, &lock)?;
     let output = |kind: &str, files: &[&str]| locked_output(run_dir, &lock, kind, files);
     let (events, seed) = output("ingest", &["events.parquet", "table.parquet"])?;
     let (features, _) = output("features", &["features.parquet"])?;
@@ -153,7 +154,7 @@ fn fixed_thresholds(features: &Artifact) -> Result<serde_json::Map<String, serde
                     format!("threshold of {name} is not a number: {value}"),
                 )
             })?;
-            Ok((name.into(), value.into()))
+            Ok((name, value.into()))
         })
         .collect()
 }

@@ -2,6 +2,7 @@
 //! segflow-core. Every failure maps to a sysexits exit code (see `segflow_core::Error`).
 
 mod assign;
+mod model_version;
 mod panic;
 mod progress;
 

@@ -13,6 +13,11 @@ use crate::chunks::CHUNK_ROWS;
 use crate::kernel::{Rows, sq_dist};
 use crate::{ClusterError, Result, check_finite};
 
+/// The version of this algorithm's results, part of the algorithm version of every stage that
+/// runs it (`segflow_core::stage::compose_version`): bump it with any change to its labels or core points, and
+/// say what changed in CHANGELOG.md.
+pub const VERSION: u32 = 1;
+
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct DbscanParams {
     pub eps: f64,

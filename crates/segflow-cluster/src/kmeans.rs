@@ -13,6 +13,11 @@ use crate::kernel::{Packed, Rows, multiversion, sq_dist, stride};
 use crate::rng::Rng;
 use crate::{ClusterError, Result, check_finite};
 
+/// The version of this algorithm's results, part of the algorithm version of every stage that
+/// runs it (`segflow_core::stage::compose_version`): bump it with any change to its labels, centres or inertia, and
+/// say what changed in CHANGELOG.md.
+pub const VERSION: u32 = 1;
+
 /// Settings of a k-means fit; defaults are scikit-learn's.
 #[derive(Debug, Clone, PartialEq)]
 pub struct KMeansParams {

@@ -11,6 +11,11 @@ use ndarray::ArrayView2;
 use crate::kernel::{Rows, sq_dist};
 use crate::{ClusterError, Result, check_finite};
 
+/// The version of this algorithm's results, part of the algorithm version of every stage that
+/// runs it (`segflow_core::stage::compose_version`): bump it with any change to its labels, and
+/// say what changed in CHANGELOG.md.
+pub const VERSION: u32 = 1;
+
 /// Ward's merge cost between clusters of sizes `na`, `nb` whose centroids lie `d2` apart
 /// (squared): the increase in within-cluster sum of squares.
 fn cost(na: f64, nb: f64, d2: f64) -> f64 {

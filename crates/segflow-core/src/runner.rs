@@ -138,6 +138,18 @@ pub fn stale_reasons(pipeline: &Pipeline, spec: &StageSpec, lock: &Lock) -> Resu
             spec.stage.kind()
         ));
     }
+    let version = algorithm_version(pipeline, spec)?;
+    match &entry.algorithm_version {
+        None => reasons.push(format!(
+            "{} algorithm version not recorded (lock of an older segflow)",
+            spec.stage.kind()
+        )),
+        Some(recorded) if *recorded != version => reasons.push(format!(
+            "{} algorithm version changed ({recorded} → {version})",
+            spec.stage.kind()
+        )),
+        Some(_) => {}
+    }
     if entry.seed != pipeline.seed {
         reasons.push(format!("seed changed ({} → {})", entry.seed, pipeline.seed));
     }
@@ -174,6 +186,16 @@ pub fn stale_reasons(pipeline: &Pipeline, spec: &StageSpec, lock: &Lock) -> Resu
         }
     }
     Ok(reasons)
+}
+
+/// The algorithm version of a stage of the pipeline with its params.
+fn algorithm_version(pipeline: &Pipeline, spec: &StageSpec) -> Result<String> {
+    spec.stage.algorithm_version(&spec.params).map_err(|e| {
+        e.in_config(
+            &pipeline.file.display().to_string(),
+            &format!("stages.{}", spec.name),
+        )
+    })
 }
 
 pub fn run(
@@ -271,6 +293,7 @@ fn run_stage(pipeline: &Pipeline, spec: &StageSpec, observer: &dyn Observer) -> 
         }
     }
     let kind = spec.stage.kind();
+    let algorithm_version = algorithm_version(pipeline, spec)?;
     let params_hash = params_hash(kind, &spec.params)?;
     let provenance = Provenance {
         stage: kind.to_string(),
@@ -301,6 +324,7 @@ fn run_stage(pipeline: &Pipeline, spec: &StageSpec, observer: &dyn Observer) -> 
     Ok(LockEntry {
         kind: kind.to_string(),
         tool_version: TOOL_VERSION.to_string(),
+        algorithm_version: Some(algorithm_version),
         seed: pipeline.seed,
         params_hash,
         inputs: input_map,

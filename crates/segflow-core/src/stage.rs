@@ -33,6 +33,12 @@ pub trait Stage: Sync {
     /// Validates params and returns the artifacts a run writes.
     fn plan(&self, params: &ParamTree) -> Result<Vec<Planned>>;
 
+    /// The version of what this stage computes with these params (see [`compose_version`]),
+    /// recorded in the lock: a stage whose recorded version differs runs again, and `assign`
+    /// refuses a model built by another version. Any change that alters a stage's results
+    /// bumps its version, or that of the algorithm its params select.
+    fn algorithm_version(&self, params: &ParamTree) -> Result<String>;
+
     /// Runs the stage, writing every planned artifact into `out`; returns the stage's row count
     /// (rows of its main artifact) for the summary.
     fn run(
@@ -42,6 +48,17 @@ pub trait Stage: Sync {
         out: &mut OutputDir,
         ctx: &StageCtx<'_>,
     ) -> Result<u64>;
+}
+
+/// A stage's algorithm version as the lock records it: the stage's own number, then the name
+/// and number of each algorithm its params select (`1`, `1+kmeans.1`). Composing them means a
+/// change to an algorithm shared by several stages (k-means) reruns each stage that uses it.
+pub fn compose_version(stage: u32, algorithms: &[(&str, u32)]) -> String {
+    let mut version = stage.to_string();
+    for (name, number) in algorithms {
+        version.push_str(&format!("+{name}.{number}"));
+    }
+    version
 }
 
 /// One artifact a stage run will write: its file name and its `segflow.artifact` kind.

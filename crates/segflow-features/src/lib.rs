@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use segflow_core::artifact::{open_parquet, open_parquet_columns};
 use segflow_core::error::Location;
 use segflow_core::params::{ParamTree, Validate, parse_params, parse_valid};
-use segflow_core::stage::{OutputDir, Planned, Stage, StageCtx, single_input};
+use segflow_core::stage::{OutputDir, Planned, Stage, StageCtx, compose_version, single_input};
 use segflow_core::{Error, Result};
 
 pub use spec::{Condition, Feature, Params};
@@ -52,6 +52,10 @@ pub fn run(
     }
 }
 
+/// The version of this stage's results: bump it with any change that alters them, and say what
+/// changed in CHANGELOG.md.
+const VERSION: u32 = 1;
+
 pub struct FeaturesStage;
 
 impl Stage for FeaturesStage {
@@ -70,6 +74,10 @@ impl Stage for FeaturesStage {
     fn plan(&self, params: &ParamTree) -> Result<Vec<Planned>> {
         parse_valid::<Params>(params)?;
         Ok(vec![Planned::new("features")])
+    }
+
+    fn algorithm_version(&self, _params: &ParamTree) -> Result<String> {
+        Ok(compose_version(VERSION, &[]))
     }
 
     fn run(

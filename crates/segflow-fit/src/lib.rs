@@ -30,7 +30,9 @@ use segflow_core::decision::read_decision;
 use segflow_core::error::Location;
 use segflow_core::matrix::read_matrix;
 use segflow_core::params::{ParamTree, Validate, parse_params, parse_valid};
-use segflow_core::stage::{OutputDir, Planned, Stage, StageCtx, inputs_by_kind, required_input};
+use segflow_core::stage::{
+    OutputDir, Planned, Stage, StageCtx, compose_version, inputs_by_kind, required_input,
+};
 use segflow_core::{Error, Result};
 
 pub use naming::Named;
@@ -1330,6 +1332,11 @@ fn load_mixture(
     })
 }
 
+/// The version of this stage's own computations, composed with the versions of the algorithms
+/// its params select: bump it with any change that alters its results, and say what changed in
+/// CHANGELOG.md.
+const VERSION: u32 = 1;
+
 pub struct FitStage;
 
 impl Stage for FitStage {
@@ -1370,6 +1377,11 @@ impl Stage for FitStage {
             planned.push(Planned::new("mixture"));
         }
         Ok(planned)
+    }
+
+    fn algorithm_version(&self, params: &ParamTree) -> Result<String> {
+        let params: Params = parse_params(params)?;
+        Ok(compose_version(VERSION, params.algorithm.versions()))
     }
 
     fn run(

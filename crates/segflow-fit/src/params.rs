@@ -2,6 +2,7 @@
 
 use serde::Deserialize;
 
+use segflow_cluster::{dbscan, gmm, kmeans, ward};
 use segflow_core::params::Validate;
 use segflow_core::{Error, Result};
 
@@ -59,6 +60,17 @@ impl Algorithm {
             Algorithm::Ward => "ward",
             Algorithm::Dbscan => "dbscan",
             Algorithm::Gmm => "gmm",
+        }
+    }
+
+    /// The clustering algorithms this choice runs, with their versions (part of the fit
+    /// stage's algorithm version). A mixture starts from k-means.
+    pub fn versions(self) -> &'static [(&'static str, u32)] {
+        match self {
+            Algorithm::Kmeans => &[("kmeans", kmeans::VERSION)],
+            Algorithm::Ward => &[("ward", ward::VERSION)],
+            Algorithm::Dbscan => &[("dbscan", dbscan::VERSION)],
+            Algorithm::Gmm => &[("gmm", gmm::VERSION), ("kmeans", kmeans::VERSION)],
         }
     }
 }

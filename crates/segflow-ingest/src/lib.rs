@@ -21,7 +21,7 @@ use serde::Deserialize;
 
 use segflow_core::calendar::{HourRange, Weekday};
 use segflow_core::params::{ParamTree, Validate, parse_params, parse_valid};
-use segflow_core::stage::{OutputDir, Planned, Stage, StageCtx, single_input};
+use segflow_core::stage::{OutputDir, Planned, Stage, StageCtx, compose_version, single_input};
 use segflow_core::{Error, Result};
 
 pub use privacy::{IdMethod, IdRule};
@@ -308,6 +308,10 @@ pub fn run(
     }
 }
 
+/// The version of this stage's results: bump it with any change that alters them, and say what
+/// changed in CHANGELOG.md.
+const VERSION: u32 = 1;
+
 /// The ingest stage as the runner sees it.
 pub struct IngestStage;
 
@@ -327,6 +331,10 @@ impl Stage for IngestStage {
     fn plan(&self, params: &ParamTree) -> Result<Vec<Planned>> {
         let params: Params = parse_valid(params)?;
         Ok(params.outputs())
+    }
+
+    fn algorithm_version(&self, _params: &ParamTree) -> Result<String> {
+        Ok(compose_version(VERSION, &[]))
     }
 
     fn run(

@@ -16,7 +16,7 @@ use segflow_core::artifact::{
 };
 use segflow_core::error::Location;
 use segflow_core::params::{ParamTree, Validate, parse_params, parse_valid};
-use segflow_core::stage::{OutputDir, Planned, Stage, StageCtx, single_input};
+use segflow_core::stage::{OutputDir, Planned, Stage, StageCtx, compose_version, single_input};
 use segflow_core::{Error, Result};
 
 pub use segflow_transform::{
@@ -121,6 +121,10 @@ fn kept_blocks(meta: Option<&str>, output: &[String]) -> String {
     serde_json::Value::Array(blocks).to_string()
 }
 
+/// The version of this stage's results: bump it with any change that alters them, and say what
+/// changed in CHANGELOG.md.
+const VERSION: u32 = 1;
+
 pub struct PreprocessStage;
 
 impl Stage for PreprocessStage {
@@ -147,6 +151,10 @@ impl Stage for PreprocessStage {
             planned.push(Planned::new("projection"));
         }
         Ok(planned)
+    }
+
+    fn algorithm_version(&self, _params: &ParamTree) -> Result<String> {
+        Ok(compose_version(VERSION, &[]))
     }
 
     fn run(

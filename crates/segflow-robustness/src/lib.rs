@@ -28,7 +28,9 @@ use segflow_core::artifact::{Artifact, META_BLOCKS, META_MODEL, META_PARAMS, bat
 use segflow_core::error::Location;
 use segflow_core::matrix::read_matrix;
 use segflow_core::params::{ParamTree, Validate, parse_params, parse_valid};
-use segflow_core::stage::{OutputDir, Planned, Stage, StageCtx, inputs_by_kind, required_input};
+use segflow_core::stage::{
+    OutputDir, Planned, Stage, StageCtx, compose_version, inputs_by_kind, required_input,
+};
 use segflow_core::stats::quantile_sorted;
 use segflow_core::{Error, Result};
 
@@ -649,6 +651,11 @@ fn blocks_batch(runs: &[BlockRun]) -> Result<arrow::array::RecordBatch> {
     ])
 }
 
+/// The version of this stage's own computations, composed with the versions of the clustering
+/// algorithms it runs: bump it with any change that alters its results, and say what changed in
+/// CHANGELOG.md.
+const VERSION: u32 = 1;
+
 pub struct RobustnessStage;
 
 impl Stage for RobustnessStage {
@@ -673,6 +680,13 @@ impl Stage for RobustnessStage {
             Planned::new("bootstrap"),
             Planned::new("verdict"),
         ])
+    }
+
+    fn algorithm_version(&self, _params: &ParamTree) -> Result<String> {
+        Ok(compose_version(
+            VERSION,
+            &[("kmeans", segflow_cluster::kmeans::VERSION)],
+        ))
     }
 
     fn run(

@@ -16,7 +16,7 @@ use segflow_core::artifact::batch;
 use segflow_core::error::Location;
 use segflow_core::matrix::read_matrix;
 use segflow_core::params::{ParamTree, Validate, parse_params, parse_valid};
-use segflow_core::stage::{OutputDir, Planned, Stage, StageCtx, single_input};
+use segflow_core::stage::{OutputDir, Planned, Stage, StageCtx, compose_version, single_input};
 use segflow_core::{Error, Result};
 
 pub use segflow_cluster::kneedle;
@@ -35,6 +35,21 @@ pub enum Rule {
     Consensus,
     /// Lowest BIC of a Gaussian mixture per K (needs `bic`); ties go to the smallest K.
     MinBic,
+}
+
+impl Rule {
+    /// The rule's name and version, part of the stage's algorithm version: bump a rule's
+    /// number with any change to the K it chooses or the reason it gives.
+    pub fn version(&self) -> (&'static str, u32) {
+        match self {
+            Rule::Fixed(_) => ("fixed", 1),
+            Rule::MaxSilhouette => ("max_silhouette", 1),
+            Rule::Elbow(Elbow::Knee) => ("knee", 1),
+            Rule::Elbow(Elbow::LargestDrop) => ("largest_drop", 1),
+            Rule::Consensus => ("consensus", 1),
+            Rule::MinBic => ("min_bic", 1),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -575,6 +590,11 @@ fn scores_batch(
     batch(columns)
 }
 
+/// The version of this stage's own computations, composed with the versions of the algorithms
+/// its params select: bump it with any change that alters its results, and say what changed in
+/// CHANGELOG.md.
+const VERSION: u32 = 1;
+
 pub struct SelectKStage;
 
 impl Stage for SelectKStage {
@@ -593,6 +613,18 @@ impl Stage for SelectKStage {
     fn plan(&self, params: &ParamTree) -> Result<Vec<Planned>> {
         parse_valid::<Params>(params)?;
         Ok(vec![Planned::new("k_scores"), Planned::new("decision")])
+    }
+
+    fn algorithm_version(&self, params: &ParamTree) -> Result<String> {
+        let params: Params = parse_params(params)?;
+        let mut algorithms = vec![
+            ("kmeans", segflow_cluster::kmeans::VERSION),
+            params.rule.version(),
+        ];
+        if params.bic.is_some() {
+            algorithms.push(("gmm", segflow_cluster::gmm::VERSION));
+        }
+        Ok(compose_version(VERSION, &algorithms))
     }
 
     fn run(

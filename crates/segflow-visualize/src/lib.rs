@@ -24,7 +24,7 @@ use segflow_core::decision::{Decision, read_decision};
 use segflow_core::error::Location;
 use segflow_core::matrix::read_matrix;
 use segflow_core::params::{ParamTree, Validate, parse_params, parse_valid};
-use segflow_core::stage::{OutputDir, Planned, Stage, StageCtx, inputs_by_kind};
+use segflow_core::stage::{OutputDir, Planned, Stage, StageCtx, compose_version, inputs_by_kind};
 use segflow_core::{Error, Result};
 
 /// Every chart the stage can draw, in report order.
@@ -701,6 +701,10 @@ pub fn run(
     Ok(drawn.len() as u64)
 }
 
+/// The version of this stage's results: bump it with any change that alters them, and say what
+/// changed in CHANGELOG.md.
+const VERSION: u32 = 1;
+
 pub struct VisualizeStage;
 
 impl Stage for VisualizeStage {
@@ -726,6 +730,10 @@ impl Stage for VisualizeStage {
         );
         planned.push(Planned::document("report", "report.html"));
         Ok(planned)
+    }
+
+    fn algorithm_version(&self, _params: &ParamTree) -> Result<String> {
+        Ok(compose_version(VERSION, &[]))
     }
 
     fn run(
