@@ -5,27 +5,27 @@ set shell := ["bash", "-euo", "pipefail", "-c"]
 
 # Run a pipeline end to end (default: the Walsoft call log), skipping up-to-date stages.
 pipeline name="walsoft" *flags="":
-    cargo run --release -- run pipelines/{{name}}.yaml {{flags}}
+    cargo run --bin segflow -- run pipelines/{{name}}.yaml {{flags}}
 
 # Run one stage of a pipeline (its inputs must exist).
 stage stage name="walsoft":
-    cargo run --release -- run pipelines/{{name}}.yaml --only {{stage}}
+    cargo run --bin segflow -- run pipelines/{{name}}.yaml --only {{stage}}
 
 # Which stages are stale, and why.
 status name="walsoft":
-    cargo run --release -- status pipelines/{{name}}.yaml
+    cargo run --bin segflow -- status pipelines/{{name}}.yaml
 
 # Check every artifact of a run against its lock file.
 verify name="walsoft":
-    cargo run --release -- verify runs/{{name}}
+    cargo run --bin segflow -- verify runs/{{name}}
 
 # Print a pipeline's DAG (format: text or mermaid).
 dag name="walsoft" format="text":
-    cargo run --release -- dag pipelines/{{name}}.yaml --format {{format}}
+    cargo run --bin segflow -- dag pipelines/{{name}}.yaml --format {{format}}
 
 # Score new records (same CSV layout as the pipeline's input) with a finished run.
 assign input output name="walsoft":
-    cargo run --release -- assign --model runs/{{name}} --input {{input}} --output {{output}}
+    cargo run --bin segflow -- assign --model runs/{{name}} --input {{input}} --output {{output}}
 
 # Open the report in headless Chromium (installed by the project's script): every chart must
 # render and every segment be named; the screenshot is saved as report.png.
