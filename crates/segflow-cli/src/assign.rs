@@ -1,12 +1,13 @@
 //! `segflow assign`: scores new records with a finished run. The new CSV goes through the
 //! run's own ingest and features stages (params read from the artifacts' provenance, global
-//! thresholds fixed to the training values), the saved transform, and the fit's centroids.
+//! thresholds fixed to the training values), the saved transform, and the fit's model. Every
+//! file of the run that scoring reads is first checked against the run's lock.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, AsArray, Float64Array, Int32Array, StringArray};
+use arrow::array::{ArrayRef, AsArray, Float64Array, Int32Array, RecordBatch, StringArray};
 use ndarray::Array2;
 use serde::Serialize;
 
@@ -19,7 +20,7 @@ use segflow_core::lock::Lock;
 use segflow_core::params::ParamTree;
 use segflow_core::stage::{Stage, run_with_params};
 use segflow_core::{Error, Result};
-use segflow_fit::Model;
+use segflow_fit::{Action, Campaign, Model, NOISE, Scored};
 use segflow_transform::{Projection, Transform};
 
 #[derive(Debug, Serialize)]
@@ -30,25 +31,24 @@ pub struct Report {
     pub segments: Vec<(String, usize)>,
 }
 
-/// The artifacts of a finished run that scoring needs, each checked against the lock.
-struct RunArtifacts {
-    events: PathBuf,
-    features: PathBuf,
-    transform: PathBuf,
-    /// The preprocess stage's PCA, when the model sees principal components.
-    projection: Option<PathBuf>,
-    fit_dir: PathBuf,
-    seed: u64,
+/// An artifact of a finished run, checked against the hash its lock records.
+pub(crate) struct LockedOutput {
+    pub path: PathBuf,
+    /// The path relative to the run directory, as the lock names it.
+    pub relative: String,
+    pub sha256: String,
+    /// The seed the stage ran with.
+    pub seed: u64,
 }
 
 /// An artifact of a finished run, found through its lock file and checked against the hash
-/// recorded there; also the seed the stage ran with.
+/// recorded there.
 pub(crate) fn locked_output(
     run_dir: &Path,
     lock: &Lock,
     kind: &str,
     files: &[&str],
-) -> Result<(PathBuf, u64)> {
+) -> Result<LockedOutput> {
     let lock_path = Lock::path(run_dir);
     let stages: Vec<_> = lock.stages.values().filter(|e| e.kind == kind).collect();
     let entry = match stages[..] {
@@ -87,42 +87,120 @@ pub(crate) fn locked_output(
             "changed since the run wrote it (see `segflow verify`); rerun the pipeline",
         ));
     }
-    Ok((path, entry.seed))
+    Ok(LockedOutput {
+        path,
+        relative: rel.clone(),
+        sha256: hash.clone(),
+        seed: entry.seed,
+    })
 }
 
-fn locate(run_dir: &Path) -> Result<RunArtifacts> {
-    let lock = Lock::load_existing(run_dir)?;
-    crate::model_version::require_current(run_dir, &lock)?;
-    let output = |kind: &str, files: &[&str]| locked_output(run_dir, &lock, kind, files);
-    let (events, seed) = output("ingest", &["events.parquet", "table.parquet"])?;
-    let (features, _) = output("features", &["features.parquet"])?;
-    let (transform, _) = output("preprocess", &["transform.parquet"])?;
-    let projection = lock
-        .stages
-        .values()
-        .any(|e| {
-            e.kind == "preprocess" && e.outputs.keys().any(|k| k.ends_with("projection.parquet"))
+/// A finished run read through its lock: every artifact taken from it is checked first, and
+/// remembered with its hash for the provenance of the scored output.
+struct LockedRun<'a> {
+    dir: &'a Path,
+    lock: Lock,
+    /// Path relative to the run directory → SHA-256, of every artifact read.
+    read: BTreeMap<String, String>,
+}
+
+impl<'a> LockedRun<'a> {
+    fn open(dir: &'a Path) -> Result<Self> {
+        let lock = Lock::load_existing(dir)?;
+        crate::model_version::require_current(dir, &lock)?;
+        Ok(LockedRun {
+            dir,
+            lock,
+            read: BTreeMap::new(),
         })
-        .then(|| output("preprocess", &["projection.parquet"]))
-        .transpose()?
-        .map(|(p, _)| p);
-    let (centroids, _) = output("fit", &["centroids.parquet"])?;
-    let (policy, _) = output("fit", &["policy.parquet"])?;
-    let fit_dir = centroids
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_default();
-    if policy.parent() != Some(fit_dir.as_path()) {
-        return Err(Error::Internal("fit artifacts in two directories".into()));
     }
-    Ok(RunArtifacts {
-        events,
-        features,
-        transform,
-        projection,
-        fit_dir,
-        seed,
-    })
+
+    /// The checked path of the `kind` stage's output named one of `files`, and its seed.
+    fn output(&mut self, kind: &str, files: &[&str]) -> Result<(PathBuf, u64)> {
+        let out = locked_output(self.dir, &self.lock, kind, files)?;
+        self.read.insert(out.relative, out.sha256);
+        Ok((out.path, out.seed))
+    }
+
+    fn has_output(&self, kind: &str, file: &str) -> bool {
+        self.lock
+            .stages
+            .values()
+            .any(|e| e.kind == kind && e.outputs.keys().any(|k| k.ends_with(file)))
+    }
+}
+
+/// Everything of a finished run that scores new records: the params its ingest and features
+/// stages ran with, its transform and projection, and the fit's model.
+struct Scoring {
+    ingest_params: ParamTree,
+    features_params: ParamTree,
+    transform: Transform,
+    projection: Option<Projection>,
+    model: Model,
+    seed: u64,
+}
+
+impl Scoring {
+    fn load(run: &mut LockedRun<'_>, as_of: Option<&str>) -> Result<Scoring> {
+        let (events, seed) = run.output("ingest", &["events.parquet", "table.parquet"])?;
+        let (features, _) = run.output("features", &["features.parquet"])?;
+        let (transform_path, _) = run.output("preprocess", &["transform.parquet"])?;
+        let projection_path = run
+            .has_output("preprocess", "projection.parquet")
+            .then(|| run.output("preprocess", &["projection.parquet"]))
+            .transpose()?
+            .map(|(p, _)| p);
+        let model = Model::load(&mut |file| Ok(run.output("fit", &[file])?.0))?;
+
+        let (ingest_params, features_params) = stage_params(&events, &features, as_of)?;
+        let transform = Transform::from_artifact(&read_parquet(&transform_path)?)?;
+        let projection = match &projection_path {
+            Some(path) => Some(Projection::from_artifact(
+                &read_parquet(path)?,
+                transform.output_columns(),
+            )?),
+            None => None,
+        };
+        let matrix_columns = projection
+            .as_ref()
+            .map_or_else(|| transform.output_columns(), Projection::output_columns);
+        if matrix_columns != model.columns {
+            return Err(Error::data(
+                Location::file(&transform_path),
+                "the transform and the centroids name different columns: they come from different runs",
+            ));
+        }
+        Ok(Scoring {
+            ingest_params,
+            features_params,
+            transform,
+            projection,
+            model,
+            seed,
+        })
+    }
+}
+
+/// The params the run's ingest and features stages ran with, from their artifacts'
+/// provenance; features with the training thresholds fixed and `as_of` when given.
+fn stage_params(
+    events: &Path,
+    features: &Path,
+    as_of: Option<&str>,
+) -> Result<(ParamTree, ParamTree)> {
+    let training_events = read_parquet(events)?;
+    let training_features = read_parquet(features)?;
+    let ingest_params = params_of(&training_events)?;
+    let mut features_params = params_of(&training_features)?;
+    let not_mapping = |_| Error::data(Location::file(features), "params are not a mapping");
+    features_params
+        .set("thresholds", fixed_thresholds(&training_features)?)
+        .map_err(not_mapping)?;
+    if let Some(t) = as_of {
+        features_params.set("as_of", t).map_err(not_mapping)?;
+    }
+    Ok((ingest_params, features_params))
 }
 
 /// The params a stage ran with, from its artifact's provenance.
@@ -159,8 +237,26 @@ fn fixed_thresholds(features: &Artifact) -> Result<serde_json::Map<String, serde
         .collect()
 }
 
-/// Removes the scratch directory of the intermediate artifacts however assign ends.
+/// The scratch directory of the intermediate artifacts, beside the output; removed however
+/// assign ends.
 struct Scratch(PathBuf);
+
+impl Scratch {
+    fn beside(output: &Path) -> Result<Scratch> {
+        let parent = output
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+        let name = output
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        Ok(Scratch(
+            parent.join(format!(".{name}.assign-{}", std::process::id())),
+        ))
+    }
+}
 
 impl Drop for Scratch {
     fn drop(&mut self) {
@@ -175,6 +271,32 @@ pub fn assign(
     as_of: Option<&str>,
     progress: &dyn Fn(&str),
 ) -> Result<Report> {
+    require(run_dir, input)?;
+    let mut run = LockedRun::open(run_dir)?;
+    let scoring = Scoring::load(&mut run, as_of)?;
+    let scratch = Scratch::beside(output)?;
+    let features = new_features(input, &scoring, &scratch, progress)?;
+    progress("transform and nearest centroid");
+    let contacts = Contacts::of(&features, &scoring, input)?;
+    let scored = scoring.model.assign(contacts.x.view());
+    let table = scored_table(&contacts, &scoring.model, &scored)?;
+    write_scored(
+        output,
+        &table,
+        &contacts.id_column,
+        &run.read,
+        input,
+        as_of,
+        scoring.seed,
+    )?;
+    Ok(Report {
+        rows: contacts.ids.len(),
+        output: output.to_path_buf(),
+        segments: segment_counts(&scoring.model, &scored),
+    })
+}
+
+fn require(run_dir: &Path, input: &Path) -> Result<()> {
     if !run_dir.is_dir() {
         return Err(Error::NoInput {
             path: run_dir.to_path_buf(),
@@ -187,39 +309,26 @@ pub fn assign(
             reason: "no such file".into(),
         });
     }
-    let run = locate(run_dir)?;
-    let training_events = read_parquet(&run.events)?;
-    let training_features = read_parquet(&run.features)?;
-    let ingest_params = params_of(&training_events)?;
-    let mut features_params = params_of(&training_features)?;
-    let not_mapping = |_| Error::data(Location::file(&run.features), "params are not a mapping");
-    features_params
-        .set("thresholds", fixed_thresholds(&training_features)?)
-        .map_err(not_mapping)?;
-    if let Some(t) = as_of {
-        features_params.set("as_of", t).map_err(not_mapping)?;
-    }
+    Ok(())
+}
 
-    let parent = output
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
-    let name = output
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let scratch = Scratch(parent.join(format!(".{name}.assign-{}", std::process::id())));
+/// The new records through the run's own ingest and features stages, in the scratch
+/// directory.
+fn new_features(
+    input: &Path,
+    scoring: &Scoring,
+    scratch: &Scratch,
+    progress: &dyn Fn(&str),
+) -> Result<Artifact> {
     let stage_dir = |stage: &dyn Stage| scratch.0.join(stage.kind());
-
     progress("ingest");
     let ingest: &dyn Stage = &segflow_ingest::IngestStage;
     let (_, written) = run_with_params(
         ingest,
         &[input.to_path_buf()],
-        &ingest_params,
+        &scoring.ingest_params,
         &stage_dir(ingest),
-        run.seed,
+        scoring.seed,
         progress,
     )?;
     let events = pick(&written, &["events.parquet", "table.parquet"])?;
@@ -228,9 +337,9 @@ pub fn assign(
     let (_, written) = run_with_params(
         features_stage,
         std::slice::from_ref(&events),
-        &features_params,
+        &scoring.features_params,
         &stage_dir(features_stage),
-        run.seed,
+        scoring.seed,
         progress,
     )
     .map_err(|e| match e {
@@ -244,47 +353,64 @@ pub fn assign(
         }
         other => other,
     })?;
-    let features = read_parquet(&pick(&written, &["features.parquet"])?)?;
+    read_parquet(&pick(&written, &["features.parquet"])?)
+}
 
-    progress("transform and nearest centroid");
-    let transform = Transform::from_artifact(&read_parquet(&run.transform)?)?;
-    let projection = match &run.projection {
-        Some(path) => Some(Projection::from_artifact(
-            &read_parquet(path)?,
-            transform.output_columns(),
-        )?),
-        None => None,
-    };
-    let model = Model::load(&run.fit_dir)?;
-    let matrix_columns = projection
-        .as_ref()
-        .map_or_else(|| transform.output_columns(), Projection::output_columns);
-    if matrix_columns != model.columns {
-        return Err(Error::data(
-            Location::file(&run.transform),
-            "the transform and the centroids name different columns: they come from different runs",
-        ));
+fn pick(written: &[PathBuf], names: &[&str]) -> Result<PathBuf> {
+    written
+        .iter()
+        .find(|p| names.iter().any(|n| p.file_name() == Some(n.as_ref())))
+        .cloned()
+        .ok_or_else(|| Error::Internal(format!("stage wrote none of {names:?}")))
+}
+
+/// The new contacts as rows of the model matrix.
+struct Contacts {
+    id_column: String,
+    ids: Vec<String>,
+    /// contacts × model columns.
+    x: Array2<f64>,
+}
+
+impl Contacts {
+    fn of(features: &Artifact, scoring: &Scoring, input: &Path) -> Result<Contacts> {
+        let id_column = features
+            .meta(META_ID_COLUMN)
+            .unwrap_or("contact_id")
+            .to_string();
+        let ids: Vec<String> = features
+            .column(&id_column)?
+            .as_string_opt::<i32>()
+            .ok_or_else(|| Error::Internal("features ids are not strings".into()))?
+            .iter()
+            .map(|v| v.unwrap_or_default().to_string())
+            .collect();
+        let wanted: Vec<String> = scoring
+            .transform
+            .columns
+            .iter()
+            .filter(|c| !c.dropped)
+            .map(|c| c.name.clone())
+            .collect();
+        let columns = segflow_transform::model_columns(features, Some(&wanted))?;
+        let matrix = scoring
+            .transform
+            .apply(&columns)
+            .map_err(|e| name_the_contact(e, input, &id_column, &ids))?;
+        let matrix = match &scoring.projection {
+            Some(p) => p.apply(&matrix),
+            None => matrix,
+        };
+        let (n, d) = (ids.len(), matrix.len());
+        let x = Array2::from_shape_fn((n, d), |(i, j)| matrix[j][i]);
+        Ok(Contacts { id_column, ids, x })
     }
-    let id_column = features
-        .meta(META_ID_COLUMN)
-        .unwrap_or("contact_id")
-        .to_string();
-    let ids: Vec<String> = features
-        .column(&id_column)?
-        .as_string_opt::<i32>()
-        .ok_or_else(|| Error::Internal("features ids are not strings".into()))?
-        .iter()
-        .map(|v| v.unwrap_or_default().to_string())
-        .collect();
-    let wanted: Vec<String> = transform
-        .columns
-        .iter()
-        .filter(|c| !c.dropped)
-        .map(|c| c.name.clone())
-        .collect();
-    let columns = segflow_transform::model_columns(&features, Some(&wanted))?;
-    let matrix = transform.apply(&columns).map_err(|e| match e {
-        // Rows of the intermediate features artifact mean nothing to the user: name the contact.
+}
+
+/// Rows of the intermediate features artifact mean nothing to the user: a transform error is
+/// located in the input file and names the contact.
+fn name_the_contact(e: Error, input: &Path, id_column: &str, ids: &[String]) -> Error {
+    match e {
         Error::Data { location, message } => Error::data(
             Location {
                 file: Some(input.display().to_string()),
@@ -298,50 +424,29 @@ pub fn assign(
             },
         ),
         other => other,
-    })?;
-    let matrix = match &projection {
-        Some(p) => p.apply(&matrix),
-        None => matrix,
-    };
-    let (n, d) = (ids.len(), matrix.len());
-    let x = Array2::from_shape_fn((n, d), |(i, j)| matrix[j][i]);
-    let scored = model.assign(x.view());
+    }
+}
 
-    // Segment counts, with DBSCAN's noise last.
-    let mut counts = vec![0usize; model.segments.len() + 1];
-    scored
-        .labels
-        .iter()
-        .for_each(|l| counts[l.unwrap_or(model.segments.len())] += 1);
-    let action = |f: &dyn Fn(&segflow_fit::Action) -> String| -> ArrayRef {
-        Arc::new(StringArray::from(
-            scored
-                .labels
-                .iter()
-                .map(|l| l.map(|l| f(&model.actions[l])))
-                .collect::<Vec<_>>(),
-        ))
-    };
+/// Per contact: id, segment (noise as cluster -1), distance, margin, the segment's action,
+/// the mixture's probability and the campaign's channel and owner where the model has them.
+fn scored_table(contacts: &Contacts, model: &Model, scored: &Scored) -> Result<RecordBatch> {
+    let labels = &scored.labels;
     let mut columns = vec![
         (
-            id_column.as_str(),
-            Arc::new(StringArray::from_iter_values(&ids)) as ArrayRef,
+            contacts.id_column.as_str(),
+            Arc::new(StringArray::from_iter_values(&contacts.ids)) as ArrayRef,
         ),
         (
             "cluster",
             Arc::new(Int32Array::from_iter_values(
-                scored.labels.iter().map(|l| l.map_or(-1, |l| l as i32)),
+                labels.iter().map(|l| l.map_or(-1, |l| l as i32)),
             )),
         ),
         (
             "segment",
-            Arc::new(StringArray::from_iter_values(scored.labels.iter().map(
-                |l| {
-                    l.map_or(segflow_fit::NOISE.to_string(), |l| {
-                        model.segments[l].clone()
-                    })
-                },
-            ))),
+            Arc::new(StringArray::from_iter_values(labels.iter().map(|l| {
+                l.map_or(NOISE.to_string(), |l| model.segments[l].clone())
+            }))),
         ),
         (
             "distance",
@@ -351,44 +456,44 @@ pub fn assign(
             "margin",
             Arc::new(Float64Array::from(scored.margin.clone())),
         ),
-        ("decision_use", action(&|a| a.decision_use.clone())),
-        ("operational_rule", action(&|a| a.operational_rule.clone())),
     ];
+    let action = |f: &dyn Fn(&Action) -> Option<String>| -> ArrayRef {
+        Arc::new(StringArray::from(
+            labels
+                .iter()
+                .map(|l| l.and_then(|l| f(&model.actions[l])))
+                .collect::<Vec<_>>(),
+        ))
+    };
+    columns.push(("decision_use", action(&|a| Some(a.decision_use.clone()))));
+    columns.push((
+        "operational_rule",
+        action(&|a| Some(a.operational_rule.clone())),
+    ));
     if let Some(p) = &scored.probability {
         columns.push(("probability", Arc::new(Float64Array::from(p.clone()))));
     }
     if model.actions.iter().any(|a| a.campaign.is_some()) {
-        let campaign = |f: &dyn Fn(&segflow_fit::Campaign) -> String| -> ArrayRef {
-            Arc::new(StringArray::from(
-                scored
-                    .labels
-                    .iter()
-                    .map(|l| l.and_then(|l| model.actions[l].campaign.as_ref().map(f)))
-                    .collect::<Vec<_>>(),
-            ))
-        };
-        columns.push(("channel", campaign(&|c| c.channel.clone())));
-        columns.push(("owner", campaign(&|c| c.owner.clone())));
+        let campaign = |f: fn(&Campaign) -> String| action(&move |a| a.campaign.as_ref().map(f));
+        columns.push(("channel", campaign(|c| c.channel.clone())));
+        columns.push(("owner", campaign(|c| c.owner.clone())));
     }
-    let table = batch(columns)?;
+    batch(columns)
+}
 
-    let mut model_hashes = BTreeMap::new();
-    for path in [
-        run.events.clone(),
-        run.features.clone(),
-        run.transform.clone(),
-        run.fit_dir.join("centroids.parquet"),
-        run.fit_dir.join("policy.parquet"),
-    ] {
-        let rel = path
-            .strip_prefix(run_dir)
-            .unwrap_or(&path)
-            .to_string_lossy()
-            .replace('\\', "/");
-        model_hashes.insert(rel, file_sha256(&path)?);
-    }
+/// Writes the scored contacts with their provenance: the run's artifacts they were scored
+/// with (`read`, as checked against the lock) and the input file.
+fn write_scored(
+    output: &Path,
+    table: &RecordBatch,
+    id_column: &str,
+    read: &BTreeMap<String, String>,
+    input: &Path,
+    as_of: Option<&str>,
+    seed: u64,
+) -> Result<()> {
     let params = ParamTree::from_serialize(&serde_json::json!({
-        "model": model_hashes,
+        "model": read,
         "as_of": as_of,
     }))?;
     let mut input_hashes = BTreeMap::new();
@@ -404,33 +509,31 @@ pub fn assign(
         params_hash: params_hash("assign", &params)?,
         params: params_json(&params)?,
         input_hashes,
-        seed: run.seed,
+        seed,
     };
     write_parquet(
         output,
-        &table,
+        table,
         "assignments",
         &provenance,
-        &[(META_ID_COLUMN.to_string(), id_column)],
-    )?;
-    Ok(Report {
-        rows: n,
-        output: output.to_path_buf(),
-        segments: model
-            .segments
-            .iter()
-            .cloned()
-            .chain(std::iter::once(segflow_fit::NOISE.to_string()))
-            .zip(counts)
-            .filter(|(name, count)| name != segflow_fit::NOISE || *count > 0)
-            .collect(),
-    })
+        &[(META_ID_COLUMN.to_string(), id_column.to_string())],
+    )
 }
 
-fn pick(written: &[PathBuf], names: &[&str]) -> Result<PathBuf> {
-    written
+/// Contacts per segment, in segment order, with DBSCAN's noise last when there is any.
+fn segment_counts(model: &Model, scored: &Scored) -> Vec<(String, usize)> {
+    let k = model.segments.len();
+    let mut counts = vec![0usize; k + 1];
+    scored
+        .labels
         .iter()
-        .find(|p| names.iter().any(|n| p.file_name() == Some(n.as_ref())))
+        .for_each(|l| counts[l.unwrap_or(k)] += 1);
+    model
+        .segments
+        .iter()
         .cloned()
-        .ok_or_else(|| Error::Internal(format!("stage wrote none of {names:?}")))
+        .chain(std::iter::once(NOISE.to_string()))
+        .zip(counts)
+        .filter(|(name, count)| name != NOISE || *count > 0)
+        .collect()
 }

@@ -394,7 +394,7 @@ fn dispatch(command: Command) -> Result<u8, Box<Failure>> {
                     });
                 }
                 let lock = segflow_core::lock::Lock::load_existing(run)?;
-                Ok(assign::locked_output(run, &lock, "fit", &["assignments.parquet"])?.0)
+                Ok(assign::locked_output(run, &lock, "fit", &["assignments.parquet"])?.path)
             };
             let (a, b) = (assignments(&run_a)?, assignments(&run_b)?);
             let drift = segflow_fit::drift::compare(&a, &b)?;

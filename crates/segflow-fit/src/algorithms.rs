@@ -29,6 +29,18 @@ pub struct Clustered {
     pub mixture: Option<(Gmm, Vec<f64>)>,
 }
 
+impl Clustered {
+    /// Members per cluster.
+    pub fn sizes(&self) -> Vec<usize> {
+        sizes_of(&self.labels, self.k)
+    }
+
+    /// Rows in no cluster.
+    pub fn noise(&self) -> usize {
+        self.labels.iter().filter(|l| l.is_none()).count()
+    }
+}
+
 /// The permutation that makes cluster ids canonical: decreasing size, ties by lexicographic
 /// centroid order. `order[new] = old`.
 pub fn canonical_order(sizes: &[usize], centroids: &Array2<f64>) -> Vec<usize> {

@@ -303,6 +303,20 @@ fn default_currency() -> String {
     "USD".into()
 }
 
+/// The `{name}` placeholders of a narrative template, in order.
+pub fn placeholders(template: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        let Some(close) = rest[open..].find('}') else {
+            break;
+        };
+        out.push(&rest[open + 1..open + close]);
+        rest = &rest[open + close + 1..];
+    }
+    out
+}
+
 impl Validate for Params {
     fn validate(&self) -> Result<()> {
         if self.k.is_some_and(|k| k < 2) {
@@ -406,5 +420,18 @@ impl Validate for Params {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn narrative_placeholders_are_found_in_order() {
+        assert_eq!(
+            placeholders("{n_calls} calls, {recency_days} days; {share_pct} %"),
+            ["n_calls", "recency_days", "share_pct"]
+        );
     }
 }

@@ -1,0 +1,153 @@
+//! What fit says about each segment once the rows are clustered: its size, how well its rows
+//! sit in it, every numeric feature's statistics in original units, the features that set it
+//! apart, and its name and action.
+
+use ndarray::Axis;
+
+use segflow_cluster::metrics::{calinski_harabasz, davies_bouldin, silhouette_samples};
+use segflow_core::Result;
+
+use crate::algorithms::Clustered;
+use crate::naming::{self, Named};
+use crate::params::Params;
+use crate::profile::{FeatureProfile, distinguishing};
+use crate::training::Training;
+
+pub struct Segments {
+    /// Members per segment (noise left out).
+    pub sizes: Vec<usize>,
+    /// Rows in no segment (DBSCAN noise).
+    pub noise: usize,
+    pub scores: Scores,
+    /// Every numeric feature, per segment (and noise as one more bucket).
+    pub profiles: Vec<FeatureProfile>,
+    /// Per segment: model features by decreasing |standardized difference|, signed.
+    pub distinct: Vec<Vec<(String, f64)>>,
+    pub named: Vec<Named>,
+    pub names: Vec<String>,
+}
+
+/// How well the rows sit in their segments; noise is left out.
+pub struct Scores {
+    /// Per row; NaN for noise.
+    pub silhouette: Vec<f64>,
+    pub davies_bouldin: f64,
+    pub calinski_harabasz: f64,
+}
+
+impl Segments {
+    pub fn describe(
+        params: &Params,
+        training: &Training,
+        clustered: &Clustered,
+    ) -> Result<Segments> {
+        let sizes = clustered.sizes();
+        let scores = scores(training, clustered)?;
+        let profiles = profiles(training, clustered)?;
+        let distinct = distinguishing(&profiles, clustered.k);
+        let named = name(params, &sizes, &profiles, &distinct);
+        let names = named.iter().map(|s| s.name.clone()).collect();
+        Ok(Segments {
+            sizes,
+            noise: clustered.noise(),
+            scores,
+            profiles,
+            distinct,
+            named,
+            names,
+        })
+    }
+
+    pub fn k(&self) -> usize {
+        self.sizes.len()
+    }
+
+    pub fn profile(&self, feature: &str) -> Option<&FeatureProfile> {
+        self.profiles.iter().find(|p| p.name == feature)
+    }
+
+    /// The segment's median of a feature, NaN for a feature without a profile.
+    pub fn median(&self, c: usize, feature: &str) -> f64 {
+        self.profile(feature)
+            .map_or(f64::NAN, |p| p.clusters[c].median)
+    }
+}
+
+fn scores(training: &Training, clustered: &Clustered) -> Result<Scores> {
+    let x = training.matrix.values.view();
+    let n = x.nrows();
+    let members: Vec<usize> = (0..n).filter(|&i| clustered.labels[i].is_some()).collect();
+    let member_x = x.select(Axis(0), &members);
+    let member_labels: Vec<usize> = members
+        .iter()
+        .map(|&i| clustered.labels[i].expect("a member"))
+        .collect();
+    let err = |e| training.matrix_error(e);
+    // Silhouette and the indices need two clusters; with one they are undefined (0, NaN).
+    let mut silhouette = vec![f64::NAN; n];
+    if clustered.k < 2 {
+        members.iter().for_each(|&i| silhouette[i] = 0.0);
+        return Ok(Scores {
+            silhouette,
+            davies_bouldin: f64::NAN,
+            calinski_harabasz: f64::NAN,
+        });
+    }
+    let s = silhouette_samples(member_x.view(), &member_labels).map_err(err)?;
+    for (&i, v) in members.iter().zip(s.iter()) {
+        silhouette[i] = *v;
+    }
+    Ok(Scores {
+        silhouette,
+        davies_bouldin: davies_bouldin(member_x.view(), &member_labels).map_err(err)?,
+        calinski_harabasz: calinski_harabasz(member_x.view(), &member_labels).map_err(err)?,
+    })
+}
+
+/// Every numeric feature's statistics per segment; noise rows form one more bucket (id k),
+/// which the tables leave out.
+fn profiles(training: &Training, clustered: &Clustered) -> Result<Vec<FeatureProfile>> {
+    let k = clustered.k;
+    let buckets: Vec<usize> = clustered.labels.iter().map(|l| l.unwrap_or(k)).collect();
+    let n_buckets = k + usize::from(clustered.noise() > 0);
+    training
+        .numeric
+        .iter()
+        .map(|f| {
+            Ok(FeatureProfile::new(
+                f.name.clone(),
+                f.block.clone(),
+                f.model_input,
+                &training.features.float_column(&f.name)?,
+                &buckets,
+                n_buckets,
+            ))
+        })
+        .collect()
+}
+
+fn name(
+    params: &Params,
+    sizes: &[usize],
+    profiles: &[FeatureProfile],
+    distinct: &[Vec<(String, f64)>],
+) -> Vec<Named> {
+    let stat = |c: usize, key: &str| -> f64 {
+        if key == "n_contacts" {
+            sizes[c] as f64
+        } else {
+            profiles
+                .iter()
+                .find(|p| p.name == key)
+                .map_or(f64::NAN, |p| p.clusters[c].median)
+        }
+    };
+    naming::name_segments(
+        &params.naming,
+        &naming::Clusters {
+            sizes,
+            stat: &stat,
+            distinguishing: distinct,
+        },
+    )
+}

@@ -1,0 +1,165 @@
+//! The training data fit clusters and describes: the model matrix, the features it was built
+//! from (checked to hold the same contacts in the same order), and the numeric features with
+//! their block and model-input flag, against which every feature the params name is checked.
+
+use arrow::array::{Array, AsArray};
+
+use segflow_cluster::ClusterError;
+use segflow_core::artifact::{Artifact, META_BLOCKS, read_parquet};
+use segflow_core::error::Location;
+use segflow_core::matrix::{Matrix, read_matrix};
+use segflow_core::{Error, Result};
+
+use crate::Inputs;
+use crate::params::{Params, placeholders};
+
+/// A numeric column of the features artifact, in block order.
+pub struct NumericFeature {
+    pub name: String,
+    pub block: String,
+    pub model_input: bool,
+}
+
+pub struct Training {
+    pub matrix: Matrix,
+    pub features: Artifact,
+    pub numeric: Vec<NumericFeature>,
+}
+
+impl Training {
+    /// Reads the matrix and the features, and checks the params against them before any
+    /// clustering.
+    pub fn read(inputs: &Inputs, params: &Params) -> Result<Training> {
+        let matrix = read_matrix(&inputs.matrix)?;
+        let features = read_parquet(&inputs.features)?;
+        if features.kind() != Some("features") {
+            return Err(Error::data(
+                Location::file(&inputs.features),
+                "expected a features artifact",
+            ));
+        }
+        same_contacts(&matrix, &features)?;
+        let numeric = numeric_features(&features);
+        let known: Vec<&str> = numeric.iter().map(|f| f.name.as_str()).collect();
+        check_keys(params, &known)?;
+        Ok(Training {
+            matrix,
+            features,
+            numeric,
+        })
+    }
+
+    pub fn rows(&self) -> usize {
+        self.matrix.values.nrows()
+    }
+
+    /// A clustering failure, located in the matrix it ran on.
+    pub fn matrix_error(&self, e: ClusterError) -> Error {
+        Error::data(Location::file(&self.matrix.artifact.path), e.to_string())
+    }
+}
+
+/// The features must describe the matrix's contacts row for row: both come from one run.
+fn same_contacts(m: &Matrix, features: &Artifact) -> Result<()> {
+    let path = &features.path;
+    let feature_ids = features.column(&m.id_column)?;
+    let feature_ids = feature_ids.as_string_opt::<i32>().ok_or_else(|| {
+        Error::data(
+            Location::file(path).column(&m.id_column),
+            "ids must be strings",
+        )
+    })?;
+    if feature_ids.len() != m.ids.len() {
+        return Err(Error::data(
+            Location::file(path),
+            format!(
+                "{} rows, the matrix has {}: they come from different runs",
+                feature_ids.len(),
+                m.ids.len()
+            ),
+        ));
+    }
+    if let Some(row) = (0..m.ids.len()).find(|&i| feature_ids.value(i) != m.ids[i]) {
+        return Err(Error::data(
+            Location::file(path).row(row as u64).column(&m.id_column),
+            format!(
+                "id {} where the matrix has {}: they come from different runs",
+                feature_ids.value(row),
+                m.ids[row]
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The numeric feature columns with their block and model-input flag, from the features
+/// metadata.
+fn numeric_features(features: &Artifact) -> Vec<NumericFeature> {
+    let parsed: Vec<serde_json::Value> = features
+        .meta(META_BLOCKS)
+        .and_then(|m| serde_json::from_str(m).ok())
+        .unwrap_or_default();
+    let mut out = Vec::new();
+    for b in &parsed {
+        let block = b["block"].as_str().unwrap_or_default().to_string();
+        let model_input = b["model_input"].as_bool().unwrap_or(false);
+        for c in b["columns"].as_array().into_iter().flatten() {
+            if let Some(name) = c.as_str() {
+                out.push(NumericFeature {
+                    name: name.to_string(),
+                    block: block.clone(),
+                    model_input,
+                });
+            }
+        }
+    }
+    out.retain(|f| {
+        features
+            .batch
+            .column_by_name(&f.name)
+            .is_some_and(|c| c.data_type().is_numeric())
+    });
+    out
+}
+
+/// Checks that every feature the params name exists, before any clustering.
+fn check_keys(params: &Params, known: &[&str]) -> Result<()> {
+    let check = |key: String, name: &str| -> Result<()> {
+        if known.contains(&name) {
+            Ok(())
+        } else {
+            Err(Error::config(
+                "",
+                key,
+                format!("`{name}` is not a numeric feature of the features artifact"),
+            ))
+        }
+    };
+    let c = &params.cards;
+    for (key, list) in [
+        ("cards.medians", c.medians.as_deref().unwrap_or_default()),
+        ("cards.spreads", &c.spreads[..]),
+        ("cards.means", &c.means[..]),
+        ("cards.stds", &c.stds[..]),
+        ("cards.any", &c.any[..]),
+    ] {
+        for name in list {
+            check(key.into(), name)?;
+        }
+    }
+    for (i, role) in params.naming.roles.iter().enumerate() {
+        for c in &role.by {
+            if c.key() != "n_contacts" {
+                check(format!("naming.roles[{i}].by"), c.key())?;
+            }
+        }
+    }
+    if let Some(template) = &params.narrative {
+        for name in placeholders(template) {
+            if !matches!(name, "n_contacts" | "share_pct") {
+                check("narrative".into(), name)?;
+            }
+        }
+    }
+    Ok(())
+}
