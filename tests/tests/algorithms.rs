@@ -1,9 +1,17 @@
-//! fit's alternatives to k-means on the lead table: Ward at the chosen K and DBSCAN without K,
-//! each scoring new leads through `assign`.
+//! fit's alternatives to k-means on the lead table: Ward at the chosen K, DBSCAN without K
+//! and a Gaussian mixture, each scoring new leads through `assign`, which refuses a model file
+//! the run did not write or that does not fit its centroids.
 
+use std::fs::File;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
+use arrow::array::{ArrayRef, Float64Array, RecordBatch, UInt32Array};
+use parquet::arrow::ArrowWriter;
+use parquet::file::metadata::KeyValue;
+use parquet::file::properties::WriterProperties;
 use segflow_core::artifact::read_parquet;
+use segflow_core::hash::file_sha256;
 use segflow_tests::*;
 
 /// The lead pipeline through fit with another algorithm.
@@ -119,9 +127,8 @@ fn dbscan_finds_the_dense_segments_marks_noise_and_suggests_eps() {
     );
 }
 
-#[test]
-fn a_gaussian_mixture_segments_the_leads_and_scores_with_its_posterior() {
-    let scratch = Scratch::new("algorithms-gmm");
+/// The lead pipeline through fit with a diagonal Gaussian mixture at the K of lowest BIC.
+fn gmm_run(scratch: &Scratch) -> PathBuf {
     let pipeline = isolated_pipeline("leads", scratch.path(), |doc| {
         stop_after(doc, "fit");
         let fit = &mut doc["stages"]["fit"];
@@ -133,7 +140,13 @@ fn a_gaussian_mixture_segments_the_leads_and_scores_with_its_posterior() {
     });
     let out = segflow(&["run", pipeline.to_str().unwrap()]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let run = scratch.path().join("run");
+    scratch.path().join("run")
+}
+
+#[test]
+fn a_gaussian_mixture_segments_the_leads_and_scores_with_its_posterior() {
+    let scratch = Scratch::new("algorithms-gmm");
+    let run = gmm_run(&scratch);
     let summary = render_full(&run.join("fit/summary.parquet"));
     assert!(
         summary.contains("Gaussian mixture (diag covariance"),
@@ -179,5 +192,150 @@ fn pca_before_clustering_keeps_the_asked_variance_and_assign_projects_new_rows()
         clusters(&scored),
         clusters(&run.join("fit/assignments.parquet")),
         "the saved transform and projection score the training leads as fit did"
+    );
+}
+
+/// Rewrites a fit artifact with `edit` applied to its rows, keeping its segflow metadata: a
+/// valid artifact with other content.
+fn rewrite(path: &Path, edit: impl FnOnce(&RecordBatch) -> RecordBatch) {
+    let a = read_parquet(path).unwrap();
+    let batch = edit(&a.batch);
+    let metadata = a
+        .metadata
+        .iter()
+        .filter(|(k, _)| k.starts_with("segflow."))
+        .map(|(k, v)| KeyValue::new(k.clone(), v.clone()))
+        .collect();
+    let props = WriterProperties::builder()
+        .set_key_value_metadata(Some(metadata))
+        .build();
+    let mut writer =
+        ArrowWriter::try_new(File::create(path).unwrap(), batch.schema(), Some(props)).unwrap();
+    writer.write(&batch).unwrap();
+    writer.close().unwrap();
+}
+
+/// `b` with `column` replaced.
+fn replaced(b: &RecordBatch, column: &str, values: ArrayRef) -> RecordBatch {
+    let mut arrays = b.columns().to_vec();
+    arrays[b.schema().index_of(column).unwrap()] = values;
+    RecordBatch::try_new(b.schema(), arrays).unwrap()
+}
+
+/// `b`'s float column with the value in `row` changed.
+fn nudged(b: &RecordBatch, column: &str, row: usize) -> RecordBatch {
+    let mut values = read_floats(b, column);
+    values[row] += 0.25;
+    replaced(b, column, Arc::new(Float64Array::from(values)))
+}
+
+fn read_floats(b: &RecordBatch, column: &str) -> Vec<f64> {
+    b.column_by_name(column)
+        .unwrap()
+        .as_any()
+        .downcast_ref::<Float64Array>()
+        .unwrap()
+        .values()
+        .to_vec()
+}
+
+/// `b`'s u32 column with the value in `row` set to `value`.
+fn set_u32(b: &RecordBatch, column: &str, row: usize, value: u32) -> RecordBatch {
+    let mut values = b
+        .column_by_name(column)
+        .unwrap()
+        .as_any()
+        .downcast_ref::<UInt32Array>()
+        .unwrap()
+        .values()
+        .to_vec();
+    values[row] = value;
+    replaced(b, column, Arc::new(UInt32Array::from(values)))
+}
+
+/// Records the file as it now is in the run's lock, in place of the hash the run wrote, as
+/// if the run itself had written this content.
+fn relock(run: &Path, file: &Path, written: &str) {
+    let lock = run.join("segflow.lock");
+    let text = std::fs::read_to_string(&lock).unwrap();
+    assert_eq!(text.matches(written).count(), 1, "{text}");
+    let now = file_sha256(file).unwrap();
+    std::fs::write(&lock, text.replace(written, &now)).unwrap();
+}
+
+/// `assign` with the run's model exits 65 naming `file` and saying `says`, and writes nothing.
+fn assert_refused(run: &Path, scratch: &Scratch, file: &str, says: &str) {
+    let out = scratch.path().join("refused/scored.parquet");
+    let o = segflow(&[
+        "assign",
+        "--model",
+        run.to_str().unwrap(),
+        "--input",
+        repo_root().join("data/leads/leads.csv").to_str().unwrap(),
+        "--output",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(65), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(file) && stderr(&o).contains(says),
+        "{}",
+        stderr(&o)
+    );
+    let parent = out.parent().unwrap();
+    assert!(
+        !parent.exists() || files_under(parent).is_empty(),
+        "written: {:?}",
+        files_under(parent)
+    );
+}
+
+#[test]
+fn assign_refuses_a_mixture_other_than_the_one_the_run_wrote() {
+    let scratch = Scratch::new("algorithms-gmm-tampered");
+    let run = gmm_run(&scratch);
+    let mixture = run.join("fit/mixture.parquet");
+    let written = file_sha256(&mixture).unwrap();
+
+    // A valid mixture with one component's weight changed: only the lock tells it apart.
+    rewrite(&mixture, |b| nudged(b, "weight", 0));
+    assert_refused(&run, &scratch, "mixture.parquet", "changed since");
+
+    // Recorded in the lock, a precision-factor row of a column the model does not have.
+    rewrite(&mixture, |b| set_u32(b, "index", 1, 1000));
+    relock(&run, &mixture, &written);
+    assert_refused(
+        &run,
+        &scratch,
+        "mixture.parquet, row 1, column `index`",
+        "1000 is not one of the",
+    );
+}
+
+#[test]
+fn assign_refuses_core_points_other_than_the_ones_the_run_wrote() {
+    let scratch = Scratch::new("algorithms-dbscan-tampered");
+    let run = run_with(&scratch, "dbscan", Some("{eps: 1.5, min_samples: 10}"));
+    let core = run.join("fit/core_points.parquet");
+    let written = file_sha256(&core).unwrap();
+    let first_column = read_parquet(&core)
+        .unwrap()
+        .batch
+        .schema()
+        .field(1)
+        .name()
+        .clone();
+
+    // A valid file with one core point moved: only the lock tells it apart.
+    rewrite(&core, |b| nudged(b, &first_column, 0));
+    assert_refused(&run, &scratch, "core_points.parquet", "changed since");
+
+    // Recorded in the lock, a core point in a cluster the centroids do not have.
+    rewrite(&core, |b| set_u32(b, "cluster", 0, 99));
+    relock(&run, &core, &written);
+    assert_refused(
+        &run,
+        &scratch,
+        "core_points.parquet, row 0, column `cluster`",
+        "99 is not one of the 5 segments",
     );
 }
