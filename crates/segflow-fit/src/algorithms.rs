@@ -134,60 +134,9 @@ pub fn cluster(
     seed: u64,
 ) -> segflow_cluster::Result<Clustered> {
     match params.algorithm {
-        Algorithm::Kmeans => {
-            let model = KMeansParams::new(k)
-                .n_init(params.n_init)
-                .max_iter(params.max_iter)
-                .tol(params.tol)
-                .seed(seed)
-                .fit_array(x)?;
-            let mut sizes = vec![0usize; k];
-            model.labels.iter().for_each(|&l| sizes[l] += 1);
-            let order = canonical_order(&sizes, &model.centroids);
-            let centroids = model.centroids.select(Axis(0), &order);
-            // Labels come from the same nearest-centroid arithmetic that scores new rows.
-            let near = nearest(x, centroids.view());
-            Ok(Clustered {
-                k,
-                labels: near.labels.iter().map(|&l| Some(l)).collect(),
-                centroids,
-                distance: near.distance,
-                margin: near.margin,
-                inertia: model.inertia,
-                iterations: Some((model.n_iter, model.converged)),
-                core: Vec::new(),
-                mixture: None,
-            })
-        }
+        Algorithm::Kmeans => kmeans(params, x, k, seed),
         Algorithm::Ward => Ok(canonical(x, ward(x, k)?.into_iter().map(Some).collect(), k)),
-        Algorithm::Gmm => {
-            let spec = params.gmm.clone().unwrap_or_default();
-            let mut model = spec.params(k, seed).fit_array(x)?;
-            let raw = model.predict(x);
-            let mut out = canonical(x, raw.iter().map(|&l| Some(l)).collect(), k);
-            // Put the components in the segments' canonical order, so scoring new rows
-            // returns segment ids directly.
-            let mut order = vec![0usize; k];
-            for (&r, l) in raw.iter().zip(&out.labels) {
-                order[l.expect("every row has a component")] = r;
-            }
-            model.weights = model.weights.select(Axis(0), &order);
-            model.means = model.means.select(Axis(0), &order);
-            model.precision_cholesky = order
-                .iter()
-                .map(|&c| model.precision_cholesky[c].clone())
-                .collect();
-            let proba = model.predict_proba(x);
-            let probability = out
-                .labels
-                .iter()
-                .enumerate()
-                .map(|(i, l)| proba[[i, l.expect("assigned")]])
-                .collect();
-            out.iterations = Some((model.n_iter, model.converged));
-            out.mixture = Some((model, probability));
-            Ok(out)
-        }
+        Algorithm::Gmm => mixture(params, x, k, seed),
         Algorithm::Dbscan => {
             let spec = params.dbscan.clone().unwrap_or_default();
             let model = DbscanParams::new(spec.eps, spec.min_samples).fit_array(x)?;
@@ -196,6 +145,71 @@ pub fn cluster(
             Ok(out)
         }
     }
+}
+
+fn kmeans(
+    params: &Params,
+    x: ArrayView2<'_, f64>,
+    k: usize,
+    seed: u64,
+) -> segflow_cluster::Result<Clustered> {
+    let model = KMeansParams::new(k)
+        .n_init(params.n_init)
+        .max_iter(params.max_iter)
+        .tol(params.tol)
+        .seed(seed)
+        .fit_array(x)?;
+    let mut sizes = vec![0usize; k];
+    model.labels.iter().for_each(|&l| sizes[l] += 1);
+    let order = canonical_order(&sizes, &model.centroids);
+    let centroids = model.centroids.select(Axis(0), &order);
+    // Labels come from the same nearest-centroid arithmetic that scores new rows.
+    let near = nearest(x, centroids.view());
+    Ok(Clustered {
+        k,
+        labels: near.labels.iter().map(|&l| Some(l)).collect(),
+        centroids,
+        distance: near.distance,
+        margin: near.margin,
+        inertia: model.inertia,
+        iterations: Some((model.n_iter, model.converged)),
+        core: Vec::new(),
+        mixture: None,
+    })
+}
+
+fn mixture(
+    params: &Params,
+    x: ArrayView2<'_, f64>,
+    k: usize,
+    seed: u64,
+) -> segflow_cluster::Result<Clustered> {
+    let spec = params.gmm.clone().unwrap_or_default();
+    let mut model = spec.params(k, seed).fit_array(x)?;
+    let raw = model.predict(x);
+    let mut out = canonical(x, raw.iter().map(|&l| Some(l)).collect(), k);
+    // Put the components in the segments' canonical order, so scoring new rows returns
+    // segment ids directly.
+    let mut order = vec![0usize; k];
+    for (&r, l) in raw.iter().zip(&out.labels) {
+        order[l.expect("every row has a component")] = r;
+    }
+    model.weights = model.weights.select(Axis(0), &order);
+    model.means = model.means.select(Axis(0), &order);
+    model.precision_cholesky = order
+        .iter()
+        .map(|&c| model.precision_cholesky[c].clone())
+        .collect();
+    let proba = model.predict_proba(x);
+    let probability = out
+        .labels
+        .iter()
+        .enumerate()
+        .map(|(i, l)| proba[[i, l.expect("assigned")]])
+        .collect();
+    out.iterations = Some((model.n_iter, model.converged));
+    out.mixture = Some((model, probability));
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -392,8 +392,7 @@ fn load_core_points(
     Ok((points, clusters, eps))
 }
 
-/// A mixture read back from `mixture.parquet`: one component per centroid (segment order),
-/// each with one `mean` row and one `precision_factor` row per column.
+/// A mixture read back from `mixture.parquet`: one component per centroid (segment order).
 fn load_mixture(
     path: &Path,
     columns: &[String],
@@ -402,10 +401,44 @@ fn load_mixture(
 ) -> Result<Gmm> {
     let a = read_parquet(path)?;
     same_columns(&a, columns)?;
+    let Components {
+        means,
+        factors,
+        weights,
+    } = components(&a, columns, k)?;
+    let covariance = if clustering["covariance"] == "diag" {
+        Covariance::Diag
+    } else {
+        Covariance::Full
+    };
+    Ok(Gmm {
+        covariance,
+        weights,
+        means,
+        precision_cholesky: factors,
+        lower_bound: f64::NAN,
+        n_iter: 0,
+        converged: true,
+    })
+}
+
+/// A mixture's components as its artifact holds them.
+struct Components {
+    /// k × d.
+    means: Array2<f64>,
+    /// Per component, d × d.
+    factors: Vec<Array2<f64>>,
+    weights: Array1<f64>,
+}
+
+/// The `k` components of a mixture artifact. Each has one `mean` row and one
+/// `precision_factor` row per column.
+fn components(a: &Artifact, columns: &[String], k: usize) -> Result<Components> {
+    let path = &a.path;
     let d = columns.len();
-    let part = texts(&a, "part")?;
-    let cluster = ids_below(&a, "cluster", k, "segments of the centroids")?;
-    let index = ids_below(&a, "index", d, "model columns")?;
+    let part = texts(a, "part")?;
+    let cluster = ids_below(a, "cluster", k, "segments of the centroids")?;
+    let index = ids_below(a, "index", d, "model columns")?;
     let weight = a.float_column("weight")?;
     let values: Vec<Vec<f64>> = columns
         .iter()
@@ -452,19 +485,10 @@ fn load_mixture(
             ),
         ));
     }
-    let covariance = if clustering["covariance"] == "diag" {
-        Covariance::Diag
-    } else {
-        Covariance::Full
-    };
-    Ok(Gmm {
-        covariance,
-        weights,
+    Ok(Components {
         means,
-        precision_cholesky: factors,
-        lower_bound: f64::NAN,
-        n_iter: 0,
-        converged: true,
+        factors,
+        weights,
     })
 }
 

@@ -4,7 +4,7 @@
 
 use std::cmp::Ordering;
 
-use crate::params::{Action, Criterion, Naming};
+use crate::params::{Action, Criterion, Naming, Role};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Named {
@@ -41,56 +41,87 @@ pub fn name_segments(naming: &Naming, clusters: &Clusters<'_>) -> Vec<Named> {
     let mut named: Vec<Option<Named>> = vec![None; k];
     for role in &naming.roles {
         let open: Vec<usize> = (0..k).filter(|&c| named[c].is_none()).collect();
-        let Some(&first) = open.first() else { break };
-        let (chosen, rule) = if role.by.is_empty() {
-            // Canonical ids run by decreasing size, so the first open cluster is the largest.
-            (
-                first,
-                format!(
-                    "role {}: the largest cluster no earlier role claimed ({} contacts)",
-                    role.name, clusters.sizes[first]
-                ),
-            )
-        } else {
-            let order = |a: usize, b: usize| -> Ordering {
-                for c in &role.by {
-                    let (x, y) = ((clusters.stat)(a, c.key()), (clusters.stat)(b, c.key()));
-                    let o = match c {
-                        Criterion::Lowest(_) => x.total_cmp(&y),
-                        Criterion::Highest(_) => y.total_cmp(&x),
-                    };
-                    if o != Ordering::Equal {
-                        return o;
-                    }
-                }
-                a.cmp(&b)
-            };
-            let best = open
-                .iter()
-                .copied()
-                .min_by(|&a, &b| order(a, b))
-                .expect("open is non-empty");
-            let mut why: Vec<String> = role
-                .by
-                .iter()
-                .map(|c| describe(c, (clusters.stat)(best, c.key())))
-                .collect();
-            if open.len() < k {
-                why.push(format!("among the {} clusters left", open.len()));
-            }
-            (best, format!("role {}: {}", role.name, why.join(", then ")))
-        };
+        if open.is_empty() {
+            break;
+        }
+        let (chosen, rule) = claim(role, &open, clusters);
         named[chosen] = Some(Named {
             name: role.name.clone(),
             rule,
             action: role.action.clone(),
         });
     }
-
     let taken: Vec<String> = named.iter().flatten().map(|n| n.name.clone()).collect();
-    let mut fallback: Vec<(usize, String, usize)> = (0..k)
-        .filter(|&c| named[c].is_none())
-        .map(|c| (c, feature_name(&clusters.distinguishing[c], 2), 2))
+    let unclaimed: Vec<usize> = (0..k).filter(|&c| named[c].is_none()).collect();
+    for (c, name, n) in fallback_names(&unclaimed, &taken, clusters.distinguishing) {
+        named[c] = Some(Named {
+            name,
+            rule: format!(
+                "no role claimed it: named from its {n} most distinguishing features \
+                 (standardized difference from all contacts)"
+            ),
+            action: naming.fallback_action.clone(),
+        });
+    }
+    named
+        .into_iter()
+        .map(|n| n.expect("every cluster named"))
+        .collect()
+}
+
+/// The cluster a role claims among the `open` ones (ascending ids), and why.
+fn claim(role: &Role, open: &[usize], clusters: &Clusters<'_>) -> (usize, String) {
+    let k = clusters.sizes.len();
+    if role.by.is_empty() {
+        // Canonical ids run by decreasing size, so the first open cluster is the largest.
+        let first = open[0];
+        return (
+            first,
+            format!(
+                "role {}: the largest cluster no earlier role claimed ({} contacts)",
+                role.name, clusters.sizes[first]
+            ),
+        );
+    }
+    let order = |a: usize, b: usize| -> Ordering {
+        for c in &role.by {
+            let (x, y) = ((clusters.stat)(a, c.key()), (clusters.stat)(b, c.key()));
+            let o = match c {
+                Criterion::Lowest(_) => x.total_cmp(&y),
+                Criterion::Highest(_) => y.total_cmp(&x),
+            };
+            if o != Ordering::Equal {
+                return o;
+            }
+        }
+        a.cmp(&b)
+    };
+    let best = open
+        .iter()
+        .copied()
+        .min_by(|&a, &b| order(a, b))
+        .expect("open is non-empty");
+    let mut why: Vec<String> = role
+        .by
+        .iter()
+        .map(|c| describe(c, (clusters.stat)(best, c.key())))
+        .collect();
+    if open.len() < k {
+        why.push(format!("among the {} clusters left", open.len()));
+    }
+    (best, format!("role {}: {}", role.name, why.join(", then ")))
+}
+
+/// Names for the clusters no role claimed, from their distinguishing features, distinct from
+/// each other and from the `taken` role names: (cluster, name, features used).
+fn fallback_names(
+    unclaimed: &[usize],
+    taken: &[String],
+    distinguishing: &[Vec<(String, f64)>],
+) -> Vec<(usize, String, usize)> {
+    let mut fallback: Vec<(usize, String, usize)> = unclaimed
+        .iter()
+        .map(|&c| (c, feature_name(&distinguishing[c], 2), 2))
         .collect();
     // Lengthen colliding names one feature at a time; when features run out, the id decides.
     loop {
@@ -105,13 +136,13 @@ pub fn name_segments(naming: &Naming, clusters: &Clusters<'_>) -> Vec<Named> {
             .filter(|&i| clash(i, &fallback))
             .collect();
         if clashing.is_empty() {
-            break;
+            return fallback;
         }
         let mut grew = false;
         for i in clashing {
             let (c, _, n) = fallback[i];
-            if n < clusters.distinguishing[c].len() {
-                fallback[i] = (c, feature_name(&clusters.distinguishing[c], n + 1), n + 1);
+            if n < distinguishing[c].len() {
+                fallback[i] = (c, feature_name(&distinguishing[c], n + 1), n + 1);
                 grew = true;
             }
         }
@@ -122,23 +153,9 @@ pub fn name_segments(naming: &Naming, clusters: &Clusters<'_>) -> Vec<Named> {
                     item.1 = format!("{} (segment {})", item.1, item.0);
                 }
             }
-            break;
+            return fallback;
         }
     }
-    for (c, name, n) in fallback {
-        named[c] = Some(Named {
-            name,
-            rule: format!(
-                "no role claimed it: named from its {n} most distinguishing features \
-                 (standardized difference from all contacts)"
-            ),
-            action: naming.fallback_action.clone(),
-        });
-    }
-    named
-        .into_iter()
-        .map(|n| n.expect("every cluster named"))
-        .collect()
 }
 
 /// "High n_calls · low recency_days" from the first `n` distinguishing features.

@@ -322,6 +322,25 @@ impl Validate for Params {
         if self.k.is_some_and(|k| k < 2) {
             return Err(Error::config("", "k", "needs K ≥ 2"));
         }
+        self.check_algorithm_settings()?;
+        if self.n_init == 0 || self.max_iter == 0 {
+            return Err(Error::config(
+                "",
+                "n_init",
+                "n_init and max_iter must be ≥ 1",
+            ));
+        }
+        if !(self.tol >= 0.0 && self.tol.is_finite()) {
+            return Err(Error::config("", "tol", "must be a finite number ≥ 0"));
+        }
+        self.check_campaigns()?;
+        self.check_role_names()
+    }
+}
+
+impl Params {
+    /// DBSCAN's and the mixture's settings go with their algorithm and are in range.
+    fn check_algorithm_settings(&self) -> Result<()> {
         if let Some(d) = &self.dbscan {
             if self.algorithm != Algorithm::Dbscan {
                 return Err(Error::config(
@@ -357,16 +376,11 @@ impl Validate for Params {
                 ));
             }
         }
-        if self.n_init == 0 || self.max_iter == 0 {
-            return Err(Error::config(
-                "",
-                "n_init",
-                "n_init and max_iter must be ≥ 1",
-            ));
-        }
-        if !(self.tol >= 0.0 && self.tol.is_finite()) {
-            return Err(Error::config("", "tol", "must be a finite number ≥ 0"));
-        }
+        Ok(())
+    }
+
+    /// Close rates lie in [0, 1], and with `impact` every action has a campaign to project.
+    fn check_campaigns(&self) -> Result<()> {
         let rate = |key: String, r: f64| {
             if (0.0..=1.0).contains(&r) {
                 Ok(())
@@ -400,6 +414,11 @@ impl Validate for Params {
         if let Some(i) = &self.impact {
             rate("impact.baseline_close_rate".into(), i.baseline_close_rate)?;
         }
+        Ok(())
+    }
+
+    /// Role names are set and distinct: they become segment names.
+    fn check_role_names(&self) -> Result<()> {
         for (i, role) in self.naming.roles.iter().enumerate() {
             if role.name.trim().is_empty() {
                 return Err(Error::config(

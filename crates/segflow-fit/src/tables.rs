@@ -39,7 +39,6 @@ fn cards_batch(fit: &Fitted<'_>) -> Result<RecordBatch> {
     let s = fit.segments;
     let (k, sizes) = (s.k(), &s.sizes);
     let n: usize = sizes.iter().sum();
-    let p = |name: &str| s.profile(name).expect("keys checked before fitting");
     let mut cols: Vec<(String, ArrayRef)> = vec![
         ("cluster".into(), u32s(0..k as u32)),
         ("segment".into(), strings(s.names.iter().cloned())),
@@ -49,6 +48,18 @@ fn cards_batch(fit: &Fitted<'_>) -> Result<RecordBatch> {
             floats(sizes.iter().map(|&s| s as f64 / n as f64)),
         ),
     ];
+    cols.extend(card_statistics(fit));
+    batch(cols.iter().map(|(n, a)| (n.as_str(), a.clone())).collect())
+}
+
+/// The cards' statistic columns, in the order the params list them.
+fn card_statistics(fit: &Fitted<'_>) -> Vec<(String, ArrayRef)> {
+    let s = fit.segments;
+    let k = s.k();
+    let p = |name: &str| s.profile(name).expect("keys checked before fitting");
+    let per_segment = |name: &str, get: &dyn Fn(&profile::Summary) -> f64| {
+        floats((0..k).map(|i| get(&p(name).clusters[i])))
+    };
     let model_features: Vec<String> = fit
         .training
         .numeric
@@ -57,11 +68,9 @@ fn cards_batch(fit: &Fitted<'_>) -> Result<RecordBatch> {
         .map(|f| f.name.clone())
         .collect();
     let c = &fit.params.cards;
+    let mut cols = Vec::new();
     for name in c.medians.as_deref().unwrap_or(&model_features) {
-        cols.push((
-            format!("median_{name}"),
-            floats((0..k).map(|i| p(name).clusters[i].median)),
-        ));
+        cols.push((format!("median_{name}"), per_segment(name, &|s| s.median)));
     }
     for name in &c.spreads {
         for (q, get) in [
@@ -72,31 +81,22 @@ fn cards_batch(fit: &Fitted<'_>) -> Result<RecordBatch> {
             ("q50", |s| s.median),
             ("q75", |s| s.q75),
         ] {
-            cols.push((
-                format!("{name}_{q}"),
-                floats((0..k).map(|i| get(&p(name).clusters[i]))),
-            ));
+            cols.push((format!("{name}_{q}"), per_segment(name, &get)));
         }
     }
     for name in &c.means {
-        cols.push((
-            format!("mean_{name}"),
-            floats((0..k).map(|i| p(name).clusters[i].mean)),
-        ));
+        cols.push((format!("mean_{name}"), per_segment(name, &|s| s.mean)));
     }
     for name in &c.stds {
-        cols.push((
-            format!("std_{name}"),
-            floats((0..k).map(|i| p(name).clusters[i].std)),
-        ));
+        cols.push((format!("std_{name}"), per_segment(name, &|s| s.std)));
     }
     for name in &c.any {
         cols.push((
             format!("pct_any_{name}"),
-            floats((0..k).map(|i| p(name).clusters[i].share_positive * 100.0)),
+            per_segment(name, &|s| s.share_positive * 100.0),
         ));
     }
-    batch(cols.iter().map(|(n, a)| (n.as_str(), a.clone())).collect())
+    cols
 }
 
 /// Per segment and numeric feature: the segment's statistics beside everyone's, and the
@@ -236,18 +236,22 @@ fn narrative(fit: &Fitted<'_>, c: usize) -> String {
     }
 }
 
+/// One metric of the executive summary: name, text, and the number where there is one.
+type Metric = (&'static str, String, Option<f64>);
+
 /// The executive summary: one metric per row, as text and (where numeric) as a number.
 fn summary_batch(fit: &Fitted<'_>) -> Result<RecordBatch> {
     let (s, n) = (fit.segments, fit.training.rows());
-    let scores = &s.scores;
-    let scored: Vec<f64> = scores
-        .silhouette
-        .iter()
-        .copied()
-        .filter(|v| !v.is_nan())
-        .collect();
-    let silhouette = scored.iter().sum::<f64>() / scored.len() as f64;
-    let negative = scored.iter().filter(|s| **s < 0.0).count() as f64 / n as f64 * 100.0;
+    let (d, k) = (fit.training.matrix.columns.len(), s.k());
+    let mut rows: Vec<Metric> = vec![
+        ("contacts", n.to_string(), Some(n as f64)),
+        ("model_features", d.to_string(), Some(d as f64)),
+        ("segments", k.to_string(), Some(k as f64)),
+        ("k_source", fit.chosen.source.clone(), None),
+        ("k_reason", fit.chosen.reason.clone(), None),
+        ("algorithm", algorithm_text(fit), None),
+    ];
+    rows.extend(quality(fit));
     let share = |c: usize| s.sizes[c] as f64 / n as f64 * 100.0;
     let segment = |c: usize| {
         format!(
@@ -257,31 +261,8 @@ fn summary_batch(fit: &Fitted<'_>) -> Result<RecordBatch> {
             share(c)
         )
     };
-    let (d, k, last) = (fit.training.matrix.columns.len(), s.k(), s.k() - 1);
-    let (inertia, db, ch) = (
-        fit.clustered.inertia,
-        scores.davies_bouldin,
-        scores.calinski_harabasz,
-    );
-    let mut rows: Vec<(&str, String, Option<f64>)> = vec![
-        ("contacts", n.to_string(), Some(n as f64)),
-        ("model_features", d.to_string(), Some(d as f64)),
-        ("segments", k.to_string(), Some(k as f64)),
-        ("k_source", fit.chosen.source.clone(), None),
-        ("k_reason", fit.chosen.reason.clone(), None),
-        ("algorithm", algorithm_text(fit), None),
-        ("inertia", fmt_num(inertia), Some(inertia)),
-        ("silhouette", format!("{silhouette:.4}"), Some(silhouette)),
-        ("davies_bouldin", format!("{db:.4}"), Some(db)),
-        ("calinski_harabasz", fmt_num(ch), Some(ch)),
-        (
-            "negative_silhouette_pct",
-            format!("{negative:.1} % of contacts sit closer to another segment on average"),
-            Some(negative),
-        ),
-        ("largest_segment", segment(0), Some(share(0))),
-        ("smallest_segment", segment(last), Some(share(last))),
-    ];
+    rows.push(("largest_segment", segment(0), Some(share(0))));
+    rows.push(("smallest_segment", segment(k - 1), Some(share(k - 1))));
     if let Some((n_iter, converged)) = fit.clustered.iterations {
         rows.push(("iterations", n_iter.to_string(), Some(n_iter as f64)));
         rows.push((
@@ -307,6 +288,37 @@ fn summary_batch(fit: &Fitted<'_>) -> Result<RecordBatch> {
             )),
         ),
     ])
+}
+
+/// How well the contacts sit in their segments: inertia, mean silhouette (noise left out),
+/// Davies–Bouldin, Calinski–Harabasz, and the share with a negative silhouette.
+fn quality(fit: &Fitted<'_>) -> Vec<Metric> {
+    let scores = &fit.segments.scores;
+    let scored: Vec<f64> = scores
+        .silhouette
+        .iter()
+        .copied()
+        .filter(|v| !v.is_nan())
+        .collect();
+    let silhouette = scored.iter().sum::<f64>() / scored.len() as f64;
+    let negative =
+        scored.iter().filter(|s| **s < 0.0).count() as f64 / fit.training.rows() as f64 * 100.0;
+    let (inertia, db, ch) = (
+        fit.clustered.inertia,
+        scores.davies_bouldin,
+        scores.calinski_harabasz,
+    );
+    vec![
+        ("inertia", fmt_num(inertia), Some(inertia)),
+        ("silhouette", format!("{silhouette:.4}"), Some(silhouette)),
+        ("davies_bouldin", format!("{db:.4}"), Some(db)),
+        ("calinski_harabasz", fmt_num(ch), Some(ch)),
+        (
+            "negative_silhouette_pct",
+            format!("{negative:.1} % of contacts sit closer to another segment on average"),
+            Some(negative),
+        ),
+    ]
 }
 
 /// The clustering and its settings, in words.
