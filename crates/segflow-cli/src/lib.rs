@@ -269,6 +269,8 @@ fn print_error_json(stage: Option<&str>, exit_code: u8, message: &str) {
     println!("{report:#}");
 }
 
+/// Runs the parsed command. Only `run` and the stage subcommands can name the stage that
+/// failed; every other command's error converts to a failure with no stage.
 fn dispatch(command: Command) -> Result<u8, Box<Failure>> {
     match command {
         Command::Run {
