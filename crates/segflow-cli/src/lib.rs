@@ -2,20 +2,19 @@
 //! segflow-core. Every failure maps to a sysexits exit code (see `segflow_core::Error`).
 
 mod assign;
+mod commands;
 mod model_version;
 mod panic;
 mod progress;
 
 use std::ffi::OsString;
-use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use segflow_core::pipeline::Pipeline;
-use segflow_core::runner::{self, Outcome, RunOptions};
-use segflow_core::stage::{Registry, Stage, run_standalone};
-use segflow_core::{Error, Result};
+use segflow_core::Error;
+use segflow_core::runner::RunOptions;
+use segflow_core::stage::Registry;
 
 /// Every stage kind this build knows, in pipeline order.
 pub fn registry() -> Registry {
@@ -270,8 +269,9 @@ fn print_error_json(stage: Option<&str>, exit_code: u8, message: &str) {
     println!("{report:#}");
 }
 
+/// Runs the parsed command. Only `run` and the stage subcommands can name the stage that
+/// failed; every other command's error converts to a failure with no stage.
 fn dispatch(command: Command) -> Result<u8, Box<Failure>> {
-    let registry = registry();
     match command {
         Command::Run {
             pipeline,
@@ -279,147 +279,23 @@ fn dispatch(command: Command) -> Result<u8, Box<Failure>> {
             from,
             force,
             json,
-        } => {
-            let pipeline = Pipeline::load(&pipeline, &registry)?;
-            let observer = progress::Progress::new(std::io::stderr().is_terminal());
-            let summary = runner::run(&pipeline, &RunOptions { only, from, force }, &observer)
-                .map_err(|error| {
-                    Box::new(Failure {
-                        stage: observer.running(),
-                        error,
-                    })
-                })?;
-            if json {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&summary)
-                        .map_err(|e| Error::Internal(e.to_string()))?
-                );
-            } else {
-                println!(
-                    "{:<16} {:<8} {:>12} {:>9}",
-                    "stage", "outcome", "rows", "seconds"
-                );
-                for s in &summary.stages {
-                    let outcome = match s.outcome {
-                        Outcome::Ran => "ran",
-                        Outcome::Skipped => "skipped",
-                    };
-                    println!(
-                        "{:<16} {:<8} {:>12} {:>9.2}",
-                        s.stage, outcome, s.rows, s.seconds
-                    );
-                }
-                println!(
-                    "{} → {} in {:.2} s",
-                    summary.pipeline, summary.run_dir, summary.seconds
-                );
-            }
-            Ok(0)
-        }
-        Command::Dag { pipeline, format } => {
-            let pipeline = Pipeline::load(&pipeline, &registry)?;
-            print!(
-                "{}",
-                match format {
-                    DagFormat::Text => dag_text(&pipeline),
-                    DagFormat::Mermaid => dag_mermaid(&pipeline),
-                }
-            );
-            Ok(0)
-        }
-        Command::Status { pipeline, json } => {
-            let pipeline = Pipeline::load(&pipeline, &registry)?;
-            let status = runner::status(&pipeline)?;
-            if json {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&status)
-                        .map_err(|e| Error::Internal(e.to_string()))?
-                );
-            } else {
-                for s in &status {
-                    if s.up_to_date {
-                        println!("{}: up to date", s.stage);
-                    } else {
-                        println!("{}: stale — {}", s.stage, s.reasons.join("; "));
-                    }
-                }
-            }
-            Ok(0)
-        }
-        Command::Verify { run_dir, json } => {
-            let (checked, problems) = runner::verify(&run_dir)?;
-            if json {
-                let report = serde_json::json!({ "run_dir": run_dir, "checked": checked, "problems": problems });
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&report)
-                        .map_err(|e| Error::Internal(e.to_string()))?
-                );
-            } else if problems.is_empty() {
-                println!(
-                    "{checked} artifacts verified in {}: all match segflow.lock",
-                    run_dir.display()
-                );
-            } else {
-                for p in &problems {
-                    println!("CHANGED {} (stage {}): {}", p.artifact, p.stage, p.problem);
-                }
-                println!(
-                    "{} of {checked} artifacts do not match segflow.lock",
-                    problems.len()
-                );
-            }
-            Ok(if problems.is_empty() { 0 } else { 65 })
-        }
-        Command::Ingest(args) => standalone(&segflow_ingest::IngestStage, args),
-        Command::Features(args) => standalone(&segflow_features::FeaturesStage, args),
-        Command::Preprocess(args) => standalone(&segflow_preprocess::PreprocessStage, args),
-        Command::SelectK(args) => standalone(&segflow_select_k::SelectKStage, args),
-        Command::Fit(args) => standalone(&segflow_fit::FitStage, args),
-        Command::Robustness(args) => standalone(&segflow_robustness::RobustnessStage, args),
-        Command::Visualize(args) => standalone(&segflow_visualize::VisualizeStage, args),
+        } => commands::run(&pipeline, RunOptions { only, from, force }, json),
+        Command::Dag { pipeline, format } => Ok(commands::dag(&pipeline, format)?),
+        Command::Status { pipeline, json } => Ok(commands::status(&pipeline, json)?),
+        Command::Verify { run_dir, json } => Ok(commands::verify(&run_dir, json)?),
+        Command::Ingest(args) => commands::stage(&segflow_ingest::IngestStage, args),
+        Command::Features(args) => commands::stage(&segflow_features::FeaturesStage, args),
+        Command::Preprocess(args) => commands::stage(&segflow_preprocess::PreprocessStage, args),
+        Command::SelectK(args) => commands::stage(&segflow_select_k::SelectKStage, args),
+        Command::Fit(args) => commands::stage(&segflow_fit::FitStage, args),
+        Command::Robustness(args) => commands::stage(&segflow_robustness::RobustnessStage, args),
+        Command::Visualize(args) => commands::stage(&segflow_visualize::VisualizeStage, args),
         Command::Compare {
             run_a,
             run_b,
             output,
             json,
-        } => {
-            let assignments = |run: &PathBuf| -> Result<PathBuf> {
-                if !run.is_dir() {
-                    return Err(Error::NoInput {
-                        path: run.clone(),
-                        reason: "no such run directory".into(),
-                    });
-                }
-                let lock = segflow_core::lock::Lock::load_existing(run)?;
-                Ok(assign::locked_output(run, &lock, "fit", &["assignments.parquet"])?.path)
-            };
-            let (a, b) = (assignments(&run_a)?, assignments(&run_b)?);
-            let drift = segflow_fit::drift::compare(&a, &b)?;
-            compare_outputs(&drift, &a, &b, &output)?;
-            if json {
-                let value = serde_json::json!({
-                    "contacts_a": drift.contacts_a, "contacts_b": drift.contacts_b,
-                    "contacts_in_both": drift.common, "ari": drift.ari, "ami": drift.ami,
-                    "transitions": drift.transitions,
-                });
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&value)
-                        .map_err(|e| Error::Internal(e.to_string()))?
-                );
-            } else {
-                println!(
-                    "{} contacts in A, {} in B, {} in both: ARI {:.4}, AMI {:.4}",
-                    drift.contacts_a, drift.contacts_b, drift.common, drift.ari, drift.ami
-                );
-                print!("{}", drift.table());
-                println!("→ {}", output.display());
-            }
-            Ok(0)
-        }
+        } => Ok(commands::compare(&run_a, &run_b, &output, json)?),
         Command::Synth {
             what:
                 Synth::Leads {
@@ -428,19 +304,7 @@ fn dispatch(command: Command) -> Result<u8, Box<Failure>> {
                     output,
                     truth,
                 },
-        } => {
-            let truth = truth.unwrap_or_else(|| output.with_extension("truth.csv"));
-            let counts = segflow_synth::write_leads(rows, seed, &output, &truth)?;
-            println!(
-                "synth leads: {rows} rows (seed {seed}) → {} and {}",
-                output.display(),
-                truth.display()
-            );
-            for ((segment, _), n) in segflow_synth::LEAD_SEGMENTS.iter().zip(counts) {
-                println!("  {segment:<24} {n:>10}");
-            }
-            Ok(0)
-        }
+        } => Ok(commands::synth_leads(rows, seed, &output, truth)?),
         Command::Synth {
             what:
                 Synth::Calls {
@@ -449,175 +313,19 @@ fn dispatch(command: Command) -> Result<u8, Box<Failure>> {
                     seed,
                     output,
                 },
-        } => {
-            let active = segflow_synth::write_calls(rows, contacts, seed, &output)?;
-            println!(
-                "synth calls: {rows} calls (seed {seed}) among {active} of {contacts} contacts → {}",
-                output.display()
-            );
-            Ok(0)
-        }
+        } => Ok(commands::synth_calls(rows, contacts, seed, &output)?),
         Command::Assign {
             model,
             input,
             output,
             as_of,
             json,
-        } => {
-            let show = std::io::stderr().is_terminal() && !json;
-            let started = std::time::Instant::now();
-            let progress = |msg: &str| {
-                if show {
-                    eprintln!("assign: {msg}");
-                }
-            };
-            let report = assign::assign(&model, &input, &output, as_of.as_deref(), &progress)?;
-            let seconds = started.elapsed().as_secs_f64();
-            if json {
-                let value = serde_json::json!({ "rows": report.rows, "output": report.output, "segments": report.segments, "seconds": seconds });
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&value)
-                        .map_err(|e| Error::Internal(e.to_string()))?
-                );
-            } else {
-                println!(
-                    "assign: {} contacts → {} in {seconds:.2} s",
-                    report.rows,
-                    report.output.display()
-                );
-                for (segment, count) in &report.segments {
-                    println!("  {segment:<24} {count:>8}");
-                }
-            }
-            Ok(0)
-        }
+        } => Ok(commands::assign(
+            &model,
+            &input,
+            &output,
+            as_of.as_deref(),
+            json,
+        )?),
     }
-}
-
-/// Writes the drift tables atomically into `dir`, with the two assignments as inputs.
-fn compare_outputs(
-    drift: &segflow_fit::drift::Drift,
-    a: &std::path::Path,
-    b: &std::path::Path,
-    dir: &std::path::Path,
-) -> Result<()> {
-    let params = segflow_core::params::ParamTree::empty();
-    let mut input_hashes = std::collections::BTreeMap::new();
-    input_hashes.insert(
-        "a/assignments.parquet".to_string(),
-        segflow_core::hash::file_sha256(a)?,
-    );
-    input_hashes.insert(
-        "b/assignments.parquet".to_string(),
-        segflow_core::hash::file_sha256(b)?,
-    );
-    let provenance = segflow_core::artifact::Provenance {
-        stage: "compare".into(),
-        params_hash: segflow_core::hash::params_hash("compare", &params)?,
-        params: segflow_core::hash::params_json(&params)?,
-        input_hashes,
-        seed: 0,
-    };
-    let planned = vec![
-        segflow_core::stage::Planned::new("drift"),
-        segflow_core::stage::Planned::new("transitions"),
-    ];
-    let mut out = segflow_core::stage::OutputDir::new(dir, provenance, planned)?;
-    out.write("drift", &drift.summary_batch()?, &[])?;
-    out.write("transitions", &drift.transitions_batch()?, &[])?;
-    out.commit()?;
-    Ok(())
-}
-
-fn standalone(stage: &dyn Stage, args: StageArgs) -> Result<u8, Box<Failure>> {
-    let show = std::io::stderr().is_terminal() && !args.json;
-    let started = std::time::Instant::now();
-    let progress = |msg: &str| {
-        if show {
-            eprintln!("{}: {msg}", stage.kind());
-        }
-    };
-    let (rows, written) = run_standalone(
-        stage,
-        &args.input,
-        &args.params,
-        &args.output_dir,
-        args.seed,
-        &progress,
-    )
-    .map_err(|error| {
-        Box::new(Failure {
-            stage: Some(stage.kind().to_string()),
-            error,
-        })
-    })?;
-    let seconds = started.elapsed().as_secs_f64();
-    if args.json {
-        let report = serde_json::json!({ "stage": stage.kind(), "rows": rows, "seconds": seconds, "outputs": written });
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&report).map_err(|e| Error::Internal(e.to_string()))?
-        );
-    } else {
-        println!(
-            "{}: {rows} rows → {} ({} artifacts) in {seconds:.2} s",
-            stage.kind(),
-            args.output_dir.display(),
-            written.len()
-        );
-    }
-    Ok(0)
-}
-
-fn dag_text(p: &Pipeline) -> String {
-    let mut s = format!(
-        "pipeline {} (run dir {}, seed {})\n",
-        p.name,
-        p.run_dir.display(),
-        p.seed
-    );
-    for spec in &p.stages {
-        let from = if spec.needs.is_empty() {
-            spec.inputs
-                .iter()
-                .map(|i| i.display().to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
-        } else {
-            spec.needs.join(", ")
-        };
-        s.push_str(&format!(
-            "{} [{}] ← {}\n",
-            spec.name,
-            spec.stage.kind(),
-            from
-        ));
-        for out in spec.output_paths() {
-            s.push_str(&format!("    → {}\n", out.display()));
-        }
-    }
-    s
-}
-
-fn dag_mermaid(p: &Pipeline) -> String {
-    let mut s = String::from("flowchart LR\n");
-    for (i, spec) in p.stages.iter().enumerate() {
-        s.push_str(&format!(
-            "  s{i}[\"{} ({})\"]\n",
-            spec.name,
-            spec.stage.kind()
-        ));
-        for input in &spec.inputs {
-            s.push_str(&format!("  in{i}[(\"{}\")] --> s{i}\n", input.display()));
-        }
-    }
-    for (i, spec) in p.stages.iter().enumerate() {
-        for need in &spec.needs {
-            if let Some(j) = p.stages.iter().position(|u| &u.name == need) {
-                s.push_str(&format!("  s{j} --> s{i}\n"));
-            }
-        }
-    }
-    s
 }

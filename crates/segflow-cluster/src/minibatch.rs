@@ -51,6 +51,27 @@ impl MiniBatchKMeansParams {
     pub fn fit_array(&self, x: ArrayView2<'_, f64>) -> Result<KMeans> {
         check_finite(&x)?;
         let n = x.nrows();
+        self.check(n)?;
+        let data = Rows::new(&x);
+        // One stream for the sample and then every batch, in that order.
+        let mut rng = Rng::new(self.seed, 0);
+        let batch = self.batch_size.min(n);
+        let mut centers = self.initial_centers(&x, batch, &mut rng);
+        let steps = (self.max_iter * n) / batch;
+        let stopped_early = self.refine(&data, &mut centers, batch, steps, &mut rng);
+
+        let mut labels = vec![0u32; n];
+        let p = assign(&data, &centers, &mut labels, false);
+        Ok(KMeans {
+            centroids: centers.to_array(),
+            labels: labels.into_iter().map(|l| l as usize).collect(),
+            inertia: p.inertia,
+            n_iter: steps,
+            converged: stopped_early,
+        })
+    }
+
+    fn check(&self, n: usize) -> Result<()> {
         let k = self.n_clusters;
         if k == 0 || k > n {
             return Err(ClusterError::InvalidParam(format!(
@@ -62,11 +83,13 @@ impl MiniBatchKMeansParams {
                 "batch_size, max_iter and n_init must be at least 1".into(),
             ));
         }
-        let data = Rows::new(&x);
-        let mut rng = Rng::new(self.seed, 0);
-        let batch = self.batch_size.min(n);
+        Ok(())
+    }
 
-        // Initialisation on a sample; the sample's inertia picks the best k-means++ run.
+    /// k-means++ on a sample drawn from `rng`; the sample's inertia picks the best of the
+    /// `n_init` runs.
+    fn initial_centers(&self, x: &ArrayView2<'_, f64>, batch: usize, rng: &mut Rng) -> Centers {
+        let (n, k) = (x.nrows(), self.n_clusters);
         let init_size = (3 * batch).max(3 * k).min(n);
         let sample_idx: Vec<usize> = (0..init_size).map(|_| rng.below(n)).collect();
         let sample = x.select(Axis(0), &sample_idx);
@@ -83,74 +106,117 @@ impl MiniBatchKMeansParams {
                 best = Some((inertia, centers));
             }
         }
-        let mut centers = best.expect("n_init ≥ 1").1;
+        best.expect("n_init ≥ 1").1
+    }
 
-        let w = data.w;
+    /// Up to `steps` mini-batch updates of `centers`; true when stopped early because the
+    /// smoothed batch inertia stopped improving.
+    fn refine(
+        &self,
+        data: &Rows<'_>,
+        centers: &mut Centers,
+        batch: usize,
+        steps: usize,
+        rng: &mut Rng,
+    ) -> bool {
+        let k = self.n_clusters;
         let mut weights = vec![0.0f64; k];
-        let steps = (self.max_iter * n) / batch;
-        let alpha = (batch as f64 * 2.0 / (n as f64 + 1.0)).min(1.0);
-        let (mut ewa, mut ewa_min, mut no_improvement) = (None::<f64>, f64::INFINITY, 0);
+        let mut plateau = Plateau::new(batch, data.n, self.max_no_improvement);
         let mut dist = Vec::new();
-        let mut stopped_early = false;
         for _ in 0..steps {
-            let packed = Packed::new(&centers.data, k, centers.d, w);
-            dist.resize(packed.slots(), 0.0);
-            let mut sums = vec![0.0; k * w];
-            let mut counts = vec![0u64; k];
-            let mut batch_inertia = 0.0;
-            for _ in 0..batch {
-                let row = data.row(rng.below(n));
-                packed.distances(row, &mut dist);
-                let (j, d) = dist[..k]
-                    .iter()
-                    .enumerate()
-                    .fold(
-                        (0, f64::INFINITY),
-                        |b, (j, &v)| if v < b.1 { (j, v) } else { b },
-                    );
-                batch_inertia += d;
-                counts[j] += 1;
-                sums[j * w..(j + 1) * w]
-                    .iter_mut()
-                    .zip(row)
-                    .for_each(|(s, v)| *s += v);
-            }
-            // Running means: each centre is the mean of every row ever assigned to it.
-            for j in (0..k).filter(|&j| counts[j] > 0) {
-                let total = weights[j] + counts[j] as f64;
-                for t in 0..w {
-                    let c = &mut centers.data[j * w + t];
-                    *c = (*c * weights[j] + sums[j * w + t]) / total;
-                }
-                weights[j] = total;
-            }
-            let batch_inertia = batch_inertia / batch as f64;
-            let smoothed = match ewa {
-                None => batch_inertia,
-                Some(prev) => prev * (1.0 - alpha) + batch_inertia * alpha,
-            };
-            ewa = Some(smoothed);
-            if smoothed < ewa_min {
-                ewa_min = smoothed;
-                no_improvement = 0;
-            } else {
-                no_improvement += 1;
-                if no_improvement >= self.max_no_improvement {
-                    stopped_early = true;
-                    break;
-                }
+            let (sums, counts, inertia) = draw_batch(data, centers, batch, rng, &mut dist);
+            update_running_means(centers, &mut weights, &sums, &counts);
+            if plateau.reached(inertia / batch as f64) {
+                return true;
             }
         }
+        false
+    }
+}
 
-        let mut labels = vec![0u32; n];
-        let p = assign(&data, &centers, &mut labels, false);
-        Ok(KMeans {
-            centroids: centers.to_array(),
-            labels: labels.into_iter().map(|l| l as usize).collect(),
-            inertia: p.inertia,
-            n_iter: steps,
-            converged: stopped_early,
-        })
+/// Assigns `batch` rows drawn from `rng` to their nearest centre: per centre the sum of its
+/// rows and their count, and the batch's total squared distance.
+fn draw_batch(
+    data: &Rows<'_>,
+    centers: &Centers,
+    batch: usize,
+    rng: &mut Rng,
+    dist: &mut Vec<f64>,
+) -> (Vec<f64>, Vec<u64>, f64) {
+    let (k, w) = (centers.k, data.w);
+    let packed = Packed::new(&centers.data, k, centers.d, w);
+    dist.resize(packed.slots(), 0.0);
+    let mut sums = vec![0.0; k * w];
+    let mut counts = vec![0u64; k];
+    let mut inertia = 0.0;
+    for _ in 0..batch {
+        let row = data.row(rng.below(data.n));
+        packed.distances(row, dist);
+        let (j, d) =
+            dist[..k].iter().enumerate().fold(
+                (0, f64::INFINITY),
+                |b, (j, &v)| if v < b.1 { (j, v) } else { b },
+            );
+        inertia += d;
+        counts[j] += 1;
+        sums[j * w..(j + 1) * w]
+            .iter_mut()
+            .zip(row)
+            .for_each(|(s, v)| *s += v);
+    }
+    (sums, counts, inertia)
+}
+
+/// Running means: each centre is the mean of every row ever assigned to it, `weights` the
+/// number of those rows.
+fn update_running_means(centers: &mut Centers, weights: &mut [f64], sums: &[f64], counts: &[u64]) {
+    let w = centers.w;
+    for j in (0..centers.k).filter(|&j| counts[j] > 0) {
+        let total = weights[j] + counts[j] as f64;
+        for t in 0..w {
+            let c = &mut centers.data[j * w + t];
+            *c = (*c * weights[j] + sums[j * w + t]) / total;
+        }
+        weights[j] = total;
+    }
+}
+
+/// Early stopping as scikit-learn's: the mean batch inertia, exponentially smoothed, has not
+/// reached a new minimum for `patience` batches.
+struct Plateau {
+    alpha: f64,
+    smoothed: Option<f64>,
+    min: f64,
+    no_improvement: usize,
+    patience: usize,
+}
+
+impl Plateau {
+    fn new(batch: usize, n: usize, patience: usize) -> Self {
+        Self {
+            alpha: (batch as f64 * 2.0 / (n as f64 + 1.0)).min(1.0),
+            smoothed: None,
+            min: f64::INFINITY,
+            no_improvement: 0,
+            patience,
+        }
+    }
+
+    /// Takes one batch's mean inertia; true once the patience is spent.
+    fn reached(&mut self, batch_inertia: f64) -> bool {
+        let smoothed = match self.smoothed {
+            None => batch_inertia,
+            Some(prev) => prev * (1.0 - self.alpha) + batch_inertia * self.alpha,
+        };
+        self.smoothed = Some(smoothed);
+        if smoothed < self.min {
+            self.min = smoothed;
+            self.no_improvement = 0;
+            false
+        } else {
+            self.no_improvement += 1;
+            self.no_improvement >= self.patience
+        }
     }
 }
 

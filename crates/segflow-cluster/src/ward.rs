@@ -32,34 +32,55 @@ pub fn ward(x: ArrayView2<'_, f64>, k: usize) -> Result<Vec<usize>> {
             "Ward needs 1 ≤ K ≤ n (K = {k}, n = {n})"
         )));
     }
-    let w = data.w;
-    // Slots 0..n are the rows; each merge adds a slot.
-    let mut centroid: Vec<f64> = Vec::with_capacity(2 * n * w);
-    for i in 0..n {
-        centroid.extend_from_slice(data.row(i));
-    }
-    let mut size: Vec<f64> = vec![1.0; n];
-    let mut active: Vec<usize> = (0..n).collect();
-    let mut merges: Vec<(usize, usize, f64)> = Vec::with_capacity(n.saturating_sub(1));
-    let mut chain: Vec<usize> = Vec::new();
-    let row = |c: &[f64], i: usize| c[i * w..(i + 1) * w].to_vec();
-    while active.len() > 1 {
-        if chain.is_empty() {
-            chain.push(active[0]);
+    let merges = merge_tree(&data);
+    let mut parent = cut(&merges, n, k);
+    Ok(first_seen_labels(&mut parent, n))
+}
+
+/// One merge of the tree: the two slots merged and Ward's cost of merging them. The m-th
+/// merge creates slot n + m.
+struct Merge {
+    a: usize,
+    b: usize,
+    cost: f64,
+}
+
+/// The clusters while the tree is built. Slots 0..n are the rows; each merge adds a slot.
+struct Clusters {
+    w: usize,
+    centroid: Vec<f64>,
+    size: Vec<f64>,
+    active: Vec<usize>,
+}
+
+impl Clusters {
+    fn singletons(data: &Rows<'_>) -> Self {
+        let (n, w) = (data.n, data.w);
+        let mut centroid: Vec<f64> = Vec::with_capacity(2 * n * w);
+        for i in 0..n {
+            centroid.extend_from_slice(data.row(i));
         }
-        let a = *chain.last().expect("non-empty");
-        let previous = chain.len().checked_sub(2).map(|i| chain[i]);
-        let ca = row(&centroid, a);
+        Clusters {
+            w,
+            centroid,
+            size: vec![1.0; n],
+            active: (0..n).collect(),
+        }
+    }
+
+    fn centroid(&self, i: usize) -> &[f64] {
+        &self.centroid[i * self.w..(i + 1) * self.w]
+    }
+
+    /// The active cluster cheapest to merge with `a`, and the cost.
+    fn nearest(&self, a: usize, previous: Option<usize>) -> (f64, usize) {
+        let ca = self.centroid(a);
         let mut best: Option<(f64, usize)> = None;
-        for &b in &active {
+        for &b in &self.active {
             if b == a {
                 continue;
             }
-            let d = cost(
-                size[a],
-                size[b],
-                sq_dist(&ca, &centroid[b * w..(b + 1) * w]),
-            );
+            let d = cost(self.size[a], self.size[b], sq_dist(ca, self.centroid(b)));
             // Ties favour the chain's previous cluster, so the chain cannot cycle.
             let better = match best {
                 None => true,
@@ -71,56 +92,88 @@ pub fn ward(x: ArrayView2<'_, f64>, k: usize) -> Result<Vec<usize>> {
                 best = Some((d, b));
             }
         }
-        let (d, b) = best.expect("two active clusters");
+        best.expect("two active clusters")
+    }
+
+    /// Replaces `a` and `b` by their union in a new slot.
+    fn merge(&mut self, a: usize, b: usize) {
+        let slot = self.size.len();
+        let (na, nb) = (self.size[a], self.size[b]);
+        let merged: Vec<f64> = self
+            .centroid(a)
+            .iter()
+            .zip(self.centroid(b))
+            .map(|(p, q)| (na * p + nb * q) / (na + nb))
+            .collect();
+        self.centroid.extend_from_slice(&merged);
+        self.size.push(na + nb);
+        self.active.retain(|&c| c != a && c != b);
+        self.active.push(slot);
+    }
+}
+
+/// The full merge tree by the nearest-neighbour chain: a pair is merged when each is the
+/// other's nearest cluster.
+fn merge_tree(data: &Rows<'_>) -> Vec<Merge> {
+    let mut clusters = Clusters::singletons(data);
+    let mut merges: Vec<Merge> = Vec::with_capacity(data.n.saturating_sub(1));
+    let mut chain: Vec<usize> = Vec::new();
+    while clusters.active.len() > 1 {
+        if chain.is_empty() {
+            chain.push(clusters.active[0]);
+        }
+        let a = *chain.last().expect("non-empty");
+        let previous = chain.len().checked_sub(2).map(|i| chain[i]);
+        let (cost, b) = clusters.nearest(a, previous);
         if Some(b) == previous {
             chain.truncate(chain.len() - 2);
-            let slot = size.len();
-            let (na, nb) = (size[a], size[b]);
-            let merged: Vec<f64> = ca
-                .iter()
-                .zip(&centroid[b * w..(b + 1) * w])
-                .map(|(p, q)| (na * p + nb * q) / (na + nb))
-                .collect();
-            centroid.extend_from_slice(&merged);
-            size.push(na + nb);
-            active.retain(|&c| c != a && c != b);
-            active.push(slot);
-            merges.push((a, b, d));
+            clusters.merge(a, b);
+            merges.push(Merge { a, b, cost });
         } else {
             chain.push(b);
         }
     }
-    // The lowest n − k merges, ties in the order the chain found them.
+    merges
+}
+
+/// Applies the lowest n − k merges (ties in the order the chain found them): the union-find
+/// parent of every slot.
+fn cut(merges: &[Merge], n: usize, k: usize) -> Vec<usize> {
     let mut order: Vec<usize> = (0..merges.len()).collect();
-    order.sort_by(|&i, &j| merges[i].2.total_cmp(&merges[j].2).then(i.cmp(&j)));
-    let mut parent: Vec<usize> = (0..size.len()).collect();
-    fn root(parent: &mut [usize], mut i: usize) -> usize {
-        while parent[i] != i {
-            parent[i] = parent[parent[i]];
-            i = parent[i];
-        }
-        i
-    }
-    // Merge slot ids: the m-th merge created slot n + m.
+    order.sort_by(|&i, &j| merges[i].cost.total_cmp(&merges[j].cost).then(i.cmp(&j)));
+    let mut parent: Vec<usize> = (0..n + merges.len()).collect();
     for &m in order.iter().take(n - k) {
-        let (a, b, _) = merges[m];
+        let Merge { a, b, .. } = merges[m];
         let slot = n + m;
         let (ra, rb) = (root(&mut parent, a), root(&mut parent, b));
         parent[ra] = slot;
         parent[rb] = slot;
     }
-    let mut ids: Vec<Option<usize>> = vec![None; size.len()];
+    parent
+}
+
+fn root(parent: &mut [usize], mut i: usize) -> usize {
+    while parent[i] != i {
+        parent[i] = parent[parent[i]];
+        i = parent[i];
+    }
+    i
+}
+
+/// Each row's cluster numbered in order of the cluster's first row.
+fn first_seen_labels(parent: &mut [usize], n: usize) -> Vec<usize> {
+    let mut ids: Vec<Option<usize>> = vec![None; parent.len()];
     let mut next = 0;
     let mut labels = Vec::with_capacity(n);
     for i in 0..n {
-        let r = root(&mut parent, i);
+        let r = root(parent, i);
         let id = *ids[r].get_or_insert_with(|| {
             next += 1;
             next - 1
         });
         labels.push(id);
     }
-    Ok(labels)
+    labels
 }
 
 #[cfg(test)]

@@ -85,75 +85,21 @@ impl Pipeline {
 
     pub fn parse(path: &Path, text: &str, registry: &Registry) -> Result<Self> {
         let file = path.display().to_string();
-        let cfg = |key: &str, msg: String| Error::config(&file, key, msg);
         let root = crate::yaml::parse_document(&file, text)?.into_tree();
         let Value::Object(root) = root else {
-            return Err(cfg(
+            return Err(Error::config(
+                &file,
                 "",
-                "the pipeline must be a mapping with `pipeline` and `stages`".into(),
+                "the pipeline must be a mapping with `pipeline` and `stages`",
             ));
         };
         check_keys(&root, TOP_KEYS, "", &file)?;
-
-        let name = match root.get("pipeline") {
-            Some(Value::String(s)) if valid_name(s) => s.clone(),
-            Some(_) => {
-                return Err(cfg(
-                    "pipeline",
-                    "must be a name of letters, digits, `_` or `-`".into(),
-                ));
-            }
-            None => return Err(cfg("pipeline", "missing (the pipeline's name)".into())),
-        };
-        let seed = match root.get("seed") {
-            None => DEFAULT_SEED,
-            Some(v) => v
-                .as_u64()
-                .ok_or_else(|| cfg("seed", "must be a non-negative integer".into()))?,
-        };
-        let run_dir = match root.get("run_dir") {
-            None => PathBuf::from("runs").join(&name),
-            Some(Value::String(s)) if !s.is_empty() => PathBuf::from(s),
-            Some(_) => return Err(cfg("run_dir", "must be a path".into())),
-        };
-        let Some(Value::Object(stage_map)) = root.get("stages") else {
-            return Err(cfg(
-                "stages",
-                "missing or not a mapping of stage name → stage".into(),
-            ));
-        };
-        if stage_map.is_empty() {
-            return Err(cfg("stages", "no stages".into()));
-        }
-
-        let mut declared = Vec::new();
-        for (stage_name, body) in stage_map {
-            declared.push(parse_stage(stage_name, body, &run_dir, registry, &file)?);
-        }
-
-        let names: Vec<String> = declared.iter().map(|s| s.name.clone()).collect();
-        for spec in &declared {
-            for need in &spec.needs {
-                if !names.contains(need) {
-                    return Err(cfg(
-                        &format!("stages.{}.needs", spec.name),
-                        format!("unknown stage `{need}` (stages: {})", names.join(", ")),
-                    ));
-                }
-            }
-        }
-        let mut dirs = BTreeSet::new();
-        for spec in &declared {
-            if !dirs.insert(spec.output_dir.clone()) {
-                return Err(cfg(
-                    &format!("stages.{}.output_dir", spec.name),
-                    format!(
-                        "{} is already another stage's output directory",
-                        spec.output_dir.display()
-                    ),
-                ));
-            }
-        }
+        let name = parse_name(&root, &file)?;
+        let seed = parse_seed(&root, &file)?;
+        let run_dir = parse_run_dir(&root, &name, &file)?;
+        let declared = parse_stages(&root, &run_dir, registry, &file)?;
+        check_needs(&declared, &file)?;
+        check_output_dirs(&declared, &file)?;
         let stages = topological_order(declared, &file)?;
         let pipeline = Pipeline {
             file: path.to_path_buf(),
@@ -219,6 +165,98 @@ impl Pipeline {
         }
         Ok(())
     }
+}
+
+fn parse_name(root: &Mapping<String, Value>, file: &str) -> Result<String> {
+    match root.get("pipeline") {
+        Some(Value::String(s)) if valid_name(s) => Ok(s.clone()),
+        Some(_) => Err(Error::config(
+            file,
+            "pipeline",
+            "must be a name of letters, digits, `_` or `-`",
+        )),
+        None => Err(Error::config(
+            file,
+            "pipeline",
+            "missing (the pipeline's name)",
+        )),
+    }
+}
+
+fn parse_seed(root: &Mapping<String, Value>, file: &str) -> Result<u64> {
+    match root.get("seed") {
+        None => Ok(DEFAULT_SEED),
+        Some(v) => v
+            .as_u64()
+            .ok_or_else(|| Error::config(file, "seed", "must be a non-negative integer")),
+    }
+}
+
+/// `run_dir`, by default `runs/<pipeline name>`.
+fn parse_run_dir(root: &Mapping<String, Value>, name: &str, file: &str) -> Result<PathBuf> {
+    match root.get("run_dir") {
+        None => Ok(PathBuf::from("runs").join(name)),
+        Some(Value::String(s)) if !s.is_empty() => Ok(PathBuf::from(s)),
+        Some(_) => Err(Error::config(file, "run_dir", "must be a path")),
+    }
+}
+
+/// Every stage block, in the order of the YAML.
+fn parse_stages(
+    root: &Mapping<String, Value>,
+    run_dir: &Path,
+    registry: &Registry,
+    file: &str,
+) -> Result<Vec<StageSpec>> {
+    let Some(Value::Object(stage_map)) = root.get("stages") else {
+        return Err(Error::config(
+            file,
+            "stages",
+            "missing or not a mapping of stage name → stage",
+        ));
+    };
+    if stage_map.is_empty() {
+        return Err(Error::config(file, "stages", "no stages"));
+    }
+    stage_map
+        .iter()
+        .map(|(stage_name, body)| parse_stage(stage_name, body, run_dir, registry, file))
+        .collect()
+}
+
+/// Every `needs` names a declared stage.
+fn check_needs(declared: &[StageSpec], file: &str) -> Result<()> {
+    let names: Vec<String> = declared.iter().map(|s| s.name.clone()).collect();
+    for spec in declared {
+        for need in &spec.needs {
+            if !names.contains(need) {
+                return Err(Error::config(
+                    file,
+                    format!("stages.{}.needs", spec.name),
+                    format!("unknown stage `{need}` (stages: {})", names.join(", ")),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// No two stages write into the same directory.
+fn check_output_dirs(declared: &[StageSpec], file: &str) -> Result<()> {
+    let mut dirs = BTreeSet::new();
+    for spec in declared {
+        if !dirs.insert(&spec.output_dir) {
+            return Err(Error::config(
+                file,
+                format!("stages.{}.output_dir", spec.name),
+                format!(
+                    "{} is already another stage's output directory",
+                    spec.output_dir.display()
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn parse_stage(

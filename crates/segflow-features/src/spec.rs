@@ -104,66 +104,9 @@ impl Feature {
 
 impl Validate for Params {
     fn validate(&self) -> Result<()> {
-        let bad = |key: String, msg: String| Err(Error::config("", key, msg));
-        if self.as_of != "latest_event" && self.as_of_micros().is_none() {
-            return bad(
-                "as_of".into(),
-                "must be `latest_event` or a timestamp YYYY-MM-DD HH:MM:SS".into(),
-            );
-        }
-        if self.blocks.is_empty() {
-            return bad("blocks".into(), "no feature blocks".into());
-        }
-        let mut names: Vec<&str> = Vec::new();
-        for (block, features) in &self.blocks {
-            if features.is_empty() {
-                return bad(format!("blocks.{block}"), "empty block".into());
-            }
-            for (name, feature) in features {
-                let key = format!("blocks.{block}.{name}");
-                if names.contains(&name.as_str()) {
-                    return bad(key, "feature defined twice".into());
-                }
-                names.push(name);
-                match feature {
-                    Feature::Quantile(q) if !(0.0..=1.0).contains(q) => {
-                        return bad(key, "quantile must lie in [0, 1]".into());
-                    }
-                    Feature::Share(Condition::ValueGeQuantile(q)) if !(0.0..=1.0).contains(q) => {
-                        return bad(key, "quantile must lie in [0, 1]".into());
-                    }
-                    Feature::Share(Condition::HourIn(range)) => {
-                        range.check().or_else(|m| bad(key.clone(), m))?
-                    }
-                    Feature::CategoryShares { top: 0 } => {
-                        return bad(key, "top must be at least 1".into());
-                    }
-                    _ => {}
-                }
-            }
-        }
-        for (block, features) in &self.blocks {
-            for (name, feature) in features {
-                for input in feature.inputs() {
-                    if !names.contains(&input) {
-                        return bad(
-                            format!("blocks.{block}.{name}"),
-                            format!("refers to unknown feature `{input}`"),
-                        );
-                    }
-                    if self
-                        .blocks
-                        .values()
-                        .any(|f| matches!(f.get(input), Some(Feature::CategoryShares { .. })))
-                    {
-                        return bad(
-                            format!("blocks.{block}.{name}"),
-                            format!("`{input}` expands to several columns"),
-                        );
-                    }
-                }
-            }
-        }
+        self.check_as_of()?;
+        let names = self.check_features()?;
+        self.check_references(&names)?;
         self.derived_order().map_err(|cycle| {
             Error::config(
                 "",
@@ -171,6 +114,93 @@ impl Validate for Params {
                 format!("features refer to each other in a cycle: {cycle}"),
             )
         })?;
+        self.check_model_blocks()?;
+        self.check_thresholds()?;
+        if self.model_blocks.is_empty() {
+            return bad("model_blocks", "at least one block must be a model input");
+        }
+        Ok(())
+    }
+}
+
+/// A config error at `key` of the features params.
+fn bad<T>(key: impl Into<String>, message: impl Into<String>) -> Result<T> {
+    Err(Error::config("", key, message))
+}
+
+/// The arguments a feature's aggregation takes, in their ranges.
+fn check_arguments(key: &str, feature: &Feature) -> Result<()> {
+    match feature {
+        Feature::Quantile(q) if !(0.0..=1.0).contains(q) => bad(key, "quantile must lie in [0, 1]"),
+        Feature::Share(Condition::ValueGeQuantile(q)) if !(0.0..=1.0).contains(q) => {
+            bad(key, "quantile must lie in [0, 1]")
+        }
+        Feature::Share(Condition::HourIn(range)) => range.check().or_else(|m| bad(key, m)),
+        Feature::CategoryShares { top: 0 } => bad(key, "top must be at least 1"),
+        _ => Ok(()),
+    }
+}
+
+impl Params {
+    fn check_as_of(&self) -> Result<()> {
+        if self.as_of != "latest_event" && self.as_of_micros().is_none() {
+            return bad(
+                "as_of",
+                "must be `latest_event` or a timestamp YYYY-MM-DD HH:MM:SS",
+            );
+        }
+        Ok(())
+    }
+
+    /// Non-empty blocks of uniquely named features with valid arguments; the names in
+    /// declaration order.
+    fn check_features(&self) -> Result<Vec<&str>> {
+        if self.blocks.is_empty() {
+            return bad("blocks", "no feature blocks");
+        }
+        let mut names: Vec<&str> = Vec::new();
+        for (block, features) in &self.blocks {
+            if features.is_empty() {
+                return bad(format!("blocks.{block}"), "empty block");
+            }
+            for (name, feature) in features {
+                let key = format!("blocks.{block}.{name}");
+                if names.contains(&name.as_str()) {
+                    return bad(key, "feature defined twice");
+                }
+                names.push(name);
+                check_arguments(&key, feature)?;
+            }
+        }
+        Ok(names)
+    }
+
+    /// Derived features refer to features defined somewhere, each one column.
+    fn check_references(&self, names: &[&str]) -> Result<()> {
+        for (block, name, feature) in self.features() {
+            for input in feature.inputs() {
+                if !names.contains(&input) {
+                    return bad(
+                        format!("blocks.{block}.{name}"),
+                        format!("refers to unknown feature `{input}`"),
+                    );
+                }
+                if self
+                    .blocks
+                    .values()
+                    .any(|f| matches!(f.get(input), Some(Feature::CategoryShares { .. })))
+                {
+                    return bad(
+                        format!("blocks.{block}.{name}"),
+                        format!("`{input}` expands to several columns"),
+                    );
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn check_model_blocks(&self) -> Result<()> {
         for (i, block) in self.model_blocks.iter().enumerate() {
             if !self.blocks.contains_key(block) {
                 return bad(
@@ -179,21 +209,19 @@ impl Validate for Params {
                 );
             }
         }
+        Ok(())
+    }
+
+    fn check_thresholds(&self) -> Result<()> {
         for name in self.thresholds.keys() {
             if !self.features().any(|(_, n, f)| {
                 n == name && matches!(f, Feature::Share(Condition::ValueGeQuantile(_)))
             }) {
                 return bad(
                     format!("thresholds.{name}"),
-                    "not a feature with a global threshold (value_ge_quantile)".into(),
+                    "not a feature with a global threshold (value_ge_quantile)",
                 );
             }
-        }
-        if self.model_blocks.is_empty() {
-            return bad(
-                "model_blocks".into(),
-                "at least one block must be a model input".into(),
-            );
         }
         Ok(())
     }
