@@ -2,6 +2,8 @@
 //! per K, knee detection on the inertia curve, and a decision rule chosen in the YAML that
 //! writes its reason next to the chosen K.
 
+mod rules;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -19,6 +21,7 @@ use segflow_core::params::{ParamTree, Validate, parse_params, parse_valid};
 use segflow_core::stage::{OutputDir, Planned, Stage, StageCtx, compose_version, single_input};
 use segflow_core::{Error, Result};
 
+pub use rules::{Decision, decide};
 pub use segflow_cluster::kneedle;
 
 /// How K is chosen. In YAML: `max_silhouette`, `consensus`, `{fixed: 4}`, `{elbow: knee}` or
@@ -204,199 +207,6 @@ impl KScore {
     fn smallest_share(&self) -> f64 {
         *self.sizes.last().expect("k ≥ 2") as f64 / self.sizes.iter().sum::<usize>() as f64
     }
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct Decision {
-    pub k: usize,
-    pub rule: String,
-    pub reason: String,
-    pub knee: Option<usize>,
-}
-
-/// Picks the smallest K with the best value of `key` among `eligible` (greater is better).
-fn best_by(scores: &[&KScore], key: impl Fn(&KScore) -> f64) -> Option<usize> {
-    scores
-        .iter()
-        .fold(None::<&KScore>, |best, s| match best {
-            Some(b) if key(b) >= key(s) => Some(b),
-            _ => Some(s),
-        })
-        .map(|s| s.k)
-}
-
-pub fn decide(scores: &[KScore], params: &Params) -> Result<Decision> {
-    let knee = kneedle(
-        &scores
-            .iter()
-            .map(|s| (s.k as f64, s.inertia))
-            .collect::<Vec<_>>(),
-    )
-    .map(|i| scores[i].k);
-    let eligible: Vec<&KScore> = scores
-        .iter()
-        .filter(|s| s.smallest_share() >= params.min_segment_share)
-        .collect();
-    let guard = if params.min_segment_share > 0.0 {
-        format!(
-            " among K whose smallest segment holds at least {:.1} % of rows",
-            params.min_segment_share * 100.0
-        )
-    } else {
-        String::new()
-    };
-    let none_eligible = || {
-        Error::data(
-            Location::default(),
-            format!(
-                "no K in the range has every segment at least {:.1} % of rows",
-                params.min_segment_share * 100.0
-            ),
-        )
-    };
-    let score = |k: usize| scores.iter().find(|s| s.k == k).expect("k in range");
-    let (k, rule, reason) = match &params.rule {
-        Rule::Fixed(k) => {
-            if !eligible.iter().any(|s| s.k == *k) {
-                return Err(Error::data(
-                    Location::default(),
-                    format!("fixed K = {k} has a segment below min_segment_share"),
-                ));
-            }
-            (
-                *k,
-                "fixed".to_string(),
-                format!("K fixed to {k} in the pipeline"),
-            )
-        }
-        Rule::MaxSilhouette => {
-            let k = best_by(&eligible, |s| s.silhouette).ok_or_else(none_eligible)?;
-            (
-                k,
-                "max_silhouette".into(),
-                format!(
-                    "Highest silhouette score: {:.3}{guard}",
-                    score(k).silhouette
-                ),
-            )
-        }
-        Rule::Elbow(Elbow::Knee) => {
-            let k = knee.ok_or_else(|| {
-                Error::data(
-                    Location::default(),
-                    "the inertia curve has no knee (Kneedle); choose another rule",
-                )
-            })?;
-            if !eligible.iter().any(|s| s.k == k) {
-                return Err(Error::data(
-                    Location::default(),
-                    format!("the knee K = {k} has a segment below min_segment_share"),
-                ));
-            }
-            let s = score(k);
-            let prev = scores.iter().find(|p| p.k == k - 1);
-            let next = scores.iter().find(|p| p.k == k + 1);
-            let pct = |a: &KScore, b: &KScore| (a.inertia - b.inertia) / a.inertia * 100.0;
-            let mut reason = format!("Knee of the inertia curve (Kneedle) at K = {k}");
-            if let Some(p) = prev {
-                reason.push_str(&format!(
-                    ": inertia falls {:.1} % from K = {}",
-                    pct(p, s),
-                    p.k
-                ));
-            }
-            if let Some(nx) = next {
-                reason.push_str(&format!(", then only {:.1} % to K = {}", pct(s, nx), nx.k));
-            }
-            (k, "elbow_knee".into(), reason)
-        }
-        Rule::Elbow(Elbow::LargestDrop) => {
-            let drops: Vec<(usize, f64)> = scores
-                .windows(2)
-                .filter(|w| eligible.iter().any(|e| e.k == w[1].k))
-                .map(|w| (w[1].k, (w[0].inertia - w[1].inertia) / w[0].inertia))
-                .collect();
-            let (k, drop) = drops
-                .iter()
-                .fold(None::<(usize, f64)>, |b, &(k, d)| match b {
-                    Some((_, bd)) if bd >= d => b,
-                    _ => Some((k, d)),
-                })
-                .ok_or_else(none_eligible)?;
-            (
-                k,
-                "elbow_largest_drop".into(),
-                format!(
-                    "Largest relative inertia drop: {:.1} % from K = {} to K = {k}{guard}",
-                    drop * 100.0,
-                    k - 1
-                ),
-            )
-        }
-        Rule::MinBic => {
-            let k = best_by(&eligible, |s| -s.bic.unwrap_or(f64::INFINITY))
-                .ok_or_else(none_eligible)?;
-            (
-                k,
-                "min_bic".into(),
-                format!(
-                    "Lowest BIC of a Gaussian mixture: {:.1}{guard}",
-                    score(k).bic.unwrap_or(f64::NAN)
-                ),
-            )
-        }
-        Rule::Consensus => {
-            let votes = [
-                ("silhouette", best_by(&eligible, |s| s.silhouette)),
-                ("Davies–Bouldin", best_by(&eligible, |s| -s.davies_bouldin)),
-                (
-                    "Calinski–Harabasz",
-                    best_by(&eligible, |s| s.calinski_harabasz),
-                ),
-                ("knee", knee.filter(|k| eligible.iter().any(|s| s.k == *k))),
-            ];
-            let mut counts: Vec<(usize, usize)> = Vec::new();
-            for k in votes.iter().filter_map(|v| v.1) {
-                match counts.iter_mut().find(|c| c.0 == k) {
-                    Some(c) => c.1 += 1,
-                    None => counts.push((k, 1)),
-                }
-            }
-            counts.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-            let (k, n) = *counts.first().ok_or_else(none_eligible)?;
-            let detail: Vec<String> = votes
-                .iter()
-                .map(|(name, v)| {
-                    format!(
-                        "{name} → {}",
-                        v.map_or("none".to_string(), |k| k.to_string())
-                    )
-                })
-                .collect();
-            let agree = if counts.len() == 1 {
-                "all indices agree".to_string()
-            } else {
-                format!(
-                    "{n} of {} votes",
-                    votes.iter().filter(|v| v.1.is_some()).count()
-                )
-            };
-            (
-                k,
-                "consensus".into(),
-                format!(
-                    "Majority of indices: K = {k}, {agree} ({}){guard}",
-                    detail.join(", ")
-                ),
-            )
-        }
-    };
-    Ok(Decision {
-        k,
-        rule,
-        reason,
-        knee,
-    })
 }
 
 pub fn run(

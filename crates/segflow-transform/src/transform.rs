@@ -87,109 +87,157 @@ fn prepared(name: &str, values: &[f64], log1p: bool) -> Result<Vec<f64>> {
         .collect()
 }
 
+/// One column's transform and its dominance row: log1p, then winsorize, impute, scale.
+fn fit_column(name: &str, raw: &[f64], params: &Params) -> Result<(ColumnTransform, DominanceRow)> {
+    let log1p = params.log1p.iter().any(|c| c == name);
+    let values = prepared(name, raw, log1p)?;
+    let sorted = sorted_finite(&values);
+    let mut row = DominanceRow::raw(name, &sorted);
+    if params.drop_constant && row.distinct <= 1 {
+        return Ok((ColumnTransform::dropped(name, log1p), row));
+    }
+    if sorted.is_empty() {
+        return Err(Error::data(
+            Location::default().column(name),
+            "every value is missing",
+        ));
+    }
+    let clip = params
+        .winsorize
+        .map(|[lo, hi]| (quantile_sorted(&sorted, lo), quantile_sorted(&sorted, hi)));
+    let clipped = clipped(&values, clip);
+    let has_missing = sorted.len() < values.len();
+    let impute = imputed_value(name, &values, &clipped, has_missing, params.impute)?;
+    let filled = filled(&clipped, impute);
+    let (center, scale) = center_and_scale(&filled, params.scale);
+    let scaled: Vec<f64> = filled.iter().map(|x| (x - center) / scale).collect();
+    row.max_abs_scaled = Some(scaled.iter().fold(0.0f64, |m, x| m.max(x.abs())));
+    row.n_capped = Some(
+        params
+            .cap
+            .map_or(0, |c| scaled.iter().filter(|x| x.abs() > c).count() as u64),
+    );
+    let column = ColumnTransform {
+        name: name.to_string(),
+        log1p,
+        dropped: false,
+        clip,
+        impute,
+        indicator: params.missing_indicators && has_missing,
+        center,
+        scale,
+        cap: params.cap,
+    };
+    Ok((column, row))
+}
+
+/// Values clipped to the winsorizing bounds; missing values stay missing.
+fn clipped(values: &[f64], clip: Option<(f64, f64)>) -> Vec<f64> {
+    values
+        .iter()
+        .map(|&x| clip.map_or(x, |(lo, hi)| if x.is_nan() { x } else { x.clamp(lo, hi) }))
+        .collect()
+}
+
+/// The value a missing one becomes (the median after clipping), or none when nothing is
+/// missing and the params do not impute; missing values the params do not impute are an
+/// error at the first one.
+fn imputed_value(
+    name: &str,
+    values: &[f64],
+    clipped: &[f64],
+    has_missing: bool,
+    impute: Impute,
+) -> Result<Option<f64>> {
+    match (impute, has_missing) {
+        (Impute::Median, _) => Ok(Some(quantile_sorted(&sorted_finite(clipped), 0.5))),
+        (Impute::None, false) => Ok(None),
+        (Impute::None, true) => {
+            let r = values.iter().position(|x| x.is_nan()).expect("has missing");
+            Err(Error::data(
+                Location::default().row(r as u64).column(name),
+                "missing value and impute: none",
+            ))
+        }
+    }
+}
+
+/// Clipped values with every missing one replaced by the imputed value.
+fn filled(clipped: &[f64], impute: Option<f64>) -> Vec<f64> {
+    clipped
+        .iter()
+        .map(|&x| {
+            if x.is_nan() {
+                impute.expect("imputing")
+            } else {
+                x
+            }
+        })
+        .collect()
+}
+
+/// Center and scale of the filled values; a zero spread scales by 1.
+fn center_and_scale(filled: &[f64], scale: Scale) -> (f64, f64) {
+    match scale {
+        Scale::Robust => {
+            let s = sorted_finite(filled);
+            let iqr = quantile_sorted(&s, 0.75) - quantile_sorted(&s, 0.25);
+            (quantile_sorted(&s, 0.5), if iqr == 0.0 { 1.0 } else { iqr })
+        }
+        Scale::Standard => {
+            let n = filled.len() as f64;
+            let mean = filled.iter().sum::<f64>() / n;
+            let std = (filled.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / n).sqrt();
+            (mean, if std == 0.0 { 1.0 } else { std })
+        }
+        Scale::None => (0.0, 1.0),
+    }
+}
+
+impl ColumnTransform {
+    /// A column left out of the matrix because it was constant at fit time.
+    fn dropped(name: &str, log1p: bool) -> ColumnTransform {
+        ColumnTransform {
+            name: name.to_string(),
+            log1p,
+            dropped: true,
+            clip: None,
+            impute: None,
+            indicator: false,
+            center: 0.0,
+            scale: 1.0,
+            cap: None,
+        }
+    }
+}
+
+impl DominanceRow {
+    /// The raw spread of a column (after log1p); the scaled figures come once it is scaled.
+    fn raw(name: &str, sorted: &[f64]) -> DominanceRow {
+        let mut distinct = sorted.to_vec();
+        distinct.dedup();
+        let q = |p: f64| quantile_sorted(sorted, p);
+        DominanceRow {
+            name: name.to_string(),
+            distinct: distinct.len() as u64,
+            raw_p01: q(0.01),
+            raw_p99: q(0.99),
+            raw_iqr: q(0.75) - q(0.25),
+            max_abs_scaled: None,
+            n_capped: None,
+        }
+    }
+}
+
 impl Transform {
     /// Fits every statistic on the given columns.
     pub fn fit(columns: &[(String, Vec<f64>)], params: &Params) -> Result<(Transform, Dominance)> {
         let mut out = Vec::new();
         let mut dominance = Vec::new();
         for (name, raw) in columns {
-            let log1p = params.log1p.contains(name);
-            let values = prepared(name, raw, log1p)?;
-            let sorted = sorted_finite(&values);
-            let mut distinct = sorted.clone();
-            distinct.dedup();
-            let q = |p: f64| quantile_sorted(&sorted, p);
-            let mut row = DominanceRow {
-                name: name.clone(),
-                distinct: distinct.len() as u64,
-                raw_p01: q(0.01),
-                raw_p99: q(0.99),
-                raw_iqr: q(0.75) - q(0.25),
-                max_abs_scaled: None,
-                n_capped: None,
-            };
-            let has_missing = sorted.len() < values.len();
-            if params.drop_constant && distinct.len() <= 1 {
-                out.push(ColumnTransform {
-                    name: name.clone(),
-                    log1p,
-                    dropped: true,
-                    clip: None,
-                    impute: None,
-                    indicator: false,
-                    center: 0.0,
-                    scale: 1.0,
-                    cap: None,
-                });
-                dominance.push(row);
-                continue;
-            }
-            if sorted.is_empty() {
-                return Err(Error::data(
-                    Location::default().column(name),
-                    "every value is missing",
-                ));
-            }
-            let clip = params.winsorize.map(|[lo, hi]| (q(lo), q(hi)));
-            let clipped: Vec<f64> = values
-                .iter()
-                .map(|&x| clip.map_or(x, |(lo, hi)| if x.is_nan() { x } else { x.clamp(lo, hi) }))
-                .collect();
-            let impute = match (params.impute, has_missing) {
-                (Impute::Median, _) => Some(quantile_sorted(&sorted_finite(&clipped), 0.5)),
-                (Impute::None, false) => None,
-                (Impute::None, true) => {
-                    let r = values.iter().position(|x| x.is_nan()).expect("has missing");
-                    return Err(Error::data(
-                        Location::default().row(r as u64).column(name),
-                        "missing value and impute: none",
-                    ));
-                }
-            };
-            let filled: Vec<f64> = clipped
-                .iter()
-                .map(|&x| {
-                    if x.is_nan() {
-                        impute.expect("imputing")
-                    } else {
-                        x
-                    }
-                })
-                .collect();
-            let (center, scale) = match params.scale {
-                Scale::Robust => {
-                    let s = sorted_finite(&filled);
-                    let iqr = quantile_sorted(&s, 0.75) - quantile_sorted(&s, 0.25);
-                    (quantile_sorted(&s, 0.5), if iqr == 0.0 { 1.0 } else { iqr })
-                }
-                Scale::Standard => {
-                    let n = filled.len() as f64;
-                    let mean = filled.iter().sum::<f64>() / n;
-                    let std =
-                        (filled.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / n).sqrt();
-                    (mean, if std == 0.0 { 1.0 } else { std })
-                }
-                Scale::None => (0.0, 1.0),
-            };
-            let scaled: Vec<f64> = filled.iter().map(|x| (x - center) / scale).collect();
-            row.max_abs_scaled = Some(scaled.iter().fold(0.0f64, |m, x| m.max(x.abs())));
-            row.n_capped = Some(
-                params
-                    .cap
-                    .map_or(0, |c| scaled.iter().filter(|x| x.abs() > c).count() as u64),
-            );
+            let (column, row) = fit_column(name, raw, params)?;
+            out.push(column);
             dominance.push(row);
-            out.push(ColumnTransform {
-                name: name.clone(),
-                log1p,
-                dropped: false,
-                clip,
-                impute,
-                indicator: params.missing_indicators && has_missing,
-                center,
-                scale,
-                cap: params.cap,
-            });
         }
         if out.iter().all(|c| c.dropped) {
             return Err(Error::data(

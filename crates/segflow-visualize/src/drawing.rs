@@ -1,0 +1,297 @@
+//! Each chart drawn from its artifacts, with the caption the report shows under it.
+
+use arrow::array::AsArray;
+
+use segflow_core::{Error, Result};
+
+use crate::{Chart, Params, PcaPicture, Sources, charts, clusters, strings};
+
+/// A drawn chart: what the report shows under it.
+pub struct Drawn {
+    pub chart: Chart,
+    pub svg: String,
+    pub caption: String,
+}
+
+/// A chart's SVG and its caption.
+type Figure = (String, String);
+
+pub fn draw(chart: Chart, src: &Sources, params: &Params, pca: &PcaPicture) -> Result<Drawn> {
+    let (svg, caption) = match chart {
+        Chart::MonthlyVolume => monthly_volume(src)?,
+        Chart::DurationHistogram => duration_histogram(src, params)?,
+        Chart::DurationBoxplot => duration_boxplot(src, params)?,
+        Chart::TimeBands => event_shares(src, "audit_time_bands", "band", "Events by time band")?,
+        Chart::DayTypes => event_shares(
+            src,
+            "audit_day_types",
+            "day_type",
+            "Events on open and closed days",
+        )?,
+        Chart::KInertia => k_curve(
+            src,
+            "inertia",
+            "Inertia versus K",
+            "lower is tighter; look for the elbow",
+        )?,
+        Chart::KSilhouette => {
+            k_curve(src, "silhouette", "Silhouette versus K", "higher is better")?
+        }
+        Chart::KDaviesBouldin => k_curve(
+            src,
+            "davies_bouldin",
+            "Davies–Bouldin versus K",
+            "lower is better",
+        )?,
+        Chart::KCalinskiHarabasz => k_curve(
+            src,
+            "calinski_harabasz",
+            "Calinski–Harabasz versus K",
+            "higher is better",
+        )?,
+        Chart::PcaScatter => pca_scatter(pca)?,
+        Chart::Silhouette => silhouette(src)?,
+        Chart::SegmentSizes => segment_sizes(src)?,
+        Chart::ProfileHeatmap => profile_heatmap(src)?,
+        Chart::SeedStability => seed_stability(src)?,
+        Chart::Bootstrap => bootstrap(src)?,
+    };
+    Ok(Drawn {
+        chart,
+        svg,
+        caption,
+    })
+}
+
+fn monthly_volume(src: &Sources) -> Result<Figure> {
+    let a = src.need("audit_monthly")?;
+    let months = strings(a, "month")?;
+    let events = a.float_column("events")?;
+    Ok((
+        charts::bars("Events per month", "events", &months, &events, None)?,
+        format!(
+            "{} months, {} events in total.",
+            months.len(),
+            events.iter().sum::<f64>()
+        ),
+    ))
+}
+
+fn duration_histogram(src: &Sources, params: &Params) -> Result<Figure> {
+    let values = src.need("events")?.float_column("value")?;
+    Ok((
+        charts::histogram(
+            &format!("Distribution of {}", params.value_label),
+            &params.value_label,
+            &values,
+            params.histogram_bins,
+        )?,
+        format!(
+            "{} events in {} equal-width bins.",
+            values.len(),
+            params.histogram_bins
+        ),
+    ))
+}
+
+fn duration_boxplot(src: &Sources, params: &Params) -> Result<Figure> {
+    let values = src.need("events")?.float_column("value")?;
+    Ok((
+        charts::boxplot(
+            &format!("Box plot of {}", params.value_label),
+            &params.value_label,
+            &values,
+        )?,
+        "Box: quartiles and median; whiskers: 1.5 × IQR; dots: values beyond.".into(),
+    ))
+}
+
+/// Events per label of an audit table, captioned with each label's share.
+fn event_shares(src: &Sources, kind: &str, column: &str, title: &str) -> Result<Figure> {
+    let a = src.need(kind)?;
+    let labels = strings(a, column)?;
+    let events = a.float_column("events")?;
+    let total: f64 = events.iter().sum();
+    let shares: Vec<String> = labels
+        .iter()
+        .zip(&events)
+        .map(|(l, e)| format!("{l} {:.1} %", e / total * 100.0))
+        .collect();
+    Ok((
+        charts::bars(title, "events", &labels, &events, None)?,
+        format!("{}.", shares.join(", ")),
+    ))
+}
+
+/// One index of select_k's scores against K, with the chosen K marked.
+fn k_curve(src: &Sources, column: &str, title: &str, better: &str) -> Result<Figure> {
+    let scores = src.need("k_scores")?;
+    let ks: Vec<f64> = scores.float_column("k")?;
+    let ys = scores.float_column(column)?;
+    let chosen = src
+        .decision
+        .as_ref()
+        .ok_or_else(|| Error::Internal("decision checked before drawing".into()))?
+        .k as f64;
+    let points: Vec<(f64, f64)> = ks.iter().copied().zip(ys).collect();
+    Ok((
+        charts::line(
+            title,
+            "K",
+            column,
+            &points,
+            Some((chosen, format!("chosen K = {chosen}"))),
+        )?,
+        format!("{column} for each K ({better}); the vertical line marks the chosen K."),
+    ))
+}
+
+fn pca_scatter(p: &PcaPicture) -> Result<Figure> {
+    Ok((
+        charts::scatter(
+            "Contacts on the first two principal components",
+            (
+                &format!("PC1 ({:.1} % of variance)", p.ratios[0] * 100.0),
+                &format!("PC2 ({:.1} % of variance)", p.ratios[1] * 100.0),
+            ),
+            &p.contacts,
+            &p.centroids,
+        )?,
+        format!(
+            "Crosses are segment centroids. PC1 ≈ {}; PC2 ≈ {}. Interpretation only: the segments were fitted in all model dimensions.",
+            p.top_loadings[0], p.top_loadings[1]
+        ),
+    ))
+}
+
+fn silhouette(src: &Sources) -> Result<Figure> {
+    let a = src.need("assignments")?;
+    let labels = clusters(a)?;
+    let s = a.float_column("silhouette")?;
+    let names = strings(src.need("policy")?, "segment")?;
+    // Noise has no silhouette: only clustered contacts are drawn.
+    let scored: Vec<(usize, f64)> = labels
+        .iter()
+        .copied()
+        .zip(s.iter().copied())
+        .filter(|(l, v)| *l != charts::NOISE_ID && !v.is_nan())
+        .collect();
+    let mean = scored.iter().map(|v| v.1).sum::<f64>() / scored.len() as f64;
+    let negative = scored.iter().filter(|v| v.1 < 0.0).count();
+    Ok((
+        charts::silhouette(
+            "Silhouette of every contact, by segment",
+            &scored,
+            &names,
+            mean,
+        )?,
+        format!(
+            "Mean silhouette {mean:.3}; {negative} contacts below 0 sit closer to another segment."
+        ),
+    ))
+}
+
+fn segment_sizes(src: &Sources) -> Result<Figure> {
+    let p = src.need("policy")?;
+    let names = strings(p, "segment")?;
+    let sizes = p.float_column("n_contacts")?;
+    let colors: Vec<_> = (0..names.len()).map(charts::segment_color).collect();
+    Ok((
+        charts::bars(
+            "Contacts per segment",
+            "contacts",
+            &names,
+            &sizes,
+            Some(&colors),
+        )?,
+        "Segments in canonical order, largest first.".into(),
+    ))
+}
+
+fn profile_heatmap(src: &Sources) -> Result<Figure> {
+    let p = src.need("profile")?;
+    let model: Vec<bool> = p
+        .column("model_input")?
+        .as_boolean_opt()
+        .map(|b| (0..b.len()).map(|i| b.value(i)).collect())
+        .unwrap_or_default();
+    let (cl, features, diffs) = (
+        clusters(p)?,
+        strings(p, "feature")?,
+        p.float_column("std_diff")?,
+    );
+    let names = strings(src.need("policy")?, "segment")?;
+    let rows = model_features(&features, &model);
+    let value = |r: usize, c: usize| {
+        (0..features.len())
+            .find(|&i| cl[i] == c && features[i] == rows[r])
+            .map_or(f64::NAN, |i| diffs[i])
+    };
+    Ok((
+        charts::heatmap(
+            "Standardized difference of each segment from all contacts",
+            &rows,
+            &names,
+            &value,
+            2.0,
+        )?,
+        "(segment mean − overall mean) / overall standard deviation, per model feature; red above, blue below, saturated at ±2.".into(),
+    ))
+}
+
+/// The profile's model features, each once, in first-seen order.
+fn model_features(features: &[String], model: &[bool]) -> Vec<String> {
+    let mut rows: Vec<String> = Vec::new();
+    for (i, f) in features.iter().enumerate() {
+        if model.get(i) == Some(&true) && !rows.contains(f) {
+            rows.push(f.clone());
+        }
+    }
+    rows
+}
+
+fn seed_stability(src: &Sources) -> Result<Figure> {
+    let a = src.need("seed_stability")?;
+    let seeds = a.float_column("seed")?;
+    let aris = a.float_column("ari")?;
+    let points: Vec<(f64, f64)> = seeds.into_iter().zip(aris.iter().copied()).collect();
+    let min = aris.iter().copied().fold(f64::INFINITY, f64::min);
+    Ok((
+        charts::line(
+            "Seed stability: ARI against the fit",
+            "seed",
+            "ARI",
+            &points,
+            None,
+        )?,
+        format!(
+            "{} refits with other seeds; lowest ARI {min:.3}.",
+            points.len()
+        ),
+    ))
+}
+
+fn bootstrap(src: &Sources) -> Result<Figure> {
+    let a = src.need("bootstrap")?;
+    let names = strings(a, "segment")?;
+    let (mean, lo, hi) = (
+        a.float_column("mean_jaccard")?,
+        a.float_column("min_jaccard")?,
+        a.float_column("max_jaccard")?,
+    );
+    let stats: Vec<(f64, f64, f64)> = (0..names.len()).map(|i| (mean[i], lo[i], hi[i])).collect();
+    Ok((
+        charts::bars_with_range(
+            "Bootstrap stability per segment",
+            "Jaccard",
+            &names,
+            &stats,
+            &[
+                (0.75, "stable from", charts::GOOD),
+                (0.6, "doubtful below", charts::WARN),
+                (0.5, "dissolved at or below", charts::BAD),
+            ],
+        )?,
+        "Bars: mean best Jaccard over the resamples; whiskers: lowest to highest.".into(),
+    ))
+}
