@@ -179,7 +179,7 @@ pub fn run(
         .columns
         .as_ref()
         .expect("validated: events mode has columns");
-    let csv = Csv::open(input, params.delimiter)?;
+    let csv = Csv::open(input, params)?;
     let layout = Layout {
         contact: csv.index(&cols.contact)?,
         clock: match (&cols.timestamp, &cols.date) {
@@ -200,9 +200,6 @@ pub fn run(
             .map(|k| csv.index(k))
             .collect::<Result<_>>()?,
     };
-    for dropped in &params.privacy.drop {
-        csv.index(dropped)?;
-    }
     let formats = ClockFormats::new(params)?;
     let header = csv.header.clone();
     let n_fields = header.len();

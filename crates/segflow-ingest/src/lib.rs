@@ -39,7 +39,9 @@ pub struct Params {
     pub mode: Mode,
     /// Field delimiter of the CSV.
     #[serde(default = "default_delimiter")]
-    pub delimiter: char,
+    pub delimiter: Delimiter,
+    /// Column names of a file without a header row: its first line is data.
+    pub header: Option<Vec<String>>,
     /// Events mode: which CSV columns play which role.
     pub columns: Option<EventColumns>,
     #[serde(default)]
@@ -60,8 +62,42 @@ pub struct Params {
     pub table: TableParams,
 }
 
-fn default_delimiter() -> char {
-    ','
+fn default_delimiter() -> Delimiter {
+    Delimiter::Char(b',')
+}
+
+/// How the fields of a line are separated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delimiter {
+    /// One ASCII character (`,`, `;`, a tab, …).
+    Char(u8),
+    /// Runs of spaces or tabs, as in column-aligned text (`delimiter: whitespace`).
+    Whitespace,
+}
+
+impl Delimiter {
+    /// How a user writes this delimiter in the params YAML.
+    pub fn yaml(self) -> String {
+        match self {
+            Delimiter::Whitespace => "whitespace".into(),
+            Delimiter::Char(b'\t') => r#""\t""#.into(),
+            Delimiter::Char(c) => format!("\"{}\"", c as char),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Delimiter {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        let mut chars = text.chars();
+        match (chars.next(), chars.next()) {
+            _ if text == "whitespace" => Ok(Delimiter::Whitespace),
+            (Some(c), None) if c.is_ascii() => Ok(Delimiter::Char(c as u8)),
+            _ => Err(serde::de::Error::custom(format!(
+                "`{text}` is neither a single ASCII character nor `whitespace`"
+            ))),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -261,14 +297,77 @@ impl Validate for Params {
                 );
             }
         }
-        if !self.delimiter.is_ascii() {
-            return bad("delimiter", "must be a single ASCII character".into());
+        if let Some(names) = &self.header {
+            self.validate_header(names)?;
         }
         self.privacy.id.validate()
     }
 }
 
 impl Params {
+    /// The names given by `header`: non-empty, distinct, and covering every column the
+    /// params refer to, so a mismatch is reported before any line is read.
+    fn validate_header(&self, names: &[String]) -> Result<()> {
+        let bad = |key: String, msg: String| Err(Error::config("", key, msg));
+        if names.is_empty() {
+            return bad("header".into(), "needs at least one column name".into());
+        }
+        for (i, name) in names.iter().enumerate() {
+            if name.trim().is_empty() {
+                return bad(format!("header[{i}]"), "column name is empty".into());
+            }
+            if names[..i].contains(name) {
+                return bad(format!("header[{i}]"), format!("`{name}` appears twice"));
+            }
+        }
+        for (key, column) in self.referenced_columns() {
+            if !names.iter().any(|n| n == column) {
+                return bad(
+                    "header".into(),
+                    format!("`{column}` ({key}) is not among the header names"),
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// Every input column the params name, with the key that names it.
+    fn referenced_columns(&self) -> Vec<(String, &str)> {
+        let mut out: Vec<(String, &str)> = Vec::new();
+        if let Some(c) = &self.columns {
+            out.push(("columns.contact".into(), &c.contact));
+            for (key, column) in [
+                ("timestamp", &c.timestamp),
+                ("date", &c.date),
+                ("time", &c.time),
+                ("value", &c.value),
+                ("category", &c.category),
+            ] {
+                if let Some(column) = column {
+                    out.push((format!("columns.{key}"), column));
+                }
+            }
+        }
+        if let Some(id) = &self.table.id {
+            out.push(("table.id".into(), id));
+        }
+        out.extend(
+            self.table
+                .types
+                .keys()
+                .map(|c| (format!("table.types.{c}"), c.as_str())),
+        );
+        for (list, columns) in [("keep", &self.keep), ("privacy.drop", &self.privacy.drop)] {
+            out.extend(
+                columns
+                    .iter()
+                    .enumerate()
+                    .map(|(i, c)| (format!("{list}[{i}]"), c.as_str())),
+            );
+        }
+        out
+    }
+
     fn outputs(&self) -> Vec<Planned> {
         let mut out = match self.mode {
             Mode::Events => vec![Planned::new("events")],

@@ -2,6 +2,7 @@
 //! duplicate detection over the raw records.
 
 use std::fs::File;
+use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
 use csv::ByteRecord;
@@ -10,65 +11,73 @@ use xxhash_rust::xxh3::Xxh3;
 use segflow_core::error::Location;
 use segflow_core::{Error, Result};
 
+use crate::{Delimiter, Params};
+
 pub struct Csv {
     pub path: PathBuf,
     pub header: Vec<String>,
-    reader: csv::Reader<File>,
+    reader: csv::Reader<Box<dyn Read + Send>>,
 }
 
 impl Csv {
-    pub fn open(path: &Path, delimiter: char) -> Result<Self> {
+    /// Opens `path` as `params` describe it (delimiter, header row or given names) and checks
+    /// that every column the params refer to is there.
+    pub fn open(path: &Path, params: &Params) -> Result<Self> {
         let file = File::open(path).map_err(|e| Error::open(path, e))?;
+        let (source, delimiter): (Box<dyn Read + Send>, u8) = match params.delimiter {
+            Delimiter::Char(c) => (Box::new(file), c),
+            Delimiter::Whitespace => (Box::new(Blanks::new(BufReader::new(file))), BLANK),
+        };
         // Records end at '\n' only: with CRLF files the csv crate's default terminator reports
         // each record one line early. The '\r' left at the end of the last field is trimmed
         // with the other whitespace.
         let mut reader = csv::ReaderBuilder::new()
             .terminator(csv::Terminator::Any(b'\n'))
-            .delimiter(delimiter as u8)
+            .delimiter(delimiter)
             .flexible(true)
-            .has_headers(true)
-            .from_reader(file);
-        let header = reader
-            .byte_headers()
-            .map_err(|e| csv_error(path, e))?
-            .clone();
-        if header.is_empty() || (header.len() == 1 && header[0].is_empty()) {
-            return Err(Error::data(
-                Location::file(path).line(1),
-                "empty file: no header row",
-            ));
-        }
-        let mut names = Vec::with_capacity(header.len());
-        for (i, raw) in header.iter().enumerate() {
-            let name = std::str::from_utf8(raw)
-                .map_err(|_| {
-                    Error::data(
-                        Location::file(path).line(1),
-                        format!("header field {} is not UTF-8", i + 1),
-                    )
-                })?
-                .trim()
-                .trim_start_matches('\u{feff}')
-                .to_string();
-            if name.is_empty() {
-                return Err(Error::data(
-                    Location::file(path).line(1),
-                    format!("header field {} is empty", i + 1),
-                ));
+            .has_headers(params.header.is_none())
+            .from_reader(source);
+        let csv = match &params.header {
+            Some(names) => Self {
+                path: path.to_path_buf(),
+                header: names.clone(),
+                reader,
+            },
+            None => {
+                let header = reader
+                    .byte_headers()
+                    .map_err(|e| csv_error(path, e))?
+                    .clone();
+                let csv = Self {
+                    path: path.to_path_buf(),
+                    header: header_names(path, &header)?,
+                    reader,
+                };
+                let required: Vec<&str> = params
+                    .referenced_columns()
+                    .into_iter()
+                    .map(|(_, c)| c)
+                    .collect();
+                if let Some(missing) = required
+                    .iter()
+                    .find(|c| !csv.header.contains(&c.to_string()))
+                {
+                    let line = header.iter().collect::<Vec<_>>().join(&delimiter);
+                    let hint = other_delimiter(&line, params.delimiter, &required)
+                        .map(|d| format!("; did you mean `delimiter: {}`?", d.yaml()))
+                        .unwrap_or_default();
+                    return Err(Error::data(
+                        Location::file(path).line(1).column(*missing),
+                        format!(
+                            "required column is missing (header: {}){hint}",
+                            csv.header.join(", ")
+                        ),
+                    ));
+                }
+                csv
             }
-            if names.contains(&name) {
-                return Err(Error::data(
-                    Location::file(path).line(1).column(&name),
-                    "column name appears twice",
-                ));
-            }
-            names.push(name);
-        }
-        Ok(Self {
-            path: path.to_path_buf(),
-            header: names,
-            reader,
-        })
+        };
+        Ok(csv)
     }
 
     /// Position of a required column; its absence fails the whole input (exit 65).
@@ -104,6 +113,147 @@ fn csv_error(path: &Path, e: csv::Error) -> Error {
                 loc = loc.line(line);
             }
             Error::data(loc, format!("malformed CSV: {other:?}"))
+        }
+    }
+}
+
+/// The names of a header row: UTF-8, trimmed, non-empty and distinct.
+fn header_names(path: &Path, header: &ByteRecord) -> Result<Vec<String>> {
+    if header.is_empty() || (header.len() == 1 && header[0].is_empty()) {
+        return Err(Error::data(
+            Location::file(path).line(1),
+            "empty file: no header row",
+        ));
+    }
+    let mut names = Vec::with_capacity(header.len());
+    for (i, raw) in header.iter().enumerate() {
+        let name = std::str::from_utf8(raw)
+            .map_err(|_| {
+                Error::data(
+                    Location::file(path).line(1),
+                    format!("header field {} is not UTF-8", i + 1),
+                )
+            })?
+            .trim()
+            .trim_start_matches('\u{feff}')
+            .to_string();
+        if name.is_empty() {
+            return Err(Error::data(
+                Location::file(path).line(1),
+                format!("header field {} is empty", i + 1),
+            ));
+        }
+        if names.contains(&name) {
+            return Err(Error::data(
+                Location::file(path).line(1).column(&name),
+                "column name appears twice",
+            ));
+        }
+        names.push(name);
+    }
+    Ok(names)
+}
+
+/// The first other common delimiter that splits the header `line` into names holding every
+/// `required` column: what the user most likely meant when one is missing. Whitespace comes
+/// last, as it also splits the names of a file delimited by tabs.
+fn other_delimiter(line: &[u8], current: Delimiter, required: &[&str]) -> Option<Delimiter> {
+    let text = String::from_utf8_lossy(line);
+    let text = text.trim_start_matches('\u{feff}');
+    [b',', b';', b'\t', b'|']
+        .map(Delimiter::Char)
+        .into_iter()
+        .chain([Delimiter::Whitespace])
+        .filter(|&d| d != current)
+        .find(|&d| {
+            let names: Vec<&str> = match d {
+                Delimiter::Whitespace => text.split_ascii_whitespace().collect(),
+                Delimiter::Char(c) => text
+                    .split(c as char)
+                    .map(|n| n.trim().trim_matches('"'))
+                    .collect(),
+            };
+            required.iter().all(|r| names.contains(r))
+        })
+}
+
+/// The byte [`Blanks`] puts between fields. A space, so that a quoted field keeps its blanks
+/// (each run as one space).
+const BLANK: u8 = b' ';
+
+/// Column-aligned text as single-delimited CSV, streamed: each run of spaces, tabs and
+/// carriage returns inside a line becomes one [`BLANK`], and runs at either end of a line are
+/// dropped (so CRLF line ends go too). Newlines are kept, so line numbers stay the file's.
+struct Blanks<R> {
+    inner: R,
+    at_line_start: bool,
+    /// A run of blanks was read after a field; it becomes a delimiter if another field follows
+    /// on the same line.
+    pending: bool,
+    /// A byte that did not fit the caller's buffer after its delimiter.
+    carry: Option<u8>,
+}
+
+impl<R: BufRead> Blanks<R> {
+    fn new(inner: R) -> Self {
+        Self {
+            inner,
+            at_line_start: true,
+            pending: false,
+            carry: None,
+        }
+    }
+}
+
+impl<R: BufRead> Read for Blanks<R> {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        if out.is_empty() {
+            return Ok(0);
+        }
+        let mut n = 0;
+        if let Some(b) = self.carry.take() {
+            out[0] = b;
+            n = 1;
+        }
+        // A chunk of blanks alone yields nothing: read on until there is output or the end.
+        loop {
+            let input = self.inner.fill_buf()?;
+            if input.is_empty() {
+                return Ok(n);
+            }
+            let mut used = 0;
+            for &b in input {
+                if n == out.len() {
+                    break;
+                }
+                used += 1;
+                match b {
+                    b' ' | b'\t' | b'\r' => self.pending = !self.at_line_start,
+                    b'\n' => {
+                        self.pending = false;
+                        self.at_line_start = true;
+                        out[n] = b;
+                        n += 1;
+                    }
+                    _ => {
+                        self.at_line_start = false;
+                        if std::mem::take(&mut self.pending) {
+                            out[n] = BLANK;
+                            n += 1;
+                            if n == out.len() {
+                                self.carry = Some(b);
+                                continue;
+                            }
+                        }
+                        out[n] = b;
+                        n += 1;
+                    }
+                }
+            }
+            self.inner.consume(used);
+            if n > 0 {
+                return Ok(n);
+            }
         }
     }
 }
@@ -181,5 +331,61 @@ impl Duplicates {
         let total = self.fingerprints.len();
         self.fingerprints.dedup();
         (total - self.fingerprints.len()) as u64
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Everything `Blanks` makes of `text`, read through a buffer of `size` bytes.
+    fn collapsed(text: &str, size: usize) -> String {
+        let mut blanks = Blanks::new(BufReader::with_capacity(3, text.as_bytes()));
+        let mut out = Vec::new();
+        let mut buf = vec![0; size];
+        loop {
+            let n = blanks.read(&mut buf).unwrap();
+            if n == 0 {
+                break;
+            }
+            out.extend_from_slice(&buf[..n]);
+        }
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn runs_of_blanks_become_one_delimiter_and_line_ends_keep_their_place() {
+        let text = " id   date\tvalue  \r\n  7 \t 20240101    1.5\r\n\n      \nx\n   ";
+        for size in [1, 2, 3, 64] {
+            assert_eq!(
+                collapsed(text, size),
+                "id date value\n7 20240101 1.5\n\n\nx\n",
+                "buffer of {size}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_hint_names_the_delimiter_that_finds_every_required_column() {
+        let required = ["customer_id", "dollar_value"];
+        let hint = |line: &str, current| other_delimiter(line.as_bytes(), current, &required);
+        let comma = Delimiter::Char(b',');
+        assert_eq!(
+            hint(" customer_id  date   dollar_value", comma),
+            Some(Delimiter::Whitespace)
+        );
+        assert_eq!(
+            hint("customer_id;date;dollar_value", comma),
+            Some(Delimiter::Char(b';'))
+        );
+        assert_eq!(
+            hint("customer_id\tdollar_value", comma),
+            Some(Delimiter::Char(b'\t'))
+        );
+        assert_eq!(
+            hint("customer_id, dollar_value", Delimiter::Whitespace),
+            Some(comma)
+        );
+        assert_eq!(hint("customer_id;date;value", comma), None);
     }
 }

@@ -32,14 +32,8 @@ pub fn run(
     out: &mut OutputDir,
     ctx: &StageCtx<'_>,
 ) -> Result<Outputs> {
-    let mut csv = Csv::open(input, params.delimiter)?;
+    let mut csv = Csv::open(input, params)?;
     let id_col = params.table.id.as_ref().map(|c| csv.index(c)).transpose()?;
-    for dropped in &params.privacy.drop {
-        csv.index(dropped)?;
-    }
-    for declared in params.table.types.keys() {
-        csv.index(declared)?;
-    }
     let n_fields = csv.header.len();
     let data_cols: Vec<usize> = (0..n_fields)
         .filter(|&i| Some(i) != id_col && !params.privacy.drop.contains(&csv.header[i]))
