@@ -1,5 +1,5 @@
 //! Property-based fuzzing of the two parsers that face users' files: CSV ingest (events and
-//! table mode) and pipeline YAML. Inputs are the committed corpus (`tests/fuzz/`) with random
+//! table mode; comma-separated and whitespace-aligned) and pipeline YAML. Inputs are the committed corpus (`tests/fuzz/`) with random
 //! byte edits; the property is that segflow answers with a result or a typed error — never a
 //! panic — and that a failed ingest leaves no artifact.
 //!
@@ -108,7 +108,18 @@ fn edits(files: usize) -> impl Strategy<Value = (usize, Vec<Edit>)> + Clone {
 fn csv_ingest_never_panics_and_leaves_nothing_on_failure() {
     let scratch = Scratch::new("fuzz-csv");
     let files = corpus("csv");
-    let params = [ingest_params("walsoft.yaml"), ingest_params("leads.yaml")];
+    let whitespace = segflow_core::yaml::parse_document(
+        "purchases",
+        "mode: events\ndelimiter: whitespace\n\
+         columns: {contact: customer_id, date: date, value: dollar_value}\n\
+         formats: {date: '%Y%m%d'}\nmax_reject_fraction: 1\n",
+    )
+    .unwrap();
+    let params = [
+        ingest_params("walsoft.yaml"),
+        ingest_params("leads.yaml"),
+        whitespace,
+    ];
     let registry = segflow_cli::registry();
     let stage = registry.get("ingest").unwrap();
     let input: PathBuf = scratch.path().join("input.csv");
