@@ -63,6 +63,7 @@ oracle:
     OPENBLAS_CORETYPE={{openblas_kernels}} python3 tests/oracle/walsoft_features.py
     OPENBLAS_CORETYPE={{openblas_kernels}} python3 tests/oracle/walsoft_matrix.py
     OPENBLAS_CORETYPE={{openblas_kernels}} python3 tests/oracle/walsoft_fit.py
+    python3 tests/oracle/purchases.py
     OPENBLAS_CORETYPE={{openblas_kernels}} python3 tests/oracle/cluster/make_fixtures.py
     OPENBLAS_CORETYPE={{openblas_kernels}} python3 tests/oracle/cluster/dbscan_ward.py
     OPENBLAS_CORETYPE={{openblas_kernels}} python3 tests/oracle/cluster/gmm.py
