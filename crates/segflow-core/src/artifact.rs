@@ -33,6 +33,9 @@ pub const META_SEED: &str = "segflow.seed";
 pub const META_SCHEMA_VERSION: &str = "segflow.schema_version";
 /// The entity id column of a per-entity artifact (`contact_id`, `row_id`).
 pub const META_ID_COLUMN: &str = "segflow.id_column";
+/// `false` on an events artifact whose timestamps are dates only (every event at midnight), so
+/// hour-of-day features are refused; absent when events carry a time of day.
+pub const META_TIME_OF_DAY: &str = "segflow.time_of_day";
 /// JSON list of `{block, model_input, columns}` in column order.
 pub const META_BLOCKS: &str = "segflow.blocks";
 /// The clustering behind a fit's assignments, as JSON (algorithm, k, n_init, max_iter, tol):

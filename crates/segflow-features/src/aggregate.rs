@@ -12,7 +12,7 @@ use arrow::compute::{cast, take};
 use arrow::datatypes::{DataType, TimeUnit};
 use indexmap::IndexMap;
 
-use segflow_core::artifact::{Artifact, ParquetBatches, batch};
+use segflow_core::artifact::{Artifact, META_TIME_OF_DAY, ParquetBatches, batch};
 use segflow_core::calendar::{self, MICROS_PER_SECOND};
 use segflow_core::error::Location;
 use segflow_core::stage::{OutputDir, StageCtx};
@@ -312,6 +312,20 @@ pub fn from_events(
                 format!("needs the events' `{column}` column, which ingest did not map"),
             ));
         }
+    }
+
+    let hour_feature = params
+        .features()
+        .find(|(_, _, f)| matches!(f, Feature::Share(Condition::HourIn(_))));
+    if let Some((block, name, _)) = hour_feature
+        && input.meta(META_TIME_OF_DAY) == Some("false")
+    {
+        return Err(Error::config(
+            "",
+            format!("blocks.{block}.{name}"),
+            "the event log has dates only (ingest read no time of day), so the hour of day is \
+             unknown; drop this hour_in share or ingest a time column",
+        ));
     }
 
     (ctx.progress)("reading and grouping events by contact");

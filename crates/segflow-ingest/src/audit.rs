@@ -261,6 +261,7 @@ pub fn write_event_audit(
     a: EventAudit,
     columns: &[ColumnAudit],
     params: &AuditParams,
+    time_of_day: bool,
 ) -> Result<()> {
     let mut summary = a.counts.arrays();
     summary.push((
@@ -294,42 +295,9 @@ pub fn write_event_audit(
         ..
     } = a.tally;
 
-    let bands: Vec<(&String, u64)> = params
-        .time_bands
-        .iter()
-        .map(|(name, range)| {
-            (
-                name,
-                (range.0..=range.1).map(|h| per_hour[h as usize]).sum(),
-            )
-        })
-        .collect();
     out.write(
         "audit_time_bands",
-        &batch(vec![
-            (
-                "band",
-                Arc::new(StringArray::from_iter_values(
-                    bands.iter().map(|b| b.0.as_str()),
-                )) as ArrayRef,
-            ),
-            (
-                "hour_from",
-                Arc::new(UInt32Array::from_iter_values(
-                    params.time_bands.values().map(|r| r.0),
-                )),
-            ),
-            (
-                "hour_to",
-                Arc::new(UInt32Array::from_iter_values(
-                    params.time_bands.values().map(|r| r.1),
-                )),
-            ),
-            (
-                "events",
-                Arc::new(UInt64Array::from_iter_values(bands.iter().map(|b| b.1))),
-            ),
-        ])?,
+        &time_bands(params, &per_hour, events, time_of_day)?,
         &[],
     )?;
 
@@ -424,6 +392,61 @@ pub fn write_event_audit(
         &[],
     )
 }
+
+/// Events per configured time band; for a log of dates only, where every event would count at
+/// midnight, one row says the hour is unknown instead.
+fn time_bands(
+    params: &AuditParams,
+    per_hour: &[u64; 24],
+    events: u64,
+    time_of_day: bool,
+) -> Result<arrow::array::RecordBatch> {
+    struct Band<'a> {
+        name: &'a str,
+        hours: Option<(u32, u32)>,
+        events: u64,
+    }
+    let rows: Vec<Band> = if time_of_day {
+        params
+            .time_bands
+            .iter()
+            .map(|(name, range)| {
+                let events = (range.0..=range.1).map(|h| per_hour[h as usize]).sum();
+                Band {
+                    name,
+                    hours: Some((range.0, range.1)),
+                    events,
+                }
+            })
+            .collect()
+    } else {
+        vec![Band {
+            name: UNKNOWN_HOUR_BAND,
+            hours: None,
+            events,
+        }]
+    };
+    let hours = |pick: fn((u32, u32)) -> u32| {
+        Arc::new(UInt32Array::from_iter(
+            rows.iter().map(|r| r.hours.map(pick)),
+        )) as ArrayRef
+    };
+    batch(vec![
+        (
+            "band",
+            Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.name))) as ArrayRef,
+        ),
+        ("hour_from", hours(|r| r.0)),
+        ("hour_to", hours(|r| r.1)),
+        (
+            "events",
+            Arc::new(UInt64Array::from_iter_values(rows.iter().map(|r| r.events))),
+        ),
+    ])
+}
+
+/// The time band of every event in a log of dates only.
+const UNKNOWN_HOUR_BAND: &str = "hour unknown (dates only)";
 
 pub fn write_table_audit(
     out: &mut OutputDir,

@@ -8,10 +8,10 @@ use arrow::array::{
     ArrayRef, Float64Array, RecordBatch, StringArray, TimestampMicrosecondArray, UInt64Array,
 };
 use chrono::NaiveTime;
-use chrono::format::{Item, Parsed, StrftimeItems};
+use chrono::format::{Item, Numeric, Parsed, StrftimeItems};
 use csv::ByteRecord;
 
-use segflow_core::artifact::{META_ID_COLUMN, batch};
+use segflow_core::artifact::{META_ID_COLUMN, META_TIME_OF_DAY, batch};
 use segflow_core::calendar::MICROS_PER_SECOND;
 use segflow_core::error::Location;
 use segflow_core::stage::{OutputDir, StageCtx, StagedStream};
@@ -20,7 +20,7 @@ use segflow_core::{Error, Result};
 use crate::audit::{self, ColumnAudit, Counts, EventAudit, EventTally, Rejects};
 use crate::privacy::{IdHasher, normalize_id};
 use crate::reader::{ColumnProfile, Csv, Duplicates, field};
-use crate::{Outputs, Params};
+use crate::{Outputs, Params, SECONDS_SINCE, UNIX_MILLIS, UNIX_SECONDS};
 
 enum Clock {
     Timestamp { col: usize },
@@ -210,14 +210,19 @@ pub fn run(
     let mut values: Vec<f64> = Vec::new();
     let (mut rows_in, mut accepted, mut ts_ok, mut value_ok) = (0u64, 0u64, 0u64, 0u64);
 
+    let time_of_day = formats.time_of_day(&layout.clock);
     let roles = roles(params, &header);
-    let extra = vec![
+    let mut extra = vec![
         (META_ID_COLUMN.to_string(), "contact_id".to_string()),
         (
             "segflow.source_columns".to_string(),
             serde_json::to_string(&roles).expect("map serialises"),
         ),
     ];
+    // Only a log without times says so, so logs with times keep their bytes.
+    if !time_of_day {
+        extra.push((META_TIME_OF_DAY.to_string(), "false".to_string()));
+    }
     let schema = Columns::new(&layout)
         .take_batch(&params.keep, &contacts)?
         .schema();
@@ -360,7 +365,7 @@ pub fn run(
         tally,
         values: layout.value.map(|_| values),
     };
-    audit::write_event_audit(out, event_audit, &columns_audit, &params.audit)?;
+    audit::write_event_audit(out, event_audit, &columns_audit, &params.audit, time_of_day)?;
     Ok(Outputs {
         rows_in,
         accepted,
@@ -486,9 +491,93 @@ fn parse_contact(
     Ok(contacts.index(canonical, hasher, line))
 }
 
-/// The configured chrono formats, compiled once rather than once per row.
+/// How one `formats.timestamp` entry reads a field.
+enum TimestampFormat {
+    /// A chrono format, compiled once rather than once per row; one without an hour field
+    /// reads a date, at midnight.
+    Chrono {
+        items: Vec<Item<'static>>,
+        has_hour: bool,
+    },
+    /// A decimal count of `unit` microseconds after `origin` (microseconds since the epoch).
+    Count { unit: i64, origin: i64 },
+}
+
+impl TimestampFormat {
+    fn chrono(items: Vec<Item<'static>>) -> Self {
+        let has_hour = items.iter().any(|item| {
+            matches!(
+                item,
+                Item::Numeric(Numeric::Hour | Numeric::Hour12 | Numeric::Timestamp, _)
+            )
+        });
+        TimestampFormat::Chrono { items, has_hour }
+    }
+
+    fn parse(&self, text: &str) -> Option<i64> {
+        match self {
+            TimestampFormat::Chrono { items, has_hour } => {
+                let datetime = if *has_hour {
+                    parse_with(text, items, |p| p.to_naive_datetime_with_offset(0))?
+                } else {
+                    parse_with(text, items, Parsed::to_naive_date)?.and_time(NaiveTime::MIN)
+                };
+                let utc = datetime.and_utc();
+                Some(utc.timestamp() * MICROS_PER_SECOND + i64::from(utc.timestamp_subsec_micros()))
+            }
+            TimestampFormat::Count { unit, origin } => {
+                let micros = decimal_micros(text, *unit)?.checked_add(*origin)?;
+                // Beyond chrono's calendar the audit and features could not place the event.
+                chrono::DateTime::from_timestamp_micros(micros).map(|_| micros)
+            }
+        }
+    }
+
+    /// Whether the format reads a time of day (an hour field, or a count of seconds).
+    fn has_time_of_day(&self) -> bool {
+        match self {
+            TimestampFormat::Chrono { has_hour, .. } => *has_hour,
+            TimestampFormat::Count { .. } => true,
+        }
+    }
+}
+
+/// `text` (`-12`, `1641052981.25`, `+.5`) times `unit` microseconds, rounded to the nearest
+/// microsecond; `None` for anything else (exponents, blanks inside, overflow).
+fn decimal_micros(text: &str, unit: i64) -> Option<i64> {
+    let (negative, digits) = match text.as_bytes().first()? {
+        b'-' => (true, &text[1..]),
+        b'+' => (false, &text[1..]),
+        _ => (false, text),
+    };
+    let (whole, fraction) = digits.split_once('.').unwrap_or((digits, ""));
+    let is_digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    if whole.len() + fraction.len() == 0 || !is_digits(whole) || !is_digits(fraction) {
+        return None;
+    }
+    let whole: i64 = if whole.is_empty() {
+        0
+    } else {
+        whole.parse().ok()?
+    };
+    // Exact integer arithmetic: f64 would lose microseconds on today's epoch values.
+    let mut micros = whole.checked_mul(unit)?;
+    let mut scale = unit;
+    for d in fraction.bytes().map(|d| i64::from(d - b'0')) {
+        if scale < 10 {
+            // The first digit below a microsecond rounds; the rest cannot change that.
+            micros = micros.checked_add(i64::from(d >= 5))?;
+            break;
+        }
+        scale /= 10;
+        micros = micros.checked_add(d * scale)?;
+    }
+    Some(if negative { -micros } else { micros })
+}
+
+/// The configured formats, compiled once rather than once per row.
 struct ClockFormats {
-    timestamp: Vec<Vec<Item<'static>>>,
+    timestamp: Vec<TimestampFormat>,
     date: Vec<Item<'static>>,
     time: Vec<Item<'static>>,
 }
@@ -501,16 +590,39 @@ impl ClockFormats {
             })
         };
         let f = &params.formats;
+        let origin = f.origin_micros()?;
         Ok(Self {
             timestamp: f
                 .timestamp
                 .iter()
                 .enumerate()
-                .map(|(i, t)| compile(t, format!("formats.timestamp[{i}]")))
+                .map(|(i, t)| match t.as_str() {
+                    UNIX_SECONDS => Ok(TimestampFormat::Count {
+                        unit: MICROS_PER_SECOND,
+                        origin: 0,
+                    }),
+                    UNIX_MILLIS => Ok(TimestampFormat::Count {
+                        unit: MICROS_PER_SECOND / 1000,
+                        origin: 0,
+                    }),
+                    SECONDS_SINCE => Ok(TimestampFormat::Count {
+                        unit: MICROS_PER_SECOND,
+                        origin: origin.expect("validated: seconds_since has an origin"),
+                    }),
+                    _ => compile(t, format!("formats.timestamp[{i}]")).map(TimestampFormat::chrono),
+                })
                 .collect::<Result<_>>()?,
             date: compile(&f.date, "formats.date".into())?,
             time: compile(&f.time, "formats.time".into())?,
         })
+    }
+
+    /// Whether accepted events can carry a time of day: not when only a date is read.
+    fn time_of_day(&self, clock: &Clock) -> bool {
+        match clock {
+            Clock::Timestamp { .. } => self.timestamp.iter().any(TimestampFormat::has_time_of_day),
+            Clock::DateTime { time, .. } => time.is_some(),
+        }
     }
 }
 
@@ -552,14 +664,14 @@ fn parse_clock(
         reason: format!("cannot parse as {what} with format {fmt}"),
         value: Some(v.to_string()),
     };
-    let datetime = match layout.clock {
+    match layout.clock {
         Clock::Timestamp { col } => {
             let v = get(col)?;
             formats
                 .timestamp
                 .iter()
-                .find_map(|f| parse_with(v, f, |p| p.to_naive_datetime_with_offset(0)))
-                .ok_or_else(|| fail(col, v, "timestamp", &params.formats.timestamp.join(" | ")))?
+                .find_map(|f| f.parse(v))
+                .ok_or_else(|| fail(col, v, "timestamp", &params.formats.timestamp.join(" | ")))
         }
         Clock::DateTime { date, time } => {
             let d = get(date)?;
@@ -573,11 +685,10 @@ fn parse_clock(
                         .ok_or_else(|| fail(t_col, t, "time", &params.formats.time))?
                 }
             };
-            day.and_time(clock)
+            let utc = day.and_time(clock).and_utc();
+            Ok(utc.timestamp() * MICROS_PER_SECOND + i64::from(utc.timestamp_subsec_micros()))
         }
-    };
-    let utc = datetime.and_utc();
-    Ok(utc.timestamp() * MICROS_PER_SECOND + i64::from(utc.timestamp_subsec_micros()))
+    }
 }
 
 fn parse_value(

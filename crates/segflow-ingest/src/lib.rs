@@ -120,10 +120,26 @@ pub struct Formats {
     pub date: String,
     #[serde(default = "default_time_format")]
     pub time: String,
-    /// Tried in order for a single timestamp column.
-    #[serde(default = "default_timestamp_formats")]
+    /// Tried in order for a single timestamp column: chrono formats, or one of
+    /// [`UNIX_SECONDS`], [`UNIX_MILLIS`], [`SECONDS_SINCE`]. One format may be written without
+    /// the list.
+    #[serde(
+        default = "default_timestamp_formats",
+        deserialize_with = "one_or_many"
+    )]
     pub timestamp: Vec<String>,
+    /// The `YYYY-MM-DD HH:MM:SS` that `seconds_since` timestamps count from.
+    pub origin: Option<String>,
 }
+
+/// Timestamps that are seconds since 1970-01-01 00:00:00 UTC, integer or decimal.
+pub const UNIX_SECONDS: &str = "unix_seconds";
+/// Timestamps that are milliseconds since 1970-01-01 00:00:00 UTC, integer or decimal.
+pub const UNIX_MILLIS: &str = "unix_millis";
+/// Timestamps that are seconds (integer or decimal, negative allowed) after `formats.origin`.
+pub const SECONDS_SINCE: &str = "seconds_since";
+
+const ORIGIN_FORMAT: &str = "%Y-%m-%d %H:%M:%S";
 
 impl Default for Formats {
     fn default() -> Self {
@@ -131,8 +147,51 @@ impl Default for Formats {
             date: default_date_format(),
             time: default_time_format(),
             timestamp: default_timestamp_formats(),
+            origin: None,
         }
     }
+}
+
+impl Formats {
+    /// `origin` as microseconds since the Unix epoch; present exactly when a timestamp format
+    /// is `seconds_since`.
+    pub fn origin_micros(&self) -> Result<Option<i64>> {
+        let bad = |msg: String| Err(Error::config("", "formats.origin", msg));
+        let relative = self.timestamp.iter().any(|f| f == SECONDS_SINCE);
+        match (&self.origin, relative) {
+            (None, false) => Ok(None),
+            (None, true) => bad(format!(
+                "`{SECONDS_SINCE}` timestamps need an origin, e.g. `origin: \"2024-01-01 00:00:00\"`"
+            )),
+            (Some(_), false) => bad(format!(
+                "an origin is only read by the `{SECONDS_SINCE}` timestamp format"
+            )),
+            (Some(origin), true) => {
+                match chrono::NaiveDateTime::parse_from_str(origin, ORIGIN_FORMAT) {
+                    Ok(t) => Ok(Some(t.and_utc().timestamp_micros())),
+                    Err(e) => bad(format!(
+                        "`{origin}` is not a timestamp `YYYY-MM-DD HH:MM:SS`: {e}"
+                    )),
+                }
+            }
+        }
+    }
+}
+
+/// A list of strings, or one string standing for a list of one.
+fn one_or_many<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(match OneOrMany::deserialize(d)? {
+        OneOrMany::One(s) => vec![s],
+        OneOrMany::Many(v) => v,
+    })
 }
 
 fn default_date_format() -> String {
@@ -284,6 +343,7 @@ impl Validate for Params {
         if self.formats.timestamp.is_empty() {
             return bad("formats.timestamp", "needs at least one format".into());
         }
+        self.formats.origin_micros()?;
         for (name, range) in &self.audit.time_bands {
             range
                 .check()
