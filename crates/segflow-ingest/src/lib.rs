@@ -9,6 +9,7 @@
 //! artifact.
 
 mod audit;
+mod compressed;
 mod events;
 mod privacy;
 mod reader;

@@ -1,8 +1,7 @@
 //! CSV reading shared by both modes: header checks, line numbers, per-column profiles and
 //! duplicate detection over the raw records.
 
-use std::fs::File;
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, Read};
 use std::path::{Path, PathBuf};
 
 use csv::ByteRecord;
@@ -11,6 +10,7 @@ use xxhash_rust::xxh3::Xxh3;
 use segflow_core::error::Location;
 use segflow_core::{Error, Result};
 
+use crate::compressed::{self, Corrupt};
 use crate::{Delimiter, Params};
 
 pub struct Csv {
@@ -23,10 +23,10 @@ impl Csv {
     /// Opens `path` as `params` describe it (delimiter, header row or given names) and checks
     /// that every column the params refer to is there.
     pub fn open(path: &Path, params: &Params) -> Result<Self> {
-        let file = File::open(path).map_err(|e| Error::open(path, e))?;
+        let text = compressed::open(path)?;
         let (source, delimiter): (Box<dyn Read + Send>, u8) = match params.delimiter {
-            Delimiter::Char(c) => (Box::new(file), c),
-            Delimiter::Whitespace => (Box::new(Blanks::new(BufReader::new(file))), BLANK),
+            Delimiter::Char(c) => (Box::new(text), c),
+            Delimiter::Whitespace => (Box::new(Blanks::new(text)), BLANK),
         };
         // Records end at '\n' only: with CRLF files the csv crate's default terminator reports
         // each record one line early. The '\r' left at the end of the last field is trimmed
@@ -106,7 +106,9 @@ impl Csv {
 fn csv_error(path: &Path, e: csv::Error) -> Error {
     let line = e.position().map(|p| p.line());
     match e.into_kind() {
-        csv::ErrorKind::Io(io) => Error::io(path, io),
+        csv::ErrorKind::Io(io) => {
+            Corrupt::as_data_error(path, &io).unwrap_or_else(|| Error::io(path, io))
+        }
         other => {
             let mut loc = Location::file(path);
             if let Some(line) = line {
@@ -337,6 +339,7 @@ impl Duplicates {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::BufReader;
 
     /// Everything `Blanks` makes of `text`, read through a buffer of `size` bytes.
     fn collapsed(text: &str, size: usize) -> String {
