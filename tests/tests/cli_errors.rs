@@ -508,7 +508,15 @@ fn a_panic_exits_70_with_one_line_saying_where_on_any_thread() {
         );
         let err = stderr(&out);
         assert_eq!(out.status.code(), Some(70), "{trigger}: {err}");
-        assert!(out.stdout.is_empty(), "{trigger}: {}", stdout(&out));
+        // With --json, the same line as one JSON error object on stdout.
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{trigger}: stdout is not JSON ({e}): {}", stdout(&out)));
+        assert_eq!(report["error"]["exit_code"], 70, "{report}");
+        assert_eq!(
+            report["error"]["message"].as_str(),
+            err.lines().next(),
+            "{report}"
+        );
         // Exactly one line: Rust's own panic message and backtrace are not shown.
         let line = err.strip_suffix('\n').unwrap_or(&err);
         assert!(!line.contains('\n'), "{trigger}: more than one line: {err}");

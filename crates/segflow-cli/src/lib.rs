@@ -220,10 +220,21 @@ impl From<Error> for Box<Failure> {
 
 /// Runs the command line and returns the process exit code; a panic ends as exit 70.
 pub fn main(args: impl IntoIterator<Item = OsString>) -> u8 {
-    panic::caught(|| {
-        panic::deliberate_panic();
-        run(args)
-    })
+    let args: Vec<OsString> = args.into_iter().collect();
+    // A panic can come before or after the command line parsed: its words say whether JSON
+    // was asked for. Whatever summary was being built is lost, so the stage is not named.
+    let json = args.iter().any(|a| a == "--json");
+    panic::caught(
+        move || {
+            panic::deliberate_panic();
+            run(args)
+        },
+        |message| {
+            if json {
+                print_error_json(None, 70, message);
+            }
+        },
+    )
 }
 
 fn run(args: impl IntoIterator<Item = OsString>) -> u8 {

@@ -12,18 +12,18 @@ use std::sync::{Mutex, PoisonError};
 static FIRST: Mutex<Option<String>> = Mutex::new(None);
 
 /// Runs `main`, turning any panic (on this thread, or on a worker thread whose panic reaches
-/// it, as rayon's and scoped threads' do) into exit code 70 and one line on stderr.
-pub fn caught(main: impl FnOnce() -> u8) -> u8 {
+/// it, as rayon's and scoped threads' do) into exit code 70 and one line on stderr; `report`
+/// also gets that line's message (for `--json`).
+pub fn caught(main: impl FnOnce() -> u8, report: impl FnOnce(&str)) -> u8 {
     panic::set_hook(Box::new(record));
     match panic::catch_unwind(AssertUnwindSafe(main)) {
         Ok(code) => code,
         Err(payload) => {
             let first = FIRST.lock().unwrap_or_else(PoisonError::into_inner).take();
             let what = first.unwrap_or_else(|| message(payload.as_ref()).to_string());
-            let _ = writeln!(
-                std::io::stderr(),
-                "internal error: {what}; please report it"
-            );
+            let message = format!("internal error: {what}; please report it");
+            let _ = writeln!(std::io::stderr(), "{message}");
+            report(&message);
             70
         }
     }
