@@ -119,6 +119,29 @@ pub fn run_stage(stage: &str, input: &str, output_dir: &Path, params: &str) -> O
     ])
 }
 
+/// Writes `csv` as `dir/<file>` and `params` as `dir/ingest.yaml`, then runs the ingest stage on
+/// them into `dir/<out>`; returns segflow's output and that directory.
+pub fn ingest_text(
+    dir: &Path,
+    file: &str,
+    csv: &str,
+    params: &str,
+    out: &str,
+) -> (Output, PathBuf) {
+    let input = dir.join(file);
+    std::fs::write(&input, csv).expect("write the input");
+    let params_file = dir.join("ingest.yaml");
+    std::fs::write(&params_file, params).expect("write the params");
+    let out = dir.join(out);
+    let o = run_stage(
+        "ingest",
+        input.to_str().unwrap(),
+        &out,
+        params_file.to_str().unwrap(),
+    );
+    (o, out)
+}
+
 /// Writes a generated call log (`segflow synth calls`) to `output`; returns segflow's output
 /// after checking it succeeded.
 pub fn synth_calls(output: &Path, rows: u64, contacts: u64, seed: u64) -> Output {

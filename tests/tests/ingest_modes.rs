@@ -79,25 +79,13 @@ fn events_from_one_timestamp_column_with_kept_columns_and_a_key_file() {
 #[test]
 fn epoch_seconds_are_read_with_percent_s() {
     let scratch = Scratch::new("ingest-epoch");
-    let csv = scratch.path().join("calls.csv");
-    std::fs::write(
-        &csv,
+    let (o, out) = ingest_text(
+        scratch.path(),
+        "calls.csv",
         "contact,ts,dur\n111,1641052981,10\n111,1641139381,20\n222,1641052981.5,5\n",
-    )
-    .unwrap();
-    let params = scratch.path().join("ingest.yaml");
-    std::fs::write(
-        &params,
         "mode: events\ncolumns: {contact: contact, timestamp: ts, value: dur}\n\
          formats: {timestamp: ['%s', '%s%.f']}\n",
-    )
-    .unwrap();
-    let out = scratch.path().join("out");
-    let o = run_stage(
-        "ingest",
-        csv.to_str().unwrap(),
-        &out,
-        params.to_str().unwrap(),
+        "out",
     );
     assert!(o.status.success(), "{}", stderr(&o));
     let events = render_full(&out.join("events.parquet"));
@@ -114,28 +102,16 @@ fn epoch_seconds_are_read_with_percent_s() {
 #[test]
 fn table_mode_blanks_are_nulls_declared_types_reject_and_ids_are_hashed() {
     let scratch = Scratch::new("ingest-table");
-    let csv = scratch.path().join("leads.csv");
-    std::fs::write(
-        &csv,
+    let (o, out) = ingest_text(
+        scratch.path(),
+        "leads.csv",
         "lead,score,size,region,name\r\n\
          L-1,0.5,10,north,Ann\r\n\
          L-2,,20,,Bob\r\n\
          L-3,0.9,many,south,Cy\r\n\
          L-4,0.1,40,east,Di",
-    )
-    .unwrap();
-    let params = scratch.path().join("ingest.yaml");
-    std::fs::write(
-        &params,
         "mode: table\ntable: {id: lead, types: {size: int64}}\nprivacy: {drop: [name]}\nmax_reject_fraction: 0.25\n",
-    )
-    .unwrap();
-    let out = scratch.path().join("out");
-    let o = run_stage(
-        "ingest",
-        csv.to_str().unwrap(),
-        &out,
-        params.to_str().unwrap(),
+        "out",
     );
     assert!(o.status.success(), "{}", stderr(&o));
     let table = read_parquet(&out.join("table.parquet")).unwrap();

@@ -140,25 +140,13 @@ fn seconds_since_an_origin_give_the_features_python_computes() {
 #[test]
 fn epoch_values_that_do_not_parse_are_rejects_naming_line_and_field() {
     let scratch = Scratch::new("ts-epoch-rejects");
-    let csv = scratch.path().join("calls.csv");
-    std::fs::write(
-        &csv,
+    let (o, out) = ingest_text(
+        scratch.path(),
+        "calls.csv",
         "contact,ts,duration\n1,1710000000,5\n2,1.7e9,5\n3,,5\n4,17100000x0,5\n5,-86400.5,5\n",
-    )
-    .unwrap();
-    let params = scratch.path().join("ingest.yaml");
-    std::fs::write(
-        &params,
         "mode: events\ncolumns: {contact: contact, timestamp: ts, value: duration}\n\
          formats: {timestamp: unix_seconds}\nmax_reject_fraction: 0.6\n",
-    )
-    .unwrap();
-    let out = scratch.path().join("out");
-    let o = run_stage(
-        "ingest",
-        csv.to_str().unwrap(),
-        &out,
-        params.to_str().unwrap(),
+        "out",
     );
     assert!(o.status.success(), "{}", stderr(&o));
     let rejects = render_full(&out.join("rejects.parquet"));
@@ -275,24 +263,12 @@ fn a_date_only_log_refuses_hour_features_and_its_audit_says_the_hour_is_unknown(
 #[test]
 fn a_date_only_log_still_gives_day_level_features() {
     let scratch = Scratch::new("ts-date-only-ok");
-    let csv = scratch.path().join("calls.csv");
-    std::fs::write(
-        &csv,
+    let (o, ingest) = ingest_text(
+        scratch.path(),
+        "calls.csv",
         "contact,day\n1,2024-03-01\n1,2024-03-02\n2,2024-03-05\n",
-    )
-    .unwrap();
-    let params = scratch.path().join("ingest.yaml");
-    std::fs::write(
-        &params,
         "mode: events\ncolumns: {contact: contact, date: day}\n",
-    )
-    .unwrap();
-    let ingest = scratch.path().join("ingest");
-    let o = run_stage(
         "ingest",
-        csv.to_str().unwrap(),
-        &ingest,
-        params.to_str().unwrap(),
     );
     assert!(o.status.success(), "{}", stderr(&o));
     let features = scratch.path().join("features.yaml");
