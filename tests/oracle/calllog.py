@@ -1,4 +1,4 @@
-"""A call log with relative-second timestamps and missed calls, and its features, computed by pandas.
+"""A call log with relative-second timestamps and missed calls; its features, computed by pandas.
 
 Writes calllog/calls.csv (caller,callee,offset_s,duration_s: 10-digit numbers, seconds after
 2024-03-01 00:00:00 over 60 days, some with a fraction, duration -1 for a missed call), with a

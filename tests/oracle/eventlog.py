@@ -48,8 +48,8 @@ def contact_ids(raw, hex_chars):
 
 
 def hashed(raw, hex_chars):
-    """A `privacy.hash` column: SHA-256 of each trimmed value; blank stays null."""
-    return raw.map(lambda t: sha256_hex(t.strip(), hex_chars) if t.strip() else None)
+    """A `privacy.hash` column: SHA-256 of each trimmed value."""
+    return raw.map(lambda t: sha256_hex(t.strip(), hex_chars))
 
 
 def numbers(text):
@@ -64,7 +64,8 @@ def numbers(text):
 
 
 def screened(raw, contact, dedupe):
-    """Steps 2 and 3 of ingest: (blank, duplicate) masks over the raw text rows."""
+    """(blank, duplicate): the rows excluded for a blank id, then as exact duplicates, decided
+    on the raw text before anything is parsed."""
     blank = raw[contact].str.strip() == ""
     duplicate = raw.duplicated(keep="first") & ~blank if dedupe else pd.Series(False, raw.index)
     return blank, duplicate

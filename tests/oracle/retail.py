@@ -32,7 +32,7 @@ SHA256 = "6483270260c880701ed89dfc051df671f9cd9e48c30d3fcac8b57170d2c76dc6"
 digest = hashlib.sha256(CSV.read_bytes()).hexdigest()
 assert digest == SHA256, f"{CSV} changed: sha256 {digest}"
 
-# Step 1: every record has the header's width (so no rejects for it, and pandas reads them all).
+# Every record has the header's width (so no rejects for it, and pandas reads them all).
 with CSV.open(newline="") as f:
     widths = {len(record) for record in csv.reader(f)}
 assert widths == {8}, widths
@@ -40,11 +40,11 @@ assert widths == {8}, widths
 raw = pd.read_csv(CSV, dtype=str, keep_default_na=False)
 rows_in = len(raw)
 
-# Steps 2 and 3: blank customers, then exact duplicates among the rest.
+# Blank customers, then exact duplicates among the rest.
 blank, duplicate = log.screened(raw, "CustomerID", dedupe=True)
 rows = raw[~blank & ~duplicate]
 
-# Step 4: parse. InvoiceDate is M/D/YY H:MM; Quantity and UnitPrice are declared numbers.
+# Parsing: InvoiceDate is M/D/YY H:MM; Quantity and UnitPrice are declared numbers.
 ts = pd.to_datetime(rows["InvoiceDate"].str.strip(), format="%m/%d/%y %H:%M", errors="coerce")
 quantity, bad_quantity = log.numbers(rows["Quantity"])
 unit_price, bad_price = log.numbers(rows["UnitPrice"])
@@ -60,7 +60,7 @@ parsed = pd.DataFrame({
 parsed["line_value"] = parsed["Quantity"] * parsed["UnitPrice"]
 parsed["is_return"] = parsed["InvoiceNo"].str.startswith("C")
 
-# Step 5: `where: "UnitPrice > 0"`; a null price is not > 0.
+# The row filter, `where: "UnitPrice > 0"`; a null price is not > 0.
 by_where = ~(parsed["UnitPrice"] > 0)
 events = parsed[~by_where]
 counts = log.tally(rows_in, blank, duplicate, rejected, by_where, events)
