@@ -1,7 +1,8 @@
 //! Reading the clock of an event: timestamp formats (chrono, epoch counts, seconds since an
 //! origin), compiled once, and the parse of one record's clock fields.
 
-use chrono::NaiveTime;
+use chrono::{NaiveTime, TimeZone};
+use chrono_tz::Tz;
 use chrono::format::{Item, Numeric, Parsed, StrftimeItems};
 use csv::ByteRecord;
 
@@ -26,8 +27,13 @@ enum TimestampFormat {
         items: Vec<Item<'static>>,
         has_hour: bool,
     },
-    /// A decimal count of `unit` microseconds after `origin` (microseconds since the epoch).
-    Count { unit: i64, origin: i64 },
+    /// A decimal count of `unit` microseconds after `origin` (microseconds since the epoch);
+    /// with a `zone`, the count is an instant read as that zone's wall-clock time.
+    Count {
+        unit: i64,
+        origin: i64,
+        zone: Option<Tz>,
+    },
 }
 
 impl TimestampFormat {
@@ -52,10 +58,17 @@ impl TimestampFormat {
                 let utc = datetime.and_utc();
                 Some(utc.timestamp() * MICROS_PER_SECOND + i64::from(utc.timestamp_subsec_micros()))
             }
-            TimestampFormat::Count { unit, origin } => {
+            TimestampFormat::Count { unit, origin, zone } => {
                 let micros = decimal_micros(text, *unit)?.checked_add(*origin)?;
                 // Beyond chrono's calendar the audit and features could not place the event.
-                chrono::DateTime::from_timestamp_micros(micros).map(|_| micros)
+                let instant = chrono::DateTime::from_timestamp_micros(micros)?;
+                match zone {
+                    None => Some(micros),
+                    Some(zone) => {
+                        let local = zone.from_utc_datetime(&instant.naive_utc()).naive_local();
+                        Some(local.and_utc().timestamp_micros())
+                    }
+                }
             }
         }
     }
@@ -110,7 +123,8 @@ pub struct ClockFormats {
 }
 
 impl ClockFormats {
-    pub fn new(f: &Formats) -> Result<Self> {
+    /// `zone`: the time zone epoch counts are shown in (none: UTC).
+    pub fn new(f: &Formats, zone: Option<Tz>) -> Result<Self> {
         let compile = |format: &str, key: String| {
             StrftimeItems::new(format).parse_to_owned().map_err(|_| {
                 Error::config("", key, format!("`{format}` is not a valid chrono format"))
@@ -126,14 +140,18 @@ impl ClockFormats {
                     UNIX_SECONDS => Ok(TimestampFormat::Count {
                         unit: MICROS_PER_SECOND,
                         origin: 0,
+                        zone,
                     }),
                     UNIX_MILLIS => Ok(TimestampFormat::Count {
                         unit: MICROS_PER_SECOND / 1000,
                         origin: 0,
+                        zone,
                     }),
                     SECONDS_SINCE => Ok(TimestampFormat::Count {
                         unit: MICROS_PER_SECOND,
                         origin: origin.expect("validated: seconds_since has an origin"),
+                        // The origin is already wall-clock time in the log's zone.
+                        zone: None,
                     }),
                     _ => compile(t, format!("formats.timestamp[{i}]")).map(TimestampFormat::chrono),
                 })

@@ -85,6 +85,9 @@ pub fn run(
     if !time_of_day {
         extra.push((META_TIME_OF_DAY.to_string(), "false".to_string()));
     }
+    if let Some(zone) = &params.timezone {
+        extra.push(("segflow.timezone".to_string(), zone.clone()));
+    }
     let schema = output.schema()?;
     let events = out.stream("events", schema.clone(), &extra)?;
 
@@ -339,7 +342,7 @@ fn open<'a>(
     };
     Ok(Opened {
         name: source.map(|s| s.name.as_str()),
-        clock_formats: ClockFormats::new(formats)?,
+        clock_formats: ClockFormats::new(formats, params.zone()?)?,
         path: csv.path.clone(),
         header: csv.header.clone(),
         csv: Some(csv),

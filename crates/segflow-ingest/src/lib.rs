@@ -53,6 +53,11 @@ pub struct Params {
     pub columns: Option<EventColumns>,
     #[serde(default)]
     pub formats: Formats,
+    /// Events mode: the IANA time zone (`Europe/London`) whose wall-clock time the log's
+    /// timestamps are kept in. Timestamps without a zone are taken as already in it; epoch
+    /// counts (instants) are converted to it, so hour and weekday features follow it. Unset:
+    /// UTC.
+    pub timezone: Option<String>,
     /// Extra columns copied into the output (events mode): text, or numbers when `types`
     /// says so.
     #[serde(default)]
@@ -411,6 +416,7 @@ impl Validate for Params {
             return bad("formats.timestamp", "needs at least one format".into());
         }
         self.formats.origin_micros()?;
+        self.zone()?;
         for (name, range) in &self.audit.time_bands {
             range
                 .check()
@@ -432,6 +438,22 @@ impl Validate for Params {
 }
 
 impl Params {
+    /// The configured time zone, if any.
+    pub fn zone(&self) -> Result<Option<chrono_tz::Tz>> {
+        self.timezone
+            .as_deref()
+            .map(|name| {
+                name.parse::<chrono_tz::Tz>().map_err(|_| {
+                    Error::config(
+                        "",
+                        "timezone",
+                        format!("`{name}` is not an IANA time zone name (e.g. `Europe/London`, `America/New_York`, `UTC`)"),
+                    )
+                })
+            })
+            .transpose()
+    }
+
     /// The role mapping `c` (at `key`) against the stage-level settings: one clock, and no
     /// column both written and private.
     fn validate_columns(&self, c: &EventColumns, key: &str) -> Result<()> {
@@ -480,6 +502,7 @@ impl Params {
             ("privacy.hash", !self.privacy.hash.is_empty()),
             ("blank_ids", self.blank_ids != BlankIds::Reject),
             ("dedupe", self.dedupe != Dedupe::None),
+            ("timezone", self.timezone.is_some()),
         ];
         match set.iter().find(|(_, on)| *on) {
             Some((key, _)) => Err(Error::config(
