@@ -1,9 +1,9 @@
 //! Reading the clock of an event: timestamp formats (chrono, epoch counts, seconds since an
 //! origin), compiled once, and the parse of one record's clock fields.
 
+use chrono::format::{Item, Numeric, Parsed, StrftimeItems};
 use chrono::{NaiveTime, TimeZone};
 use chrono_tz::Tz;
-use chrono::format::{Item, Numeric, Parsed, StrftimeItems};
 use csv::ByteRecord;
 
 use segflow_core::calendar::MICROS_PER_SECOND;
@@ -234,4 +234,3 @@ pub fn parse_clock(
         }
     }
 }
-

@@ -229,7 +229,8 @@ impl State {
                 ),
             ));
         }
-        let contact_columns: Vec<&str> = opened.iter().map(|o| o.columns.contact.as_str()).collect();
+        let contact_columns: Vec<&str> =
+            opened.iter().map(|o| o.columns.contact.as_str()).collect();
         self.contacts.check_distinct(files[0], contact_columns[0])
     }
 }
@@ -244,7 +245,10 @@ fn open_all<'a>(inputs: &[PathBuf], params: &'a Params) -> Result<Vec<Opened<'a>
                 inputs.len()
             )));
         };
-        let columns = params.columns.as_ref().expect("validated: events mode has columns");
+        let columns = params
+            .columns
+            .as_ref()
+            .expect("validated: events mode has columns");
         return Ok(vec![open(input, params, None, columns)?]);
     }
     if inputs.len() != params.sources.len() {
@@ -275,7 +279,11 @@ fn open<'a>(
     let key = |k: &str| match source {
         Some(s) => format!(
             "sources[{}].{k}",
-            params.sources.iter().position(|p| p.name == s.name).unwrap_or(0)
+            params
+                .sources
+                .iter()
+                .position(|p| p.name == s.name)
+                .unwrap_or(0)
         ),
         None => k.to_string(),
     };
@@ -299,7 +307,8 @@ fn open<'a>(
         (None, None) => unreachable!("validated: a clock column is set"),
     };
     let mut extras: Vec<Extra> = Vec::new();
-    let typed = |name: &str| Reading::Typed(params.types.get(name).copied().unwrap_or(ValueType::Text));
+    let typed =
+        |name: &str| Reading::Typed(params.types.get(name).copied().unwrap_or(ValueType::Text));
     for name in &params.keep {
         extras.push(Extra {
             col: csv.index(name)?,
@@ -317,7 +326,10 @@ fn open<'a>(
     for name in expressions.extra_inputs() {
         // A hashed column is read raw for conditions, under its own entry: the written one
         // holds the pseudonym.
-        if extras.iter().any(|e| e.name == name && e.reading != Reading::Hashed) {
+        if extras
+            .iter()
+            .any(|e| e.name == name && e.reading != Reading::Hashed)
+        {
             continue;
         }
         if params.privacy.hash.iter().any(|h| h == name) {
@@ -337,7 +349,11 @@ fn open<'a>(
         contact: csv.index(&columns.contact)?,
         clock,
         value: columns.value.as_ref().map(|v| csv.index(v)).transpose()?,
-        category: columns.category.as_ref().map(|c| csv.index(c)).transpose()?,
+        category: columns
+            .category
+            .as_ref()
+            .map(|c| csv.index(c))
+            .transpose()?,
         extras,
     };
     Ok(Opened {
@@ -376,9 +392,20 @@ fn output_columns(params: &Params, opened: &[Opened<'_>]) -> Result<OutputColumn
     let mut extras: Vec<(String, ValueType)> = params
         .keep
         .iter()
-        .map(|k| (k.clone(), params.types.get(k).copied().unwrap_or(ValueType::Text)))
+        .map(|k| {
+            (
+                k.clone(),
+                params.types.get(k).copied().unwrap_or(ValueType::Text),
+            )
+        })
         .collect();
-    extras.extend(params.privacy.hash.iter().map(|h| (h.clone(), ValueType::Text)));
+    extras.extend(
+        params
+            .privacy
+            .hash
+            .iter()
+            .map(|h| (h.clone(), ValueType::Text)),
+    );
     Ok(OutputColumns {
         value: opened.iter().any(|o| o.layout.value.is_some()),
         category: opened.iter().any(|o| o.layout.category.is_some()),
@@ -459,7 +486,10 @@ impl OutputColumns {
             ));
         }
         for (name, _) in &self.extras {
-            arrays.push((name, column(name).expect("every source reads the kept columns")));
+            arrays.push((
+                name,
+                column(name).expect("every source reads the kept columns"),
+            ));
         }
         for ((name, _), array) in self.derived.iter().zip(derived) {
             arrays.push((name, array.clone()));
@@ -467,12 +497,16 @@ impl OutputColumns {
         if self.source {
             arrays.push((
                 "source",
-                Arc::new(StringArray::from_iter_values(
-                    std::iter::repeat_n(source.unwrap_or_default(), n),
-                )),
+                Arc::new(StringArray::from_iter_values(std::iter::repeat_n(
+                    source.unwrap_or_default(),
+                    n,
+                ))),
             ));
         }
-        arrays.push(("source_line", column(LINE).expect("parsed batches carry lines")));
+        arrays.push((
+            "source_line",
+            column(LINE).expect("parsed batches carry lines"),
+        ));
         batch(arrays)
     }
 }
@@ -786,7 +820,10 @@ fn column_audits(
         .map(|(name, p)| {
             let column = format!("{prefix}{name}");
             ColumnAudit {
-                role: roles.get(&column).cloned().unwrap_or_else(|| "ignored".into()),
+                role: roles
+                    .get(&column)
+                    .cloned()
+                    .unwrap_or_else(|| "ignored".into()),
                 column,
                 inferred_type: p.inferred().to_string(),
                 type_source: "inferred",
