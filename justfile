@@ -65,6 +65,8 @@ oracle:
     OPENBLAS_CORETYPE={{openblas_kernels}} python3 tests/oracle/walsoft_matrix.py
     OPENBLAS_CORETYPE={{openblas_kernels}} python3 tests/oracle/walsoft_fit.py
     python3 tests/oracle/purchases.py
+    python3 tests/oracle/timestamps.py
+    python3 tests/oracle/timezone.py
     python3 tests/oracle/retail.py
     python3 tests/oracle/calllog.py
     python3 tests/oracle/twosource.py
