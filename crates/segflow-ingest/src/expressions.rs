@@ -39,11 +39,8 @@ impl RowExpressions {
     pub fn compile(params: &Params, source: &SourceColumns<'_>) -> Result<Self> {
         let c = source.columns;
         let is = |name: &str, role: &Option<String>| role.as_deref() == Some(name);
-        let source_type = |name: &str| -> Option<Type> {
-            if !source.header.iter().any(|h| h == name) {
-                return None;
-            }
-            Some(if is(name, &c.value) {
+        let source_type = |name: &str| -> Type {
+            if is(name, &c.value) {
                 Type::Number
             } else if is(name, &c.timestamp) || is(name, &c.date) {
                 Type::Timestamp
@@ -51,8 +48,14 @@ impl RowExpressions {
                 Type::Number
             } else {
                 Type::Text
-            })
+            }
         };
+        // What an expression may read: the file's columns, then the columns derived so far.
+        let mut available: Vec<(String, Type)> = source
+            .header
+            .iter()
+            .map(|h| (h.clone(), source_type(h)))
+            .collect();
         let mut derived: Vec<(String, Expr)> = Vec::new();
         for (name, text) in &params.derive {
             let key = format!("derive.{name}");
@@ -60,29 +63,15 @@ impl RowExpressions {
                 return Err(Error::config(
                     "",
                     key,
-                    format!(
-                        "`{name}` is already a column of the input; name the derived column differently"
-                    ),
+                    format!("`{name}` is already a column of the input; name the derived column differently"),
                 ));
             }
-            let expr = Expr::parse(text, |col| {
-                derived
-                    .iter()
-                    .find(|(n, _)| n == col)
-                    .map(|(_, e)| e.output_type())
-                    .or_else(|| source_type(col))
-            })
-            .map_err(|e| expression_error(&key, e, params, source.header))?;
+            let expr = Expr::parse(text, &available)
+                .map_err(|e| expression_error(&key, e, params, source.header))?;
             check_private(params, c, &key, &expr)?;
+            available.push((name.clone(), expr.output_type()));
             derived.push((name.clone(), expr));
         }
-        let filter_type = |col: &str| {
-            derived
-                .iter()
-                .find(|(n, _)| n == col)
-                .map(|(_, e)| e.output_type())
-                .or_else(|| source_type(col))
-        };
         let mut filters = Vec::new();
         let own = source.own_filter.as_ref().map(|(k, t)| (k.clone(), *t));
         for (key, text) in params
@@ -92,7 +81,7 @@ impl RowExpressions {
             .into_iter()
             .chain(own)
         {
-            let expr = Expr::parse(text, filter_type)
+            let expr = Expr::parse(text, &available)
                 .map_err(|e| expression_error(&key, e, params, source.header))?;
             if expr.output_type() != Type::Bool {
                 return Err(Error::config(
