@@ -70,7 +70,17 @@ pub(crate) fn mask(root: &Node, batch: &RecordBatch) -> Result<BooleanArray, Exp
         ));
     }
     let values = eval(root, batch)?;
-    Ok(prep_null_mask_filter(values.as_boolean()))
+    Ok(true_rows(values.as_boolean()))
+}
+
+/// The TRUE rows of a boolean array as a mask without nulls (NULL is not TRUE). arrow's
+/// `prep_null_mask_filter` expects an array that has a null buffer.
+fn true_rows(b: &BooleanArray) -> BooleanArray {
+    if b.nulls().is_some() {
+        prep_null_mask_filter(b)
+    } else {
+        b.clone()
+    }
 }
 
 /// An Arrow error while evaluating `node`: a kernel refused arrays the type checker let
@@ -311,7 +321,7 @@ fn case(
         result = if condition.scalar {
             if is_true(&condition) { then } else { result }
         } else {
-            let mask = prep_null_mask_filter(condition.bools());
+            let mask = true_rows(condition.bools());
             Val::new(zip(&mask, &then, &result).map_err(fail)?, false)
         };
     }

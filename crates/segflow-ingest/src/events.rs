@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, SyncSender, channel, sync_channel};
 
-use arrow::array::{ArrayRef, AsArray, RecordBatch, StringArray, new_null_array};
+use arrow::array::{Array, ArrayRef, AsArray, RecordBatch, StringArray, new_null_array};
 use arrow::compute::filter_record_batch;
 use arrow::compute::kernels::coalesce::BatchCoalescer;
 use arrow::datatypes::{DataType, Float64Type, SchemaRef, TimestampMicrosecondType, UInt32Type};
@@ -20,6 +20,8 @@ use segflow_core::artifact::{META_ID_COLUMN, META_TIME_OF_DAY, batch};
 use segflow_core::error::Location;
 use segflow_core::stage::{OutputDir, StageCtx, StagedStream};
 use segflow_core::{Error, Result};
+
+use segflow_expr::Type;
 
 use crate::audit::{self, ColumnAudit, Counts, EventAudit, EventTally, Excluded, Rejects};
 use crate::clock::{Clock, ClockFormats};
@@ -103,6 +105,7 @@ pub fn run(
         ts_ok: 0,
         value_ok: 0,
         value_rows: 0,
+        derived_nulls: vec![0; output.derived.len()],
     };
     let mut audits: Vec<ColumnAudit> = Vec::new();
     let mut duplicate_rows = 0;
@@ -149,13 +152,26 @@ pub fn run(
         out.finish(events)
     })?;
 
+    let source_columns = audits.len() as u64;
+    // Derived columns are audited beside the source columns: how many accepted rows have a
+    // value, so a division by zero shows as nulls counted rather than as a crash.
+    for ((name, ty), nulls) in output.derived.iter().zip(&state.derived_nulls) {
+        audits.push(ColumnAudit {
+            column: name.clone(),
+            role: "derived".into(),
+            inferred_type: Type::from_arrow(ty).map_or("?", Type::name).to_string(),
+            type_source: "expression",
+            non_null: state.accepted - nulls,
+            rows: state.accepted,
+        });
+    }
     let rejected = state.rejects.len() as u64;
     out.write("rejects", &state.rejects.batch()?, &[])?;
     (ctx.progress)("writing audit");
     let event_audit = EventAudit {
         counts: Counts {
             rows_in: state.rows_in,
-            columns: audits.len() as u64,
+            columns: source_columns,
             accepted: state.accepted,
             rejected,
             duplicate_rows,
@@ -193,6 +209,9 @@ struct State {
     value_ok: u64,
     /// Rows of sources with a value column.
     value_rows: u64,
+    /// Accepted rows whose derived column is null (a division by zero, a null input, …),
+    /// per derived column.
+    derived_nulls: Vec<u64>,
 }
 
 impl State {
@@ -294,8 +313,7 @@ fn open<'a>(
             columns,
             own_filter: source.and_then(|s| s.filter.as_deref().map(|f| (key("where"), f))),
         },
-    )
-    .map_err(|e| e.in_config("", ""))?;
+    )?;
     let clock = match (&columns.timestamp, &columns.date) {
         (Some(ts), _) => Clock::Timestamp {
             col: csv.index(ts)?,
@@ -672,6 +690,9 @@ fn hand_on(
         }
     }
     account(&parsed, state);
+    for (nulls, array) in state.derived_nulls.iter_mut().zip(&derived) {
+        *nulls += array.null_count() as u64;
+    }
     let batch = output.batch(&parsed, &derived, &state.contacts, source.name)?;
     coalescer.push_batch(batch)?;
     while let Some(batch) = coalescer.next_completed_batch() {

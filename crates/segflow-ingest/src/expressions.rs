@@ -63,7 +63,9 @@ impl RowExpressions {
                 return Err(Error::config(
                     "",
                     key,
-                    format!("`{name}` is already a column of the input; name the derived column differently"),
+                    format!(
+                        "`{name}` is already a column of the input; name the derived column differently"
+                    ),
                 ));
             }
             let expr = Expr::parse(text, &available)
