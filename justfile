@@ -55,15 +55,16 @@ snapshots:
 openblas_kernels := if `grep -qsw avx512f /proc/cpuinfo && echo avx512 || true` == "avx512" { "SkylakeX" } else { "" }
 
 # Regenerate every oracle fixture: the pandas Walsoft features, matrix, transform and fit
-# (each script reads the previous one's output), and the scikit-learn clustering fixtures
-# (k-means, indices and PCA; DBSCAN and Ward; Gaussian mixtures). `git diff --stat` should
-# then show no change.
+# (each script reads the previous one's output), the expected values of the SQL expressions,
+# and the scikit-learn clustering fixtures (k-means, indices and PCA; DBSCAN and Ward;
+# Gaussian mixtures). `git diff --stat` should then show no change.
 oracle:
     python3 -m pip install --quiet -r tests/oracle/requirements.txt -r tests/oracle/cluster/requirements.txt
     OPENBLAS_CORETYPE={{openblas_kernels}} python3 tests/oracle/walsoft_features.py
     OPENBLAS_CORETYPE={{openblas_kernels}} python3 tests/oracle/walsoft_matrix.py
     OPENBLAS_CORETYPE={{openblas_kernels}} python3 tests/oracle/walsoft_fit.py
     python3 tests/oracle/purchases.py
+    python3 tests/oracle/expressions.py
     OPENBLAS_CORETYPE={{openblas_kernels}} python3 tests/oracle/cluster/make_fixtures.py
     OPENBLAS_CORETYPE={{openblas_kernels}} python3 tests/oracle/cluster/dbscan_ward.py
     OPENBLAS_CORETYPE={{openblas_kernels}} python3 tests/oracle/cluster/gmm.py

@@ -9,7 +9,7 @@ use arrow::array::{
 };
 use arrow::buffer::{BooleanBuffer, NullBuffer};
 use arrow::compute::kernels::{boolean, cmp, comparison, numeric, zip::zip};
-use arrow::compute::{prep_null_mask_filter, take};
+use arrow::compute::take;
 use arrow::datatypes::Float64Type;
 use arrow::error::ArrowError;
 
@@ -70,7 +70,7 @@ pub(crate) fn mask(root: &Node, batch: &RecordBatch) -> Result<BooleanArray, Exp
         ));
     }
     let values = eval(root, batch)?;
-    Ok(prep_null_mask_filter(values.as_boolean()))
+    Ok(true_rows(values.as_boolean()))
 }
 
 /// An Arrow error while evaluating `node`: a kernel refused arrays the type checker let
@@ -284,6 +284,16 @@ fn not(x: &Val) -> Result<Val, ArrowError> {
     boolean::not(x.bools()).map(|a| Val::new(Arc::new(a), x.scalar))
 }
 
+/// TRUE where `condition` is TRUE, FALSE where it is FALSE or NULL; no nulls. (Arrow's
+/// `prep_null_mask_filter` does this only for arrays that have nulls.)
+fn true_rows(condition: &BooleanArray) -> BooleanArray {
+    let values = match condition.nulls() {
+        Some(nulls) => condition.values() & nulls.inner(),
+        None => condition.values().clone(),
+    };
+    BooleanArray::new(values, None)
+}
+
 /// Whether a scalar condition is TRUE (NULL is not).
 fn is_true(condition: &Val) -> bool {
     condition.array.is_valid(0) && condition.bools().value(0)
@@ -311,7 +321,7 @@ fn case(
         result = if condition.scalar {
             if is_true(&condition) { then } else { result }
         } else {
-            let mask = prep_null_mask_filter(condition.bools());
+            let mask = true_rows(condition.bools());
             Val::new(zip(&mask, &then, &result).map_err(fail)?, false)
         };
     }
