@@ -74,6 +74,12 @@ bench:
     python3 -m pip install --quiet -r crates/segflow-cluster/benches/requirements.txt
     cargo bench -p segflow-cluster --bench vs_scikit_learn
 
+# SQL expression evaluation over 10^6 rows: segflow-expr, then pandas doing the same.
+bench-expressions:
+    python3 -m pip install --quiet -r tests/bench/requirements.txt
+    cargo run -p segflow-tests --example expression_speed
+    python3 tests/bench/expression_speed.py
+
 # The whole Walsoft pipeline against pandas + scikit-learn doing the same steps, side by side.
 bench-pipeline *flags="":
     python3 -m pip install --quiet -r tests/bench/requirements.txt

@@ -168,15 +168,16 @@ const CHUNKED: &[&str] = &[
     "ts >= '2000-01-01' AND date(ts) < '2030-06-30 12:00:00'",
 ];
 
-fn chunk_batch(
-    rows: Vec<(
-        Option<f64>,
-        Option<f64>,
-        Option<String>,
-        Option<bool>,
-        Option<i64>,
-    )>,
-) -> RecordBatch {
+/// One generated row: a, b, t, f, ts.
+type Row = (
+    Option<f64>,
+    Option<f64>,
+    Option<String>,
+    Option<bool>,
+    Option<i64>,
+);
+
+fn chunk_batch(rows: Vec<Row>) -> RecordBatch {
     let a: Float64Array = rows.iter().map(|r| r.0).collect();
     let b: Float64Array = rows.iter().map(|r| r.1).collect();
     let t: StringArray = rows.iter().map(|r| r.2.clone()).collect();
