@@ -55,10 +55,11 @@ snapshots:
 openblas_kernels := if `grep -qsw avx512f /proc/cpuinfo && echo avx512 || true` == "avx512" { "SkylakeX" } else { "" }
 
 # Regenerate every oracle fixture: the pandas Walsoft features, matrix, transform and fit
-# (each script reads the previous one's output), and the scikit-learn clustering fixtures
-# (k-means, indices and PCA; DBSCAN and Ward; Gaussian mixtures), and the event-log features
-# (the retail log, a relative-second call log, calls + SMS as two sources). `git diff --stat`
-# should then show no change.
+# (each script reads the previous one's output), the expected values of the SQL expressions,
+# the scikit-learn clustering fixtures (k-means, indices and PCA; DBSCAN and Ward; Gaussian
+# mixtures), the timestamp and time-zone fixtures, and the event-log features (the retail log,
+# a relative-second call log, calls + SMS as two sources). `git diff --stat` should then show
+# no change.
 oracle:
     python3 -m pip install --quiet -r tests/oracle/requirements.txt -r tests/oracle/cluster/requirements.txt
     OPENBLAS_CORETYPE={{openblas_kernels}} python3 tests/oracle/walsoft_features.py
@@ -70,6 +71,7 @@ oracle:
     python3 tests/oracle/retail.py
     python3 tests/oracle/calllog.py
     python3 tests/oracle/twosource.py
+    python3 tests/oracle/expressions.py
     OPENBLAS_CORETYPE={{openblas_kernels}} python3 tests/oracle/cluster/make_fixtures.py
     OPENBLAS_CORETYPE={{openblas_kernels}} python3 tests/oracle/cluster/dbscan_ward.py
     OPENBLAS_CORETYPE={{openblas_kernels}} python3 tests/oracle/cluster/gmm.py
@@ -78,6 +80,12 @@ oracle:
 bench:
     python3 -m pip install --quiet -r crates/segflow-cluster/benches/requirements.txt
     cargo bench -p segflow-cluster --bench vs_scikit_learn
+
+# SQL expression evaluation over 10^6 rows: segflow-expr, then pandas doing the same.
+bench-expressions:
+    python3 -m pip install --quiet -r tests/bench/requirements.txt
+    cargo run -p segflow-tests --example expression_speed
+    python3 tests/bench/expression_speed.py
 
 # The whole Walsoft pipeline against pandas + scikit-learn doing the same steps, side by side.
 bench-pipeline *flags="":

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, AsArray, Float64Array, StringBuilder};
+use arrow::array::{Array, ArrayRef, AsArray, Float64Array, StringArray, StringBuilder};
 use arrow::compute::kernels::comparison;
 use arrow::datatypes::{Float64Type, TimestampMicrosecondType};
 use arrow::error::ArrowError;
@@ -128,20 +128,8 @@ pub(crate) fn eval(function: Function, args: &[Val]) -> Result<ArrayRef, ArrowEr
             x.as_primitive::<Float64Type>()
                 .unary::<_, Float64Type>(|v| round(v, digits)),
         )),
-        Function::Lower => {
-            let texts = x.as_string::<i32>();
-            map_text(x, |i, out| {
-                out.push_str(&texts.value(i).to_lowercase());
-                true
-            })
-        }
-        Function::Upper => {
-            let texts = x.as_string::<i32>();
-            map_text(x, |i, out| {
-                out.push_str(&texts.value(i).to_uppercase());
-                true
-            })
-        }
+        Function::Lower => change_case(x, u8::to_ascii_lowercase, str::to_lowercase),
+        Function::Upper => change_case(x, u8::to_ascii_uppercase, str::to_uppercase),
         Function::Length => Arc::new(
             x.as_string::<i32>()
                 .iter()
@@ -176,6 +164,34 @@ fn round(x: f64, digits: i32) -> f64 {
         (x / scale).round() * scale
     };
     if rounded.is_finite() { rounded } else { x }
+}
+
+/// lower or upper: Unicode's full mappings, which change the length of some text (`ß` →
+/// `SS`). When the rows hold only ASCII, the bytes are mapped in one pass and the offsets
+/// and nulls kept.
+fn change_case(array: &ArrayRef, ascii: fn(&u8) -> u8, unicode: fn(&str) -> String) -> ArrayRef {
+    let texts = array.as_string::<i32>();
+    let offsets = texts.value_offsets();
+    let (start, end) = (offsets[0] as usize, offsets[texts.len()] as usize);
+    if texts.values()[start..end].is_ascii() {
+        // Bytes outside the rows are mapped too; an ASCII mapping leaves every byte of a
+        // multi-byte character alone, so the buffer stays valid UTF-8.
+        let values: Vec<u8> = texts.values().iter().map(ascii).collect();
+        return Arc::new(StringArray::new(
+            texts.offsets().clone(),
+            values.into(),
+            texts.nulls().cloned(),
+        ));
+    }
+    map_text(array, |i, out| {
+        let text = texts.value(i);
+        if text.is_ascii() {
+            out.extend(text.bytes().map(|b| char::from(ascii(&b))));
+        } else {
+            out.push_str(&unicode(text));
+        }
+        true
+    })
 }
 
 /// Text for each row of `array` written by `write(row, out)` (returning false: NULL); NULL

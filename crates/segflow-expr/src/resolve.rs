@@ -201,12 +201,13 @@ impl<S: AsRef<str>> Resolver<'_, S> {
                 data_type,
                 format: None,
             } => self.cast(expr, data_type, pos, depth),
-            Ast::Cast { kind, .. } if matches!(kind, CastKind::TryCast | CastKind::SafeCast) => {
-                Err(unsupported(
-                    pos,
-                    "TRY_CAST and SAFE_CAST are not needed: CAST of text that is not a number already gives NULL",
-                ))
-            }
+            Ast::Cast {
+                kind: CastKind::TryCast | CastKind::SafeCast,
+                ..
+            } => Err(unsupported(
+                pos,
+                "TRY_CAST and SAFE_CAST are not needed: CAST of text that is not a number already gives NULL",
+            )),
             Ast::Function(function) => self.function(function, pos, depth),
             Ast::Floor {
                 expr,

@@ -71,3 +71,10 @@ fn empty_batches_and_types() {
     assert_eq!(Type::from_arrow(&arrow::datatypes::DataType::Int64), None);
     assert_eq!(Type::Text.name(), "text");
 }
+
+#[test]
+fn expressions_are_shared_between_threads() {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<Expr>();
+    send_sync::<ExprError>();
+}
