@@ -7,12 +7,12 @@ use std::sync::Arc;
 use arrow::array::{ArrayRef, Float64Array};
 use arrow::compute::cast;
 use arrow::datatypes::DataType;
-use indexmap::IndexMap;
 
 use segflow_core::error::Location;
 use segflow_core::{Error, Result};
 
 use crate::feature::Aggregation;
+use crate::layout::Columns;
 use crate::spec::Params;
 
 fn as_floats(name: &str, array: &ArrayRef) -> Result<Float64Array> {
@@ -34,16 +34,12 @@ pub struct Rows<'a> {
 }
 
 /// Ratios and log1p, each after the features it refers to. Nulls propagate.
-pub fn add_derived(
-    params: &Params,
-    columns: &mut IndexMap<String, (String, ArrayRef)>,
-    rows: &Rows<'_>,
-) -> Result<()> {
+pub fn add_derived(params: &Params, columns: &mut Columns, rows: &Rows<'_>) -> Result<()> {
     let order = params
         .derived_order()
         .map_err(|c| Error::Internal(format!("cycle survived validation: {c}")))?;
     for name in order {
-        let (block, _, feature) = params
+        let (_, _, feature) = params
             .features()
             .find(|(_, n, _)| *n == name)
             .expect("derived from params");
@@ -82,7 +78,7 @@ pub fn add_derived(
             }
             _ => unreachable!("only ratio and log1p are derived"),
         };
-        columns.insert(name.to_string(), (block.to_string(), Arc::new(array)));
+        columns.insert(name.to_string(), (name.to_string(), Arc::new(array)));
     }
     Ok(())
 }

@@ -3,51 +3,38 @@
 use arrow::array::ArrayRef;
 use indexmap::IndexMap;
 
-use crate::feature::Aggregation;
 use crate::spec::Params;
 use crate::{META_BLOCKS, META_ID_COLUMN, META_MODEL_COLUMNS};
 
+/// Computed columns by name: the feature each comes from (itself, or the `category_shares`
+/// feature it expands), and its values.
+pub type Columns = IndexMap<String, (String, ArrayRef)>;
+
 /// (block, column) in output order: block order, then declaration order within a block, with
-/// `category_shares` expansions in place.
-fn layout(
-    params: &Params,
-    columns: &IndexMap<String, (String, ArrayRef)>,
-) -> Vec<(String, String)> {
+/// `category_shares` expansions in place, in the order they were computed.
+fn layout(params: &Params, columns: &Columns) -> Vec<(String, String)> {
     let mut out = Vec::new();
     for (block, features) in &params.blocks {
-        for (name, feature) in features {
-            match feature.aggregation {
-                Aggregation::CategoryShares { .. } => {
-                    let prefix = format!("{name}_");
-                    out.extend(
-                        columns
-                            .iter()
-                            .filter(|(c, (b, _))| b == block && c.starts_with(&prefix))
-                            .map(|(c, _)| (block.clone(), c.clone())),
-                    );
-                }
-                _ => out.push((block.clone(), name.clone())),
-            }
+        for name in features.keys() {
+            out.extend(
+                columns
+                    .iter()
+                    .filter(|(_, (feature, _))| feature == name)
+                    .map(|(c, _)| (block.clone(), c.clone())),
+            );
         }
     }
     out
 }
 
-pub fn ordered_columns(
-    params: &Params,
-    mut columns: IndexMap<String, (String, ArrayRef)>,
-) -> Vec<(String, ArrayRef)> {
+pub fn ordered_columns(params: &Params, mut columns: Columns) -> Vec<(String, ArrayRef)> {
     layout(params, &columns)
         .into_iter()
         .filter_map(|(_, name)| columns.shift_remove(&name).map(|(_, array)| (name, array)))
         .collect()
 }
 
-pub fn finish_metadata(
-    params: &Params,
-    columns: &IndexMap<String, (String, ArrayRef)>,
-    id: &str,
-) -> Vec<(String, String)> {
+pub fn finish_metadata(params: &Params, columns: &Columns, id: &str) -> Vec<(String, String)> {
     let layout = layout(params, columns);
     let mut blocks = Vec::new();
     let mut model_columns = Vec::new();

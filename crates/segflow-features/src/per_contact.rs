@@ -5,7 +5,6 @@
 use std::sync::Arc;
 
 use arrow::array::{ArrayRef, Int64Array, StringArray};
-use indexmap::IndexMap;
 
 use segflow_core::artifact::{META_TIME_OF_DAY, ParquetBatches, batch, open_parquet_columns};
 use segflow_core::error::Location;
@@ -16,7 +15,7 @@ use crate::aggregate::{Global, Scope, Sorted, Source, event_feature, global};
 use crate::derived::{Rows, add_derived};
 use crate::events::{Events, read_events};
 use crate::feature::{Aggregation, Feature};
-use crate::layout::{finish_metadata, ordered_columns};
+use crate::layout::{Columns, finish_metadata, ordered_columns};
 use crate::schema;
 use crate::spec::Params;
 
@@ -81,7 +80,7 @@ pub fn from_events(
     let mut features = None;
     for contacts in kept.chunks(ParquetBatches::BATCH_ROWS) {
         let (sorted, sorted_of) = order_statistics(params, &events, &sources, contacts);
-        let mut columns: IndexMap<String, (String, ArrayRef)> = IndexMap::new();
+        let mut columns = Columns::new();
         for (((block, name, feature), global), (source, set)) in params
             .features()
             .zip(&globals)
@@ -99,7 +98,15 @@ pub fn from_events(
                 sorted: set.map(|i| &sorted[i]),
             };
             for (col, array) in event_feature(name, feature, &scope) {
-                columns.insert(col, (block.to_string(), array));
+                let another = col != name && params.features().any(|(_, n, _)| n == col);
+                if another || columns.contains_key(&col) {
+                    return Err(Error::config(
+                        "",
+                        format!("blocks.{block}.{name}"),
+                        format!("its column `{col}` has the name of another feature's column"),
+                    ));
+                }
+                columns.insert(col, (name.to_string(), array));
             }
         }
         let ids: Vec<&str> = contacts.iter().map(|&g| events.ids[g].as_str()).collect();

@@ -2,7 +2,6 @@
 
 use arrow::array::{Array, ArrayRef, AsArray, RecordBatch, StringArray};
 use arrow::compute::take;
-use indexmap::IndexMap;
 
 use segflow_core::artifact::{Artifact, batch};
 use segflow_core::{Error, Result};
@@ -10,7 +9,7 @@ use segflow_core::{Error, Result};
 use crate::META_ID_COLUMN;
 use crate::derived::{Rows, add_derived};
 use crate::feature::Aggregation;
-use crate::layout::{finish_metadata, ordered_columns};
+use crate::layout::{Columns, finish_metadata, ordered_columns};
 use crate::schema::wrong_type;
 use crate::spec::Params;
 
@@ -39,13 +38,13 @@ pub fn from_table(artifact: &Artifact, params: &Params) -> Result<FeatureTable> 
     let mut order: Vec<u32> = (0..ids.len() as u32).collect();
     order.sort_by(|&a, &b| ids.value(a as usize).cmp(ids.value(b as usize)));
     let order = arrow::array::UInt32Array::from(order);
-    let mut columns: IndexMap<String, (String, ArrayRef)> = IndexMap::new();
-    for (block, name, feature) in params.features() {
+    let mut columns = Columns::new();
+    for (_, name, feature) in params.features() {
         if let Aggregation::Column(source) = &feature.aggregation {
             let array = artifact.column(source)?;
             columns.insert(
                 name.to_string(),
-                (block.to_string(), take(array.as_ref(), &order, None)?),
+                (name.to_string(), take(array.as_ref(), &order, None)?),
             );
         }
     }
