@@ -293,3 +293,77 @@ fn a_date_only_log_still_gives_day_level_features() {
     assert_eq!(recency, [0.0, 3.0]);
     assert_eq!(ours.batch.column(0).len(), 2);
 }
+
+/// Epoch timestamps ingested with `timezone:`, against tests/oracle/timezone.py (Python's
+/// zoneinfo): every event's wall-clock time, across both zones' daylight-saving changes in
+/// March 2024, and the zone recorded in the artifact.
+#[test]
+fn epoch_timestamps_follow_the_configured_time_zone() {
+    let (header, records) = read_csv(&oracle("timezone.csv"));
+    for zone in ["America/New_York", "Europe/Berlin"] {
+        let scratch = Scratch::new("timezone");
+        let params = scratch.path().join("ingest.yaml");
+        std::fs::write(
+            &params,
+            format!(
+                "mode: events\ncolumns: {{contact: contact, timestamp: ts, value: duration}}\n\
+                 formats: {{timestamp: unix_seconds}}\ntimezone: {zone}\n"
+            ),
+        )
+        .unwrap();
+        let out = scratch.path().join("ingest");
+        let o = run_stage(
+            "ingest",
+            oracle("calls_unix_seconds.csv").to_str().unwrap(),
+            &out,
+            params.to_str().unwrap(),
+        );
+        assert!(o.status.success(), "{}", stderr(&o));
+        let events = read_parquet(&out.join("events.parquet")).unwrap();
+        assert_eq!(events.meta("segflow.timezone"), Some(zone));
+        let ts = events
+            .column("ts")
+            .unwrap()
+            .as_primitive::<TimestampMicrosecondType>()
+            .clone();
+        let lines = events
+            .column("source_line")
+            .unwrap()
+            .as_primitive::<arrow::datatypes::UInt64Type>()
+            .clone();
+        let z = csv_position(&header, zone);
+        assert_eq!(ts.len(), records.len());
+        for r in 0..ts.len() {
+            let want = &records[lines.value(r) as usize - 2];
+            assert_eq!(want[0].parse::<u64>().unwrap(), lines.value(r));
+            assert_eq!(
+                ts.value(r),
+                want[z].parse::<i64>().unwrap(),
+                "{zone} line {}",
+                lines.value(r)
+            );
+        }
+    }
+}
+
+#[test]
+fn an_unknown_time_zone_is_a_config_error() {
+    let scratch = Scratch::new("timezone-bad");
+    let params = scratch.path().join("ingest.yaml");
+    std::fs::write(
+        &params,
+        "mode: events\ncolumns: {contact: contact, timestamp: ts}\n\
+         formats: {timestamp: unix_seconds}\ntimezone: Mars/Olympus\n",
+    )
+    .unwrap();
+    let out = scratch.path().join("ingest");
+    let o = run_stage(
+        "ingest",
+        oracle("calls_unix_seconds.csv").to_str().unwrap(),
+        &out,
+        params.to_str().unwrap(),
+    );
+    assert_eq!(o.status.code(), Some(78), "{}", stderr(&o));
+    assert!(stderr(&o).contains("timezone") && stderr(&o).contains("Mars/Olympus"));
+    assert!(!out.exists());
+}

@@ -25,6 +25,13 @@ use segflow_transform::{Projection, Transform};
 
 #[derive(Debug, Serialize)]
 pub struct Report {
+    /// Rows read from the input files.
+    pub rows_read: u64,
+    /// Rows left out by the run's rules (`where`, blank ids, duplicates).
+    pub excluded: u64,
+    /// Rows refused as bad data.
+    pub rejected: u64,
+    /// Contacts scored.
     pub rows: usize,
     pub output: PathBuf,
     /// Contacts per segment, in segment order.
@@ -264,18 +271,21 @@ impl Drop for Scratch {
     }
 }
 
+/// Scores the new records in `inputs` (one file, or one per source of a run that ingested
+/// several, in the same order).
 pub fn assign(
     run_dir: &Path,
-    input: &Path,
+    inputs: &[PathBuf],
     output: &Path,
     as_of: Option<&str>,
     progress: &dyn Fn(&str),
 ) -> Result<Report> {
-    require(run_dir, input)?;
+    require(run_dir, inputs)?;
+    let input = inputs[0].as_path();
     let mut run = LockedRun::open(run_dir)?;
     let scoring = Scoring::load(&mut run, as_of)?;
     let scratch = Scratch::beside(output)?;
-    let features = new_features(input, &scoring, &scratch, progress)?;
+    let (features, rows) = new_features(inputs, &scoring, &scratch, progress)?;
     progress("transform and nearest centroid");
     let contacts = Contacts::of(&features, &scoring, input)?;
     let scored = scoring.model.assign(contacts.x.view());
@@ -285,53 +295,88 @@ pub fn assign(
         &table,
         &contacts.id_column,
         &run.read,
-        input,
+        inputs,
         as_of,
         scoring.seed,
     )?;
     Ok(Report {
+        rows_read: rows.rows_in,
+        excluded: rows.excluded,
+        rejected: rows.rejected,
         rows: contacts.ids.len(),
         output: output.to_path_buf(),
         segments: segment_counts(&scoring.model, &scored),
     })
 }
 
-fn require(run_dir: &Path, input: &Path) -> Result<()> {
+fn require(run_dir: &Path, inputs: &[PathBuf]) -> Result<()> {
     if !run_dir.is_dir() {
         return Err(Error::NoInput {
             path: run_dir.to_path_buf(),
             reason: "no such run directory".into(),
         });
     }
-    if !input.is_file() {
-        return Err(Error::NoInput {
-            path: input.to_path_buf(),
-            reason: "no such file".into(),
-        });
+    if inputs.is_empty() {
+        return Err(Error::Usage("assign needs at least one --input".into()));
+    }
+    for input in inputs {
+        if !input.exists() {
+            return Err(Error::NoInput {
+                path: input.to_path_buf(),
+                reason: "no such file".into(),
+            });
+        }
     }
     Ok(())
+}
+
+/// How the new records' rows were accounted for by the run's ingest.
+struct RowCounts {
+    rows_in: u64,
+    excluded: u64,
+    rejected: u64,
+}
+
+impl RowCounts {
+    fn of(audit_summary: &Path) -> Result<Self> {
+        let summary = read_parquet(audit_summary)?;
+        let count = |name: &str| -> Result<u64> {
+            let column = summary.column(name)?;
+            column
+                .as_primitive_opt::<arrow::datatypes::UInt64Type>()
+                .map(|a| a.value(0))
+                .ok_or_else(|| Error::Internal(format!("audit column {name} is not a count")))
+        };
+        Ok(Self {
+            rows_in: count("rows_in")?,
+            excluded: count("excluded")?,
+            rejected: count("rejected")?,
+        })
+    }
 }
 
 /// The new records through the run's own ingest and features stages, in the scratch
 /// directory.
 fn new_features(
-    input: &Path,
+    inputs: &[PathBuf],
     scoring: &Scoring,
     scratch: &Scratch,
     progress: &dyn Fn(&str),
-) -> Result<Artifact> {
+) -> Result<(Artifact, RowCounts)> {
+    let input = inputs[0].as_path();
     let stage_dir = |stage: &dyn Stage| scratch.0.join(stage.kind());
     progress("ingest");
     let ingest: &dyn Stage = &segflow_ingest::IngestStage;
     let (_, written) = run_with_params(
         ingest,
-        &[input.to_path_buf()],
+        inputs,
         &scoring.ingest_params,
         &stage_dir(ingest),
         scoring.seed,
         progress,
     )?;
     let events = pick(&written, &["events.parquet", "table.parquet"])?;
+    let rows = RowCounts::of(&pick(&written, &["audit_summary.parquet"])?)?;
     progress("features");
     let features_stage: &dyn Stage = &segflow_features::FeaturesStage;
     let (_, written) = run_with_params(
@@ -353,7 +398,7 @@ fn new_features(
         }
         other => other,
     })?;
-    read_parquet(&pick(&written, &["features.parquet"])?)
+    Ok((read_parquet(&pick(&written, &["features.parquet"])?)?, rows))
 }
 
 fn pick(written: &[PathBuf], names: &[&str]) -> Result<PathBuf> {
@@ -488,7 +533,7 @@ fn write_scored(
     table: &RecordBatch,
     id_column: &str,
     read: &BTreeMap<String, String>,
-    input: &Path,
+    inputs: &[PathBuf],
     as_of: Option<&str>,
     seed: u64,
 ) -> Result<()> {
@@ -496,14 +541,7 @@ fn write_scored(
         "model": read,
         "as_of": as_of,
     }))?;
-    let mut input_hashes = BTreeMap::new();
-    input_hashes.insert(
-        input
-            .file_name()
-            .map(|f| f.to_string_lossy().into_owned())
-            .unwrap_or_default(),
-        file_sha256(input)?,
-    );
+    let input_hashes = segflow_core::stage::input_hashes(inputs)?;
     let provenance = Provenance {
         stage: "assign".into(),
         params_hash: params_hash("assign", &params)?,

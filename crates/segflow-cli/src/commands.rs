@@ -243,7 +243,7 @@ pub(crate) fn synth_calls(rows: u64, contacts: u64, seed: u64, output: &Path) ->
 /// `segflow assign`: new records scored with a finished run, and the contacts per segment.
 pub(crate) fn assign(
     model: &Path,
-    input: &Path,
+    input: &[PathBuf],
     output: &Path,
     as_of: Option<&str>,
     json: bool,
@@ -258,13 +258,22 @@ pub(crate) fn assign(
     let report = crate::assign::assign(model, input, output, as_of, &progress)?;
     let seconds = started.elapsed().as_secs_f64();
     if json {
-        print_json(
-            &serde_json::json!({ "rows": report.rows, "output": report.output, "segments": report.segments, "seconds": seconds }),
-        )?;
+        print_json(&serde_json::json!({
+            "rows": report.rows,
+            "rows_read": report.rows_read,
+            "excluded": report.excluded,
+            "rejected": report.rejected,
+            "output": report.output,
+            "segments": report.segments,
+            "seconds": seconds
+        }))?;
         return Ok(0);
     }
     println!(
-        "assign: {} contacts → {} in {seconds:.2} s",
+        "assign: {} rows read, {} excluded by rule, {} rejected; {} contacts scored → {} in {seconds:.2} s",
+        report.rows_read,
+        report.excluded,
+        report.rejected,
         report.rows,
         report.output.display()
     );

@@ -113,9 +113,11 @@ enum Command {
         /// Run directory of a pipeline run through fit (holds segflow.lock).
         #[arg(long)]
         model: PathBuf,
-        /// New records in the same CSV layout as the run's ingest input.
-        #[arg(long)]
-        input: PathBuf,
+        /// New records in the layout of the run's ingest input: the raw file as it comes
+        /// (the run's derivations, filters and dedupe are applied again). Repeat it for a run
+        /// that ingested several sources, one file per source in the pipeline's order.
+        #[arg(long, required = true)]
+        input: Vec<PathBuf>,
         /// Parquet file to write (atomically).
         #[arg(long)]
         output: PathBuf,

@@ -301,7 +301,7 @@ fn parse_stage(
         )
     })?;
     let needs = string_list(body.get("needs"), &key("needs"), file)?;
-    let inputs = string_list(body.get("input"), &key("input"), file)?
+    let mut inputs: Vec<PathBuf> = string_list(body.get("input"), &key("input"), file)?
         .into_iter()
         .map(PathBuf::from)
         .collect();
@@ -336,6 +336,19 @@ fn parse_stage(
     let outputs = stage
         .plan(&params)
         .map_err(|e| e.in_config(file, &format!("stages.{name}")))?;
+    let named = stage
+        .external_inputs(&params)
+        .map_err(|e| e.in_config(file, &format!("stages.{name}")))?;
+    if !named.is_empty() {
+        if !inputs.is_empty() {
+            return Err(Error::config(
+                file,
+                key("input"),
+                "the inputs are named by the stage's own settings (`sources`); drop `input`",
+            ));
+        }
+        inputs = named;
+    }
     Ok(StageSpec {
         name: name.to_string(),
         stage,

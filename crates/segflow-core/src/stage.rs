@@ -39,6 +39,12 @@ pub trait Stage: Sync {
     /// bumps its version, or that of the algorithm its params select.
     fn algorithm_version(&self, params: &ParamTree) -> Result<String>;
 
+    /// The files a stage that reads external input names in its own params (an ingest's
+    /// `sources`), read when the stage's `input` is not given.
+    fn external_inputs(&self, _params: &ParamTree) -> Result<Vec<PathBuf>> {
+        Ok(Vec::new())
+    }
+
     /// Runs the stage, writing every planned artifact into `out`; returns the stage's row count
     /// (rows of its main artifact) for the summary.
     fn run(

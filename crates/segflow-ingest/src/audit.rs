@@ -66,6 +66,10 @@ pub struct Rejects {
     value: Vec<Option<String>>,
     /// Records with the wrong number of fields (excluded from column profiles).
     pub wrong_width: u64,
+    /// The input each reject came from, as an index into `inputs`.
+    input: Vec<u32>,
+    /// The names of the inputs (sources) read so far; a `source` column when several.
+    inputs: Vec<String>,
 }
 
 impl Rejects {
@@ -79,6 +83,7 @@ impl Rejects {
         if field.is_none() {
             self.wrong_width += 1;
         }
+        self.input.push(self.inputs.len().saturating_sub(1) as u32);
         self.line.push(line);
         self.field.push(field);
         self.reason.push(reason);
@@ -99,13 +104,20 @@ impl Rejects {
         self.line.len()
     }
 
-    /// Fails the stage when too many rows were refused, quoting the first refusal.
-    pub fn check_fraction(&self, input: &Path, rows_in: u64, max: f64) -> Result<()> {
+    /// Rejects pushed from now on come from the source `name`.
+    pub fn start_source(&mut self, name: &str) {
+        self.inputs.push(name.to_string());
+    }
+
+    /// Fails the stage when too many rows were refused, quoting the first refusal; `files`
+    /// are the inputs in the order their sources were started (one without sources).
+    pub fn check_fraction(&self, files: &[&Path], rows_in: u64, max: f64) -> Result<()> {
         let fraction = self.len() as f64 / rows_in as f64;
         if fraction <= max {
             return Ok(());
         }
-        let mut location = Location::file(input).line(self.line[0]);
+        let file = files[(self.input[0] as usize).min(files.len() - 1)];
+        let mut location = Location::file(file).line(self.line[0]);
         if let Some(field) = &self.field[0] {
             location = location.column(field);
         }
@@ -121,7 +133,7 @@ impl Rejects {
     }
 
     pub fn batch(&self) -> Result<arrow::array::RecordBatch> {
-        batch(vec![
+        let mut columns: Vec<(&str, ArrayRef)> = vec![
             (
                 "source_line",
                 Arc::new(UInt64Array::from(self.line.clone())) as ArrayRef,
@@ -129,7 +141,16 @@ impl Rejects {
             ("field", Arc::new(StringArray::from(self.field.clone()))),
             ("reason", Arc::new(StringArray::from(self.reason.clone()))),
             ("value", Arc::new(StringArray::from(self.value.clone()))),
-        ])
+        ];
+        if self.inputs.len() > 1 {
+            columns.push((
+                "source",
+                Arc::new(StringArray::from_iter_values(
+                    self.input.iter().map(|&i| self.inputs[i as usize].as_str()),
+                )),
+            ));
+        }
+        batch(columns)
     }
 }
 
@@ -196,6 +217,24 @@ pub struct Counts {
     pub accepted: u64,
     pub rejected: u64,
     pub duplicate_rows: u64,
+    pub excluded: Excluded,
+}
+
+/// Rows left out by rule rather than refused as bad data.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Excluded {
+    /// A blank contact id, with `blank_ids: exclude`.
+    pub blank_ids: u64,
+    /// A repeat of an earlier row, with `dedupe: exact`.
+    pub duplicates: u64,
+    /// Not kept by a `where` condition.
+    pub by_where: u64,
+}
+
+impl Excluded {
+    pub fn total(&self) -> u64 {
+        self.blank_ids + self.duplicates + self.by_where
+    }
 }
 
 impl Counts {
@@ -213,6 +252,10 @@ impl Counts {
                 ])),
             ),
             ("duplicate_rows", one(self.duplicate_rows)),
+            ("excluded", one(self.excluded.total())),
+            ("excluded_blank_ids", one(self.excluded.blank_ids)),
+            ("excluded_duplicates", one(self.excluded.duplicates)),
+            ("excluded_by_where", one(self.excluded.by_where)),
         ]
     }
 }

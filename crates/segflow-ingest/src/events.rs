@@ -1,217 +1,81 @@
-//! Events mode: one output row per accepted CSV record.
+//! Events mode: one output row per accepted record, from one file or several sources.
+//!
+//! Each record is, in this order: rejected for the wrong number of fields; excluded for a
+//! blank contact id (`blank_ids: exclude`) or as a repeat of an earlier record (`dedupe:
+//! exact`); rejected when a field does not parse; excluded when a `where` does not keep it;
+//! otherwise accepted. So `rows_in = accepted + excluded + rejected`.
 
-use std::path::Path;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, SyncSender, channel, sync_channel};
 
-use arrow::array::{
-    ArrayRef, Float64Array, RecordBatch, StringArray, TimestampMicrosecondArray, UInt64Array,
-};
-use chrono::NaiveTime;
-use chrono::format::{Item, Numeric, Parsed, StrftimeItems};
+use arrow::array::{Array, ArrayRef, AsArray, RecordBatch, StringArray, new_null_array};
+use arrow::compute::filter_record_batch;
+use arrow::compute::kernels::coalesce::BatchCoalescer;
+use arrow::datatypes::{DataType, Float64Type, SchemaRef, TimestampMicrosecondType, UInt32Type};
 use csv::ByteRecord;
 
 use segflow_core::artifact::{META_ID_COLUMN, META_TIME_OF_DAY, batch};
-use segflow_core::calendar::MICROS_PER_SECOND;
 use segflow_core::error::Location;
 use segflow_core::stage::{OutputDir, StageCtx, StagedStream};
 use segflow_core::{Error, Result};
 
-use crate::audit::{self, ColumnAudit, Counts, EventAudit, EventTally, Rejects};
-use crate::privacy::{IdHasher, normalize_id};
+use segflow_expr::Type;
+
+use crate::audit::{self, ColumnAudit, Counts, EventAudit, EventTally, Excluded, Rejects};
+use crate::clock::{Clock, ClockFormats};
+use crate::contacts::Contacts;
+use crate::expressions::{RowExpressions, SourceColumns};
+use crate::privacy::IdHasher;
 use crate::reader::{ColumnProfile, Csv, Duplicates, field};
-use crate::{Outputs, Params, SECONDS_SINCE, UNIX_MILLIS, UNIX_SECONDS};
-
-enum Clock {
-    Timestamp { col: usize },
-    DateTime { date: usize, time: Option<usize> },
-}
-
-struct Layout {
-    contact: usize,
-    clock: Clock,
-    value: Option<usize>,
-    category: Option<usize>,
-    keep: Vec<usize>,
-}
-
-/// Accepted rows not yet handed to the Parquet writer: at most one batch.
-struct Columns {
-    line: Vec<u64>,
-    /// Indices into [`Contacts`].
-    contact: Vec<u32>,
-    ts: Vec<i64>,
-    value: Option<Vec<f64>>,
-    category: Option<Vec<Option<String>>>,
-    keep: Vec<Vec<Option<String>>>,
-}
-
-impl Columns {
-    fn new(layout: &Layout) -> Self {
-        Self {
-            line: Vec::new(),
-            contact: Vec::new(),
-            ts: Vec::new(),
-            value: layout.value.map(|_| Vec::new()),
-            category: layout.category.map(|_| Vec::new()),
-            keep: vec![Vec::new(); layout.keep.len()],
-        }
-    }
-
-    fn len(&self) -> usize {
-        self.line.len()
-    }
-
-    /// Moves the buffered rows into a record batch, leaving the buffers empty.
-    fn take_batch(&mut self, keep_names: &[String], contacts: &Contacts) -> Result<RecordBatch> {
-        let ids =
-            StringArray::from_iter_values(self.contact.iter().map(|&c| &*contacts.ids[c as usize]));
-        self.contact.clear();
-        let mut arrays: Vec<(&str, ArrayRef)> = vec![
-            ("contact_id", Arc::new(ids)),
-            (
-                "ts",
-                Arc::new(TimestampMicrosecondArray::from(std::mem::take(
-                    &mut self.ts,
-                ))),
-            ),
-        ];
-        if let Some(value) = &mut self.value {
-            arrays.push(("value", Arc::new(Float64Array::from(std::mem::take(value)))));
-        }
-        if let Some(category) = &mut self.category {
-            arrays.push((
-                "category",
-                Arc::new(StringArray::from(std::mem::take(category))),
-            ));
-        }
-        for (name, kept) in keep_names.iter().zip(&mut self.keep) {
-            arrays.push((
-                name.as_str(),
-                Arc::new(StringArray::from(std::mem::take(kept))),
-            ));
-        }
-        arrays.push((
-            "source_line",
-            Arc::new(UInt64Array::from(std::mem::take(&mut self.line))),
-        ));
-        batch(arrays)
-    }
-}
-
-struct Row {
-    contact: u32,
-    ts: i64,
-    value: Option<f64>,
-    category: Option<String>,
-}
-
-/// Why a record was rejected: the offending field and the reason.
-struct Reject {
-    field: String,
-    reason: String,
-    /// The offending text, unless the field is the contact or a PII column.
-    value: Option<String>,
-}
-
-/// Every contact seen, by its canonical raw text (so each is hashed once), with its
-/// pseudonymous id, the line it first appeared on, and whether a row of it was accepted.
-/// Memory grows with contacts, not rows.
-#[derive(Default)]
-struct Contacts {
-    /// foldhash rather than SipHash: one lookup per row.
-    by_raw: foldhash::HashMap<Box<str>, u32>,
-    ids: Vec<Box<str>>,
-    first_line: Vec<u64>,
-    accepted: Vec<bool>,
-}
-
-impl Contacts {
-    fn index(&mut self, canonical: &str, hasher: &IdHasher, line: u64) -> u32 {
-        if let Some(&i) = self.by_raw.get(canonical) {
-            return i;
-        }
-        let i = self.ids.len() as u32;
-        self.ids.push(hasher.id(canonical).into());
-        self.first_line.push(line);
-        self.accepted.push(false);
-        self.by_raw.insert(canonical.into(), i);
-        i
-    }
-
-    fn accepted(&self) -> u64 {
-        self.accepted.iter().filter(|&&a| a).count() as u64
-    }
-
-    /// Refuses two contacts with one id, naming the line where the second first appeared.
-    fn check_distinct(&self, path: &Path, column: &str) -> Result<()> {
-        let mut order: Vec<usize> = (0..self.ids.len()).collect();
-        order.sort_unstable_by(|&a, &b| self.ids[a].cmp(&self.ids[b]));
-        for pair in order.windows(2) {
-            let (a, b) = (pair[0], pair[1]);
-            if self.ids[a] == self.ids[b] {
-                let line = self.first_line[a].max(self.first_line[b]);
-                return Err(Error::data(
-                    Location::file(path).line(line).column(column),
-                    format!(
-                        "two different contacts hash to the same id {}; raise privacy.id.hex_chars",
-                        self.ids[a]
-                    ),
-                ));
-            }
-        }
-        Ok(())
-    }
-}
+use crate::rows::{
+    CATEGORY, Columns, Extra, LINE, Layout, Parsing, Reading, TS, VALUE, blank_contact,
+};
+use crate::{BlankIds, Dedupe, EventColumns, Formats, Outputs, Params, Source, ValueType};
 
 /// Rows per Parquet batch: a multiple of the writer's 1,024-row mini-batch, so the file's
 /// bytes do not depend on how the input was cut.
 const BATCH_ROWS: usize = segflow_core::artifact::ParquetBatches::BATCH_ROWS;
 
+/// One input file, opened, with everything needed to read it.
+struct Opened<'a> {
+    /// The `source` tag; `None` for a single-file ingest.
+    name: Option<&'a str>,
+    path: PathBuf,
+    header: Vec<String>,
+    /// Taken by the reader thread.
+    csv: Option<Csv>,
+    columns: &'a EventColumns,
+    formats: &'a Formats,
+    clock_formats: ClockFormats,
+    layout: Layout,
+    expressions: RowExpressions,
+}
+
+/// The events artifact's columns besides contact_id, ts and source_line.
+struct OutputColumns {
+    value: bool,
+    category: bool,
+    /// Kept columns with their types, then hashed ones (text).
+    extras: Vec<(String, ValueType)>,
+    derived: Vec<(String, DataType)>,
+    source: bool,
+}
+
 pub fn run(
-    input: &Path,
+    inputs: &[PathBuf],
     params: &Params,
     ids: &IdHasher,
     out: &mut OutputDir,
     ctx: &StageCtx<'_>,
 ) -> Result<Outputs> {
-    let cols = params
-        .columns
-        .as_ref()
-        .expect("validated: events mode has columns");
-    let csv = Csv::open(input, params)?;
-    let layout = Layout {
-        contact: csv.index(&cols.contact)?,
-        clock: match (&cols.timestamp, &cols.date) {
-            (Some(ts), _) => Clock::Timestamp {
-                col: csv.index(ts)?,
-            },
-            (None, Some(date)) => Clock::DateTime {
-                date: csv.index(date)?,
-                time: cols.time.as_ref().map(|t| csv.index(t)).transpose()?,
-            },
-            (None, None) => unreachable!("validated: a clock column is set"),
-        },
-        value: cols.value.as_ref().map(|v| csv.index(v)).transpose()?,
-        category: cols.category.as_ref().map(|c| csv.index(c)).transpose()?,
-        keep: params
-            .keep
-            .iter()
-            .map(|k| csv.index(k))
-            .collect::<Result<_>>()?,
-    };
-    let formats = ClockFormats::new(params)?;
-    let header = csv.header.clone();
-    let n_fields = header.len();
-    let mut rejects = Rejects::default();
-    let mut columns = Columns::new(&layout);
-    let mut contacts = Contacts::default();
-    let mut tally = EventTally::default();
-    let mut values: Vec<f64> = Vec::new();
-    let (mut rows_in, mut accepted, mut ts_ok, mut value_ok) = (0u64, 0u64, 0u64, 0u64);
-
-    let time_of_day = formats.time_of_day(&layout.clock);
-    let roles = roles(params, &header);
+    let mut opened = open_all(inputs, params)?;
+    let output = output_columns(params, &opened)?;
+    let time_of_day = opened
+        .iter()
+        .all(|o| o.clock_formats.time_of_day(&o.layout.clock));
+    let roles = roles(params, &opened);
     let mut extra = vec![
         (META_ID_COLUMN.to_string(), "contact_id".to_string()),
         (
@@ -223,20 +87,30 @@ pub fn run(
     if !time_of_day {
         extra.push((META_TIME_OF_DAY.to_string(), "false".to_string()));
     }
-    let schema = Columns::new(&layout)
-        .take_batch(&params.keep, &contacts)?
-        .schema();
-    let events = out.stream("events", schema, &extra)?;
+    if let Some(zone) = &params.timezone {
+        extra.push(("segflow.timezone".to_string(), zone.clone()));
+    }
+    let schema = output.schema()?;
+    let events = out.stream("events", schema.clone(), &extra)?;
 
-    // Three threads in a pipeline, so reading, parsing and Parquet encoding overlap: the
-    // reader splits records (and profiles and fingerprints them), this thread parses and
-    // assigns contacts in input order, the writer encodes batches. Each hands over in order,
-    // so the output does not depend on how the work was spread.
+    let mut state = State {
+        contacts: Contacts::default(),
+        rejects: Rejects::default(),
+        tally: EventTally::default(),
+        values: Vec::new(),
+        rows_in: 0,
+        accepted: 0,
+        excluded: Excluded::default(),
+        parsed: 0,
+        ts_ok: 0,
+        value_ok: 0,
+        value_rows: 0,
+        derived_nulls: vec![0; output.derived.len()],
+    };
+    let mut audits: Vec<ColumnAudit> = Vec::new();
+    let mut duplicate_rows = 0;
     (ctx.progress)("reading CSV");
-    let (events, profiles, duplicates) = std::thread::scope(|scope| -> Result<_> {
-        let (records_tx, records_rx) = sync_channel::<Result<Chunk>>(4);
-        let (spent_tx, spent_rx) = channel::<Chunk>();
-        let reader = scope.spawn(move || read_records(csv, records_tx, spent_rx));
+    std::thread::scope(|scope| -> Result<()> {
         let (batches_tx, batches_rx) = sync_channel::<RecordBatch>(2);
         let writer = scope.spawn(move || -> Result<StagedStream> {
             let mut events = events;
@@ -245,164 +119,644 @@ pub fn run(
             }
             Ok(events)
         });
-        let parsed = (|| -> Result<()> {
-            for chunk in &records_rx {
-                let chunk = chunk?;
-                for (line, record) in &chunk {
-                    let line = *line;
-                    rows_in += 1;
-                    if rows_in % 1_000_000 == 0 {
-                        (ctx.progress)(&format!("{rows_in} rows read"));
-                    }
-                    if record.len() != n_fields {
-                        rejects.push_wrong_width(line, n_fields, record.len());
-                        continue;
-                    }
-                    let clock = parse_clock(record, &layout, &header, params, &formats);
-                    ts_ok += clock.is_ok() as u64;
-                    let value = parse_value(record, &layout, &header, params);
-                    value_ok += value.is_ok() as u64;
-                    let row = parse_contact(record, &layout, &header, ids, &mut contacts, line)
-                        .and_then(|contact| {
-                            let ts = clock?;
-                            let value = value?;
-                            let category = text(record, layout.category, &header)?;
-                            Ok(Row {
-                                contact,
-                                ts,
-                                value,
-                                category,
-                            })
-                        });
-                    match row {
-                        Ok(row) => {
-                            accepted += 1;
-                            tally.observe(row.ts);
-                            contacts.accepted[row.contact as usize] = true;
-                            columns.line.push(line);
-                            columns.contact.push(row.contact);
-                            columns.ts.push(row.ts);
-                            if let (Some(buffer), Some(v)) = (&mut columns.value, row.value) {
-                                buffer.push(v);
-                                values.push(v);
-                            }
-                            if let Some(buffer) = &mut columns.category {
-                                buffer.push(row.category);
-                            }
-                            for (k, &i) in layout.keep.iter().enumerate() {
-                                columns.keep[k]
-                                    .push(field(&record[i]).ok().flatten().map(str::to_string));
-                            }
-                            if columns.len() == BATCH_ROWS
-                                && batches_tx
-                                    .send(columns.take_batch(&params.keep, &contacts)?)
-                                    .is_err()
-                            {
-                                // The writer stopped on an error, which joining it returns.
-                                return Ok(());
-                            }
-                        }
-                        Err(r) => rejects.push(line, Some(r.field), r.reason, r.value),
-                    }
-                }
-                // The reader may have stopped; then the chunk is simply dropped.
-                let _ = spent_tx.send(chunk);
+        let mut coalescer = BatchCoalescer::new(schema.clone(), BATCH_ROWS);
+        let read = (|| -> Result<()> {
+            for source in opened.iter_mut() {
+                let read = read_source(
+                    scope,
+                    source,
+                    params,
+                    ids,
+                    &output,
+                    &mut state,
+                    &mut coalescer,
+                    &batches_tx,
+                    ctx,
+                )?;
+                duplicate_rows += read.duplicates;
+                audits.extend(column_audits(source, &read.profiles, read.profiled, &roles));
             }
-            if columns.len() > 0 {
-                let _ = batches_tx.send(columns.take_batch(&params.keep, &contacts)?);
+            coalescer.finish_buffered_batch()?;
+            while let Some(batch) = coalescer.next_completed_batch() {
+                if batches_tx.send(batch).is_err() {
+                    break;
+                }
             }
             Ok(())
         })();
         drop(batches_tx);
-        drop(records_rx);
-        let events = writer.join().expect("the writer thread does not panic");
-        let (profiles, duplicates) = reader.join().expect("the reader thread does not panic");
-        parsed?;
-        Ok((events?, profiles, duplicates))
+        let written = writer.join().expect("the writer thread does not panic");
+        read?;
+        let events = written?;
+        state.finish(inputs, params, &opened)?;
+        out.finish(events)
     })?;
-    let rejected = rejects.len() as u64;
-    if rows_in != accepted + rejected {
-        return Err(Error::Internal(format!(
-            "row accounting broken: {rows_in} in, {accepted} accepted, {rejected} rejected"
-        )));
-    }
-    if rows_in == 0 {
-        return Err(Error::data(
-            Location::file(input),
-            "no data rows after the header",
-        ));
-    }
-    rejects.check_fraction(input, rows_in, params.max_reject_fraction)?;
-    contacts.check_distinct(input, &cols.contact)?;
 
-    out.finish(events)?;
-    out.write("rejects", &rejects.batch()?, &[])?;
-
-    (ctx.progress)("writing audit");
-    let columns_audit: Vec<ColumnAudit> = header
-        .iter()
-        .zip(&profiles)
-        .map(|(name, p)| ColumnAudit {
+    let source_columns = audits.len() as u64;
+    // Derived columns are audited beside the source columns: how many accepted rows have a
+    // value, so a division by zero shows as nulls counted rather than as a crash.
+    for ((name, ty), nulls) in output.derived.iter().zip(&state.derived_nulls) {
+        audits.push(ColumnAudit {
             column: name.clone(),
-            role: roles.get(name).cloned().unwrap_or_else(|| "ignored".into()),
-            inferred_type: p.inferred().to_string(),
-            type_source: "inferred",
-            non_null: p.non_null,
-            rows: rows_in - rejects.wrong_width,
-        })
-        .collect();
+            role: "derived".into(),
+            inferred_type: Type::from_arrow(ty).map_or("?", Type::name).to_string(),
+            type_source: "expression",
+            non_null: state.accepted - nulls,
+            rows: state.accepted,
+        });
+    }
+    let rejected = state.rejects.len() as u64;
+    out.write("rejects", &state.rejects.batch()?, &[])?;
+    (ctx.progress)("writing audit");
     let event_audit = EventAudit {
         counts: Counts {
-            rows_in,
-            columns: n_fields as u64,
-            accepted,
+            rows_in: state.rows_in,
+            columns: source_columns,
+            accepted: state.accepted,
             rejected,
-            duplicate_rows: duplicates.count(),
+            duplicate_rows,
+            excluded: state.excluded,
         },
-        distinct_contacts: contacts.accepted(),
-        timestamp_parse_rate: ts_ok as f64 / rows_in as f64,
-        value_parse_rate: layout.value.map(|_| value_ok as f64 / rows_in as f64),
-        tally,
-        values: layout.value.map(|_| values),
+        distinct_contacts: state.contacts.accepted_count(),
+        timestamp_parse_rate: state.ts_ok as f64 / state.parsed.max(1) as f64,
+        value_parse_rate: output
+            .value
+            .then(|| state.value_ok as f64 / state.value_rows.max(1) as f64),
+        tally: state.tally,
+        values: output.value.then_some(state.values),
     };
-    audit::write_event_audit(out, event_audit, &columns_audit, &params.audit, time_of_day)?;
+    audit::write_event_audit(out, event_audit, &audits, &params.audit, time_of_day)?;
     Ok(Outputs {
-        rows_in,
-        accepted,
+        rows_in: state.rows_in,
+        accepted: state.accepted,
         rejected,
     })
 }
 
-/// Records with their starting lines, handed from the reader thread in input order.
-type Chunk = Vec<(u64, ByteRecord)>;
+/// Row accounting and what the audit collects across sources.
+struct State {
+    contacts: Contacts,
+    rejects: Rejects,
+    tally: EventTally,
+    /// Every accepted value, for the audit's exact quantiles.
+    values: Vec<f64>,
+    rows_in: u64,
+    accepted: u64,
+    excluded: Excluded,
+    /// Rows that reached parsing (not excluded before it).
+    parsed: u64,
+    ts_ok: u64,
+    value_ok: u64,
+    /// Rows of sources with a value column.
+    value_rows: u64,
+    /// Accepted rows whose derived column is null (a division by zero, a null input, …),
+    /// per derived column.
+    derived_nulls: Vec<u64>,
+}
+
+impl State {
+    /// The checks on the whole log, once every source is read.
+    fn finish(&self, inputs: &[PathBuf], params: &Params, opened: &[Opened<'_>]) -> Result<()> {
+        let rejected = self.rejects.len() as u64;
+        if self.rows_in != self.accepted + self.excluded.total() + rejected {
+            return Err(Error::Internal(format!(
+                "row accounting broken: {} in, {} accepted, {} excluded, {rejected} rejected",
+                self.rows_in,
+                self.accepted,
+                self.excluded.total()
+            )));
+        }
+        let files: Vec<&Path> = inputs.iter().map(PathBuf::as_path).collect();
+        if self.rows_in == 0 {
+            return Err(Error::data(
+                Location::file(files[0]),
+                "no data rows after the header",
+            ));
+        }
+        self.rejects
+            .check_fraction(&files, self.rows_in, params.max_reject_fraction)?;
+        if self.accepted == 0 && self.excluded.total() > 0 {
+            return Err(Error::data(
+                Location::file(files[0]),
+                format!(
+                    "every row was excluded by rule ({} by `where`, {} blank ids, {} duplicates, \
+                     {rejected} rejected of {}): nothing is left to segment",
+                    self.excluded.by_where,
+                    self.excluded.blank_ids,
+                    self.excluded.duplicates,
+                    self.rows_in
+                ),
+            ));
+        }
+        let contact_columns: Vec<&str> =
+            opened.iter().map(|o| o.columns.contact.as_str()).collect();
+        self.contacts.check_distinct(files[0], contact_columns[0])
+    }
+}
+
+/// Opens every input with its layout and compiled expressions, so a missing column or a bad
+/// expression in any source fails before a row is read.
+fn open_all<'a>(inputs: &[PathBuf], params: &'a Params) -> Result<Vec<Opened<'a>>> {
+    if params.sources.is_empty() {
+        let [input] = inputs else {
+            return Err(Error::Usage(format!(
+                "ingest reads exactly one input, got {}",
+                inputs.len()
+            )));
+        };
+        let columns = params
+            .columns
+            .as_ref()
+            .expect("validated: events mode has columns");
+        return Ok(vec![open(input, params, None, columns)?]);
+    }
+    if inputs.len() != params.sources.len() {
+        return Err(Error::Usage(format!(
+            "ingest has {} sources but was given {} input files",
+            params.sources.len(),
+            inputs.len()
+        )));
+    }
+    params
+        .sources
+        .iter()
+        .zip(inputs)
+        .map(|(source, input)| open(input, params, Some(source), &source.columns))
+        .collect()
+}
+
+fn open<'a>(
+    input: &Path,
+    params: &'a Params,
+    source: Option<&'a Source>,
+    columns: &'a EventColumns,
+) -> Result<Opened<'a>> {
+    let csv = Csv::open(input, &params.text_layout(Some(columns), source))?;
+    let formats = source
+        .and_then(|s| s.formats.as_ref())
+        .unwrap_or(&params.formats);
+    let key = |k: &str| match source {
+        Some(s) => format!(
+            "sources[{}].{k}",
+            params
+                .sources
+                .iter()
+                .position(|p| p.name == s.name)
+                .unwrap_or(0)
+        ),
+        None => k.to_string(),
+    };
+    let expressions = RowExpressions::compile(
+        params,
+        &SourceColumns {
+            header: &csv.header,
+            columns,
+            own_filter: source.and_then(|s| s.filter.as_deref().map(|f| (key("where"), f))),
+        },
+    )?;
+    let clock = match (&columns.timestamp, &columns.date) {
+        (Some(ts), _) => Clock::Timestamp {
+            col: csv.index(ts)?,
+        },
+        (None, Some(date)) => Clock::DateTime {
+            date: csv.index(date)?,
+            time: columns.time.as_ref().map(|t| csv.index(t)).transpose()?,
+        },
+        (None, None) => unreachable!("validated: a clock column is set"),
+    };
+    let mut extras: Vec<Extra> = Vec::new();
+    let typed =
+        |name: &str| Reading::Typed(params.types.get(name).copied().unwrap_or(ValueType::Text));
+    for name in &params.keep {
+        extras.push(Extra {
+            col: csv.index(name)?,
+            name: name.clone(),
+            reading: typed(name),
+        });
+    }
+    for name in &params.privacy.hash {
+        extras.push(Extra {
+            col: csv.index(name)?,
+            name: name.clone(),
+            reading: Reading::Hashed,
+        });
+    }
+    for name in expressions.extra_inputs() {
+        // A hashed column is read raw for conditions, under its own entry: the written one
+        // holds the pseudonym.
+        if extras
+            .iter()
+            .any(|e| e.name == name && e.reading != Reading::Hashed)
+        {
+            continue;
+        }
+        if params.privacy.hash.iter().any(|h| h == name) {
+            return Err(Error::config(
+                "",
+                "where",
+                format!("`{name}` is listed in privacy.hash; conditions cannot read it"),
+            ));
+        }
+        extras.push(Extra {
+            col: csv.index(name)?,
+            name: name.to_string(),
+            reading: typed(name),
+        });
+    }
+    let layout = Layout {
+        contact: csv.index(&columns.contact)?,
+        clock,
+        value: columns.value.as_ref().map(|v| csv.index(v)).transpose()?,
+        category: columns
+            .category
+            .as_ref()
+            .map(|c| csv.index(c))
+            .transpose()?,
+        extras,
+    };
+    Ok(Opened {
+        name: source.map(|s| s.name.as_str()),
+        clock_formats: ClockFormats::new(formats, params.zone()?)?,
+        path: csv.path.clone(),
+        header: csv.header.clone(),
+        csv: Some(csv),
+        columns,
+        formats,
+        layout,
+        expressions,
+    })
+}
+
+/// The output columns every source must be able to fill: derived columns of one type in all.
+fn output_columns(params: &Params, opened: &[Opened<'_>]) -> Result<OutputColumns> {
+    let derived = opened[0].expressions.derived_types();
+    for other in &opened[1..] {
+        for ((name, a), (_, b)) in derived.iter().zip(other.expressions.derived_types()) {
+            if *a != b {
+                return Err(Error::config(
+                    "",
+                    format!("derive.{name}"),
+                    format!(
+                        "is {} in source `{}` but {} in source `{}`",
+                        a.name(),
+                        opened[0].name.unwrap_or_default(),
+                        b.name(),
+                        other.name.unwrap_or_default()
+                    ),
+                ));
+            }
+        }
+    }
+    let mut extras: Vec<(String, ValueType)> = params
+        .keep
+        .iter()
+        .map(|k| {
+            (
+                k.clone(),
+                params.types.get(k).copied().unwrap_or(ValueType::Text),
+            )
+        })
+        .collect();
+    extras.extend(
+        params
+            .privacy
+            .hash
+            .iter()
+            .map(|h| (h.clone(), ValueType::Text)),
+    );
+    Ok(OutputColumns {
+        value: opened.iter().any(|o| o.layout.value.is_some()),
+        category: opened.iter().any(|o| o.layout.category.is_some()),
+        extras,
+        derived: derived.into_iter().map(|(n, t)| (n, t.arrow())).collect(),
+        source: opened.len() > 1 || opened[0].name.is_some(),
+    })
+}
+
+impl OutputColumns {
+    fn schema(&self) -> Result<SchemaRef> {
+        Ok(self.empty_batch()?.schema())
+    }
+
+    fn empty_batch(&self) -> Result<RecordBatch> {
+        let mut arrays: Vec<(&str, ArrayRef)> = vec![
+            ("contact_id", new_null_array(&DataType::Utf8, 0)),
+            (
+                "ts",
+                new_null_array(
+                    &DataType::Timestamp(arrow::datatypes::TimeUnit::Microsecond, None),
+                    0,
+                ),
+            ),
+        ];
+        if self.value {
+            arrays.push(("value", new_null_array(&DataType::Float64, 0)));
+        }
+        if self.category {
+            arrays.push(("category", new_null_array(&DataType::Utf8, 0)));
+        }
+        for (name, ty) in &self.extras {
+            arrays.push((name, new_null_array(&value_type(*ty), 0)));
+        }
+        for (name, ty) in &self.derived {
+            arrays.push((name, new_null_array(ty, 0)));
+        }
+        if self.source {
+            arrays.push(("source", new_null_array(&DataType::Utf8, 0)));
+        }
+        arrays.push(("source_line", new_null_array(&DataType::UInt64, 0)));
+        batch(arrays)
+    }
+
+    /// The accepted rows of `parsed` (with their derived columns) as output columns.
+    fn batch(
+        &self,
+        parsed: &RecordBatch,
+        derived: &[ArrayRef],
+        contacts: &Contacts,
+        source: Option<&str>,
+    ) -> Result<RecordBatch> {
+        let n = parsed.num_rows();
+        let column = |name: &str| parsed.column_by_name(name).cloned();
+        let ids = parsed
+            .column_by_name(crate::rows::CONTACT)
+            .expect("parsed batches carry the contact")
+            .as_primitive::<UInt32Type>();
+        let mut arrays: Vec<(&str, ArrayRef)> = vec![
+            (
+                "contact_id",
+                Arc::new(StringArray::from_iter_values(
+                    ids.values().iter().map(|&c| &*contacts.ids[c as usize]),
+                )),
+            ),
+            ("ts", column(TS).expect("parsed batches carry ts")),
+        ];
+        if self.value {
+            arrays.push((
+                "value",
+                column(VALUE).unwrap_or_else(|| new_null_array(&DataType::Float64, n)),
+            ));
+        }
+        if self.category {
+            arrays.push((
+                "category",
+                column(CATEGORY).unwrap_or_else(|| new_null_array(&DataType::Utf8, n)),
+            ));
+        }
+        for (name, _) in &self.extras {
+            arrays.push((
+                name,
+                column(name).expect("every source reads the kept columns"),
+            ));
+        }
+        for ((name, _), array) in self.derived.iter().zip(derived) {
+            arrays.push((name, array.clone()));
+        }
+        if self.source {
+            arrays.push((
+                "source",
+                Arc::new(StringArray::from_iter_values(std::iter::repeat_n(
+                    source.unwrap_or_default(),
+                    n,
+                ))),
+            ));
+        }
+        arrays.push((
+            "source_line",
+            column(LINE).expect("parsed batches carry lines"),
+        ));
+        batch(arrays)
+    }
+}
+
+fn value_type(t: ValueType) -> DataType {
+    match t {
+        ValueType::Number => DataType::Float64,
+        ValueType::Text => DataType::Utf8,
+    }
+}
+
+/// A record with its starting line and whether it repeats an earlier one (with dedupe).
+struct Record {
+    line: u64,
+    repeat: bool,
+    record: ByteRecord,
+}
+
+/// Records handed from the reader thread in input order.
+type Chunk = Vec<Record>;
 
 const CHUNK_RECORDS: usize = 4096;
+
+/// What reading one source found besides its rows.
+struct SourceRead {
+    profiles: Vec<ColumnProfile>,
+    /// Records of the right width, over which the columns were profiled.
+    profiled: u64,
+    duplicates: u64,
+}
+
+/// Reads one source: a reader thread splits records (profiling and fingerprinting them), this
+/// thread parses them in input order and hands finished batches to the writer.
+#[allow(clippy::too_many_arguments)]
+fn read_source<'scope>(
+    scope: &'scope std::thread::Scope<'scope, '_>,
+    source: &mut Opened<'_>,
+    params: &Params,
+    ids: &IdHasher,
+    output: &OutputColumns,
+    state: &mut State,
+    coalescer: &mut BatchCoalescer,
+    batches: &SyncSender<RecordBatch>,
+    ctx: &StageCtx<'_>,
+) -> Result<SourceRead> {
+    let header = source.header.clone();
+    let n_fields = header.len();
+    let csv = source.csv.take().expect("each source is read once");
+    let dedupe = params.dedupe == Dedupe::Exact;
+    let (records_tx, records_rx) = sync_channel::<Result<Chunk>>(4);
+    let (spent_tx, spent_rx) = channel::<Chunk>();
+    let reader = scope.spawn(move || read_records(csv, dedupe, records_tx, spent_rx));
+    if let Some(name) = source.name {
+        state.rejects.start_source(name);
+    }
+    let parsing = Parsing {
+        header: &header,
+        formats: source.formats,
+        clock_formats: &source.clock_formats,
+        value_min: params.value_min,
+        ids,
+    };
+    let mut columns = Columns::new(&source.layout);
+    let mut hashed = vec![foldhash::HashMap::default(); source.layout.extras.len()];
+    let has_value = source.layout.value.is_some();
+    let mut profiled = 0u64;
+    let parsed = (|| -> Result<()> {
+        for chunk in &records_rx {
+            let chunk = chunk?;
+            for Record {
+                line,
+                repeat,
+                record,
+            } in &chunk
+            {
+                let line = *line;
+                state.rows_in += 1;
+                if state.rows_in % 1_000_000 == 0 {
+                    (ctx.progress)(&format!("{} rows read", state.rows_in));
+                }
+                if record.len() != n_fields {
+                    state.parsed += 1;
+                    state.value_rows += has_value as u64;
+                    state.rejects.push_wrong_width(line, n_fields, record.len());
+                    continue;
+                }
+                profiled += 1;
+                if params.blank_ids == BlankIds::Exclude
+                    && blank_contact(record, source.layout.contact)
+                {
+                    state.excluded.blank_ids += 1;
+                    continue;
+                }
+                if *repeat {
+                    state.excluded.duplicates += 1;
+                    continue;
+                }
+                state.parsed += 1;
+                state.value_rows += has_value as u64;
+                let pushed = columns.push(
+                    record,
+                    line,
+                    &source.layout,
+                    &parsing,
+                    &mut state.contacts,
+                    &mut hashed,
+                );
+                state.ts_ok += pushed.clock_ok as u64;
+                state.value_ok += (has_value && pushed.value_ok) as u64;
+                if let Err(r) = pushed.result {
+                    state.rejects.push(line, Some(r.field), r.reason, r.value);
+                }
+                if columns.len() == BATCH_ROWS
+                    && !hand_on(&mut columns, source, output, state, coalescer, batches)?
+                {
+                    // The writer stopped on an error, which joining it returns.
+                    return Ok(());
+                }
+            }
+            // The reader may have stopped; then the chunk is simply dropped.
+            let _ = spent_tx.send(chunk);
+        }
+        if columns.len() > 0 {
+            hand_on(&mut columns, source, output, state, coalescer, batches)?;
+        }
+        Ok(())
+    })();
+    drop(records_rx);
+    let (profiles, duplicates) = reader.join().expect("the reader thread does not panic");
+    parsed?;
+    Ok(SourceRead {
+        profiles,
+        profiled,
+        duplicates: duplicates.count(),
+    })
+}
+
+/// Runs the expressions over the buffered rows, counts and hands on those kept; false when
+/// the writer has stopped.
+fn hand_on(
+    columns: &mut Columns,
+    source: &Opened<'_>,
+    output: &OutputColumns,
+    state: &mut State,
+    coalescer: &mut BatchCoalescer,
+    batches: &SyncSender<RecordBatch>,
+) -> Result<bool> {
+    let mut parsed = columns.take_batch(&source.layout)?;
+    let mut derived = Vec::new();
+    if !source.expressions.is_empty() {
+        let (arrays, mask) = source.expressions.apply(&parsed, &source.path)?;
+        derived = arrays;
+        if let Some(mask) = mask {
+            let kept = mask.true_count();
+            state.excluded.by_where += (parsed.num_rows() - kept) as u64;
+            if kept < parsed.num_rows() {
+                parsed = filter_record_batch(&parsed, &mask)?;
+                derived = derived
+                    .iter()
+                    .map(|a| arrow::compute::filter(a, &mask))
+                    .collect::<std::result::Result<_, _>>()?;
+            }
+        }
+    }
+    account(&parsed, state);
+    for (nulls, array) in state.derived_nulls.iter_mut().zip(&derived) {
+        *nulls += array.null_count() as u64;
+    }
+    let batch = output.batch(&parsed, &derived, &state.contacts, source.name)?;
+    coalescer.push_batch(batch)?;
+    while let Some(batch) = coalescer.next_completed_batch() {
+        if batches.send(batch).is_err() {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+/// The accepted rows of a batch in the counts, the calendar tally and the audit's values.
+fn account(parsed: &RecordBatch, state: &mut State) {
+    state.accepted += parsed.num_rows() as u64;
+    let contacts = parsed
+        .column_by_name(crate::rows::CONTACT)
+        .expect("parsed batches carry the contact")
+        .as_primitive::<UInt32Type>();
+    for &c in contacts.values() {
+        state.contacts.accepted[c as usize] = true;
+    }
+    let ts = parsed
+        .column_by_name(TS)
+        .expect("parsed batches carry ts")
+        .as_primitive::<TimestampMicrosecondType>();
+    for &t in ts.values() {
+        state.tally.observe(t);
+    }
+    if let Some(values) = parsed.column_by_name(VALUE) {
+        state
+            .values
+            .extend(values.as_primitive::<Float64Type>().iter().flatten());
+    }
+}
 
 /// The reader thread: splits the CSV into records, sends them on in chunks (reusing the
 /// buffers of chunks sent back), and profiles and fingerprints every record on the way.
 fn read_records(
     mut csv: Csv,
+    dedupe: bool,
     records: SyncSender<Result<Chunk>>,
     spent: Receiver<Chunk>,
 ) -> (Vec<ColumnProfile>, Duplicates) {
     let n_fields = csv.header.len();
     let mut profiles = vec![ColumnProfile::default(); n_fields];
-    let mut duplicates = Duplicates::default();
+    let mut duplicates = Duplicates::new(dedupe);
     loop {
         let mut chunk = spent.try_recv().unwrap_or_default();
-        let mut spare: Vec<ByteRecord> = chunk.drain(..).map(|(_, r)| r).collect();
+        let mut spare: Vec<ByteRecord> = chunk.drain(..).map(|r| r.record).collect();
         let mut end = false;
         while chunk.len() < CHUNK_RECORDS {
             let mut record = spare.pop().unwrap_or_default();
             match csv.next(&mut record) {
                 Ok(Some(line)) => {
-                    duplicates.observe(&record);
+                    let repeat = duplicates.observe(&record);
                     if record.len() == n_fields {
                         for (i, profile) in profiles.iter_mut().enumerate() {
                             profile.observe(field(&record[i]).ok().flatten());
                         }
                     }
-                    chunk.push((line, record));
+                    chunk.push(Record {
+                        line,
+                        repeat,
+                        record,
+                    });
                 }
                 Ok(None) => {
                     end = true;
@@ -426,318 +780,77 @@ fn read_records(
     }
 }
 
-/// What each source column became, for the audit and the artifact metadata.
-fn roles(params: &Params, header: &[String]) -> std::collections::BTreeMap<String, String> {
-    let cols = params.columns.as_ref().expect("events mode");
-    let mut roles = std::collections::BTreeMap::new();
-    let mut set = |c: &Option<String>, role: &str| {
-        if let Some(c) = c {
-            roles.insert(c.clone(), role.to_string());
+/// What each source column became, for the audit and the artifact metadata; with several
+/// sources, keyed `source.column`.
+fn roles(params: &Params, opened: &[Opened<'_>]) -> BTreeMap<String, String> {
+    let mut roles = BTreeMap::new();
+    for o in opened {
+        let prefix = o.name.map(|n| format!("{n}.")).unwrap_or_default();
+        let header = &o.header;
+        let c = o.columns;
+        let mut set = |column: &str, role: &str| {
+            if header.iter().any(|h| h == column) {
+                roles.insert(format!("{prefix}{column}"), role.to_string());
+            }
+        };
+        set(&c.contact, "contact (hashed into contact_id)");
+        for (column, role) in [
+            (&c.timestamp, "timestamp"),
+            (&c.date, "date"),
+            (&c.time, "time"),
+            (&c.value, "value"),
+            (&c.category, "category"),
+        ] {
+            if let Some(column) = column {
+                set(column, role);
+            }
         }
-    };
-    set(
-        &Some(cols.contact.clone()),
-        "contact (hashed into contact_id)",
-    );
-    set(&cols.timestamp, "timestamp");
-    set(&cols.date, "date");
-    set(&cols.time, "time");
-    set(&cols.value, "value");
-    set(&cols.category, "category");
-    for k in &params.keep {
-        roles.insert(k.clone(), "kept".into());
+        for k in &params.keep {
+            set(k, "kept");
+        }
+        for h in &params.privacy.hash {
+            set(h, "hashed (PII)");
+        }
+        for d in &params.privacy.drop {
+            set(d, "dropped (PII)");
+        }
+        let read: Vec<&str> = o.expressions.extra_inputs().collect();
+        for extra in read {
+            if header.iter().any(|h| h == extra) {
+                roles
+                    .entry(format!("{prefix}{extra}"))
+                    .or_insert_with(|| "read by expressions".to_string());
+            }
+        }
     }
-    for d in &params.privacy.drop {
-        roles.insert(d.clone(), "dropped (PII)".into());
-    }
-    roles.retain(|k, _| header.contains(k));
     roles
 }
 
-fn text(
-    record: &ByteRecord,
-    col: Option<usize>,
-    header: &[String],
-) -> std::result::Result<Option<String>, Reject> {
-    let Some(i) = col else { return Ok(None) };
-    field(&record[i])
-        .map(|v| v.map(str::to_string))
-        .map_err(|_| Reject {
-            field: header[i].clone(),
-            reason: "not valid UTF-8".into(),
-            value: None,
-        })
-}
-
-fn parse_contact(
-    record: &ByteRecord,
-    layout: &Layout,
-    header: &[String],
-    hasher: &IdHasher,
-    contacts: &mut Contacts,
-    line: u64,
-) -> std::result::Result<u32, Reject> {
-    let reject = |reason: &str| Reject {
-        field: header[layout.contact].clone(),
-        reason: reason.into(),
-        value: None,
-    };
-    let raw = match field(&record[layout.contact]) {
-        Err(()) => return Err(reject("not valid UTF-8")),
-        Ok(None) => return Err(reject("empty contact")),
-        Ok(Some(raw)) => raw,
-    };
-    let canonical = normalize_id(raw).ok_or_else(|| reject("empty contact"))?;
-    Ok(contacts.index(canonical, hasher, line))
-}
-
-/// How one `formats.timestamp` entry reads a field.
-enum TimestampFormat {
-    /// A chrono format, compiled once rather than once per row; one without an hour field
-    /// reads a date, at midnight.
-    Chrono {
-        items: Vec<Item<'static>>,
-        has_hour: bool,
-    },
-    /// A decimal count of `unit` microseconds after `origin` (microseconds since the epoch).
-    Count { unit: i64, origin: i64 },
-}
-
-impl TimestampFormat {
-    fn chrono(items: Vec<Item<'static>>) -> Self {
-        let has_hour = items.iter().any(|item| {
-            matches!(
-                item,
-                Item::Numeric(Numeric::Hour | Numeric::Hour12 | Numeric::Timestamp, _)
-            )
-        });
-        TimestampFormat::Chrono { items, has_hour }
-    }
-
-    fn parse(&self, text: &str) -> Option<i64> {
-        match self {
-            TimestampFormat::Chrono { items, has_hour } => {
-                let datetime = if *has_hour {
-                    parse_with(text, items, |p| p.to_naive_datetime_with_offset(0))?
-                } else {
-                    parse_with(text, items, Parsed::to_naive_date)?.and_time(NaiveTime::MIN)
-                };
-                let utc = datetime.and_utc();
-                Some(utc.timestamp() * MICROS_PER_SECOND + i64::from(utc.timestamp_subsec_micros()))
+/// The audit of one source's columns, profiled over its `rows` records of the right width.
+fn column_audits(
+    source: &Opened<'_>,
+    profiles: &[ColumnProfile],
+    rows: u64,
+    roles: &BTreeMap<String, String>,
+) -> Vec<ColumnAudit> {
+    let prefix = source.name.map(|n| format!("{n}.")).unwrap_or_default();
+    source
+        .header
+        .iter()
+        .zip(profiles)
+        .map(|(name, p)| {
+            let column = format!("{prefix}{name}");
+            ColumnAudit {
+                role: roles
+                    .get(&column)
+                    .cloned()
+                    .unwrap_or_else(|| "ignored".into()),
+                column,
+                inferred_type: p.inferred().to_string(),
+                type_source: "inferred",
+                non_null: p.non_null,
+                rows,
             }
-            TimestampFormat::Count { unit, origin } => {
-                let micros = decimal_micros(text, *unit)?.checked_add(*origin)?;
-                // Beyond chrono's calendar the audit and features could not place the event.
-                chrono::DateTime::from_timestamp_micros(micros).map(|_| micros)
-            }
-        }
-    }
-
-    /// Whether the format reads a time of day (an hour field, or a count of seconds).
-    fn has_time_of_day(&self) -> bool {
-        match self {
-            TimestampFormat::Chrono { has_hour, .. } => *has_hour,
-            TimestampFormat::Count { .. } => true,
-        }
-    }
-}
-
-/// `text` (`-12`, `1641052981.25`, `+.5`) times `unit` microseconds, rounded to the nearest
-/// microsecond; `None` for anything else (exponents, blanks inside, overflow).
-fn decimal_micros(text: &str, unit: i64) -> Option<i64> {
-    let (negative, digits) = match text.as_bytes().first()? {
-        b'-' => (true, &text[1..]),
-        b'+' => (false, &text[1..]),
-        _ => (false, text),
-    };
-    let (whole, fraction) = digits.split_once('.').unwrap_or((digits, ""));
-    let is_digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
-    if whole.len() + fraction.len() == 0 || !is_digits(whole) || !is_digits(fraction) {
-        return None;
-    }
-    let whole: i64 = if whole.is_empty() {
-        0
-    } else {
-        whole.parse().ok()?
-    };
-    // Exact integer arithmetic: f64 would lose microseconds on today's epoch values.
-    let mut micros = whole.checked_mul(unit)?;
-    let mut scale = unit;
-    for d in fraction.bytes().map(|d| i64::from(d - b'0')) {
-        if scale < 10 {
-            // The first digit below a microsecond rounds; the rest cannot change that.
-            micros = micros.checked_add(i64::from(d >= 5))?;
-            break;
-        }
-        scale /= 10;
-        micros = micros.checked_add(d * scale)?;
-    }
-    Some(if negative { -micros } else { micros })
-}
-
-/// The configured formats, compiled once rather than once per row.
-struct ClockFormats {
-    timestamp: Vec<TimestampFormat>,
-    date: Vec<Item<'static>>,
-    time: Vec<Item<'static>>,
-}
-
-impl ClockFormats {
-    fn new(params: &Params) -> Result<Self> {
-        let compile = |format: &str, key: String| {
-            StrftimeItems::new(format).parse_to_owned().map_err(|_| {
-                Error::config("", key, format!("`{format}` is not a valid chrono format"))
-            })
-        };
-        let f = &params.formats;
-        let origin = f.origin_micros()?;
-        Ok(Self {
-            timestamp: f
-                .timestamp
-                .iter()
-                .enumerate()
-                .map(|(i, t)| match t.as_str() {
-                    UNIX_SECONDS => Ok(TimestampFormat::Count {
-                        unit: MICROS_PER_SECOND,
-                        origin: 0,
-                    }),
-                    UNIX_MILLIS => Ok(TimestampFormat::Count {
-                        unit: MICROS_PER_SECOND / 1000,
-                        origin: 0,
-                    }),
-                    SECONDS_SINCE => Ok(TimestampFormat::Count {
-                        unit: MICROS_PER_SECOND,
-                        origin: origin.expect("validated: seconds_since has an origin"),
-                    }),
-                    _ => compile(t, format!("formats.timestamp[{i}]")).map(TimestampFormat::chrono),
-                })
-                .collect::<Result<_>>()?,
-            date: compile(&f.date, "formats.date".into())?,
-            time: compile(&f.time, "formats.time".into())?,
         })
-    }
-
-    /// Whether accepted events can carry a time of day: not when only a date is read.
-    fn time_of_day(&self, clock: &Clock) -> bool {
-        match clock {
-            Clock::Timestamp { .. } => self.timestamp.iter().any(TimestampFormat::has_time_of_day),
-            Clock::DateTime { time, .. } => time.is_some(),
-        }
-    }
-}
-
-/// What `parse_from_str` does, with a compiled format.
-fn parse_with<T>(
-    text: &str,
-    items: &[Item<'static>],
-    finish: impl FnOnce(&Parsed) -> chrono::ParseResult<T>,
-) -> Option<T> {
-    let mut parsed = Parsed::new();
-    chrono::format::parse(&mut parsed, text, items.iter()).ok()?;
-    finish(&parsed).ok()
-}
-
-fn parse_clock(
-    record: &ByteRecord,
-    layout: &Layout,
-    header: &[String],
-    params: &Params,
-    formats: &ClockFormats,
-) -> std::result::Result<i64, Reject> {
-    let get = |i: usize| -> std::result::Result<&str, Reject> {
-        match field(&record[i]) {
-            Ok(Some(v)) => Ok(v),
-            Ok(None) => Err(Reject {
-                field: header[i].clone(),
-                reason: "empty".into(),
-                value: None,
-            }),
-            Err(()) => Err(Reject {
-                field: header[i].clone(),
-                reason: "not valid UTF-8".into(),
-                value: None,
-            }),
-        }
-    };
-    let fail = |i: usize, v: &str, what: &str, fmt: &str| Reject {
-        field: header[i].clone(),
-        reason: format!("cannot parse as {what} with format {fmt}"),
-        value: Some(v.to_string()),
-    };
-    match layout.clock {
-        Clock::Timestamp { col } => {
-            let v = get(col)?;
-            formats
-                .timestamp
-                .iter()
-                .find_map(|f| f.parse(v))
-                .ok_or_else(|| fail(col, v, "timestamp", &params.formats.timestamp.join(" | ")))
-        }
-        Clock::DateTime { date, time } => {
-            let d = get(date)?;
-            let day = parse_with(d, &formats.date, Parsed::to_naive_date)
-                .ok_or_else(|| fail(date, d, "date", &params.formats.date))?;
-            let clock = match time {
-                None => NaiveTime::MIN,
-                Some(t_col) => {
-                    let t = get(t_col)?;
-                    parse_with(t, &formats.time, Parsed::to_naive_time)
-                        .ok_or_else(|| fail(t_col, t, "time", &params.formats.time))?
-                }
-            };
-            let utc = day.and_time(clock).and_utc();
-            Ok(utc.timestamp() * MICROS_PER_SECOND + i64::from(utc.timestamp_subsec_micros()))
-        }
-    }
-}
-
-fn parse_value(
-    record: &ByteRecord,
-    layout: &Layout,
-    header: &[String],
-    params: &Params,
-) -> std::result::Result<Option<f64>, Reject> {
-    let Some(i) = layout.value else {
-        return Ok(None);
-    };
-    let name = &header[i];
-    let v = match field(&record[i]) {
-        Ok(Some(v)) => v,
-        Ok(None) => {
-            return Err(Reject {
-                field: name.clone(),
-                reason: "empty".into(),
-                value: None,
-            });
-        }
-        Err(()) => {
-            return Err(Reject {
-                field: name.clone(),
-                reason: "not valid UTF-8".into(),
-                value: None,
-            });
-        }
-    };
-    let x: f64 = v
-        .parse()
-        .ok()
-        .filter(|x: &f64| x.is_finite())
-        .ok_or_else(|| Reject {
-            field: name.clone(),
-            reason: "not a finite number".into(),
-            value: Some(v.to_string()),
-        })?;
-    if let Some(min) = params.value_min.filter(|&min| x < min) {
-        let reason = if min == 0.0 {
-            "negative value".to_string()
-        } else {
-            format!("below value_min {min}")
-        };
-        return Err(Reject {
-            field: name.clone(),
-            reason,
-            value: Some(v.to_string()),
-        });
-    }
-    Ok(Some(x))
+        .collect()
 }

@@ -9,13 +9,19 @@
 //! artifact.
 
 mod audit;
+mod clock;
 mod compressed;
+mod contacts;
 mod events;
+mod expressions;
 mod privacy;
 mod reader;
+mod rows;
 mod table;
 
-use std::path::{Path, PathBuf};
+use reader::TextLayout;
+
+use std::path::PathBuf;
 
 use indexmap::IndexMap;
 use serde::Deserialize;
@@ -47,9 +53,37 @@ pub struct Params {
     pub columns: Option<EventColumns>,
     #[serde(default)]
     pub formats: Formats,
-    /// Extra columns copied as text into the output (events mode).
+    /// Events mode: the IANA time zone (`Europe/London`) whose wall-clock time the log's
+    /// timestamps are kept in. Timestamps without a zone are taken as already in it; epoch
+    /// counts (instants) are converted to it, so hour and weekday features follow it. Unset:
+    /// UTC.
+    pub timezone: Option<String>,
+    /// Extra columns copied into the output (events mode): text, or numbers when `types`
+    /// says so.
     #[serde(default)]
     pub keep: Vec<String>,
+    /// Events mode: declared types of source columns that expressions compute with or `keep`
+    /// copies (undeclared columns are text).
+    #[serde(default)]
+    pub types: IndexMap<String, ValueType>,
+    /// Events mode: named columns computed from each row by a SQL expression, in order (a
+    /// later one may use an earlier one), written to the events artifact.
+    #[serde(default)]
+    pub derive: IndexMap<String, String>,
+    /// Events mode: a SQL condition; rows where it is not TRUE are excluded by rule (counted
+    /// in the audit, not rejected).
+    #[serde(rename = "where")]
+    pub filter: Option<String>,
+    /// What a row with a blank contact id is: a reject (bad data), or excluded by rule.
+    #[serde(default)]
+    pub blank_ids: BlankIds,
+    /// `exact`: a row identical to an earlier one is excluded (counted in the audit).
+    #[serde(default)]
+    pub dedupe: Dedupe,
+    /// Events mode: several input files of the same contacts (calls and SMS, …), each with
+    /// its own layout and a `source` tag; the stage-level settings above apply to all.
+    #[serde(default)]
+    pub sources: Vec<Source>,
     #[serde(default)]
     pub privacy: Privacy,
     /// Values below this are rejected (e.g. 0 for durations: a negative duration is a reject).
@@ -99,6 +133,49 @@ impl<'de> Deserialize<'de> for Delimiter {
             ))),
         }
     }
+}
+
+/// The type of a source column in expressions and kept columns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ValueType {
+    /// Decimal numbers (Float64); a blank is null, anything else that does not parse is a
+    /// reject.
+    Number,
+    Text,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BlankIds {
+    #[default]
+    Reject,
+    Exclude,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Dedupe {
+    #[default]
+    None,
+    Exact,
+}
+
+/// One input file of a several-source events ingest. Unset reader settings are the
+/// stage-level ones.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Source {
+    /// The tag written to the events' `source` column.
+    pub name: String,
+    pub input: PathBuf,
+    pub delimiter: Option<Delimiter>,
+    pub header: Option<Vec<String>>,
+    pub columns: EventColumns,
+    pub formats: Option<Formats>,
+    /// A condition for this source's rows only, applied with the stage-level `where`.
+    #[serde(rename = "where")]
+    pub filter: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -215,9 +292,14 @@ pub struct Privacy {
     /// How the contact (or table id) column becomes `contact_id` / `row_id`.
     #[serde(default)]
     pub id: IdRule,
-    /// Columns never read into any artifact (names, e-mail addresses, …).
+    /// Columns never read into any artifact (names, e-mail addresses, …); they need not be
+    /// present.
     #[serde(default)]
     pub drop: Vec<String>,
+    /// Events mode: second identifiers (a callee number, …) written as pseudonyms made like
+    /// `contact_id`, so they can be counted (`distinct`) but never read back.
+    #[serde(default)]
+    pub hash: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -291,44 +373,33 @@ impl Validate for Params {
     /// Checks what serde cannot: mode-specific keys and value ranges.
     fn validate(&self) -> Result<()> {
         let bad = |key: &str, msg: String| Err(Error::config("", key, msg));
+        if self.mode == Mode::Table {
+            self.validate_events_only()?;
+        }
+        if !self.sources.is_empty() {
+            self.validate_sources()?;
+        }
         match (self.mode, &self.columns) {
-            (Mode::Events, None) => {
+            (Mode::Events, None) if self.sources.is_empty() => {
                 return bad(
                     "columns",
                     "events mode needs `columns` (contact, timestamp or date, …)".into(),
                 );
             }
+            (Mode::Events, None) => {}
             (Mode::Table, Some(_)) => {
                 return bad(
                     "columns",
                     "table mode takes no `columns` mapping; use `table`".into(),
                 );
             }
-            (Mode::Events, Some(c)) => {
-                if c.timestamp.is_some() == c.date.is_some() {
-                    return bad(
-                        "columns",
-                        "give either `timestamp` or `date` (with optional `time`)".into(),
-                    );
-                }
-                if c.time.is_some() && c.date.is_none() {
-                    return bad("columns.time", "`time` needs `date`".into());
-                }
-                for (i, kept) in self.keep.iter().enumerate() {
-                    if self.privacy.drop.contains(kept) {
-                        return bad(
-                            &format!("keep[{i}]"),
-                            format!("`{kept}` is listed in privacy.drop"),
-                        );
-                    }
-                    if kept == &c.contact {
-                        return bad(
-                            &format!("keep[{i}]"),
-                            "the raw contact column is never written; it becomes contact_id".into(),
-                        );
-                    }
-                }
+            (Mode::Events, Some(_)) if !self.sources.is_empty() => {
+                return bad(
+                    "columns",
+                    "with `sources`, each source maps its own `columns`".into(),
+                );
             }
+            (Mode::Events, Some(c)) => self.validate_columns(c, "columns")?,
             (Mode::Table, None) => {
                 if !self.keep.is_empty() {
                     return bad("keep", "table mode keeps every column not dropped".into());
@@ -345,6 +416,7 @@ impl Validate for Params {
             return bad("formats.timestamp", "needs at least one format".into());
         }
         self.formats.origin_micros()?;
+        self.zone()?;
         for (name, range) in &self.audit.time_bands {
             range
                 .check()
@@ -359,43 +431,164 @@ impl Validate for Params {
             }
         }
         if let Some(names) = &self.header {
-            self.validate_header(names)?;
+            self.validate_header(names, self.columns.as_ref(), "header")?;
         }
         self.privacy.id.validate()
     }
 }
 
 impl Params {
-    /// The names given by `header`: non-empty, distinct, and covering every column the
-    /// params refer to, so a mismatch is reported before any line is read.
-    fn validate_header(&self, names: &[String]) -> Result<()> {
+    /// The configured time zone, if any.
+    pub fn zone(&self) -> Result<Option<chrono_tz::Tz>> {
+        self.timezone
+            .as_deref()
+            .map(|name| {
+                name.parse::<chrono_tz::Tz>().map_err(|_| {
+                    Error::config(
+                        "",
+                        "timezone",
+                        format!("`{name}` is not an IANA time zone name (e.g. `Europe/London`, `America/New_York`, `UTC`)"),
+                    )
+                })
+            })
+            .transpose()
+    }
+
+    /// The role mapping `c` (at `key`) against the stage-level settings: one clock, and no
+    /// column both written and private.
+    fn validate_columns(&self, c: &EventColumns, key: &str) -> Result<()> {
+        let bad = |key: String, msg: String| Err(Error::config("", key, msg));
+        if c.timestamp.is_some() == c.date.is_some() {
+            return bad(
+                key.into(),
+                "give either `timestamp` or `date` (with optional `time`)".into(),
+            );
+        }
+        if c.time.is_some() && c.date.is_none() {
+            return bad(format!("{key}.time"), "`time` needs `date`".into());
+        }
+        for (list, names) in [("keep", &self.keep), ("privacy.hash", &self.privacy.hash)] {
+            for (i, name) in names.iter().enumerate() {
+                if self.privacy.drop.contains(name) {
+                    return bad(
+                        format!("{list}[{i}]"),
+                        format!("`{name}` is listed in privacy.drop"),
+                    );
+                }
+                if name == &c.contact {
+                    return bad(
+                        format!("{list}[{i}]"),
+                        "the raw contact column is never written; it becomes contact_id".into(),
+                    );
+                }
+            }
+        }
+        if let Some(i) = self.keep.iter().position(|k| self.privacy.hash.contains(k)) {
+            return bad(
+                format!("keep[{i}]"),
+                format!(
+                    "`{}` is listed in privacy.hash, which writes it hashed",
+                    self.keep[i]
+                ),
+            );
+        }
+        Ok(())
+    }
+
+    /// Keys that only events mode reads.
+    fn validate_events_only(&self) -> Result<()> {
+        let set = [
+            ("types", !self.types.is_empty()),
+            ("derive", !self.derive.is_empty()),
+            ("where", self.filter.is_some()),
+            ("sources", !self.sources.is_empty()),
+            ("privacy.hash", !self.privacy.hash.is_empty()),
+            ("blank_ids", self.blank_ids != BlankIds::Reject),
+            ("dedupe", self.dedupe != Dedupe::None),
+            ("timezone", self.timezone.is_some()),
+        ];
+        match set.iter().find(|(_, on)| *on) {
+            Some((key, _)) => Err(Error::config(
+                "",
+                *key,
+                "only for events mode (table mode declares its types under `table.types`)",
+            )),
+            None => Ok(()),
+        }
+    }
+
+    /// Named, distinct sources with their own mappings and files.
+    fn validate_sources(&self) -> Result<()> {
+        let bad = |key: String, msg: String| Err(Error::config("", key, msg));
+        for (i, source) in self.sources.iter().enumerate() {
+            let key = format!("sources[{i}]");
+            if source.name.trim().is_empty() {
+                return bad(format!("{key}.name"), "a source needs a name".into());
+            }
+            if self.sources[..i].iter().any(|s| s.name == source.name) {
+                return bad(
+                    format!("{key}.name"),
+                    format!("`{}` names two sources", source.name),
+                );
+            }
+            if self.sources[..i].iter().any(|s| s.input == source.input) {
+                return bad(
+                    format!("{key}.input"),
+                    format!("{} is read by two sources", source.input.display()),
+                );
+            }
+            self.validate_columns(&source.columns, &format!("{key}.columns"))?;
+            if let Some(formats) = &source.formats {
+                formats
+                    .origin_micros()
+                    .map_err(|e| e.in_config("", &format!("{key}")))?;
+            }
+            if let Some(names) = &source.header {
+                self.validate_header(names, Some(&source.columns), &format!("{key}.header"))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The names given by `header` (at `key`): non-empty, distinct, and covering every column
+    /// the params refer to, so a mismatch is reported before any line is read.
+    fn validate_header(
+        &self,
+        names: &[String],
+        columns: Option<&EventColumns>,
+        key: &str,
+    ) -> Result<()> {
         let bad = |key: String, msg: String| Err(Error::config("", key, msg));
         if names.is_empty() {
-            return bad("header".into(), "needs at least one column name".into());
+            return bad(key.into(), "needs at least one column name".into());
         }
         for (i, name) in names.iter().enumerate() {
             if name.trim().is_empty() {
-                return bad(format!("header[{i}]"), "column name is empty".into());
+                return bad(format!("{key}[{i}]"), "column name is empty".into());
             }
             if names[..i].contains(name) {
-                return bad(format!("header[{i}]"), format!("`{name}` appears twice"));
+                return bad(format!("{key}[{i}]"), format!("`{name}` appears twice"));
             }
         }
-        for (key, column) in self.referenced_columns() {
+        for (what, column) in self.referenced_columns(columns) {
             if !names.iter().any(|n| n == column) {
                 return bad(
-                    "header".into(),
-                    format!("`{column}` ({key}) is not among the header names"),
+                    key.into(),
+                    format!("`{column}` ({what}) is not among the header names"),
                 );
             }
         }
         Ok(())
     }
 
-    /// Every input column the params name, with the key that names it.
-    fn referenced_columns(&self) -> Vec<(String, &str)> {
+    /// Every input column the params require of a file read with the role mapping `columns`,
+    /// with the key that names it. Dropped PII columns are not required: they are never read.
+    fn referenced_columns<'a>(
+        &'a self,
+        columns: Option<&'a EventColumns>,
+    ) -> Vec<(String, &'a str)> {
         let mut out: Vec<(String, &str)> = Vec::new();
-        if let Some(c) = &self.columns {
+        if let Some(c) = columns {
             out.push(("columns.contact".into(), &c.contact));
             for (key, column) in [
                 ("timestamp", &c.timestamp),
@@ -418,7 +611,7 @@ impl Params {
                 .keys()
                 .map(|c| (format!("table.types.{c}"), c.as_str())),
         );
-        for (list, columns) in [("keep", &self.keep), ("privacy.drop", &self.privacy.drop)] {
+        for (list, columns) in [("keep", &self.keep), ("privacy.hash", &self.privacy.hash)] {
             out.extend(
                 columns
                     .iter()
@@ -427,6 +620,26 @@ impl Params {
             );
         }
         out
+    }
+
+    /// How the file read with the role mapping `columns` is laid out; `source` overrides the
+    /// stage-level reader settings.
+    fn text_layout<'a>(
+        &'a self,
+        columns: Option<&'a EventColumns>,
+        source: Option<&'a Source>,
+    ) -> TextLayout<'a> {
+        TextLayout {
+            delimiter: source.and_then(|s| s.delimiter).unwrap_or(self.delimiter),
+            header: source
+                .and_then(|s| s.header.as_deref())
+                .or(self.header.as_deref()),
+            required: self
+                .referenced_columns(columns)
+                .into_iter()
+                .map(|(_, c)| c)
+                .collect(),
+        }
     }
 
     fn outputs(&self) -> Vec<Planned> {
@@ -453,9 +666,9 @@ pub struct Outputs {
     pub rejected: u64,
 }
 
-/// Ingests `input` into `out` according to `params`.
+/// Ingests `inputs` (one file, or one per source in order) into `out` according to `params`.
 pub fn run(
-    input: &Path,
+    inputs: &[PathBuf],
     params: &Params,
     out: &mut OutputDir,
     ctx: &StageCtx<'_>,
@@ -463,14 +676,14 @@ pub fn run(
     params.validate()?;
     let id = params.privacy.id.hasher()?;
     match params.mode {
-        Mode::Events => events::run(input, params, &id, out, ctx),
-        Mode::Table => table::run(input, params, &id, out, ctx),
+        Mode::Events => events::run(inputs, params, &id, out, ctx),
+        Mode::Table => table::run(single_input("ingest", inputs)?, params, &id, out, ctx),
     }
 }
 
 /// The version of this stage's results: bump it with any change that alters them, and say what
 /// changed in CHANGELOG.md.
-const VERSION: u32 = 2;
+const VERSION: u32 = 3;
 
 /// The ingest stage as the runner sees it.
 pub struct IngestStage;
@@ -497,6 +710,11 @@ impl Stage for IngestStage {
         Ok(compose_version(VERSION, &[]))
     }
 
+    fn external_inputs(&self, params: &ParamTree) -> Result<Vec<PathBuf>> {
+        let params: Params = parse_valid(params)?;
+        Ok(params.sources.iter().map(|s| s.input.clone()).collect())
+    }
+
     fn run(
         &self,
         inputs: &[PathBuf],
@@ -505,7 +723,6 @@ impl Stage for IngestStage {
         ctx: &StageCtx<'_>,
     ) -> Result<u64> {
         let params: Params = parse_params(params)?;
-        let input = single_input(self.kind(), inputs)?;
-        Ok(run(input, &params, out, ctx)?.accepted)
+        Ok(run(inputs, &params, out, ctx)?.accepted)
     }
 }

@@ -10,8 +10,8 @@ use xxhash_rust::xxh3::Xxh3;
 use segflow_core::error::Location;
 use segflow_core::{Error, Result};
 
+use crate::Delimiter;
 use crate::compressed::{self, Corrupt};
-use crate::{Delimiter, Params};
 
 pub struct Csv {
     pub path: PathBuf,
@@ -19,12 +19,20 @@ pub struct Csv {
     reader: csv::Reader<Box<dyn Read + Send>>,
 }
 
+/// How a text file is laid out, and the columns it must have.
+pub struct TextLayout<'a> {
+    pub delimiter: Delimiter,
+    /// The column names of a file without a header row.
+    pub header: Option<&'a [String]>,
+    pub required: Vec<&'a str>,
+}
+
 impl Csv {
-    /// Opens `path` as `params` describe it (delimiter, header row or given names) and checks
-    /// that every column the params refer to is there.
-    pub fn open(path: &Path, params: &Params) -> Result<Self> {
+    /// Opens `path` as `layout` describes it (delimiter, header row or given names) and
+    /// checks that every required column is there.
+    pub fn open(path: &Path, layout: &TextLayout<'_>) -> Result<Self> {
         let text = compressed::open(path)?;
-        let (source, delimiter): (Box<dyn Read + Send>, u8) = match params.delimiter {
+        let (source, delimiter): (Box<dyn Read + Send>, u8) = match layout.delimiter {
             Delimiter::Char(c) => (Box::new(text), c),
             Delimiter::Whitespace => (Box::new(Blanks::new(text)), BLANK),
         };
@@ -35,12 +43,12 @@ impl Csv {
             .terminator(csv::Terminator::Any(b'\n'))
             .delimiter(delimiter)
             .flexible(true)
-            .has_headers(params.header.is_none())
+            .has_headers(layout.header.is_none())
             .from_reader(source);
-        let csv = match &params.header {
+        let csv = match layout.header {
             Some(names) => Self {
                 path: path.to_path_buf(),
-                header: names.clone(),
+                header: names.to_vec(),
                 reader,
             },
             None => {
@@ -53,17 +61,13 @@ impl Csv {
                     header: header_names(path, &header)?,
                     reader,
                 };
-                let required: Vec<&str> = params
-                    .referenced_columns()
-                    .into_iter()
-                    .map(|(_, c)| c)
-                    .collect();
+                let required = &layout.required;
                 if let Some(missing) = required
                     .iter()
                     .find(|c| !csv.header.contains(&c.to_string()))
                 {
                     let line = header.iter().collect::<Vec<_>>().join(&delimiter);
-                    let hint = other_delimiter(&line, params.delimiter, &required)
+                    let hint = other_delimiter(&line, layout.delimiter, required)
                         .map(|d| format!("; did you mean `delimiter: {}`?", d.yaml()))
                         .unwrap_or_default();
                     return Err(Error::data(
@@ -312,20 +316,37 @@ impl ColumnProfile {
 /// Counts records identical to an earlier one over all columns (pandas' `duplicated().sum()`).
 /// Keeps a 128-bit XXH3 fingerprint per record (16 bytes, not the record) and counts repeats by
 /// sorting them once at the end, which needs half the memory of a hash set.
-#[derive(Default)]
 pub struct Duplicates {
     fingerprints: Vec<u128>,
+    /// With `dedupe: exact`, the fingerprints seen so far, to tell each record whether an
+    /// identical one came before it.
+    seen: Option<foldhash::HashSet<u128>>,
 }
 
 impl Duplicates {
-    pub fn observe(&mut self, record: &ByteRecord) {
+    /// `remove`: whether [`Duplicates::observe`] must answer as records come.
+    pub fn new(remove: bool) -> Self {
+        Self {
+            fingerprints: Vec::new(),
+            seen: remove.then(foldhash::HashSet::default),
+        }
+    }
+
+    /// Records `record`; true when it is to be removed as a repeat of an earlier record
+    /// (only with `remove`). A 128-bit hash of the fields stands for the record: two
+    /// different records share one with odds far below any data error.
+    pub fn observe(&mut self, record: &ByteRecord) -> bool {
         let mut hasher = Xxh3::new();
         for f in record.iter() {
             // The length first, so field boundaries are part of what is hashed.
             hasher.update(&(f.len() as u64).to_le_bytes());
             hasher.update(f);
         }
-        self.fingerprints.push(hasher.digest128());
+        let fingerprint = hasher.digest128();
+        self.fingerprints.push(fingerprint);
+        self.seen
+            .as_mut()
+            .is_some_and(|seen| !seen.insert(fingerprint))
     }
 
     pub fn count(mut self) -> u64 {

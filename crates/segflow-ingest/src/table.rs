@@ -32,7 +32,7 @@ pub fn run(
     out: &mut OutputDir,
     ctx: &StageCtx<'_>,
 ) -> Result<Outputs> {
-    let mut csv = Csv::open(input, params)?;
+    let mut csv = Csv::open(input, &params.text_layout(None, None))?;
     let id_col = params.table.id.as_ref().map(|c| csv.index(c)).transpose()?;
     let n_fields = csv.header.len();
     let data_cols: Vec<usize> = (0..n_fields)
@@ -40,7 +40,7 @@ pub fn run(
         .collect();
 
     let mut profiles = vec![ColumnProfile::default(); n_fields];
-    let mut duplicates = Duplicates::default();
+    let mut duplicates = Duplicates::new(false);
     let mut rejects = Rejects::default();
     let mut records = Vec::new();
     let mut rows_in = 0u64;
@@ -165,7 +165,7 @@ pub fn run(
             "row accounting broken: {rows_in} in, {accepted_n} accepted, {rejected} rejected"
         )));
     }
-    rejects.check_fraction(input, rows_in, params.max_reject_fraction)?;
+    rejects.check_fraction(&[input], rows_in, params.max_reject_fraction)?;
 
     (ctx.progress)("writing table");
     let mut arrays: Vec<(&str, ArrayRef)> = vec![("row_id", Arc::new(StringArray::from(row_ids)))];
@@ -216,6 +216,7 @@ pub fn run(
         accepted: accepted_n,
         rejected,
         duplicate_rows: duplicates.count(),
+        excluded: Default::default(),
     };
     audit::write_table_audit(out, &counts, &columns)?;
     Ok(Outputs {
