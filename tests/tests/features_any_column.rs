@@ -151,7 +151,11 @@ fn every_aggregation_over_any_column_matches_pandas() {
             1e-12
         }
     });
-    assert_eq!(compared, 64 * 50);
+    assert_eq!(
+        compared,
+        64 * 49,
+        "64 contacts × (contact_id and 48 feature columns)"
+    );
     assert_eq!(features.meta("segflow.excluded_contacts"), Some("6"));
 
     let excluded = read_parquet(&out.join("excluded.parquet")).unwrap();

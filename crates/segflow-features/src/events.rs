@@ -14,8 +14,9 @@ use segflow_core::artifact::ParquetBatches;
 use segflow_core::error::Location;
 use segflow_core::stage::StageCtx;
 use segflow_core::{Error, Result};
+use segflow_expr::Type;
 
-use crate::schema::{Kind, Reading};
+use crate::schema::Reading;
 
 /// Events grouped by contact in ascending id order. Group `g` is the index range
 /// `bounds[g]..bounds[g + 1]`, in input order within the contact; every per-event vector
@@ -44,15 +45,15 @@ impl Column {
     pub const NO_FLAG: u8 = 2;
     pub const NO_TIME: i64 = i64::MIN;
 
-    fn new(kind: Kind) -> Column {
+    fn new(kind: Type) -> Column {
         match kind {
-            Kind::Number => Column::Number(Vec::new()),
-            Kind::Text => Column::Text(Text {
+            Type::Number => Column::Number(Vec::new()),
+            Type::Text => Column::Text(Text {
                 names: Vec::new(),
                 codes: Vec::new(),
             }),
-            Kind::Bool => Column::Bool(Vec::new()),
-            Kind::Timestamp => Column::Timestamp(Vec::new()),
+            Type::Bool => Column::Bool(Vec::new()),
+            Type::Timestamp => Column::Timestamp(Vec::new()),
         }
     }
 }
@@ -256,7 +257,7 @@ pub fn read_events(input: ParquetBatches, reading: &Reading, ctx: &StageCtx<'_>)
             let array = batch.column_by_name(name).expect("schema checked");
             append(column, interner, array, &path, name)?;
         }
-        for (bits, mask) in masks.iter_mut().zip(conditions.masks(&batch)?) {
+        for (bits, mask) in masks.iter_mut().zip(conditions.masks(&batch, &path)?) {
             for bit in mask.values() {
                 bits.push(bit);
             }

@@ -8,40 +8,11 @@ use arrow::datatypes::{DataType, Schema, TimeUnit};
 
 use segflow_core::error::Location;
 use segflow_core::{Error, Result};
+use segflow_expr::Type;
 
 use crate::conditions::Conditions;
 use crate::feature::{Aggregation, Condition, DEFAULT_OF, Feature, Reads};
 use crate::spec::Params;
-
-/// The column types features read from events.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    Number,
-    Text,
-    Bool,
-    Timestamp,
-}
-
-impl Kind {
-    pub fn of(data_type: &DataType) -> Option<Kind> {
-        match data_type {
-            DataType::Float64 => Some(Kind::Number),
-            DataType::Utf8 => Some(Kind::Text),
-            DataType::Boolean => Some(Kind::Bool),
-            DataType::Timestamp(TimeUnit::Microsecond, _) => Some(Kind::Timestamp),
-            _ => None,
-        }
-    }
-
-    fn name(self) -> &'static str {
-        match self {
-            Kind::Number => "number",
-            Kind::Text => "text",
-            Kind::Bool => "boolean",
-            Kind::Timestamp => "timestamp",
-        }
-    }
-}
 
 /// Columns of the events artifact that are bookkeeping, not event attributes.
 const NOT_READABLE: &[&str] = &["contact_id", "source_line"];
@@ -49,7 +20,7 @@ const NOT_READABLE: &[&str] = &["contact_id", "source_line"];
 /// What the features read from an events artifact.
 pub struct Reading {
     /// Columns kept per event besides `contact_id` and `ts`, in first-use order.
-    pub columns: Vec<(String, Kind)>,
+    pub columns: Vec<(String, Type)>,
     pub conditions: Conditions,
 }
 
@@ -91,29 +62,35 @@ fn check_column(
     }
 }
 
-/// The columns features may name, with their types, for error messages.
-fn available(schema: &Schema) -> String {
+/// The events' columns features may name, with their types.
+pub fn readable_columns(schema: &Schema) -> impl Iterator<Item = (&str, &DataType)> {
     schema
         .fields()
         .iter()
         .filter(|f| !NOT_READABLE.contains(&f.name().as_str()))
-        .map(|f| match Kind::of(f.data_type()) {
-            Some(kind) => format!("{} ({})", f.name(), kind.name()),
-            None => format!("{} ({}, not readable)", f.name(), f.data_type()),
+        .map(|f| (f.name().as_str(), f.data_type()))
+}
+
+/// The columns features may name, with their types, for error messages.
+fn available(schema: &Schema) -> String {
+    readable_columns(schema)
+        .map(|(name, data_type)| match Type::from_arrow(data_type) {
+            Some(kind) => format!("{name} ({})", kind.name()),
+            None => format!("{name} ({data_type}, not readable)"),
         })
         .collect::<Vec<_>>()
         .join(", ")
 }
 
 /// The kind of the events column `name`, if features may read it.
-pub fn readable(schema: &Schema, name: &str) -> Option<Kind> {
+pub fn readable(schema: &Schema, name: &str) -> Option<Type> {
     if NOT_READABLE.contains(&name) {
         return None;
     }
     schema
         .field_with_name(name)
         .ok()
-        .and_then(|f| Kind::of(f.data_type()))
+        .and_then(|f| Type::from_arrow(f.data_type()))
 }
 
 /// Checks the standard columns and every feature's column against the events' schema.
@@ -146,7 +123,7 @@ pub fn plan(
         *t == DataType::Utf8
     })?;
 
-    let mut columns: Vec<(String, Kind)> = Vec::new();
+    let mut columns: Vec<(String, Type)> = Vec::new();
     for (block, name, feature) in params.features() {
         let key = format!("blocks.{block}.{name}");
         let needs_category = matches!(
@@ -161,7 +138,7 @@ pub fn plan(
                     "needs the events' `category` column, which ingest did not map",
                 ));
             }
-            add(&mut columns, "category", Kind::Text);
+            add(&mut columns, "category", Type::Text);
         }
         if matches!(
             feature.aggregation,
@@ -187,7 +164,7 @@ pub fn plan(
     })
 }
 
-fn add(columns: &mut Vec<(String, Kind)>, name: &str, kind: Kind) {
+fn add(columns: &mut Vec<(String, Type)>, name: &str, kind: Type) {
     if !columns.iter().any(|(c, _)| c == name) {
         columns.push((name.to_string(), kind));
     }
@@ -200,7 +177,7 @@ fn column_kind(
     feature: &Feature,
     column: &str,
     has_value: bool,
-) -> Result<Kind> {
+) -> Result<Type> {
     if feature.of.is_none() && column == DEFAULT_OF && !has_value {
         return Err(Error::config(
             "",
@@ -223,7 +200,7 @@ fn column_kind(
             format!("`{column}` {why}; the events have: {}", available(schema)),
         ));
     };
-    if feature.aggregation.reads() == Reads::Numbers && kind != Kind::Number {
+    if feature.aggregation.reads() == Reads::Numbers && kind != Type::Number {
         return Err(Error::config(
             "",
             of_key,
