@@ -142,14 +142,17 @@ fn every_aggregation_over_any_column_matches_pandas() {
 
     let features = read_parquet(&out.join("features.parquet")).unwrap();
     // Sums and means in event order against pandas' compensated sums, the sample deviation
-    // (corrected two-pass) against pandas' Welford updates: a few ulp apart at most, so within
-    // 1e-12 relative (a zero deviation must be exactly zero).
+    // (corrected two-pass) against pandas' Welford updates: a few ulp apart, so within 1e-12
+    // relative (and a zero deviation exactly zero). Everything else takes the same operations
+    // in the same order as pandas (order statistics, extremes, shares, day counts and gaps)
+    // and must agree exactly.
+    let summed = |name: &str| {
+        ["total_", "mean_value", "mean_rate", "sd_"]
+            .iter()
+            .any(|p| name.starts_with(p))
+    };
     let compared = compare(&features.batch, "features_any_column.csv", |name| {
-        if name.starts_with("sd_") {
-            1e-12
-        } else {
-            1e-12
-        }
+        if summed(name) { 1e-12 } else { 0.0 }
     });
     assert_eq!(
         compared,
@@ -367,4 +370,63 @@ fn null_features_are_imputed_by_preprocess_and_min_events_lists_who_is_left_out(
             assert_eq!(matrix_column[r], Some(scaled), "{column} row {r}");
         }
     }
+}
+
+#[test]
+fn a_bad_where_is_a_config_error_naming_the_key_and_the_position() {
+    let cases = [
+        // (case, condition, where and what the message says)
+        ("syntax", "duration >= (1", "at column 15: Expected: )"),
+        (
+            "unknown-column",
+            "duration > 0 AND contry = 'NL'",
+            "at column 18: unknown column `contry` (did you mean `country`?)",
+        ),
+        (
+            "type-mismatch",
+            "duration >= 'long'",
+            "at column 13: `>=` compares values",
+        ),
+        (
+            "bad-date",
+            "answered AND ts > 'yesterday'",
+            "at column 19: 'yesterday'",
+        ),
+        (
+            "unsupported",
+            "duration > 0 AND max(rate) > 1",
+            "at column 18: `max` is an aggregate function",
+        ),
+        (
+            "not-a-condition",
+            "duration + 1",
+            "at column 1: a condition is true or false, and `duration + 1` is a number",
+        ),
+        (
+            "bookkeeping",
+            "source_line > 3",
+            "unknown column `source_line`",
+        ),
+    ];
+    for (case, condition, needle) in cases {
+        fails(
+            &format!("where-{case}"),
+            &one_block(
+                &format!("n: count, m: {{mean: {{where: \"{condition}\"}}}}"),
+                "",
+            ),
+            78,
+            &["blocks.b.m.where", needle],
+        );
+    }
+    fails(
+        "share-where",
+        &one_block("s: {share: {where: \"answerd\"}}", ""),
+        78,
+        &[
+            "blocks.b.s.where",
+            "at column 1",
+            "unknown column `answerd`",
+        ],
+    );
 }
