@@ -275,7 +275,13 @@ pub fn event_feature(name: &str, feature: &Feature, a: &Scope<'_>) -> Vec<(Strin
     let (ev, source) = (a.ev, a.source);
     let single = |array: ArrayRef| vec![(name.to_string(), array)];
     match &feature.aggregation {
-        Aggregation::Count => single(a.counts(|g| source.rows(ev, g).count())),
+        Aggregation::Count => single(a.counts(|g| {
+            if source.filters {
+                source.rows(ev, g).count()
+            } else {
+                ev.size(g)
+            }
+        })),
         Aggregation::DistinctDays => single(a.counts(|g| a.active_days(g).len())),
         Aggregation::Distinct => single(a.counts(|g| distinct(a, g))),
         Aggregation::Sum => single(a.floats(|g| stats::sum(source.values(ev, g)).0)),

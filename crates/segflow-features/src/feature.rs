@@ -502,3 +502,106 @@ impl<'de> Deserialize<'de> for Feature {
         deserializer.deserialize_any(V)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use segflow_core::params::parse_params;
+    use segflow_core::yaml::parse_document;
+
+    fn read(text: &str) -> Result<Feature, String> {
+        let tree = parse_document("f.yaml", text).unwrap();
+        parse_params::<Feature>(&tree).map_err(|e| e.to_string())
+    }
+
+    fn feature(aggregation: Aggregation, of: Option<&str>, filter: Option<&str>) -> Feature {
+        Feature {
+            aggregation,
+            of: of.map(str::to_string),
+            filter: filter.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn legacy_forms_read_as_before() {
+        assert_eq!(
+            read("count").unwrap(),
+            feature(Aggregation::Count, None, None)
+        );
+        assert_eq!(read("std").unwrap(), feature(Aggregation::Std, None, None));
+        assert_eq!(
+            read("{quantile: 0.9}").unwrap(),
+            feature(Aggregation::Quantile(0.9), None, None)
+        );
+        assert_eq!(
+            read("{quantile: 1}").unwrap(),
+            feature(Aggregation::Quantile(1.0), None, None)
+        );
+        assert_eq!(
+            read("{share: {weekday_in: [sun]}}").unwrap(),
+            feature(
+                Aggregation::Share(Condition::WeekdayIn(vec![Weekday::Sun])),
+                None,
+                None
+            )
+        );
+        assert_eq!(
+            read("{ratio: {num: a, den: b}}").unwrap().inputs(),
+            vec!["a", "b"]
+        );
+    }
+
+    #[test]
+    fn of_and_where_read_from_every_form() {
+        assert_eq!(
+            read("{count: {where: \"x > 0\"}}").unwrap(),
+            feature(Aggregation::Count, None, Some("x > 0"))
+        );
+        assert_eq!(
+            read("{quantile: {q: 0.25, of: d, where: ok}}").unwrap(),
+            feature(Aggregation::Quantile(0.25), Some("d"), Some("ok"))
+        );
+        assert_eq!(
+            read("{distinct: InvoiceNo}").unwrap(),
+            feature(Aggregation::Distinct, Some("InvoiceNo"), None)
+        );
+        assert_eq!(
+            read("{mode: {of: Country, where: ok}}").unwrap(),
+            feature(Aggregation::Mode, Some("Country"), Some("ok"))
+        );
+        let share = read("{share: {value_ge: 60, of: duration}}").unwrap();
+        assert_eq!(share.column(), Some("duration"));
+        let share = read("{share: {where: \"d = -1\"}}").unwrap();
+        assert_eq!(share.condition(), Some("d = -1"));
+        assert_eq!(share.filter, None);
+        assert_eq!(
+            read("{category_shares: {top: 3, where: ok}}").unwrap(),
+            feature(Aggregation::CategoryShares { top: 3 }, None, Some("ok"))
+        );
+        assert_eq!(read("sum").unwrap().column(), Some(DEFAULT_OF));
+        assert_eq!(read("count").unwrap().column(), None);
+    }
+
+    #[test]
+    fn misuse_is_named() {
+        for (text, needle) in [
+            ("kount", "unknown aggregation `kount`"),
+            ("quantile", "`quantile` takes arguments"),
+            ("{quantile: high}", "expected f64"),
+            ("{count: {of: x}}", "unknown field `of`"),
+            ("{distinct: {where: ok}}", "missing field `of`"),
+            (
+                "{share: {hour_in: [1, 2], where: ok}}",
+                "exactly one condition",
+            ),
+            ("{share: {where: ok, of: x}}", "`of` goes with value_ge"),
+            (
+                "{count: {where: ok}, sum: {}}",
+                "one aggregation per feature",
+            ),
+        ] {
+            let err = read(text).unwrap_err();
+            assert!(err.contains(needle), "{text}: {err}");
+        }
+    }
+}

@@ -182,8 +182,11 @@ fn column_kind(
         return Err(Error::config(
             "",
             key,
-            "needs the events' `value` column, which ingest did not map; or name another \
-             number column with `of:`",
+            format!(
+                "needs the events' `value` column, which ingest did not map; or name another \
+                 number column with `of:`; the events have: {}",
+                available(schema)
+            ),
         ));
     }
     let of_key = format!("{key}.of");
