@@ -6,17 +6,28 @@
 //! stages (preprocess, drop-one-block robustness) need no other configuration.
 
 mod aggregate;
+mod conditions;
+mod derived;
+mod events;
+mod feature;
+mod layout;
+mod per_contact;
+mod schema;
 mod spec;
+mod stats;
+mod table;
 
 use std::path::PathBuf;
 
-use segflow_core::artifact::{open_parquet, open_parquet_columns};
+use segflow_core::artifact::open_parquet;
 use segflow_core::error::Location;
 use segflow_core::params::{ParamTree, Validate, parse_params, parse_valid};
 use segflow_core::stage::{OutputDir, Planned, Stage, StageCtx, compose_version, single_input};
 use segflow_core::{Error, Result};
 
-pub use spec::{Condition, Feature, Params};
+pub use feature::{Aggregation, Condition, Feature};
+pub use per_contact::META_EXCLUDED_CONTACTS;
+pub use spec::Params;
 
 pub use segflow_core::artifact::{META_BLOCKS, META_ID_COLUMN, META_MODEL_COLUMNS};
 
@@ -32,12 +43,9 @@ pub fn run(
     (ctx.progress)("reading input");
     let artifact = open_parquet(input)?;
     match artifact.kind() {
-        Some("events") => {
-            let events = open_parquet_columns(input, |c| aggregate::EVENT_COLUMNS.contains(&c))?;
-            aggregate::from_events(events, params, out, ctx)
-        }
+        Some("events") => per_contact::from_events(artifact, params, out, ctx),
         Some("table") => {
-            let table = aggregate::from_table(&artifact.read_all()?, params)?;
+            let table = table::from_table(&artifact.read_all()?, params)?;
             (ctx.progress)("writing features");
             out.write("features", &table.batch, &table.metadata)?;
             Ok(table.batch.num_rows() as u64)
@@ -54,7 +62,7 @@ pub fn run(
 
 /// The version of this stage's results: bump it with any change that alters them, and say what
 /// changed in CHANGELOG.md.
-const VERSION: u32 = 1;
+const VERSION: u32 = 2;
 
 pub struct FeaturesStage;
 
@@ -72,8 +80,13 @@ impl Stage for FeaturesStage {
     }
 
     fn plan(&self, params: &ParamTree) -> Result<Vec<Planned>> {
-        parse_valid::<Params>(params)?;
-        Ok(vec![Planned::new("features")])
+        let params = parse_valid::<Params>(params)?;
+        let mut planned = vec![Planned::new("features")];
+        // Only when contacts can be excluded, so other pipelines keep their outputs.
+        if params.min_events > 1 {
+            planned.push(Planned::new("excluded"));
+        }
+        Ok(planned)
     }
 
     fn algorithm_version(&self, _params: &ParamTree) -> Result<String> {

@@ -1,11 +1,13 @@
-//! The feature configuration: blocks of named features, each one aggregation.
+//! The feature configuration: blocks of named features, each one aggregation, and the checks
+//! that need no data.
 
 use indexmap::IndexMap;
 use serde::Deserialize;
 
-use segflow_core::calendar::{HourRange, Weekday};
 use segflow_core::params::Validate;
 use segflow_core::{Error, Result};
+
+use crate::feature::{Aggregation, Condition, Feature};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -22,84 +24,18 @@ pub struct Params {
     /// quantiles of this data: scoring new contacts against the training bar.
     #[serde(default)]
     pub thresholds: IndexMap<String, f64>,
+    /// Contacts with fewer events than this (all their events, before any `where`) are left
+    /// out of the features and listed in the `excluded` artifact.
+    #[serde(default = "one")]
+    pub min_events: u64,
 }
 
 fn default_as_of() -> String {
     "latest_event".into()
 }
 
-/// One aggregation. In YAML: `count`, `{quantile: 0.9}`, `{share: {hour_in: [8, 17]}}`, …
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(rename_all = "snake_case", deny_unknown_fields)]
-pub enum Feature {
-    /// Number of events.
-    Count,
-    /// Distinct calendar dates with an event.
-    DistinctDays,
-    Sum,
-    Mean,
-    /// Median of the value (mean of the two middle values for even counts).
-    Median,
-    Min,
-    Max,
-    /// Quantile of the value, linear interpolation.
-    Quantile(f64),
-    FirstTs,
-    LastTs,
-    /// (as-of − last event) in days.
-    RecencyDays,
-    /// (last − first event) in days.
-    TenureDays,
-    /// Share of the contact's events meeting a condition.
-    Share(Condition),
-    /// One column `<name>_<category>` per category among the `top` most frequent overall.
-    CategoryShares {
-        top: usize,
-    },
-    /// num / (den + den_offset); `if_zero` when the denominator is 0.
-    Ratio {
-        num: String,
-        den: String,
-        #[serde(default)]
-        den_offset: f64,
-        #[serde(default)]
-        if_zero: f64,
-    },
-    /// ln(1 + x) of another feature.
-    Log1p(String),
-    /// Table mode: a column of the entity table, passed through.
-    Column(String),
-}
-
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(rename_all = "snake_case", deny_unknown_fields)]
-pub enum Condition {
-    /// Hour of day within an inclusive range.
-    HourIn(HourRange),
-    WeekdayIn(Vec<Weekday>),
-    ValueGe(f64),
-    /// Value ≥ the given quantile of all events' values (a global threshold).
-    ValueGeQuantile(f64),
-    CategoryIn(Vec<String>),
-}
-
-impl Feature {
-    /// Whether this feature needs an event log (as opposed to an entity table).
-    pub fn needs_events(&self) -> bool {
-        !matches!(
-            self,
-            Feature::Ratio { .. } | Feature::Log1p(_) | Feature::Column(_)
-        )
-    }
-
-    /// Features this one is computed from.
-    pub fn inputs(&self) -> Vec<&str> {
-        match self {
-            Feature::Ratio { num, den, .. } => vec![num, den],
-            Feature::Log1p(of) => vec![of],
-            _ => Vec::new(),
-        }
-    }
+fn one() -> u64 {
+    1
 }
 
 impl Validate for Params {
@@ -119,6 +55,9 @@ impl Validate for Params {
         if self.model_blocks.is_empty() {
             return bad("model_blocks", "at least one block must be a model input");
         }
+        if self.min_events == 0 {
+            return bad("min_events", "must be at least 1");
+        }
         Ok(())
     }
 }
@@ -130,13 +69,15 @@ fn bad<T>(key: impl Into<String>, message: impl Into<String>) -> Result<T> {
 
 /// The arguments a feature's aggregation takes, in their ranges.
 fn check_arguments(key: &str, feature: &Feature) -> Result<()> {
-    match feature {
-        Feature::Quantile(q) if !(0.0..=1.0).contains(q) => bad(key, "quantile must lie in [0, 1]"),
-        Feature::Share(Condition::ValueGeQuantile(q)) if !(0.0..=1.0).contains(q) => {
+    match &feature.aggregation {
+        Aggregation::Quantile(q) if !(0.0..=1.0).contains(q) => {
             bad(key, "quantile must lie in [0, 1]")
         }
-        Feature::Share(Condition::HourIn(range)) => range.check().or_else(|m| bad(key, m)),
-        Feature::CategoryShares { top: 0 } => bad(key, "top must be at least 1"),
+        Aggregation::Share(Condition::ValueGeQuantile(q)) if !(0.0..=1.0).contains(q) => {
+            bad(key, "quantile must lie in [0, 1]")
+        }
+        Aggregation::Share(Condition::HourIn(range)) => range.check().or_else(|m| bad(key, m)),
+        Aggregation::CategoryShares { top: 0 } => bad(key, "top must be at least 1"),
         _ => Ok(()),
     }
 }
@@ -185,11 +126,11 @@ impl Params {
                         format!("refers to unknown feature `{input}`"),
                     );
                 }
-                if self
-                    .blocks
-                    .values()
-                    .any(|f| matches!(f.get(input), Some(Feature::CategoryShares { .. })))
-                {
+                if self.blocks.values().any(|f| {
+                    f.get(input).is_some_and(|f| {
+                        matches!(f.aggregation, Aggregation::CategoryShares { .. })
+                    })
+                }) {
                     return bad(
                         format!("blocks.{block}.{name}"),
                         format!("`{input}` expands to several columns"),
@@ -200,12 +141,26 @@ impl Params {
         Ok(())
     }
 
+    /// Model blocks exist and hold only measures: a mode is a label (text, a flag, a code),
+    /// never a model input.
     fn check_model_blocks(&self) -> Result<()> {
         for (i, block) in self.model_blocks.iter().enumerate() {
-            if !self.blocks.contains_key(block) {
+            let Some(features) = self.blocks.get(block) else {
                 return bad(
                     format!("model_blocks[{i}]"),
                     format!("unknown block `{block}`"),
+                );
+            };
+            if let Some((name, _)) = features
+                .iter()
+                .find(|(_, f)| f.aggregation == Aggregation::Mode)
+            {
+                return bad(
+                    format!("blocks.{block}.{name}"),
+                    format!(
+                        "a mode is a label, not a model input, and `{block}` is in \
+                         model_blocks; move it to a block for interpretation"
+                    ),
                 );
             }
         }
@@ -215,7 +170,11 @@ impl Params {
     fn check_thresholds(&self) -> Result<()> {
         for name in self.thresholds.keys() {
             if !self.features().any(|(_, n, f)| {
-                n == name && matches!(f, Feature::Share(Condition::ValueGeQuantile(_)))
+                n == name
+                    && matches!(
+                        f.aggregation,
+                        Aggregation::Share(Condition::ValueGeQuantile(_))
+                    )
             }) {
                 return bad(
                     format!("thresholds.{name}"),
