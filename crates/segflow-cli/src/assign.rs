@@ -303,7 +303,7 @@ fn require(run_dir: &Path, input: &Path) -> Result<()> {
             reason: "no such run directory".into(),
         });
     }
-    if !input.is_file() {
+    if !segflow_core::dataset::exists(input) {
         return Err(Error::NoInput {
             path: input.to_path_buf(),
             reason: "no such file".into(),
@@ -502,7 +502,7 @@ fn write_scored(
             .file_name()
             .map(|f| f.to_string_lossy().into_owned())
             .unwrap_or_default(),
-        file_sha256(input)?,
+        segflow_core::dataset::input_sha256(input)?,
     );
     let provenance = Provenance {
         stage: "assign".into(),

@@ -60,7 +60,9 @@ impl RowExpressions {
                 return Err(Error::config(
                     "",
                     key,
-                    format!("`{name}` is already a column of the input; name the derived column differently"),
+                    format!(
+                        "`{name}` is already a column of the input; name the derived column differently"
+                    ),
                 ));
             }
             let expr = Expr::parse(text, |col| {
@@ -187,9 +189,7 @@ impl RowExpressions {
         if !self.filters.is_empty() {
             let view = view(&fields, &arrays, parsed.num_rows())?;
             for expr in &self.filters {
-                let keep = expr
-                    .mask(&view)
-                    .map_err(|e| failed("where".into(), e))?;
+                let keep = expr.mask(&view).map_err(|e| failed("where".into(), e))?;
                 mask = Some(match mask {
                     None => keep,
                     Some(m) => and(&m, &keep)?,
@@ -226,7 +226,9 @@ fn check_private(params: &Params, c: &EventColumns, key: &str, expr: &Expr) -> R
             return Err(Error::config(
                 "",
                 key,
-                format!("reads `{col}`, {why}; a derived column may not carry it into the events artifact"),
+                format!(
+                    "reads `{col}`, {why}; a derived column may not carry it into the events artifact"
+                ),
             ));
         }
     }

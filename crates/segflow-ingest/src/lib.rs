@@ -14,8 +14,10 @@ mod compressed;
 mod contacts;
 mod events;
 mod expressions;
+mod parquet_rows;
 mod privacy;
 mod reader;
+mod records;
 mod rows;
 mod table;
 
@@ -486,7 +488,10 @@ impl Params {
         if let Some(i) = self.keep.iter().position(|k| self.privacy.hash.contains(k)) {
             return bad(
                 format!("keep[{i}]"),
-                format!("`{}` is listed in privacy.hash, which writes it hashed", self.keep[i]),
+                format!(
+                    "`{}` is listed in privacy.hash, which writes it hashed",
+                    self.keep[i]
+                ),
             );
         }
         Ok(())
@@ -580,7 +585,10 @@ impl Params {
 
     /// Every input column the params require of a file read with the role mapping `columns`,
     /// with the key that names it. Dropped PII columns are not required: they are never read.
-    fn referenced_columns<'a>(&'a self, columns: Option<&'a EventColumns>) -> Vec<(String, &'a str)> {
+    fn referenced_columns<'a>(
+        &'a self,
+        columns: Option<&'a EventColumns>,
+    ) -> Vec<(String, &'a str)> {
         let mut out: Vec<(String, &str)> = Vec::new();
         if let Some(c) = columns {
             out.push(("columns.contact".into(), &c.contact));

@@ -10,8 +10,8 @@ use xxhash_rust::xxh3::Xxh3;
 use segflow_core::error::Location;
 use segflow_core::{Error, Result};
 
-use crate::compressed::{self, Corrupt};
 use crate::Delimiter;
+use crate::compressed::{self, Corrupt};
 
 pub struct Csv {
     pub path: PathBuf,

@@ -7,8 +7,8 @@
 use std::sync::Arc;
 
 use arrow::array::{
-    ArrayRef, Float64Array, RecordBatch, StringArray, TimestampMicrosecondArray,
-    UInt32Array, UInt64Array,
+    ArrayRef, Float64Array, RecordBatch, StringArray, TimestampMicrosecondArray, UInt32Array,
+    UInt64Array,
 };
 use csv::ByteRecord;
 
@@ -147,7 +147,9 @@ impl Columns {
         Pushed {
             clock_ok: clock.is_ok(),
             value_ok: value.is_ok(),
-            result: self.push_parsed(record, line, layout, parsing, contacts, hashed, clock, value),
+            result: self.push_parsed(
+                record, line, layout, parsing, contacts, hashed, clock, value,
+            ),
         }
     }
 
@@ -300,11 +302,7 @@ pub fn blank_contact(record: &ByteRecord, col: usize) -> bool {
     matches!(field(&record[col]), Ok(None)) || record[col].iter().all(u8::is_ascii_whitespace)
 }
 
-fn parse_value(
-    raw: &[u8],
-    name: &str,
-    value_min: Option<f64>,
-) -> std::result::Result<f64, Reject> {
+fn parse_value(raw: &[u8], name: &str, value_min: Option<f64>) -> std::result::Result<f64, Reject> {
     let v = match field(raw) {
         Ok(Some(v)) => v,
         Ok(None) => return Err(Reject::new(name, "empty", None)),
