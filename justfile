@@ -57,8 +57,8 @@ openblas_kernels := if `grep -qsw avx512f /proc/cpuinfo && echo avx512 || true` 
 # Regenerate every oracle fixture: the pandas Walsoft features, matrix, transform and fit
 # (each script reads the previous one's output), and the scikit-learn clustering fixtures
 # (k-means, indices and PCA; DBSCAN and Ward; Gaussian mixtures), and the event-log features
-# (the retail log, a relative-second call log, calls + SMS as two sources). `git diff --stat`
-# should then show no change.
+# (the retail log, a relative-second call log, calls + SMS as two sources), and the Parquet
+# inputs with their CSV twins. `git diff --stat` should then show no change.
 oracle:
     python3 -m pip install --quiet -r tests/oracle/requirements.txt -r tests/oracle/cluster/requirements.txt
     OPENBLAS_CORETYPE={{openblas_kernels}} python3 tests/oracle/walsoft_features.py
@@ -68,6 +68,7 @@ oracle:
     python3 tests/oracle/retail.py
     python3 tests/oracle/calllog.py
     python3 tests/oracle/twosource.py
+    python3 tests/oracle/parquet_input.py
     OPENBLAS_CORETYPE={{openblas_kernels}} python3 tests/oracle/cluster/make_fixtures.py
     OPENBLAS_CORETYPE={{openblas_kernels}} python3 tests/oracle/cluster/dbscan_ward.py
     OPENBLAS_CORETYPE={{openblas_kernels}} python3 tests/oracle/cluster/gmm.py

@@ -600,7 +600,7 @@ fn read_source<'scope>(
             {
                 let line = *line;
                 state.rows_in += 1;
-                if state.rows_in % 1_000_000 == 0 {
+                if state.rows_in.is_multiple_of(1_000_000) {
                     (ctx.progress)(&format!("{} rows read", state.rows_in));
                 }
                 if record.len() != n_fields {

@@ -543,7 +543,7 @@ impl Params {
             if let Some(formats) = &source.formats {
                 formats
                     .origin_micros()
-                    .map_err(|e| e.in_config("", &format!("{key}")))?;
+                    .map_err(|e| e.in_config("", &key))?;
             }
             if let Some(names) = &source.header {
                 self.validate_header(names, Some(&source.columns), &format!("{key}.header"))?;

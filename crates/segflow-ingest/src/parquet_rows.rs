@@ -12,6 +12,7 @@
 use std::fmt::Write as _;
 use std::fs::File;
 use std::io::Read;
+use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
 
 use arrow::array::{
@@ -125,7 +126,10 @@ impl ParquetRows {
         };
         let parts = files
             .into_iter()
-            .map(|(file, partition)| Part::read(file, partition))
+            .map(|(file, partition)| {
+                let path = file.clone();
+                guarded(&path, || Part::read(file, partition))
+            })
             .collect::<Result<Vec<_>>>()?;
         let (header, temporal, declared) = merged_schema(path, &parts)?;
         if let Some(missing) = layout
@@ -193,17 +197,27 @@ impl ParquetRows {
                     self.row += 1;
                     return Ok(Some(self.row));
                 }
-                match reading.reader.next() {
+                let path = reading.path.clone();
+                let render = &self.render;
+                let more = guarded(&path, || match reading.reader.next() {
                     Some(batch) => {
                         let batch = batch.map_err(|e| corrupt(&reading.path, e))?;
-                        reading.load(&batch, &self.render)?;
-                        continue;
+                        reading.load(&batch, render)?;
+                        Ok(true)
                     }
-                    None => self.current = None,
+                    None => Ok(false),
+                })?;
+                if !more {
+                    self.current = None;
                 }
+                continue;
             }
             match self.parts.next() {
-                Some(part) => self.current = Some(Reading::open(part, &self.header)?),
+                Some(part) => {
+                    let path = part.path.clone();
+                    let header = &self.header;
+                    self.current = Some(guarded(&path, || Reading::open(part, header))?);
+                }
                 None => return Ok(None),
             }
         }
@@ -284,6 +298,20 @@ impl Reading {
         self.next = 0;
         Ok(())
     }
+}
+
+/// Runs a step of the Parquet decoder. Its panics on malformed bytes (arrow-rs does not
+/// promise never to panic on them) are the input's fault, not segflow's: bad data naming the
+/// file.
+fn guarded<T>(path: &Path, step: impl FnOnce() -> Result<T>) -> Result<T> {
+    std::panic::catch_unwind(AssertUnwindSafe(step)).unwrap_or_else(|payload| {
+        let message = payload
+            .downcast_ref::<&str>()
+            .copied()
+            .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+            .unwrap_or("the decoder failed");
+        Err(corrupt(path, message))
+    })
 }
 
 fn corrupt(path: &Path, e: impl std::fmt::Display) -> Error {
@@ -664,6 +692,8 @@ fn micros(count: i64, unit: TimeUnit) -> Option<i64> {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use super::*;
 
     #[test]
@@ -689,6 +719,56 @@ mod tests {
         assert_eq!(percent_decode("%FF"), None);
         let e = partition_of(dir, "k=%ZZ/part-0.parquet").unwrap_err();
         assert_eq!(e.exit_code(), 65);
+    }
+
+    /// Writes `batch` as a Parquet file at `path`.
+    fn write(path: &Path, batch: &RecordBatch) {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        let file = File::create(path).unwrap();
+        let mut writer = parquet::arrow::ArrowWriter::try_new(file, batch.schema(), None).unwrap();
+        writer.write(batch).unwrap();
+        writer.close().unwrap();
+    }
+
+    #[test]
+    fn part_files_with_other_columns_read_as_one_table_with_partition_columns_last() {
+        let dir = std::env::temp_dir().join(format!("segflow-parquet-rows-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let ints: ArrayRef = Arc::new(Int64Array::from(vec![Some(1), None]));
+        let text: ArrayRef = Arc::new(StringArray::from(vec!["x", "y"]));
+        let floats: ArrayRef = Arc::new(Float64Array::from(vec![2.5]));
+        let more: ArrayRef = Arc::new(StringArray::from(vec!["z"]));
+        let first = RecordBatch::try_from_iter([("a", ints), ("b", text)]).unwrap();
+        let second = RecordBatch::try_from_iter([("c", floats), ("b", more)]).unwrap();
+        write(&dir.join("k=2/part-0.parquet"), &second);
+        write(&dir.join("k=1/part-0.parquet"), &first);
+        let layout = TextLayout {
+            delimiter: crate::Delimiter::Char(b','),
+            header: None,
+            required: vec!["b", "k"],
+        };
+        let mut rows = ParquetRows::open(&dir, &layout, None).unwrap();
+        assert_eq!(rows.header, ["a", "b", "c", "k"]);
+        assert_eq!(rows.declared(0), Some(ColumnType::Int64));
+        assert_eq!(rows.declared(3), Some(ColumnType::String));
+        let mut record = ByteRecord::new();
+        let mut read = Vec::new();
+        while let Some(row) = rows.next(&mut record).unwrap() {
+            let fields: Vec<String> = record
+                .iter()
+                .map(|f| String::from_utf8(f.to_vec()).unwrap())
+                .collect();
+            read.push((row, fields.join("|")));
+        }
+        let want = [(1, "1|x||1"), (2, "|y||1"), (3, "|z|2.5|2")];
+        assert_eq!(read, want.map(|(row, text)| (row, text.to_string())));
+        let missing = TextLayout {
+            required: vec!["d"],
+            ..layout
+        };
+        let e = ParquetRows::open(&dir, &missing, None).err().unwrap();
+        assert!(e.to_string().contains("required column is missing"), "{e}");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

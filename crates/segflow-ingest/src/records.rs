@@ -16,7 +16,8 @@ use crate::reader::{Csv, TextLayout};
 
 pub enum Records {
     Text(Csv),
-    Parquet(ParquetRows),
+    // Boxed: a Parquet reader holds its decoder state inline.
+    Parquet(Box<ParquetRows>),
 }
 
 impl Records {
@@ -24,7 +25,7 @@ impl Records {
     /// says; `zone` is the time zone Parquet instants are written in (UTC when `None`).
     pub fn open(path: &Path, layout: &TextLayout<'_>, zone: Option<Tz>) -> Result<Self> {
         Ok(if path.is_dir() || is_parquet(path)? {
-            Records::Parquet(ParquetRows::open(path, layout, zone)?)
+            Records::Parquet(Box::new(ParquetRows::open(path, layout, zone)?))
         } else {
             Records::Text(Csv::open(path, layout)?)
         })
