@@ -541,9 +541,7 @@ impl Params {
             }
             self.validate_columns(&source.columns, &format!("{key}.columns"))?;
             if let Some(formats) = &source.formats {
-                formats
-                    .origin_micros()
-                    .map_err(|e| e.in_config("", &key))?;
+                formats.origin_micros().map_err(|e| e.in_config("", &key))?;
             }
             if let Some(names) = &source.header {
                 self.validate_header(names, Some(&source.columns), &format!("{key}.header"))?;
