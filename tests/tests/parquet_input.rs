@@ -136,6 +136,53 @@ fn a_parquet_file_and_a_partitioned_directory_give_the_events_of_the_csv() {
 }
 
 #[test]
+fn a_source_may_be_parquet_beside_a_text_source() {
+    let scratch = Scratch::new("parquet-sources");
+    let (csv, lake) = (fixture("events.csv"), fixture("events_by_country"));
+    let columns = "{contact: contact, timestamp: ts, value: amount, category: channel}";
+    let params = scratch.path().join("ingest.yaml");
+    std::fs::write(
+        &params,
+        format!(
+            "mode: events\nsources:\n\
+             - {{name: text, input: {}, columns: {columns}}}\n\
+             - {{name: lake, input: {}, columns: {columns}}}\n\
+             keep: [country, items, first_visit, visit_date]\ntypes: {{items: number}}\n",
+            csv.display(),
+            lake.display()
+        ),
+    )
+    .unwrap();
+    let out = scratch.path().join("out");
+    let o = segflow(&[
+        "ingest",
+        "--input",
+        csv.to_str().unwrap(),
+        "--input",
+        lake.to_str().unwrap(),
+        "--output-dir",
+        out.to_str().unwrap(),
+        "--params",
+        params.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let batch = read_parquet(&out.join("events.parquet")).unwrap().batch;
+    assert_eq!(batch.num_rows(), 80);
+    let schema = batch.schema();
+    let data: Vec<usize> = (0..batch.num_columns())
+        .filter(|&i| !["source", "source_line"].contains(&schema.field(i).name().as_str()))
+        .collect();
+    let data = batch.project(&data).unwrap();
+    assert!(
+        data.slice(0, 40) == data.slice(40, 40),
+        "{}",
+        render_full(&out.join("events.parquet"))
+    );
+    let source = batch.column_by_name("source").unwrap().as_string::<i32>();
+    assert_eq!((source.value(0), source.value(40)), ("text", "lake"));
+}
+
+#[test]
 fn instants_are_wall_clock_time_in_the_ingest_time_zone_as_pandas_tz_convert_gives() {
     let scratch = Scratch::new("parquet-timezone");
     let want = csv_column(&fixture("events_ts_new_york.csv"), "ts");
