@@ -103,8 +103,9 @@ struct Reading {
 
 impl ParquetRows {
     /// Opens `path` (a Parquet file, or a directory of part files), reading every footer up
-    /// front so that an unreadable part, a type clash or a missing required column fails before
-    /// any row is read. `zone`: the time zone instants are written in (UTC when `None`).
+    /// front so that an unreadable part, a partition key that is also a column, or a missing
+    /// required column fails before any row is read. `zone`: the time zone instants are
+    /// written in (UTC when `None`).
     pub fn open(path: &Path, layout: &TextLayout<'_>, zone: Option<Tz>) -> Result<Self> {
         if layout.header.is_some() {
             return Err(Error::config(
