@@ -320,7 +320,7 @@ fn require(run_dir: &Path, inputs: &[PathBuf]) -> Result<()> {
         return Err(Error::Usage("assign needs at least one --input".into()));
     }
     for input in inputs {
-        if !input.exists() {
+        if !segflow_core::dataset::exists(input) {
             return Err(Error::NoInput {
                 path: input.to_path_buf(),
                 reason: "no such file".into(),

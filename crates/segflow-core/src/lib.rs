@@ -3,6 +3,7 @@
 
 pub mod artifact;
 pub mod calendar;
+pub mod dataset;
 pub mod decision;
 pub mod error;
 pub mod hash;

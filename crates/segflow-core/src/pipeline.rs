@@ -127,11 +127,11 @@ impl Pipeline {
                     ));
                 }
                 for input in &spec.inputs {
-                    if !input.is_file() {
+                    if !crate::dataset::exists(input) {
                         return Err(Error::config(
                             &file,
                             format!("stages.{}.input", spec.name),
-                            format!("input file {} does not exist", input.display()),
+                            format!("input {} does not exist", input.display()),
                         ));
                     }
                 }

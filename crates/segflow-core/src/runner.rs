@@ -8,6 +8,7 @@ use std::time::Instant;
 use serde::Serialize;
 
 use crate::artifact::Provenance;
+use crate::dataset::{self, input_sha256};
 use crate::hash::{file_sha256, params_hash};
 use crate::lock::{Lock, LockEntry};
 use crate::pipeline::{Pipeline, StageSpec};
@@ -163,9 +164,9 @@ pub fn stale_reasons(pipeline: &Pipeline, spec: &StageSpec, lock: &Lock) -> Resu
     }
     for input in &inputs {
         let name = display(input);
-        if !input.is_file() {
+        if !dataset::exists(input) {
             reasons.push(format!("input {name} is missing"));
-        } else if entry.inputs.get(&name) != Some(&file_sha256(input)?) {
+        } else if entry.inputs.get(&name) != Some(&input_sha256(input)?) {
             reasons.push(format!("input {name} changed"));
         }
     }
@@ -277,7 +278,7 @@ fn run_stage(pipeline: &Pipeline, spec: &StageSpec, observer: &dyn Observer) -> 
     let file = pipeline.file.display().to_string();
     let inputs = stage_inputs(pipeline, spec);
     for input in &inputs {
-        if !input.is_file() {
+        if !dataset::exists(input) {
             let producer = pipeline
                 .stages
                 .iter()
@@ -315,7 +316,7 @@ fn run_stage(pipeline: &Pipeline, spec: &StageSpec, observer: &dyn Observer) -> 
     let written = out.commit()?;
     let mut input_map = BTreeMap::new();
     for input in &inputs {
-        input_map.insert(display(input), file_sha256(input)?);
+        input_map.insert(display(input), input_sha256(input)?);
     }
     let mut outputs = BTreeMap::new();
     for path in &written {

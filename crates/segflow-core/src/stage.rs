@@ -365,7 +365,8 @@ impl Drop for OutputDir {
     }
 }
 
-/// Hashes of the given input files keyed by file name, as recorded in provenance.
+/// Hashes of the given inputs (files or part-file directories) keyed by file name, as
+/// recorded in provenance.
 pub fn input_hashes(inputs: &[PathBuf]) -> Result<BTreeMap<String, String>> {
     let mut out = BTreeMap::new();
     for path in inputs {
@@ -373,7 +374,7 @@ pub fn input_hashes(inputs: &[PathBuf]) -> Result<BTreeMap<String, String>> {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        out.insert(name, crate::hash::file_sha256(path)?);
+        out.insert(name, crate::dataset::input_sha256(path)?);
     }
     Ok(out)
 }
@@ -412,7 +413,7 @@ pub fn run_with_params(
 ) -> Result<(u64, Vec<PathBuf>)> {
     let planned = stage.plan(params)?;
     for input in inputs {
-        if !input.is_file() {
+        if !crate::dataset::exists(input) {
             return Err(Error::NoInput {
                 path: input.clone(),
                 reason: "no such file".into(),

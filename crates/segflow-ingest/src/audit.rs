@@ -57,7 +57,8 @@ pub const ARTIFACTS: &[AuditArtifact] = &[
     },
 ];
 
-/// Rejected records: source line, offending field, reason and (when not sensitive) the text.
+/// Rejected records: source line (the row number for Parquet input), offending field, reason
+/// and (when not sensitive) the text.
 #[derive(Default)]
 pub struct Rejects {
     line: Vec<u64>,

@@ -13,6 +13,54 @@ use crate::reader::field;
 use crate::rows::Reject;
 use crate::{Formats, SECONDS_SINCE, UNIX_MILLIS, UNIX_SECONDS};
 
+/// How an input column typed as a date, time or timestamp (in Parquet) is rendered as text,
+/// and so read back exactly, to the microsecond, whatever `formats` says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Temporal {
+    Timestamp,
+    Date,
+    Time,
+}
+
+impl Temporal {
+    pub fn format(self) -> &'static str {
+        match self {
+            Temporal::Timestamp => "%Y-%m-%d %H:%M:%S%.6f",
+            Temporal::Date => "%Y-%m-%d",
+            Temporal::Time => "%H:%M:%S%.6f",
+        }
+    }
+}
+
+/// The formats that read `clock`: the configured ones, except where a clock column is typed
+/// (`temporal`, by column index) as a point in time that fits its role; such a column is read
+/// in the fixed form it is rendered in.
+pub fn typed_formats(
+    formats: &Formats,
+    clock: &Clock,
+    temporal: impl Fn(usize) -> Option<Temporal>,
+) -> Formats {
+    let mut out = formats.clone();
+    match *clock {
+        Clock::Timestamp { col } => {
+            if let Some(t @ (Temporal::Timestamp | Temporal::Date)) = temporal(col) {
+                out.timestamp = vec![t.format().to_string()];
+                // The origin belongs to the `seconds_since` format just replaced.
+                out.origin = None;
+            }
+        }
+        Clock::DateTime { date, time } => {
+            if let Some(t @ (Temporal::Timestamp | Temporal::Date)) = temporal(date) {
+                out.date = t.format().to_string();
+            }
+            if let Some(t @ (Temporal::Timestamp | Temporal::Time)) = time.and_then(&temporal) {
+                out.time = t.format().to_string();
+            }
+        }
+    }
+    out
+}
+
 /// Where an event's clock is read from.
 pub enum Clock {
     Timestamp { col: usize },
@@ -232,5 +280,82 @@ pub fn parse_clock(
             let utc = day.and_time(clock).and_utc();
             Ok(utc.timestamp() * MICROS_PER_SECOND + i64::from(utc.timestamp_subsec_micros()))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The clock `formats` read from one record of `fields`, typed as `temporal` says.
+    fn read(clock: Clock, fields: &[&str], temporal: &[Option<Temporal>]) -> Option<i64> {
+        let formats = typed_formats(&Formats::default(), &clock, |c| temporal[c]);
+        let compiled = ClockFormats::new(&formats, None).unwrap();
+        let header: Vec<String> = (0..fields.len()).map(|i| format!("c{i}")).collect();
+        parse_clock(
+            &ByteRecord::from(fields.to_vec()),
+            &clock,
+            &header,
+            &formats,
+            &compiled,
+        )
+        .ok()
+    }
+
+    fn micros(text: &str) -> i64 {
+        chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S%.f")
+            .unwrap()
+            .and_utc()
+            .timestamp_micros()
+    }
+
+    #[test]
+    fn typed_columns_are_read_in_their_rendered_form_in_every_role() {
+        let ts = Some(Temporal::Timestamp);
+        let stamp = "2024-11-03 01:30:00.000001";
+        assert_eq!(
+            read(Clock::Timestamp { col: 0 }, &[stamp], &[ts]),
+            Some(micros(stamp))
+        );
+        assert_eq!(
+            read(
+                Clock::Timestamp { col: 0 },
+                &["2024-11-03"],
+                &[Some(Temporal::Date)]
+            ),
+            Some(micros("2024-11-03 00:00:00"))
+        );
+        // A date from a timestamp column and a time from another.
+        assert_eq!(
+            read(
+                Clock::DateTime {
+                    date: 0,
+                    time: Some(1)
+                },
+                &[stamp, "2020-01-01 07:08:09.500000"],
+                &[ts, ts]
+            ),
+            Some(micros("2024-11-03 07:08:09.5"))
+        );
+        assert_eq!(
+            read(
+                Clock::DateTime {
+                    date: 0,
+                    time: Some(1)
+                },
+                &["2024-11-03", "07:08:09.000002"],
+                &[Some(Temporal::Date), Some(Temporal::Time)]
+            ),
+            Some(micros("2024-11-03 07:08:09.000002"))
+        );
+        // A text column keeps the configured formats.
+        assert_eq!(
+            read(
+                Clock::Timestamp { col: 0 },
+                &["2024-11-03T01:30:00"],
+                &[None]
+            ),
+            Some(micros("2024-11-03 01:30:00"))
+        );
     }
 }

@@ -24,11 +24,12 @@ use segflow_core::{Error, Result};
 use segflow_expr::Type;
 
 use crate::audit::{self, ColumnAudit, Counts, EventAudit, EventTally, Excluded, Rejects};
-use crate::clock::{Clock, ClockFormats};
+use crate::clock::{Clock, ClockFormats, typed_formats};
 use crate::contacts::Contacts;
 use crate::expressions::{RowExpressions, SourceColumns};
 use crate::privacy::IdHasher;
-use crate::reader::{ColumnProfile, Csv, Duplicates, field};
+use crate::reader::{ColumnProfile, Duplicates, field};
+use crate::records::Records;
 use crate::rows::{
     CATEGORY, Columns, Extra, LINE, Layout, Parsing, Reading, TS, VALUE, blank_contact,
 };
@@ -45,9 +46,10 @@ struct Opened<'a> {
     path: PathBuf,
     header: Vec<String>,
     /// Taken by the reader thread.
-    csv: Option<Csv>,
+    records: Option<Records>,
     columns: &'a EventColumns,
-    formats: &'a Formats,
+    /// The configured formats, or the fixed ones of clock columns typed in the input.
+    formats: Formats,
     clock_formats: ClockFormats,
     layout: Layout,
     expressions: RowExpressions,
@@ -109,7 +111,7 @@ pub fn run(
     };
     let mut audits: Vec<ColumnAudit> = Vec::new();
     let mut duplicate_rows = 0;
-    (ctx.progress)("reading CSV");
+    (ctx.progress)("reading input");
     std::thread::scope(|scope| -> Result<()> {
         let (batches_tx, batches_rx) = sync_channel::<RecordBatch>(2);
         let writer = scope.spawn(move || -> Result<StagedStream> {
@@ -291,10 +293,9 @@ fn open<'a>(
     source: Option<&'a Source>,
     columns: &'a EventColumns,
 ) -> Result<Opened<'a>> {
-    let csv = Csv::open(input, &params.text_layout(Some(columns), source))?;
-    let formats = source
-        .and_then(|s| s.formats.as_ref())
-        .unwrap_or(&params.formats);
+    let zone = params.zone()?;
+    let records = Records::open(input, &params.text_layout(Some(columns), source), zone)?;
+    let header = records.header();
     let key = |k: &str| match source {
         Some(s) => format!(
             "sources[{}].{k}",
@@ -309,34 +310,45 @@ fn open<'a>(
     let expressions = RowExpressions::compile(
         params,
         &SourceColumns {
-            header: &csv.header,
+            header,
             columns,
             own_filter: source.and_then(|s| s.filter.as_deref().map(|f| (key("where"), f))),
         },
     )?;
     let clock = match (&columns.timestamp, &columns.date) {
         (Some(ts), _) => Clock::Timestamp {
-            col: csv.index(ts)?,
+            col: records.index(ts)?,
         },
         (None, Some(date)) => Clock::DateTime {
-            date: csv.index(date)?,
-            time: columns.time.as_ref().map(|t| csv.index(t)).transpose()?,
+            date: records.index(date)?,
+            time: columns
+                .time
+                .as_ref()
+                .map(|t| records.index(t))
+                .transpose()?,
         },
         (None, None) => unreachable!("validated: a clock column is set"),
     };
+    let formats = typed_formats(
+        source
+            .and_then(|s| s.formats.as_ref())
+            .unwrap_or(&params.formats),
+        &clock,
+        |col| records.temporal(col),
+    );
     let mut extras: Vec<Extra> = Vec::new();
     let typed =
         |name: &str| Reading::Typed(params.types.get(name).copied().unwrap_or(ValueType::Text));
     for name in &params.keep {
         extras.push(Extra {
-            col: csv.index(name)?,
+            col: records.index(name)?,
             name: name.clone(),
             reading: typed(name),
         });
     }
     for name in &params.privacy.hash {
         extras.push(Extra {
-            col: csv.index(name)?,
+            col: records.index(name)?,
             name: name.clone(),
             reading: Reading::Hashed,
         });
@@ -358,28 +370,32 @@ fn open<'a>(
             ));
         }
         extras.push(Extra {
-            col: csv.index(name)?,
+            col: records.index(name)?,
             name: name.to_string(),
             reading: typed(name),
         });
     }
     let layout = Layout {
-        contact: csv.index(&columns.contact)?,
+        contact: records.index(&columns.contact)?,
         clock,
-        value: columns.value.as_ref().map(|v| csv.index(v)).transpose()?,
+        value: columns
+            .value
+            .as_ref()
+            .map(|v| records.index(v))
+            .transpose()?,
         category: columns
             .category
             .as_ref()
-            .map(|c| csv.index(c))
+            .map(|c| records.index(c))
             .transpose()?,
         extras,
     };
     Ok(Opened {
         name: source.map(|s| s.name.as_str()),
-        clock_formats: ClockFormats::new(formats, params.zone()?)?,
-        path: csv.path.clone(),
-        header: csv.header.clone(),
-        csv: Some(csv),
+        clock_formats: ClockFormats::new(&formats, zone)?,
+        path: records.path().to_path_buf(),
+        header: records.header().to_vec(),
+        records: Some(records),
         columns,
         formats,
         layout,
@@ -572,17 +588,17 @@ fn read_source<'scope>(
 ) -> Result<SourceRead> {
     let header = source.header.clone();
     let n_fields = header.len();
-    let csv = source.csv.take().expect("each source is read once");
+    let records = source.records.take().expect("each source is read once");
     let dedupe = params.dedupe == Dedupe::Exact;
     let (records_tx, records_rx) = sync_channel::<Result<Chunk>>(4);
     let (spent_tx, spent_rx) = channel::<Chunk>();
-    let reader = scope.spawn(move || read_records(csv, dedupe, records_tx, spent_rx));
+    let reader = scope.spawn(move || read_records(records, dedupe, records_tx, spent_rx));
     if let Some(name) = source.name {
         state.rejects.start_source(name);
     }
     let parsing = Parsing {
         header: &header,
-        formats: source.formats,
+        formats: &source.formats,
         clock_formats: &source.clock_formats,
         value_min: params.value_min,
         ids,
@@ -727,15 +743,15 @@ fn account(parsed: &RecordBatch, state: &mut State) {
     }
 }
 
-/// The reader thread: splits the CSV into records, sends them on in chunks (reusing the
+/// The reader thread: reads the input's records, sends them on in chunks (reusing the
 /// buffers of chunks sent back), and profiles and fingerprints every record on the way.
 fn read_records(
-    mut csv: Csv,
+    mut input: Records,
     dedupe: bool,
     records: SyncSender<Result<Chunk>>,
     spent: Receiver<Chunk>,
 ) -> (Vec<ColumnProfile>, Duplicates) {
-    let n_fields = csv.header.len();
+    let n_fields = input.header().len();
     let mut profiles = vec![ColumnProfile::default(); n_fields];
     let mut duplicates = Duplicates::new(dedupe);
     loop {
@@ -744,7 +760,7 @@ fn read_records(
         let mut end = false;
         while chunk.len() < CHUNK_RECORDS {
             let mut record = spare.pop().unwrap_or_default();
-            match csv.next(&mut record) {
+            match input.next(&mut record) {
                 Ok(Some(line)) => {
                     let repeat = duplicates.observe(&record);
                     if record.len() == n_fields {

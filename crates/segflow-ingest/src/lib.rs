@@ -1,12 +1,13 @@
-//! The ingest stage: a CSV file becomes typed, privacy-safe Parquet.
+//! The ingest stage: a CSV file (or Parquet: one file, or a directory of part files)
+//! becomes typed, privacy-safe Parquet.
 //!
 //! - events mode: one row per event (`events.parquet`) with a hashed `contact_id`, a naive
 //!   timestamp `ts`, an optional numeric `value` and `category`, plus kept columns;
 //! - table mode: one row per entity (`table.parquet`) with a `row_id` and typed columns.
 //!
-//! Rows that do not parse go to `rejects.parquet` (source line, field, reason); audit tables
-//! describe the input. The raw contact column and the listed PII columns never reach an
-//! artifact.
+//! Rows that do not parse go to `rejects.parquet` (source line, or row number for Parquet
+//! input; field, reason); audit tables describe the input. The raw contact column and the
+//! listed PII columns never reach an artifact.
 
 mod audit;
 mod clock;
@@ -14,8 +15,10 @@ mod compressed;
 mod contacts;
 mod events;
 mod expressions;
+mod parquet_rows;
 mod privacy;
 mod reader;
+mod records;
 mod rows;
 mod table;
 
@@ -692,7 +695,7 @@ impl Stage for IngestStage {
     }
 
     fn about(&self) -> &'static str {
-        "CSV → typed events or entity table, with rejects, audit and privacy hashing"
+        "CSV or Parquet → typed events or entity table, with rejects, audit and privacy hashing"
     }
 
     fn consumes(&self) -> &'static [&'static str] {

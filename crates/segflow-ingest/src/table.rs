@@ -1,5 +1,5 @@
-//! Table mode: one row per entity (customer, lead, …), columns typed by declaration or
-//! inference, blanks as nulls, and a stable `row_id`.
+//! Table mode: one row per entity (customer, lead, …), columns typed by declaration, by the
+//! input's own types (Parquet) or by inference, blanks as nulls, and a stable `row_id`.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -15,7 +15,8 @@ use segflow_core::{Error, Result};
 
 use crate::audit::{self, ColumnAudit, Counts, Rejects};
 use crate::privacy::{IdHasher, normalize_id};
-use crate::reader::{ColumnProfile, Csv, Duplicates, field};
+use crate::reader::{ColumnProfile, Duplicates, field};
+use crate::records::Records;
 use crate::{ColumnType, Outputs, Params};
 
 struct Record {
@@ -32,11 +33,17 @@ pub fn run(
     out: &mut OutputDir,
     ctx: &StageCtx<'_>,
 ) -> Result<Outputs> {
-    let mut csv = Csv::open(input, &params.text_layout(None, None))?;
-    let id_col = params.table.id.as_ref().map(|c| csv.index(c)).transpose()?;
-    let n_fields = csv.header.len();
+    let mut source = Records::open(input, &params.text_layout(None, None), None)?;
+    let header = source.header().to_vec();
+    let id_col = params
+        .table
+        .id
+        .as_ref()
+        .map(|c| source.index(c))
+        .transpose()?;
+    let n_fields = header.len();
     let data_cols: Vec<usize> = (0..n_fields)
-        .filter(|&i| Some(i) != id_col && !params.privacy.drop.contains(&csv.header[i]))
+        .filter(|&i| Some(i) != id_col && !params.privacy.drop.contains(&header[i]))
         .collect();
 
     let mut profiles = vec![ColumnProfile::default(); n_fields];
@@ -45,8 +52,8 @@ pub fn run(
     let mut records = Vec::new();
     let mut rows_in = 0u64;
     let mut raw = ByteRecord::new();
-    (ctx.progress)("reading CSV");
-    while let Some(line) = csv.next(&mut raw)? {
+    (ctx.progress)("reading input");
+    while let Some(line) = source.next(&mut raw)? {
         rows_in += 1;
         duplicates.observe(&raw);
         if raw.len() != n_fields {
@@ -70,7 +77,7 @@ pub fn run(
         if let Some(i) = bad_utf8 {
             rejects.push(
                 line,
-                Some(csv.header[i].clone()),
+                Some(header[i].clone()),
                 "not valid UTF-8".into(),
                 None,
             );
@@ -90,20 +97,24 @@ pub fn run(
     }
 
     let types: Vec<(ColumnType, &'static str)> = (0..n_fields)
-        .map(|i| match params.table.types.get(&csv.header[i]) {
+        .map(|i| match params.table.types.get(&header[i]) {
             Some(t) => (*t, "declared"),
-            None => (
-                match profiles[i].inferred() {
-                    "int64" => ColumnType::Int64,
-                    "float64" => ColumnType::Float64,
-                    _ => ColumnType::String,
-                },
-                "inferred",
-            ),
+            None => match source.declared(i) {
+                Some(t) => (t, "parquet"),
+                None => (
+                    match profiles[i].inferred() {
+                        "int64" => ColumnType::Int64,
+                        "float64" => ColumnType::Float64,
+                        _ => ColumnType::String,
+                    },
+                    "inferred",
+                ),
+            },
         })
         .collect();
 
-    // Declared types can refuse a value; inferred ones fit every value by construction.
+    // Declared types can refuse a value; inferred ones fit every value by construction, and
+    // Parquet's own types every value of their column but an unsigned one beyond int64.
     let mut accepted = Vec::with_capacity(records.len());
     for record in records {
         let refusal = data_cols.iter().find_map(|&i| {
@@ -118,7 +129,7 @@ pub fn run(
         match refusal {
             Some((i, v)) => rejects.push(
                 record.line,
-                Some(csv.header[i].clone()),
+                Some(header[i].clone()),
                 format!("not a valid {}", types[i].0.name()),
                 Some(v),
             ),
@@ -133,7 +144,7 @@ pub fn run(
         let id = match id_col {
             None => format!("{:0width$}", record.number),
             Some(i) => {
-                let name = &csv.header[i];
+                let name = &header[i];
                 let raw = record.fields[i]
                     .as_deref()
                     .and_then(normalize_id)
@@ -184,7 +195,7 @@ pub fn run(
             ),
             ColumnType::String => Arc::new(values.collect::<StringArray>()),
         };
-        arrays.push((csv.header[i].as_str(), array));
+        arrays.push((header[i].as_str(), array));
     }
     let extra = vec![(META_ID_COLUMN.to_string(), "row_id".to_string())];
     out.write("table", &batch(arrays)?, &extra)?;
@@ -192,7 +203,7 @@ pub fn run(
 
     let columns: Vec<ColumnAudit> = (0..n_fields)
         .map(|i| {
-            let name = &csv.header[i];
+            let name = &header[i];
             let role = if Some(i) == id_col {
                 "id (hashed into row_id)"
             } else if params.privacy.drop.contains(name) {
