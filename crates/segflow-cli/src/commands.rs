@@ -277,8 +277,14 @@ pub(crate) fn assign(
         report.rows,
         report.output.display()
     );
+    let width = report
+        .segments
+        .iter()
+        .map(|(s, _)| s.chars().count())
+        .max()
+        .unwrap_or(0);
     for (segment, count) in &report.segments {
-        println!("  {segment:<24} {count:>8}");
+        println!("  {segment:<width$} {count:>8}");
     }
     Ok(0)
 }

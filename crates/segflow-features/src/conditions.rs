@@ -5,7 +5,7 @@ use std::path::Path;
 
 use arrow::array::{BooleanArray, RecordBatch};
 use arrow::datatypes::Schema;
-use segflow_expr::{Expr, Type};
+use segflow_expr::{ErrorKind, Expr, Type};
 
 use segflow_core::error::Location;
 use segflow_core::{Error, Result};
@@ -41,8 +41,20 @@ impl Conditions {
                 continue;
             }
             let key = format!("blocks.{block}.{name}.where");
-            let expr =
-                Expr::parse(text, &columns).map_err(|e| Error::config("", &key, e.to_string()))?;
+            let expr = Expr::parse(text, &columns).map_err(|e| {
+                let mut message = e.to_string();
+                if e.kind == ErrorKind::UnknownColumn {
+                    // The usual slip: naming a column of the input file that ingest did not
+                    // carry into the events artifact.
+                    let names: Vec<&str> = columns.iter().map(|(n, _)| n.as_str()).collect();
+                    message.push_str(&format!(
+                        "; conditions read the events artifact ({}): carry an input column \
+                         into it with ingest's `keep:` or `derive:`",
+                        names.join(", ")
+                    ));
+                }
+                Error::config("", &key, message)
+            })?;
             if expr.output_type() != Type::Bool {
                 return Err(Error::config(
                     "",

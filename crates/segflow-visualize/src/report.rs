@@ -237,18 +237,26 @@ pub fn render(
 
     h.push_str("<section id=\"audit\"><h2>Data</h2>");
     if let Some(a) = src.get("audit_summary") {
-        h.push_str(&table(
-            a,
-            Some(&[
-                "rows_in",
-                "accepted",
-                "rejected",
-                "duplicate_rows",
-                "distinct_contacts",
-                "ts_min",
-                "ts_max",
-            ]),
-        ));
+        // Rows left out by a rule are shown where there are any, so every input row is
+        // accounted for (rows_in = accepted + excluded + rejected).
+        let excluded = [
+            "excluded_blank_ids",
+            "excluded_duplicates",
+            "excluded_by_where",
+        ]
+        .into_iter()
+        .filter(|c| {
+            a.batch
+                .column_by_name(c)
+                .and_then(|col| col.as_primitive_opt::<arrow::datatypes::UInt64Type>())
+                .is_some_and(|col| col.value(0) > 0)
+        });
+        let columns: Vec<&str> = ["rows_in", "accepted", "rejected"]
+            .into_iter()
+            .chain(excluded)
+            .chain(["duplicate_rows", "distinct_contacts", "ts_min", "ts_max"])
+            .collect();
+        h.push_str(&table(a, Some(&columns)));
     }
     h.push_str(&figures(
         drawn,
