@@ -266,3 +266,58 @@ fn assign_scores_raw_retail_lines_with_the_runs_rules() {
     );
     assert!(scored.batch.num_rows() > 10);
 }
+
+/// With `min_events`, `assign` reports the new contacts it left out for too few events
+/// rather than silently scoring fewer: as many as the pandas oracle counts below the bar.
+#[test]
+fn assign_reports_contacts_below_min_events() {
+    let scratch = Scratch::new("calllog-min-events");
+    let path = pipeline(
+        "tests/oracle/calllog/pipeline.yaml",
+        scratch.path(),
+        "features",
+    );
+    let mut doc: yaml_serde::Value =
+        yaml_serde::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    doc["stages"]["features"]["min_events"] = 25.into();
+    let rest: yaml_serde::Value = yaml_serde::from_str(
+        "preprocess: {needs: [features]}\nfit: {needs: [preprocess, features], k: 3, n_init: 5}\n",
+    )
+    .unwrap();
+    for (k, v) in rest.as_mapping().unwrap() {
+        doc["stages"]
+            .as_mapping_mut()
+            .unwrap()
+            .insert(k.clone(), v.clone());
+    }
+    std::fs::write(&path, yaml_serde::to_string(&doc).unwrap()).unwrap();
+    run(&path);
+    let (header, records) = read_csv(&repo_root().join("tests/oracle/calllog_features.csv"));
+    let n_calls = csv_position(&header, "n_calls");
+    let below = records
+        .iter()
+        .filter(|r| r[n_calls].parse::<u64>().unwrap() < 25)
+        .count() as u64;
+    assert!(below > 0 && (below as usize) < records.len());
+    let output = scratch.path().join("scored.parquet");
+    let out = segflow(&[
+        "assign",
+        "--model",
+        scratch.path().join("run").to_str().unwrap(),
+        "--input",
+        repo_root()
+            .join("tests/oracle/calllog/calls.csv")
+            .to_str()
+            .unwrap(),
+        "--output",
+        output.to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(report["too_few_events"], below);
+    assert_eq!(
+        report["rows"].as_u64().unwrap() + below,
+        records.len() as u64
+    );
+}

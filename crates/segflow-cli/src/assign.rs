@@ -31,6 +31,8 @@ pub struct Report {
     pub excluded: u64,
     /// Rows refused as bad data.
     pub rejected: u64,
+    /// Contacts left out for having fewer events than the run's `min_events`.
+    pub too_few_events: u64,
     /// Contacts scored.
     pub rows: usize,
     pub output: PathBuf,
@@ -303,6 +305,7 @@ pub fn assign(
         rows_read: rows.rows_in,
         excluded: rows.excluded,
         rejected: rows.rejected,
+        too_few_events: rows.too_few_events,
         rows: contacts.ids.len(),
         output: output.to_path_buf(),
         segments: segment_counts(&scoring.model, &scored),
@@ -335,6 +338,7 @@ struct RowCounts {
     rows_in: u64,
     excluded: u64,
     rejected: u64,
+    too_few_events: u64,
 }
 
 impl RowCounts {
@@ -351,6 +355,7 @@ impl RowCounts {
             rows_in: count("rows_in")?,
             excluded: count("excluded")?,
             rejected: count("rejected")?,
+            too_few_events: 0,
         })
     }
 }
@@ -398,6 +403,12 @@ fn new_features(
         }
         other => other,
     })?;
+    // With `min_events`, features lists the contacts it left out; they are reported, not
+    // silently unscored.
+    let mut rows = rows;
+    if let Ok(excluded) = pick(&written, &["excluded.parquet"]) {
+        rows.too_few_events = read_parquet(&excluded)?.batch.num_rows() as u64;
+    }
     Ok((read_parquet(&pick(&written, &["features.parquet"])?)?, rows))
 }
 

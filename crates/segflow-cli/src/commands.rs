@@ -263,6 +263,7 @@ pub(crate) fn assign(
             "rows_read": report.rows_read,
             "excluded": report.excluded,
             "rejected": report.rejected,
+            "too_few_events": report.too_few_events,
             "output": report.output,
             "segments": report.segments,
             "seconds": seconds
@@ -277,6 +278,12 @@ pub(crate) fn assign(
         report.rows,
         report.output.display()
     );
+    if report.too_few_events > 0 {
+        println!(
+            "  {} contacts left out: fewer events than the run's min_events",
+            report.too_few_events
+        );
+    }
     let width = report
         .segments
         .iter()
