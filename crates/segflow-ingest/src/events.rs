@@ -136,7 +136,13 @@ pub fn run(
                     ctx,
                 )?;
                 duplicate_rows += read.duplicates;
-                audits.extend(column_audits(source, &read.profiles, read.profiled, &roles));
+                audits.extend(column_audits(
+                    source,
+                    &read.profiles,
+                    read.profiled,
+                    &roles,
+                    params,
+                ));
             }
             coalescer.finish_buffered_batch()?;
             while let Some(batch) = coalescer.next_completed_batch() {
@@ -848,6 +854,7 @@ fn column_audits(
     profiles: &[ColumnProfile],
     rows: u64,
     roles: &BTreeMap<String, String>,
+    params: &Params,
 ) -> Vec<ColumnAudit> {
     let prefix = source.name.map(|n| format!("{n}.")).unwrap_or_default();
     source
@@ -856,14 +863,19 @@ fn column_audits(
         .zip(profiles)
         .map(|(name, p)| {
             let column = format!("{prefix}{name}");
+            let (inferred_type, type_source) = match params.types.get(name) {
+                Some(ValueType::Number) => ("number".to_string(), "declared"),
+                Some(ValueType::Text) => ("text".to_string(), "declared"),
+                None => (p.inferred().to_string(), "inferred"),
+            };
             ColumnAudit {
                 role: roles
                     .get(&column)
                     .cloned()
                     .unwrap_or_else(|| "ignored".into()),
                 column,
-                inferred_type: p.inferred().to_string(),
-                type_source: "inferred",
+                inferred_type,
+                type_source,
                 non_null: p.non_null,
                 rows,
             }
