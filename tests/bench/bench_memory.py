@@ -8,7 +8,7 @@ per ten calls unless told otherwise, seed 1), then runs in separate processes, o
             definitions read with `pd.read_csv`.
 
 `--expressions` adds one derived column, one row filter and one feature over the derived
-column to both sides: ingest derives `minutes: "value / 60"` and keeps `where: "value >= 5"`,
+column to both sides: ingest derives `minutes: "duration_in_seconds / 60"` and keeps `where: "duration_in_seconds >= 5"`,
 features adds `mean_minutes: {mean: {of: minutes}}`; pandas divides, filters and averages the
 same way before and after `contact_features`.
 
@@ -42,8 +42,9 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 PIPELINE = ROOT / "pipelines/walsoft.yaml"
 
 # The expressions, as segflow params and as the pandas steps that compute the same.
-DERIVE = {"minutes": "value / 60"}
-WHERE = "value >= 5"
+# Ingest expressions name the file's columns: the duration column of the Walsoft layout.
+DERIVE = {"minutes": "duration_in_seconds / 60"}
+WHERE = "duration_in_seconds >= 5"
 EXPRESSION_FEATURE = ("duration", "mean_minutes", {"mean": {"of": "minutes"}})
 
 REFERENCE = """

@@ -98,7 +98,7 @@ pub fn global(
             let threshold = match fixed_threshold {
                 Some(t) => t,
                 None => {
-                    let values: Vec<f64> = source
+                    let mut values: Vec<f64> = source
                         .numbers()
                         .iter()
                         .copied()
@@ -110,7 +110,7 @@ pub fn global(
                             format!("{name}: no values to take the quantile of"),
                         ));
                     }
-                    segflow_core::stats::quantiles(&values, &[*q])[0]
+                    segflow_core::stats::quantile_in_place(&mut values, *q)
                 }
             };
             thresholds.push((name.to_string(), threshold.to_string()));

@@ -10,7 +10,7 @@ use arrow::array::{
 };
 use arrow::datatypes::TimestampMicrosecondType;
 
-use segflow_core::artifact::ParquetBatches;
+use segflow_core::artifact::open_parquet_columns;
 use segflow_core::error::Location;
 use segflow_core::stage::StageCtx;
 use segflow_core::{Error, Result};
@@ -45,15 +45,16 @@ impl Column {
     pub const NO_FLAG: u8 = 2;
     pub const NO_TIME: i64 = i64::MIN;
 
-    fn new(kind: Type) -> Column {
+    /// A column of `n` events, filled in as the events are placed.
+    fn with_len(kind: Type, n: usize) -> Column {
         match kind {
-            Type::Number => Column::Number(Vec::new()),
+            Type::Number => Column::Number(vec![0.0; n]),
             Type::Text => Column::Text(Text {
                 names: Vec::new(),
-                codes: Vec::new(),
+                codes: vec![0; n],
             }),
-            Type::Bool => Column::Bool(Vec::new()),
-            Type::Timestamp => Column::Timestamp(Vec::new()),
+            Type::Bool => Column::Bool(vec![0; n]),
+            Type::Timestamp => Column::Timestamp(vec![0; n]),
         }
     }
 }
@@ -75,39 +76,20 @@ pub struct Bitmap {
 }
 
 impl Bitmap {
-    fn new() -> Self {
+    fn with_len(len: usize) -> Self {
         Bitmap {
-            words: Vec::new(),
-            len: 0,
+            words: vec![0; len.div_ceil(64)],
+            len,
         }
     }
 
-    fn push(&mut self, bit: bool) {
-        if self.len.is_multiple_of(64) {
-            self.words.push(0);
-        }
-        if bit {
-            self.words[self.len / 64] |= 1 << (self.len % 64);
-        }
-        self.len += 1;
+    fn set(&mut self, i: usize) {
+        self.words[i / 64] |= 1 << (i % 64);
     }
 
     pub fn get(&self, i: usize) -> bool {
+        debug_assert!(i < self.len);
         self.words[i / 64] >> (i % 64) & 1 == 1
-    }
-
-    /// Bit `i` moved to `position[i]`.
-    fn permuted(&self, position: &[u32]) -> Bitmap {
-        let mut out = Bitmap {
-            words: vec![0; self.words.len()],
-            len: self.len,
-        };
-        for (i, &p) in position.iter().enumerate() {
-            if self.get(i) {
-                out.words[p as usize / 64] |= 1 << (p % 64);
-            }
-        }
-        out
     }
 }
 
@@ -192,93 +174,162 @@ fn typed<'a, T: 'static>(batch: &'a RecordBatch, name: &str) -> &'a T {
         .expect("schema checked")
 }
 
-/// Appends a batch's values of one column, with its interner for text.
-fn append(
+/// Places a batch's values of one column at their events' positions (`at[k]` for the batch's
+/// row `k`), with its interner for text: codes follow the order of first appearance in the
+/// log, as the rows come.
+fn scatter(
     column: &mut Column,
     interner: &mut Interner,
     array: &dyn Array,
+    at: &[u32],
     path: &Path,
     name: &str,
 ) -> Result<()> {
     match column {
         Column::Number(values) => {
             let array: &Float64Array = array.as_primitive();
-            if array.null_count() == 0 {
-                values.extend_from_slice(array.values());
-            } else {
-                values.extend(array.iter().map(|v| v.unwrap_or(f64::NAN)));
+            for (&p, v) in at.iter().zip(array.iter()) {
+                values[p as usize] = v.unwrap_or(f64::NAN);
             }
         }
         Column::Text(text) => {
             let array: &StringArray = array.as_string();
-            for v in array {
-                text.codes.push(match v {
+            for (&p, v) in at.iter().zip(array.iter()) {
+                text.codes[p as usize] = match v {
                     Some(v) => interner.code(v, path, name)?,
                     None => Text::NONE,
-                });
+                };
             }
         }
         Column::Bool(flags) => {
             let array: &BooleanArray = array.as_boolean();
-            flags.extend(array.iter().map(|v| v.map_or(Column::NO_FLAG, u8::from)));
+            for (&p, v) in at.iter().zip(array.iter()) {
+                flags[p as usize] = v.map_or(Column::NO_FLAG, u8::from);
+            }
         }
         Column::Timestamp(times) => {
             let array = array.as_primitive::<TimestampMicrosecondType>();
-            times.extend(array.iter().map(|v| v.unwrap_or(Column::NO_TIME)));
+            for (&p, v) in at.iter().zip(array.iter()) {
+                times[p as usize] = v.unwrap_or(Column::NO_TIME);
+            }
         }
     }
     Ok(())
 }
 
-/// Reads the event log batch by batch into its compact form, then groups it by contact.
-pub fn read_events(input: ParquetBatches, reading: &Reading, ctx: &StageCtx<'_>) -> Result<Events> {
-    let path = input.path.clone();
-    let mut contacts = Interner::default();
-    let mut contact: Vec<u32> = Vec::new();
-    let mut ts: Vec<i64> = Vec::new();
+/// Reads the event log at `path` grouped by contact, in two passes over the file. The first
+/// reads the contact ids alone and works out where each event goes (a stable counting sort
+/// by id); the second reads the other columns and writes each value straight to its place.
+/// So no column exists twice, in input order and grouped: at 10⁷ events that copy was the
+/// stage's peak of memory.
+pub fn read_events(path: &Path, reading: &Reading, ctx: &StageCtx<'_>) -> Result<Events> {
+    let (ids, bounds, position) = contact_positions(path, ctx)?;
+    let n = position.len();
+
+    let input = open_parquet_columns(path, |c| c != "contact_id" && reading.decodes(c))?;
+    let mut ts = vec![0i64; n];
     let mut columns: Vec<(String, Column, Interner)> = reading
         .columns
         .iter()
-        .map(|(name, kind)| (name.clone(), Column::new(*kind), Interner::default()))
+        .map(|(name, kind)| {
+            (
+                name.clone(),
+                Column::with_len(*kind, n),
+                Interner::default(),
+            )
+        })
         .collect();
     let conditions = &reading.conditions;
-    let mut masks: Vec<Bitmap> = (0..conditions.len()).map(|_| Bitmap::new()).collect();
+    let mut masks: Vec<Bitmap> = (0..conditions.len()).map(|_| Bitmap::with_len(n)).collect();
+    let mut offset = 0;
     for batch in input {
         let batch = batch?;
-        let ids: &StringArray = typed(&batch, "contact_id");
-        no_nulls(&path, "contact_id", ids)?;
+        let rows = batch.num_rows();
+        let at = position.get(offset..offset + rows).ok_or_else(|| {
+            Error::data(
+                Location::file(path),
+                "the file changed while it was read: more events than contact ids",
+            )
+        })?;
         let times: &TimestampMicrosecondArray = typed(&batch, "ts");
-        no_nulls(&path, "ts", times)?;
-        for id in ids.iter().flatten() {
-            contact.push(contacts.code(id, &path, "contact_id")?);
+        no_nulls(path, "ts", times)?;
+        for (&p, &t) in at.iter().zip(times.values()) {
+            ts[p as usize] = t;
         }
-        ts.extend_from_slice(times.values());
         for (name, column, interner) in &mut columns {
             let array = batch.column_by_name(name).expect("schema checked");
-            append(column, interner, array, &path, name)?;
+            scatter(column, interner, array, at, path, name)?;
         }
-        for (bits, mask) in masks.iter_mut().zip(conditions.masks(&batch, &path)?) {
-            for bit in mask.values() {
-                bits.push(bit);
+        for (bits, mask) in masks.iter_mut().zip(conditions.masks(&batch, path)?) {
+            for (&p, bit) in at.iter().zip(mask.values()) {
+                if bit {
+                    bits.set(p as usize);
+                }
             }
         }
-        if ts.len() % 1_000_000 < batch.num_rows() {
-            (ctx.progress)(&format!("{} events read", ts.len()));
+        offset += rows;
+    }
+    if offset != n {
+        return Err(Error::data(
+            Location::file(path),
+            "the file changed while it was read: fewer events than contact ids",
+        ));
+    }
+    let columns = columns
+        .into_iter()
+        .map(|(name, column, interner)| {
+            let column = match column {
+                Column::Text(text) => Column::Text(Text {
+                    names: interner.into_names(),
+                    codes: text.codes,
+                }),
+                other => other,
+            };
+            (name, column)
+        })
+        .collect();
+    Ok(Events {
+        ids,
+        ts,
+        columns,
+        masks,
+        bounds,
+    })
+}
+
+/// The first pass: every contact id (interned in order of first appearance) and, per event,
+/// its position once events are grouped by contact in ascending id order, keeping input order
+/// within a contact.
+/// Returns the ids in ascending order, each one's range of grouped events (`bounds`), and the
+/// positions.
+fn contact_positions(
+    path: &Path,
+    ctx: &StageCtx<'_>,
+) -> Result<(Vec<String>, Vec<usize>, Vec<u32>)> {
+    let mut contacts = Interner::default();
+    let mut contact: Vec<u32> = Vec::new();
+    for batch in open_parquet_columns(path, |c| c == "contact_id")? {
+        let batch = batch?;
+        let ids: &StringArray = typed(&batch, "contact_id");
+        no_nulls(path, "contact_id", ids)?;
+        for id in ids.iter().flatten() {
+            contact.push(contacts.code(id, path, "contact_id")?);
+        }
+        if contact.len() % 1_000_000 < batch.num_rows() {
+            (ctx.progress)(&format!("{} events read", contact.len()));
         }
     }
-    if ts.is_empty() {
-        return Err(Error::data(Location::file(&path), "the event log is empty"));
+    if contact.is_empty() {
+        return Err(Error::data(Location::file(path), "the event log is empty"));
     }
-    if u32::try_from(ts.len()).is_err() {
+    if u32::try_from(contact.len()).is_err() {
         return Err(Error::data(
-            Location::file(&path),
+            Location::file(path),
             "more than 4 billion events; split the log",
         ));
     }
-
-    // A counting sort by the rank of each contact's id: stable, so events keep input order
-    // within a contact, and linear in the number of events.
-    let names = contacts.into_names();
+    let mut names = contacts.into_names();
+    // A counting sort by the rank of each contact's id: stable, and linear in the events.
     let mut by_id: Vec<u32> = (0..names.len() as u32).collect();
     by_id.sort_unstable_by(|&a, &b| names[a as usize].cmp(&names[b as usize]));
     let mut rank = vec![0u32; names.len()];
@@ -293,49 +344,15 @@ pub fn read_events(input: ParquetBatches, reading: &Reading, ctx: &StageCtx<'_>)
         bounds[g] += bounds[g - 1];
     }
     let mut next = bounds.clone();
-    let mut position: Vec<u32> = Vec::with_capacity(contact.len());
-    for &c in &contact {
-        let slot = &mut next[rank[c as usize] as usize];
-        position.push(*slot as u32);
+    // Each event's contact code becomes its position, in place.
+    for c in &mut contact {
+        let slot = &mut next[rank[*c as usize] as usize];
+        *c = *slot as u32;
         *slot += 1;
     }
-    drop(contact);
-    let ids = {
-        let mut names = names;
-        by_id
-            .iter()
-            .map(|&c| std::mem::take(&mut names[c as usize]))
-            .collect()
-    };
-    let columns = columns
-        .into_iter()
-        .map(|(name, column, interner)| {
-            let column = match column {
-                Column::Number(v) => Column::Number(permute(&position, v)),
-                Column::Text(text) => Column::Text(Text {
-                    names: interner.into_names(),
-                    codes: permute(&position, text.codes),
-                }),
-                Column::Bool(v) => Column::Bool(permute(&position, v)),
-                Column::Timestamp(v) => Column::Timestamp(permute(&position, v)),
-            };
-            (name, column)
-        })
+    let ids = by_id
+        .iter()
+        .map(|&c| std::mem::take(&mut names[c as usize]))
         .collect();
-    Ok(Events {
-        ids,
-        ts: permute(&position, ts),
-        columns,
-        masks: masks.iter().map(|m| m.permuted(&position)).collect(),
-        bounds,
-    })
-}
-
-/// Places `items[i]` at `position[i]`.
-fn permute<T: Copy + Default>(position: &[u32], items: Vec<T>) -> Vec<T> {
-    let mut out = vec![T::default(); items.len()];
-    for (&p, item) in position.iter().zip(items) {
-        out[p as usize] = item;
-    }
-    out
+    Ok((ids, bounds, contact))
 }

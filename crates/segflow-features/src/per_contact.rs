@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use arrow::array::{ArrayRef, Int64Array, StringArray};
 
-use segflow_core::artifact::{META_TIME_OF_DAY, ParquetBatches, batch, open_parquet_columns};
+use segflow_core::artifact::{META_TIME_OF_DAY, ParquetBatches, batch};
 use segflow_core::error::Location;
 use segflow_core::stage::{OutputDir, StageCtx};
 use segflow_core::{Error, Result};
@@ -33,10 +33,9 @@ pub fn from_events(
     let path = input.path.clone();
     let reading = schema::plan(&input.schema, &path, params, input.meta(META_TIME_OF_DAY))?;
     drop(input);
-    let input = open_parquet_columns(&path, |c| reading.decodes(c))?;
 
     (ctx.progress)("reading and grouping events by contact");
-    let events = read_events(input, &reading, ctx)?;
+    let events = read_events(&path, &reading, ctx)?;
     let as_of = match params.as_of_micros() {
         Some(t) => t,
         None => *events.ts.iter().max().expect("non-empty"),
