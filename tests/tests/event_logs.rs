@@ -376,3 +376,27 @@ fn the_retail_pipeline_runs_end_to_end_with_every_artifact_locked() {
         insta::assert_snapshot!(name, text);
     }
 }
+
+/// An `as_of` before the latest event would give negative recencies: refused (78) naming the
+/// key, the latest event and how many events come after it, before features writes anything.
+#[test]
+fn an_as_of_before_the_latest_event_is_refused() {
+    let scratch = Scratch::new("calllog-as-of");
+    let path = pipeline(
+        "tests/oracle/calllog/pipeline.yaml",
+        scratch.path(),
+        "features",
+    );
+    let text = std::fs::read_to_string(&path).unwrap();
+    let mut doc: yaml_serde::Value = yaml_serde::from_str(&text).unwrap();
+    doc["stages"]["features"]["as_of"] = "2024-03-10 00:00:00".into();
+    std::fs::write(&path, yaml_serde::to_string(&doc).unwrap()).unwrap();
+    let out = segflow(&["run", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(78), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("as_of") && err.contains("before the latest event"),
+        "{err}"
+    );
+    assert!(!scratch.path().join("run/features").exists());
+}

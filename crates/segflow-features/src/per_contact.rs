@@ -36,9 +36,27 @@ pub fn from_events(
 
     (ctx.progress)("reading and grouping events by contact");
     let events = read_events(&path, &reading, ctx)?;
+    let latest = *events.ts.iter().max().expect("non-empty");
     let as_of = match params.as_of_micros() {
+        // Events after the reference time would get a negative recency, and tenure and gaps
+        // would mix times on both sides of it: refused, not computed silently.
+        Some(t) if t < latest => {
+            let after = events.ts.iter().filter(|&&e| e > t).count();
+            return Err(Error::config(
+                "",
+                "as_of",
+                format!(
+                    "{} is before the latest event ({}): {after} of {} events come after it; \
+                     move as_of, use `latest_event`, or leave later events out in ingest \
+                     (`where:`)",
+                    micros_text(t),
+                    micros_text(latest),
+                    events.ts.len()
+                ),
+            ));
+        }
         Some(t) => t,
-        None => *events.ts.iter().max().expect("non-empty"),
+        None => latest,
     };
     let (kept, excluded) = split_by_events(&events, params.min_events);
     if kept.is_empty() {
