@@ -123,7 +123,10 @@ impl Params {
                 if !names.contains(&input) {
                     return bad(
                         format!("blocks.{block}.{name}"),
-                        format!("refers to unknown feature `{input}`"),
+                        format!(
+                            "refers to unknown feature `{input}`{}",
+                            segflow_core::suggest::did_you_mean(input, names.iter().copied())
+                        ),
                     );
                 }
                 if self.blocks.values().any(|f| {

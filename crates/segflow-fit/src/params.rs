@@ -4,6 +4,7 @@ use serde::Deserialize;
 
 use segflow_cluster::{dbscan, gmm, kmeans, ward};
 use segflow_core::params::Validate;
+use segflow_core::stage::Columns;
 use segflow_core::{Error, Result};
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -339,6 +340,43 @@ impl Validate for Params {
 }
 
 impl Params {
+    /// Every feature the cards, the naming roles and the narrative name is a column of the
+    /// features (`upstream`), or a segment's size where that may be named.
+    pub fn check_references(&self, upstream: &Columns) -> Result<()> {
+        let c = &self.cards;
+        let lists = [
+            ("medians", c.medians.as_deref().unwrap_or_default()),
+            ("spreads", &c.spreads),
+            ("means", &c.means),
+            ("stds", &c.stds),
+            ("any", &c.any),
+        ];
+        for (list, names) in lists {
+            for (i, name) in names.iter().enumerate() {
+                upstream.check(&format!("cards.{list}[{i}]"), name, &[])?;
+            }
+        }
+        for (i, role) in self.naming.roles.iter().enumerate() {
+            for (j, criterion) in role.by.iter().enumerate() {
+                let direction = match criterion {
+                    Criterion::Lowest(_) => "lowest",
+                    Criterion::Highest(_) => "highest",
+                };
+                upstream.check(
+                    &format!("naming.roles[{i}].by[{j}].{direction}"),
+                    criterion.key(),
+                    &["n_contacts"],
+                )?;
+            }
+        }
+        if let Some(template) = &self.narrative {
+            for name in placeholders(template) {
+                upstream.check("narrative", name, &["n_contacts", "share_pct"])?;
+            }
+        }
+        Ok(())
+    }
+
     /// DBSCAN's and the mixture's settings go with their algorithm and are in range.
     fn check_algorithm_settings(&self) -> Result<()> {
         if let Some(d) = &self.dbscan {
