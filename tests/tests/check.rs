@@ -334,31 +334,68 @@ fn a_typo_in_any_section_stops_the_run_before_anything_is_written() {
 
 #[test]
 fn parameter_ranges_are_config_errors_found_upfront() {
-    let cases: [(&str, fn(&mut yaml_serde::Value), &str); 4] = [
+    type Case = (
+        &'static str,
+        &'static str,
+        fn(&mut yaml_serde::Value),
+        &'static str,
+    );
+    let cases: [Case; 8] = [
         (
+            "wholesale",
             "tol",
             |d| d["stages"]["select_k"]["tol"] = yaml("-1"),
             "stages.select_k.tol",
         ),
         (
+            "wholesale",
+            "shortlist",
+            |d| d["stages"]["select_k"]["shortlist"] = yaml("0"),
+            "stages.select_k.shortlist",
+        ),
+        (
+            "wholesale",
             "n-init",
             |d| d["stages"]["fit"]["n_init"] = yaml("-3"),
             "stages.fit.n_init",
         ),
         (
+            "wholesale",
             "k-range",
             |d| d["stages"]["select_k"]["k"] = yaml("[6, 3]"),
             "stages.select_k.k",
         ),
         (
+            "wholesale",
             "winsorize",
             |d| d["stages"]["preprocess"]["winsorize"] = yaml("[0.99, 0.01]"),
             "stages.preprocess.winsorize",
         ),
+        (
+            "walsoft",
+            "quantile",
+            |d| {
+                d["stages"]["features"]["blocks"]["duration"]["p90_dur_sec"] =
+                    yaml("{quantile: 1.5}")
+            },
+            "stages.features.blocks.duration.p90_dur_sec",
+        ),
+        (
+            "leads",
+            "deal-size",
+            |d| d["stages"]["fit"]["impact"]["baseline_deal_size"] = yaml("-1"),
+            "stages.fit.impact.baseline_deal_size",
+        ),
+        (
+            "walsoft",
+            "subset-fraction",
+            |d| d["stages"]["robustness"]["bootstrap"]["subset_fraction"] = yaml("1.5"),
+            "stages.robustness.bootstrap.subset_fraction",
+        ),
     ];
-    for (name, edit, key) in cases {
+    for (pipeline, name, edit, key) in cases {
         let scratch = Scratch::new(&format!("check-range-{name}"));
-        let pipeline = isolated_pipeline("wholesale", scratch.path(), edit);
+        let pipeline = isolated_pipeline(pipeline, scratch.path(), edit);
         let out = segflow(&["run", pipeline.to_str().unwrap()]);
         let err = stderr(&out);
         assert_eq!(out.status.code(), Some(78), "{name}: {err}");

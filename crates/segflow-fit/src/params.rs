@@ -417,13 +417,21 @@ impl Params {
         Ok(())
     }
 
-    /// Close rates lie in [0, 1], and with `impact` every action has a campaign to project.
+    /// Close rates lie in [0, 1], deal sizes are not negative, and with `impact` every action
+    /// has a campaign to project.
     fn check_campaigns(&self) -> Result<()> {
         let rate = |key: String, r: f64| {
             if (0.0..=1.0).contains(&r) {
                 Ok(())
             } else {
                 Err(Error::config("", key, "a close rate lies in [0, 1]"))
+            }
+        };
+        let size = |key: String, v: f64| {
+            if v >= 0.0 {
+                Ok(())
+            } else {
+                Err(Error::config("", key, "a deal size is at least 0"))
             }
         };
         let actions = self
@@ -438,7 +446,10 @@ impl Params {
             )));
         for (key, action) in actions {
             match (&action.campaign, &self.impact) {
-                (Some(c), _) => rate(format!("{key}.campaign.close_rate"), c.close_rate)?,
+                (Some(c), _) => {
+                    rate(format!("{key}.campaign.close_rate"), c.close_rate)?;
+                    size(format!("{key}.campaign.deal_size"), c.deal_size)?;
+                }
                 (None, Some(_)) => {
                     return Err(Error::config(
                         "",
@@ -451,6 +462,7 @@ impl Params {
         }
         if let Some(i) = &self.impact {
             rate("impact.baseline_close_rate".into(), i.baseline_close_rate)?;
+            size("impact.baseline_deal_size".into(), i.baseline_deal_size)?;
         }
         Ok(())
     }
