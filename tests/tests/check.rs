@@ -406,3 +406,32 @@ fn parameter_ranges_are_config_errors_found_upfront() {
         );
     }
 }
+
+#[test]
+fn a_category_column_is_checked_once_features_has_found_the_categories() {
+    let scratch = Scratch::new("check-category-share");
+    let pipeline = isolated_pipeline("walsoft", scratch.path(), |d| {
+        d["stages"]["fit"]["cards"]["means"][0] = yaml("share_cat_Nonexistent")
+    });
+    // The categories are in the data: upfront, the name is only known to be a category share.
+    let check = segflow(&["check", pipeline.to_str().unwrap()]);
+    assert_eq!(check.status.code(), Some(0), "{}", stderr(&check));
+    let out = segflow(&["run", pipeline.to_str().unwrap()]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(78), "{err}");
+    assert!(
+        err.contains("stages.fit.cards.means[0]") && err.contains("`share_cat_Nonexistent`"),
+        "{err}"
+    );
+    let left = files_under(&scratch.path().join("run"));
+    assert!(
+        left.iter().any(|f| f == "features/features.parquet"),
+        "{left:?}"
+    );
+    assert!(
+        !left
+            .iter()
+            .any(|f| f.starts_with("preprocess") || f.starts_with("fit")),
+        "a stage after features wrote: {left:?}"
+    );
+}

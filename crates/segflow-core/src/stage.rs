@@ -106,6 +106,11 @@ impl Columns {
             .extend(other.open_prefixes.iter().cloned());
     }
 
+    /// Whether some of the names depend on the data.
+    pub fn is_open(&self) -> bool {
+        !self.open_prefixes.is_empty()
+    }
+
     pub fn names(&self) -> impl Iterator<Item = &str> {
         self.names.iter().map(String::as_str)
     }
