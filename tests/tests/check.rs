@@ -435,3 +435,21 @@ fn a_category_column_is_checked_once_features_has_found_the_categories() {
         "a stage after features wrote: {left:?}"
     );
 }
+
+#[test]
+fn a_value_aggregation_without_a_mapped_value_is_found_upfront() {
+    let scratch = Scratch::new("check-no-value");
+    let pipeline = isolated_pipeline("walsoft", scratch.path(), |d| {
+        let ingest = d["stages"]["ingest"].as_mapping_mut().unwrap();
+        ingest.remove("value_min");
+        ingest["columns"].as_mapping_mut().unwrap().remove("value");
+    });
+    let out = segflow(&["check", pipeline.to_str().unwrap()]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(78), "{err}");
+    assert!(
+        err.contains("stages.features.blocks.duration.total_dur_sec")
+            && err.contains("`value` column, which ingest did not map"),
+        "{err}"
+    );
+}

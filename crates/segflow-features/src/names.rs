@@ -1,11 +1,11 @@
 //! The names the features read and write, checked before anything runs: the columns the
 //! features name in ingest's output, and the feature columns later stages may name.
 
-use segflow_core::Result;
 use segflow_core::stage::Columns;
+use segflow_core::{Error, Result};
 use segflow_expr::{ErrorKind, Expr, Type};
 
-use crate::feature::Aggregation;
+use crate::feature::{Aggregation, Feature};
 use crate::spec::Params;
 
 /// The features' columns: the id column ingest writes, then every feature. The columns of a
@@ -13,13 +13,14 @@ use crate::spec::Params;
 /// prefix is known.
 pub fn provided(params: &Params, upstream: Option<&Columns>) -> Columns {
     let id = upstream.and_then(|u| u.names().find(|n| matches!(*n, "contact_id" | "row_id")));
-    let mut columns = Columns::new(id.map(str::to_string));
-    for (_, name, feature) in params.features() {
-        if matches!(feature.aggregation, Aggregation::CategoryShares { .. }) {
-            columns.add_open_prefix(format!("{name}_"));
-        } else {
-            columns.extend(&Columns::new([name.to_string()]));
-        }
+    let shares = |f: &Feature| matches!(f.aggregation, Aggregation::CategoryShares { .. });
+    let names = params
+        .features()
+        .filter(|(_, _, f)| !shares(f))
+        .map(|(_, name, _)| name.to_string());
+    let mut columns = Columns::new(id.map(str::to_string).into_iter().chain(names));
+    for (_, name, _) in params.features().filter(|(_, _, f)| shares(f)) {
+        columns.add_open_prefix(format!("{name}_"));
     }
     columns
 }
@@ -32,22 +33,24 @@ pub fn check(params: &Params, upstream: &Columns) -> Result<()> {
         if let Aggregation::Column(column) = &feature.aggregation {
             upstream.check(&format!("{key}.column"), column, &[])?;
         }
-        if let Some(column) = feature.column() {
-            let at = if feature.of.is_some() {
-                format!("{key}.of")
-            } else {
-                key.clone()
-            };
-            upstream.check(&at, column, &[])?;
+        match (feature.column(), &feature.of) {
+            (Some(column), Some(_)) => upstream.check(&format!("{key}.of"), column, &[])?,
+            (Some(column), None) if !upstream.names().any(|n| n == column) => {
+                return Err(Error::config(
+                    "",
+                    key,
+                    format!(
+                        "needs the events' `{column}` column, which ingest did not map \
+                         (`columns.value`); or name another number column with `of:`"
+                    ),
+                ));
+            }
+            _ => {}
         }
         if let Some(text) = feature.condition()
             && let Some(message) = unknown_column(text, upstream)
         {
-            return Err(segflow_core::Error::config(
-                "",
-                format!("{key}.where"),
-                message,
-            ));
+            return Err(Error::config("", format!("{key}.where"), message));
         }
     }
     Ok(())
