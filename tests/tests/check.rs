@@ -453,3 +453,19 @@ fn a_value_aggregation_without_a_mapped_value_is_found_upfront() {
         "{err}"
     );
 }
+
+#[test]
+fn a_misspelled_model_block_names_the_nearest_block() {
+    let scratch = Scratch::new("check-model-block");
+    let pipeline = isolated_pipeline("wholesale", scratch.path(), |d| {
+        d["stages"]["features"]["model_blocks"][1] = yaml("grocery_shelves")
+    });
+    let out = segflow(&["check", pipeline.to_str().unwrap()]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(78), "{err}");
+    assert!(
+        err.contains("stages.features.model_blocks[1]")
+            && err.contains("did you mean `grocery_shelf`"),
+        "{err}"
+    );
+}
