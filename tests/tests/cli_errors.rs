@@ -328,7 +328,7 @@ fn dag_prints_text_and_mermaid() {
 }
 
 #[test]
-fn fit_params_are_checked_by_key_and_a_failed_fit_leaves_earlier_stages_alone() {
+fn fit_params_are_checked_by_key_before_any_stage_runs() {
     run_fails(
         "fit-role-key",
         |d| d["stages"]["fit"]["naming"]["roles"][0]["bye"] = yaml("[{lowest: n_calls}]"),
@@ -341,25 +341,17 @@ fn fit_params_are_checked_by_key_and_a_failed_fit_leaves_earlier_stages_alone() 
         78,
         &["stages.fit.k", "K ≥ 2"],
     );
-    // A feature name is only known once features ran: fit fails, naming the key, and writes
-    // nothing, while the upstream stages' artifacts stay.
-    let scratch = Scratch::new("fit-unknown-feature");
-    let pipeline = isolated_pipeline("walsoft", scratch.path(), |d| {
-        d["stages"]["fit"]["naming"]["roles"][1]["by"] = yaml("[{highest: n_callz}]")
-    });
-    let out = segflow(&["run", pipeline.to_str().unwrap()]);
-    assert_eq!(out.status.code(), Some(78), "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains("stages.fit.naming.roles[1].by") && stderr(&out).contains("n_callz"),
-        "{}",
-        stderr(&out)
-    );
-    let left = files_under(&scratch.path().join("run"));
-    assert!(left.iter().any(|f| f == "select_k/decision.parquet"));
-    assert!(
-        !left
-            .iter()
-            .any(|f| f.starts_with("fit") || f.contains("staging"))
+    // Feature names are derived from the features spec before anything runs: a misspelled
+    // one stops the run before ingest writes anything.
+    run_fails(
+        "fit-unknown-feature",
+        |d| d["stages"]["fit"]["naming"]["roles"][1]["by"] = yaml("[{highest: n_callz}]"),
+        78,
+        &[
+            "stages.fit.naming.roles[1].by[0].highest",
+            "n_callz",
+            "did you mean `n_calls`",
+        ],
     );
 }
 

@@ -15,6 +15,7 @@ use crate::{DagFormat, Failure, StageArgs};
 /// `segflow run`: the pipeline's stages, then a table (or JSON) of what ran.
 pub(crate) fn run(pipeline: &Path, options: RunOptions, json: bool) -> Result<u8, Box<Failure>> {
     let pipeline = load(pipeline)?;
+    pipeline.check_names()?;
     let observer = Progress::new(std::io::stderr().is_terminal());
     let summary = runner::run(&pipeline, &options, &observer).map_err(|error| {
         Box::new(Failure {
@@ -43,6 +44,19 @@ pub(crate) fn run(pipeline: &Path, options: RunOptions, json: bool) -> Result<u8
     println!(
         "{} → {} in {:.2} s",
         summary.pipeline, summary.run_dir, summary.seconds
+    );
+    Ok(0)
+}
+
+/// `segflow check`: the pipeline validated as `run` does before any stage runs (params and
+/// their ranges, the input headers, every column name referenced), and nothing run.
+pub(crate) fn check(pipeline: &Path) -> Result<u8> {
+    let pipeline = load(pipeline)?;
+    pipeline.check_names()?;
+    println!(
+        "{}: OK, {} stages checked against the input headers",
+        pipeline.name,
+        pipeline.stages.len()
     );
     Ok(0)
 }

@@ -58,6 +58,9 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Check a pipeline without running it: params, ranges, input headers and every column
+    /// name referenced (exit 0, or the config error).
+    Check { pipeline: PathBuf },
     /// Print the pipeline's stages and their dependencies.
     Dag {
         pipeline: PathBuf,
@@ -202,7 +205,7 @@ impl Command {
             | Command::Fit(args)
             | Command::Robustness(args)
             | Command::Visualize(args) => args.json,
-            Command::Dag { .. } | Command::Synth { .. } => false,
+            Command::Check { .. } | Command::Dag { .. } | Command::Synth { .. } => false,
         }
     }
 }
@@ -293,6 +296,7 @@ fn dispatch(command: Command) -> Result<u8, Box<Failure>> {
             force,
             json,
         } => commands::run(&pipeline, RunOptions { only, from, force }, json),
+        Command::Check { pipeline } => Ok(commands::check(&pipeline)?),
         Command::Dag { pipeline, format } => Ok(commands::dag(&pipeline, format)?),
         Command::Status { pipeline, json } => Ok(commands::status(&pipeline, json)?),
         Command::Verify { run_dir, json } => Ok(commands::verify(&run_dir, json)?),

@@ -15,6 +15,7 @@ pub mod pipeline;
 pub mod runner;
 pub mod stage;
 pub mod stats;
+pub mod suggest;
 pub mod yaml;
 
 pub use error::{Error, Result};

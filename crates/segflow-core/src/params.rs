@@ -84,12 +84,27 @@ impl ParamTree {
 pub fn parse_params<P: DeserializeOwned>(params: &ParamTree) -> Result<P> {
     serde_path_to_error::deserialize(&params.0).map_err(|e| {
         let path = e.path().to_string();
+        let message = e.into_inner().to_string();
+        let hint = misspelling_hint(&message);
         Error::config(
             "",
             if path == "." { String::new() } else { path },
-            e.into_inner().to_string(),
+            format!("{message}{hint}"),
         )
     })
+}
+
+/// For serde's "unknown variant `x`, expected one of `a`, `b`" (and unknown fields), the
+/// nearest expected names, so a typo in a chart or key name reads "did you mean `a`?".
+fn misspelling_hint(message: &str) -> String {
+    if !(message.starts_with("unknown variant") || message.starts_with("unknown field")) {
+        return String::new();
+    }
+    let mut quoted = message.split('`').skip(1).step_by(2);
+    match quoted.next() {
+        Some(name) => crate::suggest::did_you_mean(name, quoted),
+        None => String::new(),
+    }
 }
 
 /// Params that check what serde cannot (ranges, combinations of keys).
@@ -154,5 +169,13 @@ mod tests {
             .to_string();
         assert!(err.contains("blocks.volume.n.ratio"), "{err}");
         assert!(err.contains("unknown field `den`"), "{err}");
+    }
+
+    #[test]
+    fn a_misspelled_variant_names_the_nearest_ones() {
+        let err = parse_params::<Agg>(&tree("quantle: 0.9"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("did you mean `quantile`?"), "{err}");
     }
 }

@@ -3,14 +3,14 @@
 //! Every problem is a config error (exit 78) naming the file and the key path, found before
 //! any stage runs.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Component, Path, PathBuf};
 
 use serde_json::{Map as Mapping, Value};
 
 use crate::params::ParamTree;
 
-use crate::stage::{Format, Planned, Registry, Stage};
+use crate::stage::{Columns, Format, Planned, Registry, Stage};
 use crate::{Error, Result};
 
 const TOP_KEYS: &[&str] = &["pipeline", "description", "seed", "run_dir", "stages"];
@@ -110,6 +110,67 @@ impl Pipeline {
         };
         pipeline.check_inputs()?;
         Ok(pipeline)
+    }
+
+    /// Every column name the stages' params reference, checked against the columns their
+    /// upstream stages will write (the input headers, the feature names the spec derives)
+    /// before any stage runs, so a typo is a config error now and not after the stages before
+    /// it have run. Names that depend on the data are checked by [`Pipeline::recheck_names`].
+    pub fn check_names(&self) -> Result<()> {
+        self.check_names_given(None)
+    }
+
+    /// Once `stage` has written its main artifact, the references to its columns whose names
+    /// depend on the data (`category_shares`' categories) are checked against the columns it
+    /// wrote, before any later stage writes. A stage whose columns were all known upfront has
+    /// nothing left to check.
+    pub fn recheck_names(&self, stage: &StageSpec) -> Result<()> {
+        let Some(main) = stage.outputs.iter().find(|o| o.format == Format::Parquet) else {
+            return Ok(());
+        };
+        let path = stage.output_dir.join(&main.file);
+        let written = crate::artifact::open_parquet_columns(&path, |_| true)?;
+        let names = written.schema.fields().iter().map(|f| f.name().clone());
+        self.check_names_given(Some((&stage.name, Columns::new(names))))
+    }
+
+    /// [`Pipeline::check_names`], with the columns one stage actually wrote in place of its
+    /// open (data-dependent) ones; without any open ones, nothing is checked again.
+    fn check_names_given(&self, written: Option<(&str, Columns)>) -> Result<()> {
+        let file = self.file.display().to_string();
+        let mut known: BTreeMap<&str, Columns> = BTreeMap::new();
+        for spec in &self.stages {
+            let in_config = |e: Error| e.in_config(&file, &format!("stages.{}", spec.name));
+            let mut upstream: Option<Columns> = None;
+            for need in &spec.needs {
+                if let Some(columns) = known.get(need.as_str()) {
+                    upstream
+                        .get_or_insert_with(Columns::default)
+                        .extend(columns);
+                }
+            }
+            if let Some(upstream) = &upstream {
+                spec.stage
+                    .check_references(&spec.params, upstream)
+                    .map_err(in_config)?;
+            }
+            let mut provided = spec
+                .stage
+                .columns(&spec.params, &spec.inputs, upstream.as_ref())
+                .map_err(in_config)?;
+            if let Some((stage, columns)) = &written
+                && *stage == spec.name
+            {
+                if !provided.as_ref().is_some_and(Columns::is_open) {
+                    return Ok(());
+                }
+                provided = Some(columns.clone());
+            }
+            if let Some(columns) = provided {
+                known.insert(&spec.name, columns);
+            }
+        }
+        Ok(())
     }
 
     /// Every stage must find what it reads: existing external files, or an upstream stage

@@ -263,6 +263,7 @@ pub fn run(
                 reasons,
             }
         };
+        pipeline.recheck_names(spec)?;
         observer.finished(&report);
         reports.push(report);
     }

@@ -45,6 +45,24 @@ pub trait Stage: Sync {
         Ok(Vec::new())
     }
 
+    /// The columns this stage's main artifact will hold, known before anything runs: from its
+    /// params, the headers of its external `inputs`, and `upstream`, the columns of the stages
+    /// it needs (when any is known). `None`: not known upfront, or nothing later stages name.
+    fn columns(
+        &self,
+        _params: &ParamTree,
+        _inputs: &[PathBuf],
+        _upstream: Option<&Columns>,
+    ) -> Result<Option<Columns>> {
+        Ok(None)
+    }
+
+    /// Checks every column name the params reference against `upstream`, the columns of the
+    /// stages this one needs; a name that is none of them is a config error at its key.
+    fn check_references(&self, _params: &ParamTree, _upstream: &Columns) -> Result<()> {
+        Ok(())
+    }
+
     /// Runs the stage, writing every planned artifact into `out`; returns the stage's row count
     /// (rows of its main artifact) for the summary.
     fn run(
@@ -54,6 +72,69 @@ pub trait Stage: Sync {
         out: &mut OutputDir,
         ctx: &StageCtx<'_>,
     ) -> Result<u64>;
+}
+
+/// Column names an artifact will hold, as far as they are known before any stage runs.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Columns {
+    names: Vec<String>,
+    /// Prefixes of columns whose names depend on the data (`share_cat_` + a category): a
+    /// reference under one is checked when the data is read, not upfront.
+    open_prefixes: Vec<String>,
+}
+
+impl Columns {
+    pub fn new(names: impl IntoIterator<Item = String>) -> Self {
+        let mut columns = Self::default();
+        columns.names.extend(names);
+        columns
+    }
+
+    /// Adds columns named `prefix` + a value found in the data.
+    pub fn add_open_prefix(&mut self, prefix: impl Into<String>) {
+        self.open_prefixes.push(prefix.into());
+    }
+
+    /// Adds every column of `other` not already here.
+    pub fn extend(&mut self, other: &Columns) {
+        for name in &other.names {
+            if !self.names.contains(name) {
+                self.names.push(name.clone());
+            }
+        }
+        self.open_prefixes
+            .extend(other.open_prefixes.iter().cloned());
+    }
+
+    /// Whether some of the names depend on the data.
+    pub fn is_open(&self) -> bool {
+        !self.open_prefixes.is_empty()
+    }
+
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.names.iter().map(String::as_str)
+    }
+
+    /// Checks the reference to `name` at `key`: one of these columns or of `also` (names the
+    /// referring stage computes itself), or under an open prefix. Otherwise a config error
+    /// naming the nearest valid names.
+    pub fn check(&self, key: &str, name: &str, also: &[&str]) -> Result<()> {
+        if self.names.iter().any(|n| n == name)
+            || also.contains(&name)
+            || self
+                .open_prefixes
+                .iter()
+                .any(|p| name.starts_with(p.as_str()))
+        {
+            return Ok(());
+        }
+        let hint = crate::suggest::did_you_mean(name, self.names().chain(also.iter().copied()));
+        Err(Error::config(
+            "",
+            key,
+            format!("unknown column `{name}`{hint}"),
+        ))
+    }
 }
 
 /// A stage's algorithm version as the lock records it: the stage's own number, then the name

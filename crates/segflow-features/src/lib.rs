@@ -11,6 +11,7 @@ mod derived;
 mod events;
 mod feature;
 mod layout;
+mod names;
 mod per_contact;
 mod schema;
 mod spec;
@@ -22,7 +23,9 @@ use std::path::PathBuf;
 use segflow_core::artifact::open_parquet;
 use segflow_core::error::Location;
 use segflow_core::params::{ParamTree, Validate, parse_params, parse_valid};
-use segflow_core::stage::{OutputDir, Planned, Stage, StageCtx, compose_version, single_input};
+use segflow_core::stage::{
+    Columns, OutputDir, Planned, Stage, StageCtx, compose_version, single_input,
+};
 use segflow_core::{Error, Result};
 
 pub use feature::{Aggregation, Condition, Feature};
@@ -91,6 +94,20 @@ impl Stage for FeaturesStage {
 
     fn algorithm_version(&self, _params: &ParamTree) -> Result<String> {
         Ok(compose_version(VERSION, &[]))
+    }
+
+    fn columns(
+        &self,
+        params: &ParamTree,
+        _inputs: &[PathBuf],
+        upstream: Option<&Columns>,
+    ) -> Result<Option<Columns>> {
+        let params = parse_valid::<Params>(params)?;
+        Ok(Some(names::provided(&params, upstream)))
+    }
+
+    fn check_references(&self, params: &ParamTree, upstream: &Columns) -> Result<()> {
+        names::check(&parse_valid::<Params>(params)?, upstream)
     }
 
     fn run(

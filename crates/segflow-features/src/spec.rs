@@ -123,7 +123,10 @@ impl Params {
                 if !names.contains(&input) {
                     return bad(
                         format!("blocks.{block}.{name}"),
-                        format!("refers to unknown feature `{input}`"),
+                        format!(
+                            "refers to unknown feature `{input}`{}",
+                            segflow_core::suggest::did_you_mean(input, names.iter().copied())
+                        ),
                     );
                 }
                 if self.blocks.values().any(|f| {
@@ -148,7 +151,13 @@ impl Params {
             let Some(features) = self.blocks.get(block) else {
                 return bad(
                     format!("model_blocks[{i}]"),
-                    format!("unknown block `{block}`"),
+                    format!(
+                        "unknown block `{block}`{}",
+                        segflow_core::suggest::did_you_mean(
+                            block,
+                            self.blocks.keys().map(String::as_str)
+                        )
+                    ),
                 );
             };
             if let Some((name, _)) = features

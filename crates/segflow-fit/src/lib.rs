@@ -27,7 +27,7 @@ use segflow_core::artifact::{META_ID_COLUMN, META_MODEL, batch};
 use segflow_core::error::Location;
 use segflow_core::params::{ParamTree, Validate, parse_params, parse_valid};
 use segflow_core::stage::{
-    OutputDir, Planned, Stage, StageCtx, compose_version, inputs_by_kind, required_input,
+    Columns, OutputDir, Planned, Stage, StageCtx, compose_version, inputs_by_kind, required_input,
 };
 use segflow_core::{Error, Result};
 
@@ -295,6 +295,10 @@ impl Stage for FitStage {
     fn algorithm_version(&self, params: &ParamTree) -> Result<String> {
         let params: Params = parse_params(params)?;
         Ok(compose_version(VERSION, params.algorithm.versions()))
+    }
+
+    fn check_references(&self, params: &ParamTree, upstream: &Columns) -> Result<()> {
+        parse_valid::<Params>(params)?.check_references(upstream)
     }
 
     fn run(

@@ -4,6 +4,7 @@ use serde::Deserialize;
 
 use segflow_cluster::{dbscan, gmm, kmeans, ward};
 use segflow_core::params::Validate;
+use segflow_core::stage::Columns;
 use segflow_core::{Error, Result};
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -339,6 +340,43 @@ impl Validate for Params {
 }
 
 impl Params {
+    /// Every feature the cards, the naming roles and the narrative name is a column of the
+    /// features (`upstream`), or a segment's size where that may be named.
+    pub fn check_references(&self, upstream: &Columns) -> Result<()> {
+        let c = &self.cards;
+        let lists = [
+            ("medians", c.medians.as_deref().unwrap_or_default()),
+            ("spreads", &c.spreads),
+            ("means", &c.means),
+            ("stds", &c.stds),
+            ("any", &c.any),
+        ];
+        for (list, names) in lists {
+            for (i, name) in names.iter().enumerate() {
+                upstream.check(&format!("cards.{list}[{i}]"), name, &[])?;
+            }
+        }
+        for (i, role) in self.naming.roles.iter().enumerate() {
+            for (j, criterion) in role.by.iter().enumerate() {
+                let direction = match criterion {
+                    Criterion::Lowest(_) => "lowest",
+                    Criterion::Highest(_) => "highest",
+                };
+                upstream.check(
+                    &format!("naming.roles[{i}].by[{j}].{direction}"),
+                    criterion.key(),
+                    &["n_contacts"],
+                )?;
+            }
+        }
+        if let Some(template) = &self.narrative {
+            for name in placeholders(template) {
+                upstream.check("narrative", name, &["n_contacts", "share_pct"])?;
+            }
+        }
+        Ok(())
+    }
+
     /// DBSCAN's and the mixture's settings go with their algorithm and are in range.
     fn check_algorithm_settings(&self) -> Result<()> {
         if let Some(d) = &self.dbscan {
@@ -379,13 +417,21 @@ impl Params {
         Ok(())
     }
 
-    /// Close rates lie in [0, 1], and with `impact` every action has a campaign to project.
+    /// Close rates lie in [0, 1], deal sizes are not negative, and with `impact` every action
+    /// has a campaign to project.
     fn check_campaigns(&self) -> Result<()> {
         let rate = |key: String, r: f64| {
             if (0.0..=1.0).contains(&r) {
                 Ok(())
             } else {
                 Err(Error::config("", key, "a close rate lies in [0, 1]"))
+            }
+        };
+        let size = |key: String, v: f64| {
+            if v >= 0.0 {
+                Ok(())
+            } else {
+                Err(Error::config("", key, "a deal size is at least 0"))
             }
         };
         let actions = self
@@ -400,7 +446,10 @@ impl Params {
             )));
         for (key, action) in actions {
             match (&action.campaign, &self.impact) {
-                (Some(c), _) => rate(format!("{key}.campaign.close_rate"), c.close_rate)?,
+                (Some(c), _) => {
+                    rate(format!("{key}.campaign.close_rate"), c.close_rate)?;
+                    size(format!("{key}.campaign.deal_size"), c.deal_size)?;
+                }
                 (None, Some(_)) => {
                     return Err(Error::config(
                         "",
@@ -413,6 +462,7 @@ impl Params {
         }
         if let Some(i) = &self.impact {
             rate("impact.baseline_close_rate".into(), i.baseline_close_rate)?;
+            size("impact.baseline_deal_size".into(), i.baseline_deal_size)?;
         }
         Ok(())
     }

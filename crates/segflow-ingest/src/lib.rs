@@ -11,6 +11,7 @@
 
 mod audit;
 mod clock;
+mod columns;
 mod compressed;
 mod contacts;
 mod events;
@@ -31,9 +32,12 @@ use serde::Deserialize;
 
 use segflow_core::calendar::{HourRange, Weekday};
 use segflow_core::params::{ParamTree, Validate, parse_params, parse_valid};
-use segflow_core::stage::{OutputDir, Planned, Stage, StageCtx, compose_version, single_input};
+use segflow_core::stage::{
+    Columns, OutputDir, Planned, Stage, StageCtx, compose_version, single_input,
+};
 use segflow_core::{Error, Result};
 
+pub use columns::output_columns;
 pub use privacy::{IdMethod, IdRule};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -714,6 +718,16 @@ impl Stage for IngestStage {
     fn external_inputs(&self, params: &ParamTree) -> Result<Vec<PathBuf>> {
         let params: Params = parse_valid(params)?;
         Ok(params.sources.iter().map(|s| s.input.clone()).collect())
+    }
+
+    fn columns(
+        &self,
+        params: &ParamTree,
+        inputs: &[PathBuf],
+        _upstream: Option<&Columns>,
+    ) -> Result<Option<Columns>> {
+        let params: Params = parse_valid(params)?;
+        Ok(Some(Columns::new(output_columns(&params, inputs)?)))
     }
 
     fn run(

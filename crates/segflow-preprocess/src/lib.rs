@@ -16,7 +16,9 @@ use segflow_core::artifact::{
 };
 use segflow_core::error::Location;
 use segflow_core::params::{ParamTree, Validate, parse_params, parse_valid};
-use segflow_core::stage::{OutputDir, Planned, Stage, StageCtx, compose_version, single_input};
+use segflow_core::stage::{
+    Columns, OutputDir, Planned, Stage, StageCtx, compose_version, single_input,
+};
 use segflow_core::{Error, Result};
 
 pub use segflow_transform::{
@@ -155,6 +157,21 @@ impl Stage for PreprocessStage {
 
     fn algorithm_version(&self, _params: &ParamTree) -> Result<String> {
         Ok(compose_version(VERSION, &[]))
+    }
+
+    /// `columns` and `log1p` name feature columns.
+    fn check_references(&self, params: &ParamTree, upstream: &Columns) -> Result<()> {
+        let params: Params = parse_valid(params)?;
+        let lists = [
+            ("columns", params.columns.as_deref().unwrap_or_default()),
+            ("log1p", &params.log1p),
+        ];
+        for (list, names) in lists {
+            for (i, name) in names.iter().enumerate() {
+                upstream.check(&format!("{list}[{i}]"), name, &[])?;
+            }
+        }
+        Ok(())
     }
 
     fn run(

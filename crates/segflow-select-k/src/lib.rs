@@ -175,6 +175,12 @@ impl Validate for Params {
         if !(0.0..1.0).contains(&self.min_segment_share) {
             return Err(Error::config("", "min_segment_share", "must lie in [0, 1)"));
         }
+        if !(self.tol >= 0.0 && self.tol.is_finite()) {
+            return Err(Error::config("", "tol", "must be a finite number ≥ 0"));
+        }
+        if self.shortlist == 0 {
+            return Err(Error::config("", "shortlist", "must be ≥ 1"));
+        }
         if self.n_init == 0 || self.max_iter == 0 || self.silhouette_sample_size < 2 {
             return Err(Error::config(
                 "",
