@@ -12,6 +12,9 @@ use segflow_core::{Error, Result};
 
 use crate::{ColumnParams, EncodeKind, EncodedScale, Fill, Impute, Params, Raw};
 
+/// Named numeric columns, in output order.
+type Columns = Vec<(String, Vec<f64>)>;
+
 /// Labels that a `binary` column without `positive` accepts, compared ignoring case.
 const YES: [&str; 3] = ["yes", "true", "1"];
 const NO: [&str; 3] = ["no", "false", "0"];
@@ -374,7 +377,7 @@ impl Fitted {
     }
 
     /// The output columns of these labels, and how many labels the encoding did not know.
-    fn encode<'a>(&self, labels: impl Iterator<Item = &'a str>) -> (Vec<(String, Vec<f64>)>, u64) {
+    fn encode<'a>(&self, labels: impl Iterator<Item = &'a str>) -> (Columns, u64) {
         let mut unseen = 0u64;
         match self {
             Fitted::OneHot {
@@ -448,7 +451,7 @@ impl Fitted {
 impl Encoded {
     /// This column's outputs for new rows (missing labels filled as at fit time), and the
     /// count of labels the encoding did not know.
-    pub fn apply(&self, raw: &Raw) -> Result<(Vec<(String, Vec<f64>)>, Option<Unseen>)> {
+    pub fn apply(&self, raw: &Raw) -> Result<(Columns, Option<Unseen>)> {
         let mut out = Vec::new();
         let mut unseen = None;
         if let Some(fitted) = &self.encoding {
