@@ -241,3 +241,40 @@ fn a_text_column_without_an_encoding_and_a_bad_encoding_are_config_errors() {
         assert!(stderr(&o).contains(key), "{}", stderr(&o));
     }
 }
+
+#[test]
+fn table_mode_reads_the_blank_spellings_as_null_unless_told_otherwise() {
+    let scratch = Scratch::new("categorical-blanks");
+    let input = oracle("categorical_input.csv");
+    let imputed = counts()["imputed"].clone();
+    for (params, internet_nulls) in [
+        ("mode: table\n", imputed["internet"].as_u64().unwrap()),
+        ("mode: table\ntable: {blanks: []}\n", 0),
+    ] {
+        let file = scratch.path().join("ingest.yaml");
+        std::fs::write(&file, params).unwrap();
+        let out = scratch.path().join("ingest");
+        let _ = std::fs::remove_dir_all(&out);
+        let o = run_stage(
+            "ingest",
+            input.to_str().unwrap(),
+            &out,
+            file.to_str().unwrap(),
+        );
+        assert!(o.status.success(), "{}", stderr(&o));
+        let table = read_parquet(&out.join("table.parquet")).unwrap();
+        let nulls = |c: &str| table.column(c).unwrap().null_count() as u64;
+        assert_eq!(nulls("internet"), internet_nulls, "{params}");
+        // "" and " " are null whatever the list says.
+        for column in ["contract", "total_charges"] {
+            assert_eq!(nulls(column), imputed[column].as_u64().unwrap(), "{column}");
+        }
+        if internet_nulls == 0 {
+            assert!(render_full(&out.join("table.parquet")).contains("| NA |"));
+        } else {
+            for column in ["monthly_charges", "age"] {
+                assert_eq!(nulls(column), imputed[column].as_u64().unwrap(), "{column}");
+            }
+        }
+    }
+}

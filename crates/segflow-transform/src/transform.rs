@@ -709,6 +709,63 @@ mod tests {
     }
 
     #[test]
+    fn encodings_and_scaled_indicators_round_trip_and_score_unseen_labels() {
+        let mut p: Params = segflow_core::params::parse_params(
+            &segflow_core::params::ParamTree::from_json(
+                r#"{"scale": "standard", "winsorize": null, "per_column": {
+                    "plan": {"encode": "one_hot", "top": 1},
+                    "x": {"impute": {"constant": 0}, "missing_indicator": true}}}"#,
+            )
+            .unwrap(),
+        )
+        .unwrap();
+        p.cap = None;
+        let labels =
+            |l: &[Option<&str>]| Raw::Labels(l.iter().map(|v| v.map(str::to_string)).collect());
+        let data = vec![
+            (
+                "plan".to_string(),
+                labels(&[Some("a"), Some("b"), None, Some("a")]),
+            ),
+            ("x".to_string(), Raw::Numbers(vec![1.0, f64::NAN, 3.0, 4.0])),
+        ];
+        let (t, _) = Transform::fit(&data, &p).unwrap();
+        assert_eq!(
+            t.output_columns(),
+            ["plan_a", "plan_other", "x", "x_missing"]
+        );
+        let (m, _) = t.apply(&data).unwrap();
+        // The blank plan takes the most frequent label, a.
+        assert_eq!(m[0], vec![1.0, 0.0, 1.0, 1.0]);
+        // One missing x in four: the indicator is standardised, (v − 0.25) / √(0.25 · 0.75).
+        let sd = (0.25f64 * 0.75).sqrt();
+        assert_eq!(m[3], vec![-0.25 / sd, 0.75 / sd, -0.25 / sd, -0.25 / sd]);
+        let x = &t.columns[2];
+        assert_eq!((x.impute, x.n_imputed), (Some(0.0), 1));
+        let artifact = Artifact {
+            path: "transform.parquet".into(),
+            batch: t.to_batch().unwrap(),
+            metadata: t
+                .metadata()
+                .into_iter()
+                .chain([(
+                    segflow_core::artifact::META_ARTIFACT.to_string(),
+                    "transform".to_string(),
+                )])
+                .collect(),
+        };
+        let back = Transform::from_artifact(&artifact).unwrap();
+        assert_eq!(back, t);
+        let new = vec![
+            ("plan".to_string(), labels(&[Some("b"), Some("z")])),
+            ("x".to_string(), Raw::Numbers(vec![2.0, 2.0])),
+        ];
+        let (m, unseen) = back.apply(&new).unwrap();
+        assert_eq!(m[1], vec![1.0, 1.0]);
+        assert_eq!((unseen[0].column.as_str(), unseen[0].count), ("plan", 1));
+    }
+
+    #[test]
     fn bad_values_are_data_errors_naming_row_and_column() {
         let data = cols(&[("x", &[1.0, f64::INFINITY, 2.0])]);
         let err = Transform::fit(&data, &params()).unwrap_err().to_string();
