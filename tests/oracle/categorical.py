@@ -19,7 +19,10 @@ Run from the repository root: python3 tests/oracle/categorical.py
 """
 
 import json
+import platform
 import random
+
+import sklearn
 
 import numpy as np
 import pandas as pd
@@ -127,3 +130,6 @@ unseen = {c: sum(r[c] not in seen[c] for r in new) for c in seen}
 with open(HERE + "categorical_counts.json", "w") as f:
     json.dump({"imputed": imputed, "unseen": unseen, "rows": len(df), "new_rows": len(new)}, f, indent=1, sort_keys=True)
     f.write("\n")
+with open(HERE + "categorical.versions", "w") as f:
+    f.write(f"python {platform.python_version()}\npandas {pd.__version__}\nnumpy {np.__version__}\n"
+            f"scikit-learn {sklearn.__version__}\n")

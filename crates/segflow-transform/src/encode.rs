@@ -441,9 +441,10 @@ impl Fitted {
             Fitted::OneHot { other: Some(o), .. } => format!("`{o}`"),
             Fitted::OneHot { other: None, .. } => "zeros in every category column".into(),
             Fitted::Binary { unseen, .. } => format!("{unseen} (the most frequent label's value)"),
-            Fitted::Ordinal { order, unseen, .. } => {
-                format!("`{}` (the most frequent label)", order[*unseen as usize])
-            }
+            Fitted::Ordinal { order, unseen, .. } => match order.get(*unseen as usize) {
+                Some(label) => format!("`{label}` (the most frequent label)"),
+                None => format!("rank {unseen}"),
+            },
         }
     }
 }

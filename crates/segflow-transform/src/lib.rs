@@ -30,19 +30,6 @@ pub enum Raw {
     Labels(Vec<Option<String>>),
 }
 
-impl Raw {
-    pub fn len(&self) -> usize {
-        match self {
-            Raw::Numbers(v) => v.len(),
-            Raw::Labels(v) => v.len(),
-        }
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-}
-
 /// The model columns of a features artifact, numeric or labelled, with their names.
 pub fn model_columns(
     artifact: &segflow_core::artifact::Artifact,
