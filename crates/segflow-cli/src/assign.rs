@@ -21,7 +21,7 @@ use segflow_core::params::ParamTree;
 use segflow_core::stage::{Stage, run_with_params};
 use segflow_core::{Error, Result};
 use segflow_fit::{Action, Campaign, Model, NOISE, Scored};
-use segflow_transform::{Projection, Transform};
+use segflow_transform::{Projection, Transform, Unseen};
 
 #[derive(Debug, Serialize)]
 pub struct Report {
@@ -38,6 +38,8 @@ pub struct Report {
     pub output: PathBuf,
     /// Contacts per segment, in segment order.
     pub segments: Vec<(String, usize)>,
+    /// Per encoded column: rows whose label training never saw, and what they were scored as.
+    pub unseen: Vec<Unseen>,
 }
 
 /// An artifact of a finished run, checked against the hash its lock records.
@@ -309,6 +311,7 @@ pub fn assign(
         rows: contacts.ids.len(),
         output: output.to_path_buf(),
         segments: segment_counts(&scoring.model, &scored),
+        unseen: contacts.unseen,
     })
 }
 
@@ -426,6 +429,7 @@ struct Contacts {
     ids: Vec<String>,
     /// contacts × model columns.
     x: Array2<f64>,
+    unseen: Vec<Unseen>,
 }
 
 impl Contacts {
@@ -441,15 +445,9 @@ impl Contacts {
             .iter()
             .map(|v| v.unwrap_or_default().to_string())
             .collect();
-        let wanted: Vec<String> = scoring
-            .transform
-            .columns
-            .iter()
-            .filter(|c| !c.dropped)
-            .map(|c| c.name.clone())
-            .collect();
+        let wanted = scoring.transform.input_columns();
         let columns = segflow_transform::model_columns(features, Some(&wanted))?;
-        let matrix = scoring
+        let (matrix, unseen) = scoring
             .transform
             .apply(&columns)
             .map_err(|e| name_the_contact(e, input, &id_column, &ids))?;
@@ -459,7 +457,12 @@ impl Contacts {
         };
         let (n, d) = (ids.len(), matrix.len());
         let x = Array2::from_shape_fn((n, d), |(i, j)| matrix[j][i]);
-        Ok(Contacts { id_column, ids, x })
+        Ok(Contacts {
+            id_column,
+            ids,
+            x,
+            unseen,
+        })
     }
 }
 

@@ -280,6 +280,7 @@ pub(crate) fn assign(
             "too_few_events": report.too_few_events,
             "output": report.output,
             "segments": report.segments,
+            "unseen_categories": report.unseen,
             "seconds": seconds
         }))?;
         return Ok(0);
@@ -296,6 +297,15 @@ pub(crate) fn assign(
         println!(
             "  {} contacts left out: fewer events than the run's min_events",
             report.too_few_events
+        );
+    }
+    for u in report.unseen.iter().filter(|u| u.count > 0) {
+        println!(
+            "  {}: {} {} not seen in training, scored as {}",
+            u.column,
+            u.count,
+            if u.count == 1 { "label" } else { "labels" },
+            u.scored_as
         );
     }
     let width = report

@@ -365,7 +365,7 @@ impl ColumnType {
     }
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TableParams {
     /// Column identifying each entity, hashed by `privacy.id`; without it, `row_id` is the
@@ -374,6 +374,24 @@ pub struct TableParams {
     /// Declared column types; undeclared columns are inferred (int64, else float64, else string).
     #[serde(default)]
     pub types: IndexMap<String, ColumnType>,
+    /// Values read as null, compared after trimming; an empty or all-space field always is.
+    #[serde(default = "default_blanks")]
+    pub blanks: Vec<String>,
+}
+
+impl Default for TableParams {
+    fn default() -> Self {
+        TableParams {
+            id: None,
+            types: IndexMap::new(),
+            blanks: default_blanks(),
+        }
+    }
+}
+
+/// The spellings of "no value" spreadsheets and database exports write most often.
+fn default_blanks() -> Vec<String> {
+    ["NA", "N/A", "null"].map(str::to_string).to_vec()
 }
 
 impl Validate for Params {
@@ -688,7 +706,7 @@ pub fn run(
 
 /// The version of this stage's results: bump it with any change that alters them, and say what
 /// changed in CHANGELOG.md.
-const VERSION: u32 = 3;
+const VERSION: u32 = 4;
 
 /// The ingest stage as the runner sees it.
 pub struct IngestStage;

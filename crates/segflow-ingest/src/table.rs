@@ -1,5 +1,6 @@
 //! Table mode: one row per entity (customer, lead, …), columns typed by declaration, by the
-//! input's own types (Parquet) or by inference, blanks as nulls, and a stable `row_id`.
+//! input's own types (Parquet) or by inference, blanks and `table.blanks` values as nulls,
+//! and a stable `row_id`.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -65,6 +66,7 @@ pub fn run(
         for i in 0..n_fields {
             match field(&raw[i]) {
                 Ok(v) => {
+                    let v = v.filter(|v| !params.table.blanks.iter().any(|b| b == v));
                     profiles[i].observe(v);
                     fields.push(v.map(str::to_string));
                 }

@@ -1,8 +1,9 @@
 //! The preprocess stage: from the features artifact to the model matrix.
 //!
-//! In order: select the model columns (optionally log1p some), drop truly constant columns,
-//! winsorize each column to its own quantiles, impute missing values with the median, scale
-//! (robust, standard or none), cap. Every fitted statistic is written to `transform.parquet`;
+//! In order: select the model columns, encode the categorical ones (one-hot, binary, ordinal;
+//! missing labels imputed first), optionally log1p some, drop truly constant columns,
+//! winsorize each numeric column to its own quantiles, impute missing values (median, mean,
+//! most frequent or a constant), scale (robust, standard or none), cap. Every fitted statistic is written to `transform.parquet`;
 //! the matrix itself is produced by applying that transform, so applying it to new rows
 //! (scoring) is the same arithmetic, not a re-implementation.
 
@@ -24,6 +25,9 @@ use segflow_core::{Error, Result};
 pub use segflow_transform::{
     Built, ColumnTransform, Impute, Params, Scale, Transform, build, model_columns,
 };
+
+/// The matrix's metadata key mapping each encoded column to its source column and label.
+pub const META_COLUMN_LABELS: &str = "segflow.column_labels";
 
 pub struct Outputs {
     pub transform: Transform,
@@ -51,6 +55,20 @@ pub fn run(
         .to_string();
     let ids = artifact.column(&id_name)?.clone();
     (ctx.progress)("fitting the transform");
+    let inputs: Vec<String> = match &params.columns {
+        Some(c) => c.clone(),
+        None => model_columns(&artifact, None)?
+            .into_iter()
+            .map(|(n, _)| n)
+            .collect(),
+    };
+    if let Some(name) = params.per_column.keys().find(|k| !inputs.contains(k)) {
+        return Err(Error::config(
+            "",
+            format!("per_column.{name}"),
+            format!("`{name}` is not one of the preprocessed columns"),
+        ));
+    }
     let built = build(&artifact, params)?;
     let output_names = built.columns();
     let Built {
@@ -69,9 +87,9 @@ pub fn run(
             serde_json::json!([{ "block": "pca", "model_input": true, "columns": output_names }])
                 .to_string()
         }
-        None => kept_blocks(artifact.meta(META_BLOCKS), &output_names),
+        None => kept_blocks(artifact.meta(META_BLOCKS), &output_names, &transform),
     };
-    let extra = vec![
+    let mut extra = vec![
         (META_ID_COLUMN.to_string(), id_name.clone()),
         (
             META_MODEL_COLUMNS.to_string(),
@@ -79,9 +97,22 @@ pub fn run(
         ),
         (META_BLOCKS.to_string(), blocks),
     ];
+    let labels = transform.labels();
+    if !labels.is_empty() {
+        let map: serde_json::Map<String, serde_json::Value> = labels
+            .into_iter()
+            .map(|(out, source, label)| {
+                (out, serde_json::json!({ "source": source, "label": label }))
+            })
+            .collect();
+        extra.push((
+            META_COLUMN_LABELS.to_string(),
+            serde_json::Value::Object(map).to_string(),
+        ));
+    }
     let rows = ids_len(&arrays);
     out.write("matrix", &batch(arrays)?, &extra)?;
-    out.write("transform", &transform.to_batch()?, &[])?;
+    out.write("transform", &transform.to_batch()?, &transform.metadata())?;
     out.write("dominance", &dominance.to_batch()?, &[])?;
     if let Some(p) = &projection {
         out.write("projection", &p.to_batch()?, &[])?;
@@ -93,9 +124,22 @@ fn ids_len(arrays: &[(&str, ArrayRef)]) -> u64 {
     arrays[0].1.len() as u64
 }
 
-/// The features' block layout restricted to the matrix columns (missing indicators form a
-/// block of their own), so later stages can drop a whole block.
-fn kept_blocks(meta: Option<&str>, output: &[String]) -> String {
+/// The features' block layout restricted to the matrix columns (an encoded column in its
+/// source's block; missing indicators form a block of their own), so later stages can drop a
+/// whole block.
+fn kept_blocks(meta: Option<&str>, output: &[String], transform: &Transform) -> String {
+    let source = |c: &str| -> String {
+        transform
+            .encodings
+            .iter()
+            .find(|e| {
+                e.encoding
+                    .as_ref()
+                    .is_some_and(|f| f.outputs().iter().any(|(n, _)| n == c))
+            })
+            .map_or(c, |e| e.column.as_str())
+            .to_string()
+    };
     let parsed: Vec<serde_json::Value> = meta
         .and_then(|m| serde_json::from_str(m).ok())
         .unwrap_or_default();
@@ -105,9 +149,10 @@ fn kept_blocks(meta: Option<&str>, output: &[String]) -> String {
         let cols: Vec<&String> = output
             .iter()
             .filter(|c| {
+                let s = source(c);
                 block["columns"]
                     .as_array()
-                    .is_some_and(|a| a.iter().any(|v| v.as_str() == Some(c.as_str())))
+                    .is_some_and(|a| a.iter().any(|v| v.as_str() == Some(s.as_str())))
             })
             .collect();
         if !cols.is_empty() {
@@ -125,7 +170,7 @@ fn kept_blocks(meta: Option<&str>, output: &[String]) -> String {
 
 /// The version of this stage's results: bump it with any change that alters them, and say what
 /// changed in CHANGELOG.md.
-const VERSION: u32 = 1;
+const VERSION: u32 = 2;
 
 pub struct PreprocessStage;
 

@@ -1,109 +1,40 @@
 //! The fitted column transform shared by the stages that build a model matrix (preprocess,
 //! and robustness when it rebuilds the matrix without a feature block) and by `assign`, which
-//! scores new contacts with a saved one: winsorize, impute, scale and cap, per column.
+//! scores new contacts with a saved one: encode categories, winsorize, impute, scale and cap,
+//! per column.
 
+mod encode;
+mod params;
 mod projection;
 mod transform;
 
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, StringArray};
-use serde::Deserialize;
+use arrow::array::{Array, ArrayRef, AsArray, StringArray};
+use arrow::datatypes::DataType;
 
 use segflow_core::artifact::META_MODEL_COLUMNS;
 use segflow_core::error::Location;
-use segflow_core::params::Validate;
 use segflow_core::{Error, Result};
 
+pub use encode::{Encoded, Fitted, Unseen};
+pub use params::{ColumnParams, EncodeKind, EncodedScale, Fill, Impute, Params, Scale};
 pub use projection::{PcaSpec, Projection};
 pub use transform::{ColumnTransform, Dominance, Transform};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Impute {
-    /// Missing values take the column's median (after winsorizing).
-    #[default]
-    Median,
-    /// Missing values are an error.
-    None,
+/// A model input column as read from the features artifact: numbers (nulls → NaN), or labels
+/// (text and booleans; nulls → `None`) that only an encoding turns into numbers.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Raw {
+    Numbers(Vec<f64>),
+    Labels(Vec<Option<String>>),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Scale {
-    /// (x − median) / IQR; an IQR of 0 scales by 1 (scikit-learn's RobustScaler).
-    #[default]
-    Robust,
-    /// (x − mean) / standard deviation (divisor n); a deviation of 0 scales by 1.
-    Standard,
-    None,
-}
-
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Params {
-    /// Columns to use; default: the features artifact's model columns.
-    pub columns: Option<Vec<String>>,
-    /// Columns transformed with ln(1 + x) first.
-    #[serde(default)]
-    pub log1p: Vec<String>,
-    /// Drop columns with at most one distinct value.
-    #[serde(default = "yes")]
-    pub drop_constant: bool,
-    /// Lower and upper quantile each column is clipped to; `null` disables.
-    #[serde(default = "default_winsorize")]
-    pub winsorize: Option<[f64; 2]>,
-    #[serde(default)]
-    pub impute: Impute,
-    /// Add a 0/1 column `<name>_missing` for each column that had missing values.
-    #[serde(default)]
-    pub missing_indicators: bool,
-    #[serde(default)]
-    pub scale: Scale,
-    /// Scaled values are capped to ±cap; `null` disables.
-    #[serde(default = "default_cap")]
-    pub cap: Option<f64>,
-    /// Cluster on principal components of the scaled matrix instead of its columns.
-    pub pca: Option<PcaSpec>,
-}
-
-fn yes() -> bool {
-    true
-}
-fn default_winsorize() -> Option<[f64; 2]> {
-    Some([0.01, 0.99])
-}
-fn default_cap() -> Option<f64> {
-    Some(10.0)
-}
-
-impl Validate for Params {
-    fn validate(&self) -> Result<()> {
-        if let Some([lo, hi]) = self.winsorize
-            && !(0.0 <= lo && lo < hi && hi <= 1.0)
-        {
-            return Err(Error::config("", "winsorize", "needs 0 ≤ low < high ≤ 1"));
-        }
-        if let Some(cap) = self.cap
-            && !(cap > 0.0 && cap.is_finite())
-        {
-            return Err(Error::config("", "cap", "must be a positive number"));
-        }
-        if self.columns.as_ref().is_some_and(|c| c.is_empty()) {
-            return Err(Error::config("", "columns", "no columns"));
-        }
-        if let Some(p) = &self.pca {
-            p.validate()?;
-        }
-        Ok(())
-    }
-}
-
-/// The model columns of a features artifact as f64 (nulls → NaN), with their names.
+/// The model columns of a features artifact, numeric or labelled, with their names.
 pub fn model_columns(
     artifact: &segflow_core::artifact::Artifact,
     wanted: Option<&[String]>,
-) -> Result<Vec<(String, Vec<f64>)>> {
+) -> Result<Vec<(String, Raw)>> {
     let names: Vec<String> = match wanted {
         Some(c) => c.to_vec(),
         None => {
@@ -124,8 +55,24 @@ pub fn model_columns(
     names
         .into_iter()
         .map(|name| {
-            let values = artifact.float_column(&name)?;
-            Ok((name, values))
+            let array = artifact.column(&name)?;
+            let raw = if array.data_type().is_numeric() {
+                Raw::Numbers(artifact.float_column(&name)?)
+            } else {
+                let text = arrow::compute::cast(array, &DataType::Utf8).map_err(|_| {
+                    Error::data(
+                        Location::file(&artifact.path).column(&name),
+                        format!("neither numbers nor labels ({})", array.data_type()),
+                    )
+                })?;
+                Raw::Labels(
+                    text.as_string::<i32>()
+                        .iter()
+                        .map(|v| v.map(str::to_string))
+                        .collect(),
+                )
+            };
+            Ok((name, raw))
         })
         .collect()
 }
@@ -168,9 +115,21 @@ pub fn build(features: &segflow_core::artifact::Artifact, params: &Params) -> Re
             ));
         }
     }
+    if let Some(name) = params.log1p.iter().find(|c| {
+        params
+            .per_column
+            .get(c.as_str())
+            .is_some_and(|p| p.encode.is_some())
+    }) {
+        return Err(Error::config(
+            "",
+            "log1p",
+            format!("`{name}` is encoded as categories: ln(1 + x) has no meaning for it"),
+        ));
+    }
     let (transform, dominance) =
         Transform::fit(&columns, params).map_err(|e| e.located(&features.path))?;
-    let scaled = transform
+    let (scaled, _) = transform
         .apply(&columns)
         .map_err(|e| e.located(&features.path))?;
     let (projection, matrix) = match &params.pca {

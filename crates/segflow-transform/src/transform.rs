@@ -1,10 +1,13 @@
 //! The fitted transform: per column, every statistic needed to turn raw feature values into
 //! model-matrix values, fitted once and applied identically to training and new rows.
+//! Encoded categories and per-column missing indicators come first (`encode.rs`); the
+//! columns they produce are fitted here like any other.
 
 use std::sync::Arc;
 
 use arrow::array::{
-    Array, ArrayRef, AsArray, BooleanArray, Float64Array, RecordBatch, UInt32Array, UInt64Array,
+    Array, ArrayRef, AsArray, BooleanArray, Float64Array, RecordBatch, StringArray, UInt32Array,
+    UInt64Array,
 };
 
 use segflow_core::artifact::{Artifact, batch};
@@ -12,7 +15,11 @@ use segflow_core::error::Location;
 use segflow_core::stats::quantile_sorted;
 use segflow_core::{Error, Result};
 
-use crate::{Impute, Params, Scale, strings};
+use crate::encode::{self, Encoded, Kind, Unseen};
+use crate::{EncodedScale, Fill, Impute, Params, Raw, Scale, strings};
+
+/// The transform artifact's metadata key holding the encodings, as JSON.
+pub const META_ENCODINGS: &str = "segflow.encodings";
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct ColumnTransform {
@@ -21,8 +28,12 @@ pub struct ColumnTransform {
     /// Constant at fit time: not in the matrix.
     pub dropped: bool,
     pub clip: Option<(f64, f64)>,
-    /// Value that replaces a missing one (the median after clipping), if imputing.
+    /// Value that replaces a missing one, if imputing.
     pub impute: Option<f64>,
+    /// How `impute` was chosen (`median`, `mean`, `most_frequent`, `constant`).
+    pub impute_method: Option<String>,
+    /// Missing values filled at fit time.
+    pub n_imputed: u64,
     /// Emit `<name>_missing` (1 where the value was missing).
     pub indicator: bool,
     pub center: f64,
@@ -32,6 +43,8 @@ pub struct ColumnTransform {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Transform {
+    /// Input columns turned into numbers, or given their own missing indicator, first.
+    pub encodings: Vec<Encoded>,
     pub columns: Vec<ColumnTransform>,
 }
 
@@ -87,9 +100,16 @@ fn prepared(name: &str, values: &[f64], log1p: bool) -> Result<Vec<f64>> {
         .collect()
 }
 
-/// One column's transform and its dominance row: log1p, then winsorize, impute, scale.
-fn fit_column(name: &str, raw: &[f64], params: &Params) -> Result<(ColumnTransform, DominanceRow)> {
-    let log1p = params.log1p.iter().any(|c| c == name);
+/// One column's transform and its dominance row: log1p, then winsorize, impute, scale. Encoded
+/// columns and indicators are never missing and are not winsorized: clipping a 0/1 column at
+/// its 1 % quantile would erase a rare category.
+fn fit_column(
+    name: &str,
+    raw: &[f64],
+    kind: Kind,
+    params: &Params,
+) -> Result<(ColumnTransform, DominanceRow)> {
+    let log1p = kind == Kind::Numeric && params.log1p.iter().any(|c| c == name);
     let values = prepared(name, raw, log1p)?;
     let sorted = sorted_finite(&values);
     let mut row = DominanceRow::raw(name, &sorted);
@@ -104,29 +124,42 @@ fn fit_column(name: &str, raw: &[f64], params: &Params) -> Result<(ColumnTransfo
     }
     let clip = params
         .winsorize
+        .filter(|_| kind == Kind::Numeric)
         .map(|[lo, hi]| (quantile_sorted(&sorted, lo), quantile_sorted(&sorted, hi)));
     let clipped = clipped(&values, clip);
-    let has_missing = sorted.len() < values.len();
-    let impute = imputed_value(name, &values, &clipped, has_missing, params.impute)?;
+    let n_imputed = (values.len() - sorted.len()) as u64;
+    let impute_with = params
+        .per_column
+        .get(name)
+        .and_then(|c| c.impute.as_ref())
+        .unwrap_or(&params.impute);
+    let impute = match kind {
+        Kind::Numeric => imputed_value(name, &values, &clipped, n_imputed > 0, impute_with)?,
+        Kind::Encoded(_) | Kind::Indicator => None,
+    };
     let filled = filled(&clipped, impute);
-    let (center, scale) = center_and_scale(&filled, params.scale);
+    let (center, scale, cap) = match kind {
+        Kind::Encoded(EncodedScale::AsIs) => (0.0, 1.0, None),
+        _ => {
+            let (center, scale) = center_and_scale(&filled, params.scale);
+            (center, scale, params.cap)
+        }
+    };
     let scaled: Vec<f64> = filled.iter().map(|x| (x - center) / scale).collect();
     row.max_abs_scaled = Some(scaled.iter().fold(0.0f64, |m, x| m.max(x.abs())));
-    row.n_capped = Some(
-        params
-            .cap
-            .map_or(0, |c| scaled.iter().filter(|x| x.abs() > c).count() as u64),
-    );
+    row.n_capped = Some(cap.map_or(0, |c| scaled.iter().filter(|x| x.abs() > c).count() as u64));
     let column = ColumnTransform {
         name: name.to_string(),
         log1p,
         dropped: false,
         clip,
         impute,
-        indicator: params.missing_indicators && has_missing,
+        impute_method: impute.map(|_| impute_with.method().to_string()),
+        n_imputed,
+        indicator: kind == Kind::Numeric && params.missing_indicators && n_imputed > 0,
         center,
         scale,
-        cap: params.cap,
+        cap,
     };
     Ok((column, row))
 }
@@ -139,18 +172,30 @@ fn clipped(values: &[f64], clip: Option<(f64, f64)>) -> Vec<f64> {
         .collect()
 }
 
-/// The value a missing one becomes (the median after clipping), or none when nothing is
-/// missing and the params do not impute; missing values the params do not impute are an
-/// error at the first one.
+/// The value a missing one becomes (median, mean or most frequent value after clipping, or
+/// the constant), or none when nothing is missing and the params do not impute; missing
+/// values the params do not impute are an error at the first one.
 fn imputed_value(
     name: &str,
     values: &[f64],
     clipped: &[f64],
     has_missing: bool,
-    impute: Impute,
+    impute: &Impute,
 ) -> Result<Option<f64>> {
+    let observed = || sorted_finite(clipped);
     match (impute, has_missing) {
-        (Impute::Median, _) => Ok(Some(quantile_sorted(&sorted_finite(clipped), 0.5))),
+        (Impute::Median, _) => Ok(Some(quantile_sorted(&observed(), 0.5))),
+        (Impute::Mean, _) => {
+            let v = observed();
+            Ok(Some(v.iter().sum::<f64>() / v.len() as f64))
+        }
+        (Impute::MostFrequent, _) => Ok(most_frequent_number(&observed())),
+        (Impute::Constant(Fill::Number(v)), _) => Ok(Some(*v)),
+        (Impute::Constant(Fill::Label(_)), _) => Err(Error::config(
+            "",
+            format!("per_column.{name}.impute.constant"),
+            "a numeric column is filled with a number",
+        )),
         (Impute::None, false) => Ok(None),
         (Impute::None, true) => {
             let r = values.iter().position(|x| x.is_nan()).expect("has missing");
@@ -160,6 +205,17 @@ fn imputed_value(
             ))
         }
     }
+}
+
+/// The most frequent of sorted values, ties to the smallest (scikit-learn's SimpleImputer).
+fn most_frequent_number(sorted: &[f64]) -> Option<f64> {
+    let mut best: Option<(f64, usize)> = None;
+    for run in sorted.chunk_by(|a, b| a == b) {
+        if best.is_none_or(|(_, n)| run.len() > n) {
+            best = Some((run[0], run.len()));
+        }
+    }
+    best.map(|(v, _)| v)
 }
 
 /// Clipped values with every missing one replaced by the imputed value.
@@ -203,6 +259,8 @@ impl ColumnTransform {
             dropped: true,
             clip: None,
             impute: None,
+            impute_method: None,
+            n_imputed: 0,
             indicator: false,
             center: 0.0,
             scale: 1.0,
@@ -231,11 +289,12 @@ impl DominanceRow {
 
 impl Transform {
     /// Fits every statistic on the given columns.
-    pub fn fit(columns: &[(String, Vec<f64>)], params: &Params) -> Result<(Transform, Dominance)> {
+    pub fn fit(inputs: &[(String, Raw)], params: &Params) -> Result<(Transform, Dominance)> {
+        let (derived, encodings) = encode::fit(inputs, params)?;
         let mut out = Vec::new();
         let mut dominance = Vec::new();
-        for (name, raw) in columns {
-            let (column, row) = fit_column(name, raw, params)?;
+        for d in &derived {
+            let (column, row) = fit_column(&d.name, &d.values, d.kind, params)?;
             out.push(column);
             dominance.push(row);
         }
@@ -245,7 +304,58 @@ impl Transform {
                 "every column is constant: nothing to model",
             ));
         }
-        Ok((Transform { columns: out }, Dominance { rows: dominance }))
+        let transform = Transform {
+            encodings,
+            columns: out,
+        };
+        transform.refuse_collisions()?;
+        Ok((transform, Dominance { rows: dominance }))
+    }
+
+    /// Two outputs of one name (a category sanitized to another's name, or to an existing
+    /// column's) would make the matrix ambiguous.
+    fn refuse_collisions(&self) -> Result<()> {
+        let names = self.output_columns();
+        for (i, name) in names.iter().enumerate() {
+            if names[..i].contains(name) {
+                let source = self
+                    .encodings
+                    .iter()
+                    .find(|e| e.labels().iter().any(|(n, _, _)| n == name))
+                    .map_or(name.as_str(), |e| e.column.as_str());
+                return Err(Error::config(
+                    "",
+                    format!("per_column.{source}"),
+                    format!(
+                        "two model columns would be named `{name}`: rename a category or a feature, or list `categories`"
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The features columns `apply` reads: the kept columns, an encoded one by its source.
+    pub fn input_columns(&self) -> Vec<String> {
+        let labels = self.labels();
+        let kept = self.columns.iter().filter(|c| !c.dropped).map(|c| {
+            labels
+                .iter()
+                .find(|(n, _, _)| n == &c.name)
+                .map_or(&c.name, |(_, source, _)| source)
+        });
+        let mut names: Vec<String> = Vec::new();
+        for name in kept.chain(self.encodings.iter().map(|e| &e.column)) {
+            if !names.contains(name) {
+                names.push(name.clone());
+            }
+        }
+        names
+    }
+
+    /// Output column → (source column, category label) for the columns encodings add.
+    pub fn labels(&self) -> Vec<(String, String, Option<String>)> {
+        self.encodings.iter().flat_map(Encoded::labels).collect()
     }
 
     /// Matrix column names: kept columns in order, then missing-value indicators.
@@ -264,8 +374,33 @@ impl Transform {
     }
 
     /// Applies the transform to columns by name (extra columns are ignored; a missing one is
-    /// an error), returning the matrix columns in `output_columns` order.
-    pub fn apply(&self, columns: &[(String, Vec<f64>)]) -> Result<Vec<Vec<f64>>> {
+    /// an error), returning the matrix columns in `output_columns` order and, per encoded
+    /// column, how many labels it did not know.
+    pub fn apply(&self, inputs: &[(String, Raw)]) -> Result<(Vec<Vec<f64>>, Vec<Unseen>)> {
+        let mut columns: Vec<(String, Vec<f64>)> = Vec::new();
+        for (name, raw) in inputs {
+            if let Raw::Numbers(v) = raw {
+                columns.push((name.clone(), v.clone()));
+            }
+        }
+        let mut unseen = Vec::new();
+        for e in &self.encodings {
+            let (_, raw) = inputs.iter().find(|(n, _)| n == &e.column).ok_or_else(|| {
+                Error::data(
+                    Location::default().column(&e.column),
+                    "column the model was fitted with is missing",
+                )
+            })?;
+            let (derived, counted) = e.apply(raw)?;
+            // An encoded source is not a model column itself.
+            columns.retain(|(n, _)| e.encoding.is_none() || n != &e.column);
+            columns.extend(derived);
+            unseen.extend(counted);
+        }
+        Ok((self.apply_numeric(&columns)?, unseen))
+    }
+
+    fn apply_numeric(&self, columns: &[(String, Vec<f64>)]) -> Result<Vec<Vec<f64>>> {
         let mut kept = Vec::new();
         let mut indicators = Vec::new();
         for t in self.columns.iter().filter(|c| !c.dropped) {
@@ -344,6 +479,11 @@ impl Transform {
             number("impute_value")?,
         );
         let (center, scale, cap) = (number("center")?, number("scale")?, number("cap")?);
+        let methods = a
+            .column("impute_method")?
+            .as_string_opt::<i32>()
+            .ok_or_else(|| Error::data(at("impute_method"), "expected strings"))?;
+        let n_imputed = a.float_column("n_imputed")?;
         let mut columns = Vec::with_capacity(names.len());
         for i in 0..names.len() {
             let needed = |v: Option<f64>, name: &str| {
@@ -355,6 +495,12 @@ impl Transform {
                 dropped: dropped[i],
                 clip: lo[i].zip(hi[i]),
                 impute: impute[i],
+                impute_method: methods.is_valid(i).then(|| methods.value(i).to_string()),
+                n_imputed: if n_imputed[i].is_nan() {
+                    0
+                } else {
+                    n_imputed[i] as u64
+                },
                 indicator: indicator[i],
                 center: if dropped[i] {
                     0.0
@@ -369,7 +515,27 @@ impl Transform {
                 cap: cap[i],
             });
         }
-        Ok(Transform { columns })
+        let encodings = match a.meta(META_ENCODINGS) {
+            Some(json) => serde_json::from_str(json).map_err(|e| {
+                Error::data(
+                    Location::file(&a.path),
+                    format!("bad {META_ENCODINGS}: {e}"),
+                )
+            })?,
+            None => Vec::new(),
+        };
+        Ok(Transform { encodings, columns })
+    }
+
+    /// The metadata the transform artifact carries beside its table: the encodings, when any.
+    pub fn metadata(&self) -> Vec<(String, String)> {
+        if self.encodings.is_empty() {
+            return Vec::new();
+        }
+        vec![(
+            META_ENCODINGS.to_string(),
+            serde_json::to_string(&self.encodings).expect("encodings serialize"),
+        )]
     }
 
     pub fn to_batch(&self) -> Result<RecordBatch> {
@@ -408,6 +574,22 @@ impl Transform {
             ("clip_low", opt(&|c| c.clip.map(|b| b.0))),
             ("clip_high", opt(&|c| c.clip.map(|b| b.1))),
             ("impute_value", opt(&|c| c.impute)),
+            (
+                "impute_method",
+                Arc::new(StringArray::from(
+                    cols.iter()
+                        .map(|c| c.impute_method.clone())
+                        .collect::<Vec<_>>(),
+                )),
+            ),
+            (
+                "n_imputed",
+                Arc::new(UInt64Array::from(
+                    cols.iter()
+                        .map(|c| (!c.dropped).then_some(c.n_imputed))
+                        .collect::<Vec<_>>(),
+                )),
+            ),
             (
                 "missing_indicator",
                 Arc::new(BooleanArray::from(
@@ -455,8 +637,10 @@ mod tests {
         segflow_core::params::parse_params(&segflow_core::params::ParamTree::empty()).unwrap()
     }
 
-    fn cols(c: &[(&str, &[f64])]) -> Vec<(String, Vec<f64>)> {
-        c.iter().map(|(n, v)| (n.to_string(), v.to_vec())).collect()
+    fn cols(c: &[(&str, &[f64])]) -> Vec<(String, Raw)> {
+        c.iter()
+            .map(|(n, v)| (n.to_string(), Raw::Numbers(v.to_vec())))
+            .collect()
     }
 
     #[test]
@@ -472,7 +656,7 @@ mod tests {
         assert!(t.columns[0].dropped);
         assert_eq!(t.columns[1].impute, Some(3.0));
         assert_eq!(t.output_columns(), ["x", "x_missing"]);
-        let m = t.apply(&data).unwrap();
+        let (m, _) = t.apply(&data).unwrap();
         // Robust scaling of [1, 3, 3, 10]: median 3, IQR 4.75 − 2.5 = 2.25.
         assert_eq!(m[0], vec![-2.0 / 2.25, 0.0, 0.0, 7.0 / 2.25]);
         assert_eq!(m[1], vec![0.0, 1.0, 0.0, 0.0]);
@@ -491,12 +675,13 @@ mod tests {
         // log1p → [0, ln 2, ln 4, ln 8]; clipped at the median (ln 2 + ln 4) / 2.
         let hi = (2f64.ln() + 4f64.ln()) / 2.0;
         assert_eq!(c.clip, Some((0.0, hi)));
-        let m = t.apply(&data).unwrap();
+        let (m, _) = t.apply(&data).unwrap();
         assert!(m[0].iter().all(|v| v.abs() <= 1.0));
         // New rows go through the same statistics.
         let new = t
             .apply(&cols(&[("x", &[100.0]), ("other", &[1.0])]))
-            .unwrap();
+            .unwrap()
+            .0;
         assert_eq!(new[0][0], ((hi - c.center) / c.scale).clamp(-1.0, 1.0));
     }
 
@@ -521,6 +706,63 @@ mod tests {
             .into(),
         };
         assert_eq!(Transform::from_artifact(&artifact).unwrap(), t);
+    }
+
+    #[test]
+    fn encodings_and_scaled_indicators_round_trip_and_score_unseen_labels() {
+        let mut p: Params = segflow_core::params::parse_params(
+            &segflow_core::params::ParamTree::from_json(
+                r#"{"scale": "standard", "winsorize": null, "per_column": {
+                    "plan": {"encode": "one_hot", "top": 1},
+                    "x": {"impute": {"constant": 0}, "missing_indicator": true}}}"#,
+            )
+            .unwrap(),
+        )
+        .unwrap();
+        p.cap = None;
+        let labels =
+            |l: &[Option<&str>]| Raw::Labels(l.iter().map(|v| v.map(str::to_string)).collect());
+        let data = vec![
+            (
+                "plan".to_string(),
+                labels(&[Some("a"), Some("b"), None, Some("a")]),
+            ),
+            ("x".to_string(), Raw::Numbers(vec![1.0, f64::NAN, 3.0, 4.0])),
+        ];
+        let (t, _) = Transform::fit(&data, &p).unwrap();
+        assert_eq!(
+            t.output_columns(),
+            ["plan_a", "plan_other", "x", "x_missing"]
+        );
+        let (m, _) = t.apply(&data).unwrap();
+        // The blank plan takes the most frequent label, a.
+        assert_eq!(m[0], vec![1.0, 0.0, 1.0, 1.0]);
+        // One missing x in four: the indicator is standardised, (v − 0.25) / √(0.25 · 0.75).
+        let sd = (0.25f64 * 0.75).sqrt();
+        assert_eq!(m[3], vec![-0.25 / sd, 0.75 / sd, -0.25 / sd, -0.25 / sd]);
+        let x = &t.columns[2];
+        assert_eq!((x.impute, x.n_imputed), (Some(0.0), 1));
+        let artifact = Artifact {
+            path: "transform.parquet".into(),
+            batch: t.to_batch().unwrap(),
+            metadata: t
+                .metadata()
+                .into_iter()
+                .chain([(
+                    segflow_core::artifact::META_ARTIFACT.to_string(),
+                    "transform".to_string(),
+                )])
+                .collect(),
+        };
+        let back = Transform::from_artifact(&artifact).unwrap();
+        assert_eq!(back, t);
+        let new = vec![
+            ("plan".to_string(), labels(&[Some("b"), Some("z")])),
+            ("x".to_string(), Raw::Numbers(vec![2.0, 2.0])),
+        ];
+        let (m, unseen) = back.apply(&new).unwrap();
+        assert_eq!(m[1], vec![1.0, 1.0]);
+        assert_eq!((unseen[0].column.as_str(), unseen[0].count), ("plan", 1));
     }
 
     #[test]
