@@ -372,7 +372,8 @@ fn a_wrong_schema_or_truncated_parquet_between_stages_is_named_and_leaves_the_re
         assert!(!out.exists(), "{case}: output left behind");
     }
 
-    // Features whose model column is text: preprocess names the file and the column.
+    // Features whose model column holds text: preprocess asks for the column's encoding (a
+    // label column is a model input only by declaration), naming the key and the column.
     let params = walsoft_params(scratch.path(), "preprocess");
     let bad = scratch.path().join("bad_features.parquet");
     rewrite_parquet(&run.join("features/features.parquet"), &bad, |b| {
@@ -387,9 +388,9 @@ fn a_wrong_schema_or_truncated_parquet_between_stages_is_named_and_leaves_the_re
         params.to_str().unwrap(),
     );
     let err = stderr(&o);
-    assert_eq!(o.status.code(), Some(65), "{err}");
+    assert_eq!(o.status.code(), Some(78), "{err}");
     assert!(
-        err.contains("bad_features.parquet") && err.contains("n_calls"),
+        err.contains("per_column.n_calls.encode") && err.contains("one_hot"),
         "{err}"
     );
     assert!(!out.exists(), "output left behind");
