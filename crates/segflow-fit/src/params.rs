@@ -3,6 +3,7 @@
 use serde::Deserialize;
 
 use segflow_cluster::{dbscan, gmm, kmeans, ward};
+use segflow_core::nouns::Nouns;
 use segflow_core::params::Validate;
 use segflow_core::{Error, Result};
 
@@ -36,6 +37,9 @@ pub struct Params {
     /// One line per segment; `{feature}` is the segment's median of that feature,
     /// `{n_contacts}` and `{share_pct}` its size.
     pub narrative: Option<String>,
+    /// The pipeline's nouns (its top-level `nouns` block), for the words of the tables.
+    #[serde(default)]
+    pub nouns: Nouns,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]

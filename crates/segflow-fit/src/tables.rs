@@ -231,7 +231,11 @@ fn narrative(fit: &Fitted<'_>, c: usize) -> String {
                 .take(fit.params.top_features)
                 .map(|(f, _)| format!("{f} {}", fmt_num(s.median(c, f))))
                 .collect();
-            format!("{size} contacts; typical (median) {}.", parts.join(", "))
+            format!(
+                "{}; typical (median) {}.",
+                fit.params.nouns.entity.count(size as u64),
+                parts.join(", ")
+            )
         }
     }
 }
@@ -253,11 +257,12 @@ fn summary_batch(fit: &Fitted<'_>) -> Result<RecordBatch> {
     ];
     rows.extend(quality(fit));
     let share = |c: usize| s.sizes[c] as f64 / n as f64 * 100.0;
+    let entity = &fit.params.nouns.entity;
     let segment = |c: usize| {
         format!(
-            "{}: {} contacts ({:.1} %)",
+            "{}: {} ({:.1} %)",
             s.names[c],
-            s.sizes[c],
+            entity.count(s.sizes[c] as u64),
             share(c)
         )
     };
@@ -274,7 +279,7 @@ fn summary_batch(fit: &Fitted<'_>) -> Result<RecordBatch> {
     if fit.params.algorithm == Algorithm::Dbscan {
         rows.push((
             "noise",
-            format!("{} contacts in no cluster", s.noise),
+            format!("{} in no cluster", entity.count(s.noise as u64)),
             Some(s.noise as f64),
         ));
     }
@@ -315,7 +320,10 @@ fn quality(fit: &Fitted<'_>) -> Vec<Metric> {
         ("calinski_harabasz", fmt_num(ch), Some(ch)),
         (
             "negative_silhouette_pct",
-            format!("{negative:.1} % of contacts sit closer to another segment on average"),
+            format!(
+                "{negative:.1} % of {} sit closer to another segment on average",
+                fit.params.nouns.entity.plural
+            ),
             Some(negative),
         ),
     ]

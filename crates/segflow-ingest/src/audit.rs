@@ -12,6 +12,8 @@ use arrow::array::{
 };
 
 use segflow_core::artifact::batch;
+
+use crate::id_shape::IdShape;
 use segflow_core::calendar::{self, Weekday};
 use segflow_core::error::Location;
 use segflow_core::stage::OutputDir;
@@ -219,6 +221,7 @@ pub struct Counts {
     pub rejected: u64,
     pub duplicate_rows: u64,
     pub excluded: Excluded,
+    pub ids: IdShape,
 }
 
 /// Rows left out by rule rather than refused as bad data.
@@ -258,6 +261,9 @@ impl Counts {
             ("excluded_duplicates", one(self.excluded.duplicates)),
             ("excluded_by_where", one(self.excluded.by_where)),
         ]
+        .into_iter()
+        .chain(self.ids.arrays())
+        .collect()
     }
 }
 

@@ -14,6 +14,7 @@ use segflow_core::stage::{OutputDir, StageCtx};
 use segflow_core::{Error, Result};
 
 use crate::audit::{self, ColumnAudit, Counts, Rejects};
+use crate::id_shape::IdShape;
 use crate::privacy::{IdHasher, normalize_id};
 use crate::reader::{ColumnProfile, Duplicates, field};
 use crate::records::Records;
@@ -140,6 +141,7 @@ pub fn run(
     let width = rows_in.to_string().len().max(6);
     let mut row_ids = Vec::with_capacity(accepted.len());
     let mut seen: HashMap<String, u64> = HashMap::new();
+    let mut shape = IdShape::default();
     for record in &accepted {
         let id = match id_col {
             None => format!("{:0width$}", record.number),
@@ -154,6 +156,7 @@ pub fn run(
                             "empty id",
                         )
                     })?;
+                shape.observe(raw);
                 ids.id(raw)
             }
         };
@@ -228,6 +231,7 @@ pub fn run(
         rejected,
         duplicate_rows: duplicates.count(),
         excluded: Default::default(),
+        ids: shape,
     };
     audit::write_table_audit(out, &counts, &columns)?;
     Ok(Outputs {
