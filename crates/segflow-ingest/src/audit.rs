@@ -261,9 +261,6 @@ impl Counts {
             ("excluded_duplicates", one(self.excluded.duplicates)),
             ("excluded_by_where", one(self.excluded.by_where)),
         ]
-        .into_iter()
-        .chain(self.ids.arrays())
-        .collect()
     }
 }
 
@@ -334,6 +331,8 @@ pub fn write_event_audit(
         "ts_max",
         Arc::new(TimestampMicrosecondArray::from(vec![a.tally.ts_max])),
     ));
+    // Last, so the columns audits had before keep their places.
+    summary.extend(a.counts.ids.arrays());
     out.write("audit_summary", &batch(summary)?, &[])?;
     out.write("audit_columns", &columns_batch(columns)?, &[])?;
 
@@ -503,6 +502,7 @@ pub fn write_table_audit(
     counts: &Counts,
     columns: &[ColumnAudit],
 ) -> Result<()> {
-    out.write("audit_summary", &batch(counts.arrays())?, &[])?;
+    let summary = counts.arrays().into_iter().chain(counts.ids.arrays());
+    out.write("audit_summary", &batch(summary.collect())?, &[])?;
     out.write("audit_columns", &columns_batch(columns)?, &[])
 }
