@@ -147,7 +147,9 @@ fn visible_text(dom: &str) -> Vec<String> {
 /// whitespace collapsed: text the user wrote, exempt from the word check.
 fn yaml_strings(v: &yaml_serde::Value, out: &mut Vec<String>) {
     match v {
-        yaml_serde::Value::String(s) => out.push(s.split_whitespace().collect::<Vec<_>>().join(" ")),
+        yaml_serde::Value::String(s) => {
+            out.push(s.split_whitespace().collect::<Vec<_>>().join(" "))
+        }
         yaml_serde::Value::Sequence(items) => items.iter().for_each(|i| yaml_strings(i, out)),
         yaml_serde::Value::Mapping(m) => m.iter().for_each(|(k, v)| {
             yaml_strings(k, out);
@@ -169,9 +171,13 @@ fn phone_words(text: &str) -> Vec<String> {
 
 #[test]
 fn phone_words_are_found_as_words_only() {
-    assert_eq!(phone_words("n_contacts, Calls per month"), ["contacts", "calls"]);
+    assert_eq!(
+        phone_words("n_contacts, Calls per month"),
+        ["contacts", "calls"]
+    );
     assert!(phone_words("typically recalled locally, Calinski").is_empty());
-    let text = visible_text("<p>a &amp; b</p><style>.call{}</style><svg><text>Contacts</text></svg>");
+    let text =
+        visible_text("<p>a &amp; b</p><style>.call{}</style><svg><text>Contacts</text></svg>");
     assert_eq!(text, ["a & b", "Contacts"]);
 }
 
@@ -183,7 +189,10 @@ fn reports_speak_the_declared_nouns_and_never_of_calls() {
     for (name, nouns) in [
         ("wholesale", &["clients", "client"][..]),
         ("leads", &["leads", "lead"][..]),
-        ("retail", &["customers", "customer", "invoice lines", "1 month,"][..]),
+        (
+            "retail",
+            &["customers", "customer", "invoice lines", "1 month,"][..],
+        ),
     ] {
         let scratch = Scratch::new(&format!("report-words-{name}"));
         let pipeline = isolated_pipeline(name, scratch.path(), |_| {});
@@ -197,13 +206,27 @@ fn reports_speak_the_declared_nouns_and_never_of_calls() {
 
         let report = scratch.path().join("run/visualize/report.html");
         let url = format!("file://{}", report.display());
-        let dom = headless(&browser, &scratch.path().join("profile"), &["--dump-dom", &url]);
+        let dom = headless(
+            &browser,
+            &scratch.path().join("profile"),
+            &["--dump-dom", &url],
+        );
         let dom = String::from_utf8_lossy(&dom.stdout);
-        assert!(dom.contains("data-charts-rendered="), "{name}: no rendered report");
+        assert!(
+            dom.contains("data-charts-rendered="),
+            "{name}: no rendered report"
+        );
         let texts = visible_text(&dom);
         let all = texts.join("\n");
         for noun in nouns {
             assert!(all.contains(noun), "{name}: the report never says {noun:?}");
+        }
+        if name == "retail" {
+            // UCI customer numbers are 5 digits: 10^5 candidates, not a phone number space.
+            assert!(
+                all.contains("5 characters, digits only: a space of 100,000 values"),
+                "retail: the privacy note does not describe 5-digit ids"
+            );
         }
         for text in &texts {
             let mut own = text.clone();

@@ -6,8 +6,11 @@ use std::sync::Arc;
 
 use arrow::array::{ArrayRef, Float64Array, UInt64Array};
 
-/// Character kinds an id may use, with how many characters each kind has.
-const KINDS: [(fn(char) -> bool, u64); 4] = [
+/// A kind of character: who belongs to it, and how many characters it has.
+type Kind = (fn(char) -> bool, u64);
+
+/// Character kinds an id may use.
+const KINDS: [Kind; 4] = [
     (|c| c.is_ascii_digit(), 10),
     (|c| c.is_ascii_lowercase(), 26),
     (|c| c.is_ascii_uppercase(), 26),

@@ -281,11 +281,13 @@ pub fn render(
         h,
         "<header><h1>{}</h1><p>{} in {} segments. {}</p><nav><a href=\"#audit\">Data</a><a href=\"#k\">Choosing K</a><a href=\"#segments\">Segments</a><a href=\"#robustness\">Robustness</a><a href=\"#limitations\">Limitations</a></nav></header>",
         escape(&params.title),
-        escape(&entity.count(
-            value_of(summary, "contacts")
-                .and_then(|n| n.parse().ok())
-                .unwrap_or_default()
-        )),
+        escape(
+            &entity.count(
+                value_of(summary, "contacts")
+                    .and_then(|n| n.parse().ok())
+                    .unwrap_or_default()
+            )
+        ),
         names.len(),
         escape(&value_of(summary, "algorithm").unwrap_or_default()),
     );

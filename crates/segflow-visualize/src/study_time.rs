@@ -17,7 +17,9 @@ const END_OF_1970_MICROS: i64 = 365 * DAY_MICROS;
 pub enum StudyTime {
     Calendar,
     /// Offsets from this moment (microseconds since the Unix epoch), which is day 1.
-    Relative { origin: i64 },
+    Relative {
+        origin: i64,
+    },
 }
 
 impl StudyTime {
