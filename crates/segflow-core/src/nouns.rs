@@ -20,21 +20,26 @@ struct Forms {
     plural: Option<String>,
 }
 
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum NounSpec {
-    Word(String),
-    Forms(Forms),
-}
-
 impl<'de> Deserialize<'de> for Noun {
     fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        let (singular, plural) = match NounSpec::deserialize(d)? {
-            NounSpec::Word(w) => (w, None),
-            NounSpec::Forms(Forms { singular, plural }) => (singular, plural),
+        use serde::de::Error as _;
+        // Read as a value first so a misspelled key gets the forms' own message rather than
+        // "no variant matched".
+        let (singular, plural) = match serde_json::Value::deserialize(d)? {
+            serde_json::Value::String(w) => (w, None),
+            forms @ serde_json::Value::Object(_) => {
+                let Forms { singular, plural } =
+                    serde_json::from_value(forms).map_err(D::Error::custom)?;
+                (singular, plural)
+            }
+            _ => {
+                return Err(D::Error::custom(
+                    "a noun is a word, or {singular: …, plural: …}",
+                ));
+            }
         };
         if singular.trim().is_empty() || plural.as_deref().is_some_and(|p| p.trim().is_empty()) {
-            return Err(serde::de::Error::custom("a noun must not be blank"));
+            return Err(D::Error::custom("a noun must not be blank"));
         }
         let plural = plural.unwrap_or_else(|| plural_of(&singular));
         Ok(Noun { singular, plural })
@@ -185,7 +190,9 @@ mod tests {
     #[test]
     fn blanks_and_unknown_keys_are_refused() {
         assert!(parse("entity: ''").is_err());
-        assert!(parse("entity: {singular: x, plurl: y}").is_err());
+        let typo = parse("entity: {singular: x, plurl: y}").unwrap_err();
+        assert!(typo.contains("plurl"), "{typo}");
+        assert!(parse("entity: [a, b]").is_err());
         assert!(parse("entitty: customer").is_err());
     }
 }
