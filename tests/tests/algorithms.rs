@@ -88,7 +88,7 @@ fn dbscan_finds_the_dense_segments_marks_noise_and_suggests_eps() {
     assert!(noise > 0 && noise < 100, "noise: {noise}");
     let summary = render_full(&run.join("fit/summary.parquet"));
     assert!(
-        summary.contains(&format!("noise | {noise} contacts in no cluster")),
+        summary.contains(&format!("noise | {noise} leads in no cluster")),
         "{summary}"
     );
     let eps = read_parquet(&run.join("fit/eps_suggestion.parquet")).unwrap();

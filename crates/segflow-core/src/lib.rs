@@ -10,6 +10,7 @@ pub mod hash;
 pub mod lineage;
 pub mod lock;
 pub mod matrix;
+pub mod nouns;
 pub mod params;
 pub mod pipeline;
 pub mod runner;

@@ -13,7 +13,14 @@ use crate::params::ParamTree;
 use crate::stage::{Columns, Format, Planned, Registry, Stage};
 use crate::{Error, Result};
 
-const TOP_KEYS: &[&str] = &["pipeline", "description", "seed", "run_dir", "stages"];
+const TOP_KEYS: &[&str] = &[
+    "pipeline",
+    "description",
+    "seed",
+    "run_dir",
+    "nouns",
+    "stages",
+];
 /// Keys the runner reads from a stage's block; every other key is the stage's params.
 const RUNNER_KEYS: &[&str] = &["uses", "needs", "input", "output_dir"];
 pub const DEFAULT_SEED: u64 = 42;
@@ -97,7 +104,8 @@ impl Pipeline {
         let name = parse_name(&root, &file)?;
         let seed = parse_seed(&root, &file)?;
         let run_dir = parse_run_dir(&root, &name, &file)?;
-        let declared = parse_stages(&root, &run_dir, registry, &file)?;
+        let nouns = parse_nouns(&root, &file)?;
+        let declared = parse_stages(&root, &run_dir, nouns, registry, &file)?;
         check_needs(&declared, &file)?;
         check_output_dirs(&declared, &file)?;
         let stages = topological_order(declared, &file)?;
@@ -263,9 +271,21 @@ fn parse_run_dir(root: &Mapping<String, Value>, name: &str, file: &str) -> Resul
 }
 
 /// Every stage block, in the order of the YAML.
+/// The top-level `nouns` block, checked here so a typo names the pipeline's key rather than
+/// a stage's.
+fn parse_nouns<'a>(root: &'a Mapping<String, Value>, file: &str) -> Result<Option<&'a Value>> {
+    let Some(nouns) = root.get("nouns") else {
+        return Ok(None);
+    };
+    crate::params::parse_params::<crate::nouns::Nouns>(&ParamTree::from_tree(nouns.clone()))
+        .map_err(|e| e.in_config(file, "nouns"))?;
+    Ok(Some(nouns))
+}
+
 fn parse_stages(
     root: &Mapping<String, Value>,
     run_dir: &Path,
+    nouns: Option<&Value>,
     registry: &Registry,
     file: &str,
 ) -> Result<Vec<StageSpec>> {
@@ -281,7 +301,7 @@ fn parse_stages(
     }
     stage_map
         .iter()
-        .map(|(stage_name, body)| parse_stage(stage_name, body, run_dir, registry, file))
+        .map(|(stage_name, body)| parse_stage(stage_name, body, run_dir, nouns, registry, file))
         .collect()
 }
 
@@ -324,6 +344,7 @@ fn parse_stage(
     name: &str,
     body: &Value,
     run_dir: &Path,
+    nouns: Option<&Value>,
     registry: &Registry,
     file: &str,
 ) -> Result<StageSpec> {
@@ -388,11 +409,21 @@ fn parse_stage(
             ),
         ));
     }
-    let params: Mapping<String, Value> = body
+    let mut params: Mapping<String, Value> = body
         .iter()
         .filter(|(k, _)| !RUNNER_KEYS.contains(&k.as_str()))
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
+    if let Some(nouns) = nouns.filter(|_| stage.speaks()) {
+        if params.contains_key("nouns") {
+            return Err(Error::config(
+                file,
+                key("nouns"),
+                "the pipeline declares `nouns` at the top; declare them once",
+            ));
+        }
+        params.insert("nouns".into(), nouns.clone());
+    }
     let params = ParamTree::from_tree(Value::Object(params));
     let outputs = stage
         .plan(&params)

@@ -39,6 +39,13 @@ pub trait Stage: Sync {
     /// bumps its version, or that of the algorithm its params select.
     fn algorithm_version(&self, params: &ParamTree) -> Result<String>;
 
+    /// Whether the stage writes words about the rows (report, cards, narratives): the runner
+    /// then puts the pipeline's top-level `nouns` block into its params as `nouns`, so the
+    /// stage crates share no state and a change of nouns changes the params it records.
+    fn speaks(&self) -> bool {
+        false
+    }
+
     /// The files a stage that reads external input names in its own params (an ingest's
     /// `sources`), read when the stage's `input` is not given.
     fn external_inputs(&self, _params: &ParamTree) -> Result<Vec<PathBuf>> {

@@ -257,6 +257,10 @@ impl Stage for FitStage {
         "fit"
     }
 
+    fn speaks(&self) -> bool {
+        true
+    }
+
     fn about(&self) -> &'static str {
         "matrix + K → final segments: assignments, centroids, cards, profile, names, actions, summaries"
     }

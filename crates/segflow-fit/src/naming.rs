@@ -4,6 +4,8 @@
 
 use std::cmp::Ordering;
 
+use segflow_core::nouns::Noun;
+
 use crate::params::{Action, Criterion, Naming, Role};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -22,6 +24,8 @@ pub struct Clusters<'a> {
     /// Per cluster: model features by decreasing |standardized difference|, with the signed
     /// difference.
     pub distinguishing: &'a [Vec<(String, f64)>],
+    /// What a row of the model is, for the rules' words.
+    pub entity: &'a Noun,
 }
 
 fn describe(c: &Criterion, value: f64) -> String {
@@ -58,7 +62,8 @@ pub fn name_segments(naming: &Naming, clusters: &Clusters<'_>) -> Vec<Named> {
             name,
             rule: format!(
                 "no role claimed it: named from its {n} most distinguishing features \
-                 (standardized difference from all contacts)"
+                 (standardized difference from all {})",
+                clusters.entity.plural
             ),
             action: naming.fallback_action.clone(),
         });
@@ -78,8 +83,9 @@ fn claim(role: &Role, open: &[usize], clusters: &Clusters<'_>) -> (usize, String
         return (
             first,
             format!(
-                "role {}: the largest cluster no earlier role claimed ({} contacts)",
-                role.name, clusters.sizes[first]
+                "role {}: the largest cluster no earlier role claimed ({})",
+                role.name,
+                clusters.entity.count(clusters.sizes[first] as u64)
             ),
         );
     }
@@ -236,6 +242,7 @@ mod tests {
                 sizes,
                 stat: &stat,
                 distinguishing: dist,
+                entity: &Noun::new("contact", "contacts"),
             },
         )
     }

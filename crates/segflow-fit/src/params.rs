@@ -3,6 +3,7 @@
 use serde::Deserialize;
 
 use segflow_cluster::{dbscan, gmm, kmeans, ward};
+use segflow_core::nouns::{Noun, Nouns, plural_of};
 use segflow_core::params::Validate;
 use segflow_core::stage::Columns;
 use segflow_core::{Error, Result};
@@ -35,8 +36,12 @@ pub struct Params {
     /// from the configured rates, written next to the segments.
     pub impact: Option<Impact>,
     /// One line per segment; `{feature}` is the segment's median of that feature,
-    /// `{n_contacts}` and `{share_pct}` its size.
+    /// `{n_contacts}` and `{share_pct}` its size; `{feature|day}` (or `{feature|person|people}`)
+    /// adds the noun in the form that goes with the number ("1 day", "3 days").
     pub narrative: Option<String>,
+    /// The pipeline's nouns (its top-level `nouns` block), for the words of the tables.
+    #[serde(default)]
+    pub nouns: Nouns,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
@@ -318,6 +323,20 @@ pub fn placeholders(template: &str) -> Vec<&str> {
     out
 }
 
+/// A narrative placeholder's feature and, after `|`, the noun that follows its number: one
+/// word whose plural is derived, or the singular and plural.
+pub fn placeholder_parts(placeholder: &str) -> (&str, Option<Noun>) {
+    let mut parts = placeholder.splitn(3, '|');
+    let feature = parts.next().unwrap_or_default();
+    let noun = parts.next().map(|singular| {
+        let plural = parts
+            .next()
+            .map_or_else(|| plural_of(singular), str::to_string);
+        Noun::new(singular, &plural)
+    });
+    (feature, noun)
+}
+
 impl Validate for Params {
     fn validate(&self) -> Result<()> {
         if self.k.is_some_and(|k| k < 2) {
@@ -502,5 +521,14 @@ mod tests {
             placeholders("{n_calls} calls, {recency_days} days; {share_pct} %"),
             ["n_calls", "recency_days", "share_pct"]
         );
+    }
+
+    #[test]
+    fn a_placeholder_may_name_its_noun() {
+        assert_eq!(placeholder_parts("recency_days"), ("recency_days", None));
+        let (f, noun) = placeholder_parts("n_days|day");
+        assert_eq!((f, noun.unwrap().count(1)), ("n_days", "1 day".to_string()));
+        let (_, noun) = placeholder_parts("n|person|people");
+        assert_eq!(noun.unwrap().form(2), "people");
     }
 }

@@ -148,6 +148,7 @@ fn name(
             sizes,
             stat: &stat,
             distinguishing: distinct,
+            entity: &params.nouns.entity,
         },
     )
 }

@@ -9,7 +9,7 @@ use segflow_core::artifact::batch;
 use segflow_core::{Error, Result};
 
 use crate::arrays::{floats, strings, u32s, u64s};
-use crate::params::{Algorithm, Campaign, Impact, placeholders};
+use crate::params::{Algorithm, Campaign, Impact, placeholder_parts, placeholders};
 use crate::profile::{self, FeatureProfile};
 use crate::{Fitted, Table, fmt_num};
 
@@ -213,15 +213,26 @@ fn narrative(fit: &Fitted<'_>, c: usize) -> String {
     match &fit.params.narrative {
         Some(template) => {
             let mut text = template.clone();
-            for name in placeholders(template) {
-                let value = match name {
-                    "n_contacts" => size.to_string(),
+            for placeholder in placeholders(template) {
+                let (name, noun) = placeholder_parts(placeholder);
+                let (value, number) = match name {
+                    "n_contacts" => (size.to_string(), size as f64),
                     "share_pct" => {
-                        format!("{:.1}", size as f64 / fit.training.rows() as f64 * 100.0)
+                        let pct = size as f64 / fit.training.rows() as f64 * 100.0;
+                        (format!("{pct:.1}"), pct)
                     }
-                    other => fmt_num(s.median(c, other)),
+                    other => {
+                        let m = s.median(c, other);
+                        (fmt_num(m), m)
+                    }
                 };
-                text = text.replacen(&format!("{{{name}}}"), &value, 1);
+                let value = match noun {
+                    // Exactly one takes the singular: "1 day", "0 days", "1.5 days".
+                    Some(noun) if number == 1.0 => format!("{value} {}", noun.singular),
+                    Some(noun) => format!("{value} {}", noun.plural),
+                    None => value,
+                };
+                text = text.replacen(&format!("{{{placeholder}}}"), &value, 1);
             }
             text
         }
@@ -231,7 +242,11 @@ fn narrative(fit: &Fitted<'_>, c: usize) -> String {
                 .take(fit.params.top_features)
                 .map(|(f, _)| format!("{f} {}", fmt_num(s.median(c, f))))
                 .collect();
-            format!("{size} contacts; typical (median) {}.", parts.join(", "))
+            format!(
+                "{}; typical (median) {}.",
+                fit.params.nouns.entity.count(size as u64),
+                parts.join(", ")
+            )
         }
     }
 }
@@ -253,11 +268,12 @@ fn summary_batch(fit: &Fitted<'_>) -> Result<RecordBatch> {
     ];
     rows.extend(quality(fit));
     let share = |c: usize| s.sizes[c] as f64 / n as f64 * 100.0;
+    let entity = &fit.params.nouns.entity;
     let segment = |c: usize| {
         format!(
-            "{}: {} contacts ({:.1} %)",
+            "{}: {} ({:.1} %)",
             s.names[c],
-            s.sizes[c],
+            entity.count(s.sizes[c] as u64),
             share(c)
         )
     };
@@ -274,7 +290,7 @@ fn summary_batch(fit: &Fitted<'_>) -> Result<RecordBatch> {
     if fit.params.algorithm == Algorithm::Dbscan {
         rows.push((
             "noise",
-            format!("{} contacts in no cluster", s.noise),
+            format!("{} in no cluster", entity.count(s.noise as u64)),
             Some(s.noise as f64),
         ));
     }
@@ -315,7 +331,10 @@ fn quality(fit: &Fitted<'_>) -> Vec<Metric> {
         ("calinski_harabasz", fmt_num(ch), Some(ch)),
         (
             "negative_silhouette_pct",
-            format!("{negative:.1} % of contacts sit closer to another segment on average"),
+            format!(
+                "{negative:.1} % of {} sit closer to another segment on average",
+                fit.params.nouns.entity.plural
+            ),
             Some(negative),
         ),
     ]

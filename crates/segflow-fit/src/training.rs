@@ -11,7 +11,7 @@ use segflow_core::matrix::{Matrix, read_matrix};
 use segflow_core::{Error, Result};
 
 use crate::Inputs;
-use crate::params::{Params, placeholders};
+use crate::params::{Params, placeholder_parts, placeholders};
 
 /// A numeric column of the features artifact, in block order.
 pub struct NumericFeature {
@@ -155,7 +155,8 @@ fn check_keys(params: &Params, known: &[&str]) -> Result<()> {
         }
     }
     if let Some(template) = &params.narrative {
-        for name in placeholders(template) {
+        for placeholder in placeholders(template) {
+            let (name, _) = placeholder_parts(placeholder);
             if !matches!(name, "n_contacts" | "share_pct") {
                 check("narrative".into(), name)?;
             }

@@ -12,6 +12,8 @@ use arrow::array::{
 };
 
 use segflow_core::artifact::batch;
+
+use crate::id_shape::IdShape;
 use segflow_core::calendar::{self, Weekday};
 use segflow_core::error::Location;
 use segflow_core::stage::OutputDir;
@@ -219,6 +221,7 @@ pub struct Counts {
     pub rejected: u64,
     pub duplicate_rows: u64,
     pub excluded: Excluded,
+    pub ids: IdShape,
 }
 
 /// Rows left out by rule rather than refused as bad data.
@@ -328,6 +331,8 @@ pub fn write_event_audit(
         "ts_max",
         Arc::new(TimestampMicrosecondArray::from(vec![a.tally.ts_max])),
     ));
+    // Last, so the columns audits had before keep their places.
+    summary.extend(a.counts.ids.arrays());
     out.write("audit_summary", &batch(summary)?, &[])?;
     out.write("audit_columns", &columns_batch(columns)?, &[])?;
 
@@ -497,6 +502,7 @@ pub fn write_table_audit(
     counts: &Counts,
     columns: &[ColumnAudit],
 ) -> Result<()> {
-    out.write("audit_summary", &batch(counts.arrays())?, &[])?;
+    let summary = counts.arrays().into_iter().chain(counts.ids.arrays());
+    out.write("audit_summary", &batch(summary.collect())?, &[])?;
     out.write("audit_columns", &columns_batch(columns)?, &[])
 }

@@ -5,6 +5,7 @@ use std::path::Path;
 use segflow_core::error::Location;
 use segflow_core::{Error, Result};
 
+use crate::id_shape::IdShape;
 use crate::privacy::IdHasher;
 
 /// Every contact seen, by its canonical raw text (so each is hashed once), with its
@@ -17,6 +18,7 @@ pub struct Contacts {
     pub ids: Vec<Box<str>>,
     first_line: Vec<u64>,
     pub accepted: Vec<bool>,
+    pub shape: IdShape,
 }
 
 impl Contacts {
@@ -25,6 +27,7 @@ impl Contacts {
             return i;
         }
         let i = self.ids.len() as u32;
+        self.shape.observe(canonical);
         self.ids.push(hasher.id(canonical).into());
         self.first_line.push(line);
         self.accepted.push(false);

@@ -184,6 +184,7 @@ pub fn run(
             rejected,
             duplicate_rows,
             excluded: state.excluded,
+            ids: state.contacts.shape,
         },
         distinct_contacts: state.contacts.accepted_count(),
         timestamp_parse_rate: state.ts_ok as f64 / state.parsed.max(1) as f64,

@@ -16,6 +16,7 @@ mod compressed;
 mod contacts;
 mod events;
 mod expressions;
+mod id_shape;
 mod parquet_rows;
 mod privacy;
 mod reader;

@@ -15,6 +15,7 @@ use segflow_core::stage::{OutputDir, StageCtx};
 use segflow_core::{Error, Result};
 
 use crate::audit::{self, ColumnAudit, Counts, Rejects};
+use crate::id_shape::IdShape;
 use crate::privacy::{IdHasher, normalize_id};
 use crate::reader::{ColumnProfile, Duplicates, field};
 use crate::records::Records;
@@ -142,6 +143,7 @@ pub fn run(
     let width = rows_in.to_string().len().max(6);
     let mut row_ids = Vec::with_capacity(accepted.len());
     let mut seen: HashMap<String, u64> = HashMap::new();
+    let mut shape = IdShape::default();
     for record in &accepted {
         let id = match id_col {
             None => format!("{:0width$}", record.number),
@@ -156,6 +158,7 @@ pub fn run(
                             "empty id",
                         )
                     })?;
+                shape.observe(raw);
                 ids.id(raw)
             }
         };
@@ -230,6 +233,7 @@ pub fn run(
         rejected,
         duplicate_rows: duplicates.count(),
         excluded: Default::default(),
+        ids: shape,
     };
     audit::write_table_audit(out, &counts, &columns)?;
     Ok(Outputs {

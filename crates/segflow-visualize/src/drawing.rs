@@ -2,6 +2,7 @@
 
 use arrow::array::AsArray;
 
+use segflow_core::nouns::{Noun, capitalized};
 use segflow_core::{Error, Result};
 
 use crate::{Chart, Params, PcaPicture, Sources, charts, clusters, strings};
@@ -17,16 +18,24 @@ pub struct Drawn {
 type Figure = (String, String);
 
 pub fn draw(chart: Chart, src: &Sources, params: &Params, pca: &PcaPicture) -> Result<Drawn> {
+    let events = &params.nouns.event;
     let (svg, caption) = match chart {
-        Chart::MonthlyVolume => monthly_volume(src)?,
-        Chart::DurationHistogram => duration_histogram(src, params)?,
-        Chart::DurationBoxplot => duration_boxplot(src, params)?,
-        Chart::TimeBands => event_shares(src, "audit_time_bands", "band", "Events by time band")?,
+        Chart::MonthlyVolume => monthly_volume(src, params)?,
+        Chart::ValueHistogram => value_histogram(src, params)?,
+        Chart::ValueBoxplot => value_boxplot(src, params)?,
+        Chart::TimeBands => event_shares(
+            src,
+            params,
+            "audit_time_bands",
+            "band",
+            &format!("{} by time band", capitalized(&events.plural)),
+        )?,
         Chart::DayTypes => event_shares(
             src,
+            params,
             "audit_day_types",
             "day_type",
-            "Events on open and closed days",
+            &format!("{} on open and closed days", capitalized(&events.plural)),
         )?,
         Chart::KInertia => k_curve(
             src,
@@ -49,10 +58,10 @@ pub fn draw(chart: Chart, src: &Sources, params: &Params, pca: &PcaPicture) -> R
             "Calinski–Harabasz versus K",
             "higher is better",
         )?,
-        Chart::PcaScatter => pca_scatter(pca)?,
-        Chart::Silhouette => silhouette(src)?,
-        Chart::SegmentSizes => segment_sizes(src)?,
-        Chart::ProfileHeatmap => profile_heatmap(src)?,
+        Chart::PcaScatter => pca_scatter(pca, params)?,
+        Chart::Silhouette => silhouette(src, params)?,
+        Chart::SegmentSizes => segment_sizes(src, params)?,
+        Chart::ProfileHeatmap => profile_heatmap(src, params)?,
         Chart::SeedStability => seed_stability(src)?,
         Chart::Bootstrap => bootstrap(src)?,
     };
@@ -63,51 +72,62 @@ pub fn draw(chart: Chart, src: &Sources, params: &Params, pca: &PcaPicture) -> R
     })
 }
 
-fn monthly_volume(src: &Sources) -> Result<Figure> {
+fn monthly_volume(src: &Sources, params: &Params) -> Result<Figure> {
     let a = src.need("audit_monthly")?;
     let months = strings(a, "month")?;
     let events = a.float_column("events")?;
+    let noun = &params.nouns.event;
     Ok((
-        charts::bars("Events per month", "events", &months, &events, None)?,
+        charts::bars(
+            &format!("{} per month", capitalized(&noun.plural)),
+            &noun.plural,
+            &months,
+            &events,
+            None,
+        )?,
         format!(
-            "{} months, {} events in total.",
-            months.len(),
-            events.iter().sum::<f64>()
+            "{}, {} in total.",
+            Noun::new("month", "months").count(months.len() as u64),
+            noun.count(events.iter().sum::<f64>() as u64)
         ),
     ))
 }
 
-fn duration_histogram(src: &Sources, params: &Params) -> Result<Figure> {
+fn value_histogram(src: &Sources, params: &Params) -> Result<Figure> {
     let values = src.need("events")?.float_column("value")?;
+    let label = params.value_axis();
     Ok((
         charts::histogram(
-            &format!("Distribution of {}", params.value_label),
-            &params.value_label,
+            &format!("Distribution of {label}"),
+            &label,
             &values,
             params.histogram_bins,
         )?,
         format!(
-            "{} events in {} equal-width bins.",
-            values.len(),
+            "{} in {} equal-width bins.",
+            params.nouns.event.count(values.len() as u64),
             params.histogram_bins
         ),
     ))
 }
 
-fn duration_boxplot(src: &Sources, params: &Params) -> Result<Figure> {
+fn value_boxplot(src: &Sources, params: &Params) -> Result<Figure> {
     let values = src.need("events")?.float_column("value")?;
+    let label = params.value_axis();
     Ok((
-        charts::boxplot(
-            &format!("Box plot of {}", params.value_label),
-            &params.value_label,
-            &values,
-        )?,
+        charts::boxplot(&format!("Box plot of {label}"), &label, &values)?,
         "Box: quartiles and median; whiskers: 1.5 × IQR; dots: values beyond.".into(),
     ))
 }
 
 /// Events per label of an audit table, captioned with each label's share.
-fn event_shares(src: &Sources, kind: &str, column: &str, title: &str) -> Result<Figure> {
+fn event_shares(
+    src: &Sources,
+    params: &Params,
+    kind: &str,
+    column: &str,
+    title: &str,
+) -> Result<Figure> {
     let a = src.need(kind)?;
     let labels = strings(a, column)?;
     let events = a.float_column("events")?;
@@ -118,7 +138,7 @@ fn event_shares(src: &Sources, kind: &str, column: &str, title: &str) -> Result<
         .map(|(l, e)| format!("{l} {:.1} %", e / total * 100.0))
         .collect();
     Ok((
-        charts::bars(title, "events", &labels, &events, None)?,
+        charts::bars(title, &params.nouns.event.plural, &labels, &events, None)?,
         format!("{}.", shares.join(", ")),
     ))
 }
@@ -146,10 +166,13 @@ fn k_curve(src: &Sources, column: &str, title: &str, better: &str) -> Result<Fig
     ))
 }
 
-fn pca_scatter(p: &PcaPicture) -> Result<Figure> {
+fn pca_scatter(p: &PcaPicture, params: &Params) -> Result<Figure> {
     Ok((
         charts::scatter(
-            "Contacts on the first two principal components",
+            &format!(
+                "{} on the first two principal components",
+                capitalized(&params.nouns.entity.plural)
+            ),
             (
                 &format!("PC1 ({:.1} % of variance)", p.ratios[0] * 100.0),
                 &format!("PC2 ({:.1} % of variance)", p.ratios[1] * 100.0),
@@ -164,7 +187,8 @@ fn pca_scatter(p: &PcaPicture) -> Result<Figure> {
     ))
 }
 
-fn silhouette(src: &Sources) -> Result<Figure> {
+fn silhouette(src: &Sources, params: &Params) -> Result<Figure> {
+    let entity = &params.nouns.entity;
     let a = src.need("assignments")?;
     let labels = clusters(a)?;
     let s = a.float_column("silhouette")?;
@@ -180,26 +204,29 @@ fn silhouette(src: &Sources) -> Result<Figure> {
     let negative = scored.iter().filter(|v| v.1 < 0.0).count();
     Ok((
         charts::silhouette(
-            "Silhouette of every contact, by segment",
+            &format!("Silhouette of every {}, by segment", entity.singular),
             &scored,
             &names,
             mean,
         )?,
         format!(
-            "Mean silhouette {mean:.3}; {negative} contacts below 0 sit closer to another segment."
+            "Mean silhouette {mean:.3}; {} below 0 {} closer to another segment.",
+            entity.count(negative as u64),
+            if negative == 1 { "sits" } else { "sit" }
         ),
     ))
 }
 
-fn segment_sizes(src: &Sources) -> Result<Figure> {
+fn segment_sizes(src: &Sources, params: &Params) -> Result<Figure> {
+    let entity = &params.nouns.entity;
     let p = src.need("policy")?;
     let names = strings(p, "segment")?;
     let sizes = p.float_column("n_contacts")?;
     let colors: Vec<_> = (0..names.len()).map(charts::segment_color).collect();
     Ok((
         charts::bars(
-            "Contacts per segment",
-            "contacts",
+            &format!("{} per segment", capitalized(&entity.plural)),
+            &entity.plural,
             &names,
             &sizes,
             Some(&colors),
@@ -208,7 +235,7 @@ fn segment_sizes(src: &Sources) -> Result<Figure> {
     ))
 }
 
-fn profile_heatmap(src: &Sources) -> Result<Figure> {
+fn profile_heatmap(src: &Sources, params: &Params) -> Result<Figure> {
     let p = src.need("profile")?;
     let model: Vec<bool> = p
         .column("model_input")?
@@ -229,7 +256,10 @@ fn profile_heatmap(src: &Sources) -> Result<Figure> {
     };
     Ok((
         charts::heatmap(
-            "Standardized difference of each segment from all contacts",
+            &format!(
+                "Standardized difference of each segment from all {}",
+                params.nouns.entity.plural
+            ),
             &rows,
             &names,
             &value,

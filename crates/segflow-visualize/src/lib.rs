@@ -8,7 +8,9 @@
 
 mod charts;
 mod drawing;
+mod privacy_note;
 mod report;
+mod study_time;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -24,6 +26,7 @@ use segflow_core::artifact::{Artifact, META_ID_COLUMN, META_MODEL_COLUMNS, batch
 use segflow_core::decision::{Decision, read_decision};
 use segflow_core::error::Location;
 use segflow_core::matrix::read_matrix;
+use segflow_core::nouns::Nouns;
 use segflow_core::params::{ParamTree, Validate, parse_params, parse_valid};
 use segflow_core::stage::{OutputDir, Planned, Stage, StageCtx, compose_version, inputs_by_kind};
 use segflow_core::{Error, Result};
@@ -36,8 +39,11 @@ use drawing::draw;
 #[serde(rename_all = "snake_case")]
 pub enum Chart {
     MonthlyVolume,
-    DurationHistogram,
-    DurationBoxplot,
+    /// The distribution of the events' value; `duration_histogram` is its former name.
+    #[serde(alias = "duration_histogram")]
+    ValueHistogram,
+    #[serde(alias = "duration_boxplot")]
+    ValueBoxplot,
     TimeBands,
     DayTypes,
     KInertia,
@@ -55,8 +61,8 @@ pub enum Chart {
 impl Chart {
     pub const ALL: [Chart; 15] = [
         Chart::MonthlyVolume,
-        Chart::DurationHistogram,
-        Chart::DurationBoxplot,
+        Chart::ValueHistogram,
+        Chart::ValueBoxplot,
         Chart::TimeBands,
         Chart::DayTypes,
         Chart::KInertia,
@@ -75,8 +81,8 @@ impl Chart {
     pub fn kind(self) -> &'static str {
         match self {
             Chart::MonthlyVolume => "chart_monthly_volume",
-            Chart::DurationHistogram => "chart_duration_histogram",
-            Chart::DurationBoxplot => "chart_duration_boxplot",
+            Chart::ValueHistogram => "chart_value_histogram",
+            Chart::ValueBoxplot => "chart_value_boxplot",
             Chart::TimeBands => "chart_time_bands",
             Chart::DayTypes => "chart_day_types",
             Chart::KInertia => "chart_k_inertia",
@@ -96,7 +102,7 @@ impl Chart {
     fn needs(self) -> &'static [&'static str] {
         match self {
             Chart::MonthlyVolume => &["audit_monthly"],
-            Chart::DurationHistogram | Chart::DurationBoxplot => &["events"],
+            Chart::ValueHistogram | Chart::ValueBoxplot => &["events"],
             Chart::TimeBands => &["audit_time_bands"],
             Chart::DayTypes => &["audit_day_types"],
             Chart::KInertia
@@ -121,15 +127,27 @@ pub struct Params {
     /// Charts to draw; default: all.
     #[serde(default = "all_charts")]
     pub charts: Vec<Chart>,
-    /// Bins of the value (duration) histogram.
+    /// Bins of the value histogram.
     #[serde(default = "default_bins")]
     pub histogram_bins: usize,
     /// Limitations the report states besides the ones segflow derives from the run.
     #[serde(default)]
     pub limitations: Vec<String>,
-    /// Axis label of the event value (e.g. "call duration (s)").
-    #[serde(default = "default_value_label")]
-    pub value_label: String,
+    /// Axis label of the event value; default: the pipeline's `nouns.value`.
+    #[serde(default)]
+    pub value_label: Option<String>,
+    /// The pipeline's nouns (its top-level `nouns` block), for every word about the rows.
+    #[serde(default)]
+    pub nouns: Nouns,
+}
+
+impl Params {
+    /// The event value's axis label: `value_label`, or the declared value noun.
+    fn value_axis(&self) -> String {
+        self.value_label
+            .clone()
+            .unwrap_or_else(|| self.nouns.value.axis())
+    }
 }
 
 fn default_title() -> String {
@@ -140,9 +158,6 @@ fn all_charts() -> Vec<Chart> {
 }
 fn default_bins() -> usize {
     60
-}
-fn default_value_label() -> String {
-    "value".into()
 }
 
 impl Validate for Params {
@@ -447,13 +462,17 @@ pub fn run(
 
 /// The version of this stage's results: bump it with any change that alters them, and say what
 /// changed in CHANGELOG.md.
-const VERSION: u32 = 2;
+const VERSION: u32 = 3;
 
 pub struct VisualizeStage;
 
 impl Stage for VisualizeStage {
     fn kind(&self) -> &'static str {
         "visualize"
+    }
+
+    fn speaks(&self) -> bool {
+        true
     }
 
     fn about(&self) -> &'static str {

@@ -9,8 +9,10 @@ use arrow::datatypes::DataType;
 
 use segflow_core::Result;
 use segflow_core::artifact::{Artifact, META_BLOCKS, META_PARAMS};
+use segflow_core::nouns::Nouns;
 
-use crate::{Chart, Drawn, Params, Sources, strings};
+use crate::study_time::StudyTime;
+use crate::{Chart, Drawn, Params, Sources, privacy_note, strings};
 
 const STYLE: &str = r#"
 body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; margin: 0; color: #1d232b; background: #f6f7f9; line-height: 1.45; }
@@ -64,19 +66,49 @@ pub fn escape(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
-/// A cell as text: floats to 4 significant digits, everything else as written.
-fn cell(array: &dyn Array, row: usize) -> (String, bool) {
+/// How the report words what segflow itself names: the pipeline's nouns, and the moments of
+/// the log.
+pub struct Words<'a> {
+    pub nouns: &'a Nouns,
+    pub time: StudyTime,
+}
+
+impl Words<'_> {
+    /// segflow's own column and metric names that count rows, in the pipeline's nouns
+    /// (`n_contacts` → `n_customers`); the artifacts keep their names.
+    fn name(&self, name: &str) -> String {
+        let plural = self.nouns.entity.plural.replace(' ', "_");
+        match name {
+            "n_contacts" => format!("n_{plural}"),
+            "distinct_contacts" => format!("distinct_{plural}"),
+            "contacts" => self.nouns.entity.plural.clone(),
+            other => other.to_string(),
+        }
+    }
+}
+
+/// A cell as text: floats to 4 significant digits, moments of a relative log as days of the
+/// study, everything else as written.
+fn cell(array: &dyn Array, row: usize, words: &Words<'_>) -> (String, bool) {
     if array.is_null(row) {
         return (String::new(), false);
     }
     match array.data_type() {
+        DataType::Timestamp(arrow::datatypes::TimeUnit::Microsecond, _)
+            if words.time != StudyTime::Calendar =>
+        {
+            let v = array
+                .as_primitive::<arrow::datatypes::TimestampMicrosecondType>()
+                .value(row);
+            (words.time.moment(v), false)
+        }
         DataType::Float64 => {
             let v = array
                 .as_primitive::<arrow::datatypes::Float64Type>()
                 .value(row);
             (number(v), true)
         }
-        DataType::Utf8 => (array.as_string::<i32>().value(row).to_string(), false),
+        DataType::Utf8 => (words.name(array.as_string::<i32>().value(row)), false),
         DataType::Boolean => (array.as_boolean().value(row).to_string(), false),
         _ => {
             let s = arrow::util::display::array_value_to_string(array, row).unwrap_or_default();
@@ -98,7 +130,7 @@ fn number(v: f64) -> String {
 }
 
 /// An artifact as an HTML table; `columns` picks and orders columns (None: all).
-fn table(a: &Artifact, columns: Option<&[&str]>) -> String {
+fn table(a: &Artifact, columns: Option<&[&str]>, words: &Words<'_>) -> String {
     let schema = a.batch.schema();
     let names: Vec<&str> = match columns {
         Some(c) => c
@@ -110,7 +142,7 @@ fn table(a: &Artifact, columns: Option<&[&str]>) -> String {
     };
     let mut s = String::from("<table><thead><tr>");
     for n in &names {
-        let _ = write!(s, "<th>{}</th>", escape(n));
+        let _ = write!(s, "<th>{}</th>", escape(&words.name(n)));
     }
     s.push_str("</tr></thead><tbody>");
     for r in 0..a.batch.num_rows() {
@@ -120,7 +152,7 @@ fn table(a: &Artifact, columns: Option<&[&str]>) -> String {
                 .batch
                 .column_by_name(n)
                 .expect("filtered to existing columns");
-            let (text, numeric) = cell(col.as_ref(), r);
+            let (text, numeric) = cell(col.as_ref(), r, words);
             let _ = write!(
                 s,
                 "<td{}>{}</td>",
@@ -158,7 +190,12 @@ fn value_of(a: &Artifact, key: &str) -> Option<String> {
 }
 
 /// Limitations that follow from the run itself, then the pipeline's own.
-fn limitations(src: &Sources, params: &Params, pca_ratios: [f64; 2]) -> Vec<String> {
+fn limitations(
+    src: &Sources,
+    params: &Params,
+    words: &Words<'_>,
+    pca_ratios: [f64; 2],
+) -> Vec<String> {
     let mut out = Vec::new();
     if let Some(d) = &src.decision {
         out.push(format!(
@@ -167,15 +204,15 @@ fn limitations(src: &Sources, params: &Params, pca_ratios: [f64; 2]) -> Vec<Stri
         ));
     }
     if let Some(e) = src.get("events") {
-        let params: serde_json::Value = e
+        let ingest: serde_json::Value = e
             .meta(META_PARAMS)
             .and_then(|p| serde_json::from_str(p).ok())
             .unwrap_or_default();
-        let method = params["privacy"]["id"]["method"]
+        let method = ingest["privacy"]["id"]["method"]
             .as_str()
             .unwrap_or("sha256");
         if method == "sha256" {
-            out.push("Contact ids are unsalted SHA-256 pseudonyms: anyone holding a phone number can recompute its id, and a 9-digit number space can be enumerated. They are not anonymous; use `method: hmac_sha256` with a secret key for ids that cannot be reversed.".into());
+            out.push(privacy_note::note(src.get("audit_summary"), words.nouns));
         }
     }
     if let Some(f) = src.get("features") {
@@ -196,7 +233,8 @@ fn limitations(src: &Sources, params: &Params, pca_ratios: [f64; 2]) -> Vec<Stri
         }
         if let Some(as_of) = f.meta("segflow.as_of") {
             out.push(format!(
-                "Recency is measured from {as_of}, the end of the data, not from today; segments describe past behaviour."
+                "Recency is measured from {}, the end of the data, not from today; segments describe past behaviour.",
+                words.time.moment_text(as_of)
             ));
         }
     }
@@ -219,6 +257,20 @@ pub fn render(
     let findings = src.need("findings")?;
     let summary = src.need("summary")?;
     let names = strings(policy, "segment")?;
+    let entity = &params.nouns.entity;
+    let ts_max = src
+        .get("audit_summary")
+        .and_then(|a| a.batch.column_by_name("ts_max"))
+        .and_then(|c| {
+            c.as_primitive_opt::<arrow::datatypes::TimestampMicrosecondType>()
+                .filter(|c| c.is_valid(0))
+                .map(|c| c.value(0))
+        });
+    let words = Words {
+        nouns: &params.nouns,
+        time: StudyTime::of_log(src.get("events"), ts_max),
+    };
+    let words = &words;
     let mut h = String::new();
     let _ = write!(
         h,
@@ -227,9 +279,15 @@ pub fn render(
     );
     let _ = write!(
         h,
-        "<header><h1>{}</h1><p>{} contacts in {} segments. {}</p><nav><a href=\"#audit\">Data</a><a href=\"#k\">Choosing K</a><a href=\"#segments\">Segments</a><a href=\"#robustness\">Robustness</a><a href=\"#limitations\">Limitations</a></nav></header>",
+        "<header><h1>{}</h1><p>{} in {} segments. {}</p><nav><a href=\"#audit\">Data</a><a href=\"#k\">Choosing K</a><a href=\"#segments\">Segments</a><a href=\"#robustness\">Robustness</a><a href=\"#limitations\">Limitations</a></nav></header>",
         escape(&params.title),
-        escape(&value_of(summary, "contacts").unwrap_or_default()),
+        escape(
+            &entity.count(
+                value_of(summary, "contacts")
+                    .and_then(|n| n.parse().ok())
+                    .unwrap_or_default()
+            )
+        ),
         names.len(),
         escape(&value_of(summary, "algorithm").unwrap_or_default()),
     );
@@ -256,14 +314,14 @@ pub fn render(
             .chain(excluded)
             .chain(["duplicate_rows", "distinct_contacts", "ts_min", "ts_max"])
             .collect();
-        h.push_str(&table(a, Some(&columns)));
+        h.push_str(&table(a, Some(&columns), words));
     }
     h.push_str(&figures(
         drawn,
         &[
             Chart::MonthlyVolume,
-            Chart::DurationHistogram,
-            Chart::DurationBoxplot,
+            Chart::ValueHistogram,
+            Chart::ValueBoxplot,
             Chart::TimeBands,
             Chart::DayTypes,
         ],
@@ -299,6 +357,7 @@ pub fn render(
                 "sizes",
                 "knee",
             ]),
+            words,
         ));
     }
     h.push_str(&figures(
@@ -332,12 +391,12 @@ pub fn render(
         let color = crate::charts::segment_color(c);
         let _ = write!(
             h,
-            "<article class=\"card\" style=\"--segment: rgb({},{},{})\"><h3>{}</h3><div class=\"size\">{} contacts · {:.1} %</div><p>{}</p><dl><dt>Decision use</dt><dd>{}</dd><dt>Operational rule</dt><dd>{}</dd><dt>Typical pattern</dt><dd>{}</dd><dt>Distinguishing features</dt><dd>{}</dd><dt>Why this name</dt><dd>{}</dd></dl></article>",
+            "<article class=\"card\" style=\"--segment: rgb({},{},{})\"><h3>{}</h3><div class=\"size\">{} · {:.1} %</div><p>{}</p><dl><dt>Decision use</dt><dd>{}</dd><dt>Operational rule</dt><dd>{}</dd><dt>Typical pattern</dt><dd>{}</dd><dt>Distinguishing features</dt><dd>{}</dd><dt>Why this name</dt><dd>{}</dd></dl></article>",
             color.0,
             color.1,
             color.2,
             escape(name),
-            sizes[c],
+            escape(&entity.count(sizes[c] as u64)),
             shares[c] * 100.0,
             escape(&narratives[c]),
             escape(&uses[c]),
@@ -361,6 +420,7 @@ pub fn render(
                 "expected_close_rate",
                 "deal_size",
             ]),
+            words,
         ));
     }
     if let Some(impact) = src.get("impact") {
@@ -378,6 +438,7 @@ pub fn render(
                 "uplift",
                 "currency",
             ]),
+            words,
         ));
         if let Ok(basis) = strings(impact, "basis")
             && let Some(first) = basis.first()
@@ -386,9 +447,9 @@ pub fn render(
         }
     }
     h.push_str("<h3>Segment cards</h3>");
-    h.push_str(&table(src.need("cards")?, None));
+    h.push_str(&table(src.need("cards")?, None, words));
     h.push_str("<h3>Fit summary</h3>");
-    h.push_str(&table(summary, Some(&["metric", "value"])));
+    h.push_str(&table(summary, Some(&["metric", "value"]), words));
     h.push_str(&figures(
         drawn,
         &[
@@ -402,13 +463,13 @@ pub fn render(
 
     h.push_str("<section id=\"robustness\"><h2>Robustness</h2>");
     if let Some(v) = src.get("verdict") {
-        h.push_str(&table(v, Some(&["check", "band", "reading"])));
+        h.push_str(&table(v, Some(&["check", "band", "reading"]), words));
     } else {
         h.push_str("<p>No robustness stage ran for this report.</p>");
     }
     if let Some(b) = src.get("block_sensitivity") {
         h.push_str("<h3>Drop-one-block sensitivity</h3>");
-        h.push_str(&table(b, None));
+        h.push_str(&table(b, None, words));
     }
     if let Some(b) = src.get("bootstrap") {
         h.push_str("<h3>Bootstrap stability per segment</h3>");
@@ -424,13 +485,14 @@ pub fn render(
                 "recovered",
                 "band",
             ]),
+            words,
         ));
     }
     h.push_str(&figures(drawn, &[Chart::SeedStability, Chart::Bootstrap]));
     h.push_str("</section>\n");
 
     h.push_str("<section id=\"limitations\"><h2>Limitations</h2><ul>");
-    for l in limitations(src, params, pca_ratios) {
+    for l in limitations(src, params, words, pca_ratios) {
         let _ = write!(h, "<li>{}</li>", escape(&l));
     }
     h.push_str("</ul></section>\n");
