@@ -389,7 +389,8 @@ impl Params {
             }
         }
         if let Some(template) = &self.narrative {
-            for name in placeholders(template) {
+            for placeholder in placeholders(template) {
+                let (name, _) = placeholder_parts(placeholder);
                 upstream.check("narrative", name, &["n_contacts", "share_pct"])?;
             }
         }
