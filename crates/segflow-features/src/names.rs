@@ -65,7 +65,16 @@ fn unknown_column(text: &str, upstream: &Columns) -> Option<String> {
         let columns: Vec<(&str, Type)> = upstream.names().map(|n| (n, ty)).collect();
         match Expr::parse(text, &columns) {
             Ok(_) => return None,
-            Err(e) if e.kind == ErrorKind::UnknownColumn => return Some(e.to_string()),
+            Err(e) if e.kind == ErrorKind::UnknownColumn => {
+                // The usual slip: a column of the input that ingest does not carry into the
+                // events artifact.
+                let names: Vec<&str> = upstream.names().collect();
+                return Some(format!(
+                    "{e}; conditions read the events artifact ({}): carry an input column into \
+                     it with ingest's `keep:` or `derive:`",
+                    names.join(", ")
+                ));
+            }
             Err(_) => {}
         }
     }
