@@ -11,7 +11,7 @@ pub fn nearest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) ->
         if scored.iter().any(|(_, c)| *c == candidate) {
             continue;
         }
-        let distance = edit_distance(&folded, &candidate.to_lowercase());
+        let distance = strsim::levenshtein(&folded, &candidate.to_lowercase());
         if distance <= limit {
             scored.push((distance, candidate));
         }
@@ -31,22 +31,6 @@ pub fn did_you_mean<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str
         [one] => format!(" (did you mean {one}?)"),
         [rest @ .., last] => format!(" (did you mean {} or {last}?)", rest.join(", ")),
     }
-}
-
-/// Levenshtein distance over characters.
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut previous: Vec<usize> = (0..=b.len()).collect();
-    let mut current = vec![0; b.len() + 1];
-    for (i, ca) in a.chars().enumerate() {
-        current[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let substitution = previous[j] + usize::from(ca != *cb);
-            current[j + 1] = substitution.min(previous[j + 1] + 1).min(current[j] + 1);
-        }
-        std::mem::swap(&mut previous, &mut current);
-    }
-    previous[b.len()]
 }
 
 #[cfg(test)]
