@@ -70,6 +70,64 @@ fn every_shipped_pipeline_passes_the_check() {
     }
 }
 
+/// A table pipeline that leaves `charts` to its default draws the charts its artifacts allow
+/// (no event log, so no monthly volume); one that declares a chart it cannot draw stops
+/// before anything runs, naming the chart and what it is drawn from.
+#[test]
+fn charts_follow_the_artifacts_a_pipeline_writes() {
+    let scratch = Scratch::new("check-default-charts");
+    let pipeline = isolated_pipeline("wholesale", scratch.path(), |d| {
+        d["stages"]["visualize"]
+            .as_mapping_mut()
+            .unwrap()
+            .remove("charts");
+        d["stages"]["robustness"]["seeds"] = yaml("3");
+        d["stages"]["robustness"]["bootstrap"] = yaml("{resamples: 3, method: boot, n_init: 1}");
+    });
+    let check = segflow(&["check", pipeline.to_str().unwrap()]);
+    assert_eq!(check.status.code(), Some(0), "{}", stderr(&check));
+    let out = segflow(&["run", pipeline.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let drawn = files_under(&scratch.path().join("run/visualize"));
+    for chart in [
+        "chart_pca_scatter.svg",
+        "chart_k_inertia.svg",
+        "report.html",
+    ] {
+        assert!(
+            drawn.iter().any(|f| f.ends_with(chart)),
+            "{chart}: {drawn:?}"
+        );
+    }
+    for chart in [
+        "monthly_volume",
+        "value_histogram",
+        "time_bands",
+        "day_types",
+    ] {
+        assert!(
+            !drawn.iter().any(|f| f.contains(chart)),
+            "{chart}: {drawn:?}"
+        );
+    }
+
+    let scratch = Scratch::new("check-undrawable-chart");
+    let pipeline = isolated_pipeline("wholesale", scratch.path(), |d| {
+        d["stages"]["visualize"]["charts"] = yaml("[pca_scatter, monthly_volume]")
+    });
+    for command in ["check", "run"] {
+        let out = segflow(&[command, pipeline.to_str().unwrap()]);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(78), "{command}: {err}");
+        assert!(
+            err.contains("stages.visualize.charts[1]")
+                && err.contains("chart_monthly_volume is drawn from the audit_monthly artifact"),
+            "{command}: {err}"
+        );
+        assert!(!scratch.path().join("run").exists(), "{command}");
+    }
+}
+
 #[test]
 fn a_typo_in_any_section_stops_the_run_before_anything_is_written() {
     let typos = [

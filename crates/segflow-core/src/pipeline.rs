@@ -108,7 +108,8 @@ impl Pipeline {
         let declared = parse_stages(&root, &run_dir, nouns, registry, &file)?;
         check_needs(&declared, &file)?;
         check_output_dirs(&declared, &file)?;
-        let stages = topological_order(declared, &file)?;
+        let mut stages = topological_order(declared, &file)?;
+        complete_params(&mut stages, &file)?;
         let pipeline = Pipeline {
             file: path.to_path_buf(),
             name,
@@ -303,6 +304,34 @@ fn parse_stages(
         .iter()
         .map(|(stage_name, body)| parse_stage(stage_name, body, run_dir, nouns, registry, file))
         .collect()
+}
+
+/// Each stage's params completed for the artifact kinds its `needs` stages produce
+/// ([`Stage::complete_params`]), and its outputs planned again from them.
+fn complete_params(stages: &mut [StageSpec], file: &str) -> Result<()> {
+    for i in 0..stages.len() {
+        let spec = &stages[i];
+        let available: BTreeSet<String> = stages
+            .iter()
+            .filter(|up| spec.needs.contains(&up.name))
+            .flat_map(|up| &up.outputs)
+            .filter(|o| o.format == Format::Parquet)
+            .map(|o| o.kind.to_string())
+            .collect();
+        let in_config = |e: Error| e.in_config(file, &format!("stages.{}", spec.name));
+        let Some(params) = spec
+            .stage
+            .complete_params(&spec.params, &available)
+            .map_err(in_config)?
+        else {
+            continue;
+        };
+        let outputs = spec.stage.plan(&params).map_err(in_config)?;
+        let spec = &mut stages[i];
+        spec.params = params;
+        spec.outputs = outputs;
+    }
+    Ok(())
 }
 
 /// Every `needs` names a declared stage.

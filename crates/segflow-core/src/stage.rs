@@ -1,7 +1,7 @@
 //! The stage contract: what every stage crate implements so the runner (and the CLI's
 //! per-stage subcommands) can validate, run and record it the same way.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -44,6 +44,19 @@ pub trait Stage: Sync {
     /// stage crates share no state and a change of nouns changes the params it records.
     fn speaks(&self) -> bool {
         false
+    }
+
+    /// The params completed for the artifact kinds the stage will read (`available`: what its
+    /// `needs` stages produce, or the files given to a single-stage run), before anything runs.
+    /// `None` keeps the params as given. A default that reads an artifact no input provides is
+    /// narrowed here, and a declared reference to one is a config error now, not after the
+    /// stages before it have run.
+    fn complete_params(
+        &self,
+        _params: &ParamTree,
+        _available: &BTreeSet<String>,
+    ) -> Result<Option<ParamTree>> {
+        Ok(None)
     }
 
     /// The files a stage that reads external input names in its own params (an ingest's
@@ -467,6 +480,17 @@ pub fn input_hashes(inputs: &[PathBuf]) -> Result<BTreeMap<String, String>> {
     Ok(out)
 }
 
+/// The `segflow.artifact` kinds of the given artifacts, read from their footers alone.
+fn input_kinds(inputs: &[PathBuf]) -> Result<BTreeSet<String>> {
+    inputs
+        .iter()
+        .map(|path| {
+            let artifact = artifact::open_parquet_columns(path, |_| false)?;
+            Ok(artifact.kind().unwrap_or_default().to_string())
+        })
+        .collect()
+}
+
 /// Runs one stage outside a pipeline (the orchestrator path) with the same artifacts the
 /// runner would write.
 pub fn run_standalone(
@@ -499,7 +523,6 @@ pub fn run_with_params(
     seed: u64,
     progress: &dyn Fn(&str),
 ) -> Result<(u64, Vec<PathBuf>)> {
-    let planned = stage.plan(params)?;
     for input in inputs {
         if !crate::dataset::exists(input) {
             return Err(Error::NoInput {
@@ -508,6 +531,13 @@ pub fn run_with_params(
             });
         }
     }
+    let completed = if stage.consumes().is_empty() {
+        None
+    } else {
+        stage.complete_params(params, &input_kinds(inputs)?)?
+    };
+    let params = completed.as_ref().unwrap_or(params);
+    let planned = stage.plan(params)?;
     let provenance = Provenance {
         stage: stage.kind().to_string(),
         params_hash: crate::hash::params_hash(stage.kind(), params)?,

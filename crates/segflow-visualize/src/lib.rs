@@ -12,13 +12,13 @@ mod privacy_note;
 mod report;
 mod study_time;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, AsArray, Float64Array, Int32Array, StringArray, UInt32Array};
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use segflow_cluster::PcaParams;
 use segflow_cluster::pca::Components;
@@ -35,7 +35,7 @@ pub use drawing::Drawn;
 use drawing::draw;
 
 /// Every chart the stage can draw, in report order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Chart {
     MonthlyVolume,
@@ -419,18 +419,6 @@ pub fn run(
             )));
         }
     }
-    for (i, chart) in params.charts.iter().enumerate() {
-        if let Some(missing) = chart.needs().iter().find(|k| !inputs.contains_key(**k)) {
-            return Err(Error::config(
-                "",
-                format!("charts[{i}]"),
-                format!(
-                    "{} needs a {missing} artifact, which no input provides",
-                    chart.kind()
-                ),
-            ));
-        }
-    }
     (ctx.progress)("reading the upstream artifacts");
     let mut by_kind = BTreeMap::new();
     for (kind, path) in inputs {
@@ -493,6 +481,51 @@ impl Stage for VisualizeStage {
         );
         planned.push(Planned::document("report", "report.html"));
         Ok(planned)
+    }
+
+    /// Without a `charts` key, the charts whose artifacts the stage reads (a table pipeline has
+    /// no event log to draw); a declared chart without its artifact is a config error.
+    fn complete_params(
+        &self,
+        params: &ParamTree,
+        available: &BTreeSet<String>,
+    ) -> Result<Option<ParamTree>> {
+        let p: Params = parse_valid(params)?;
+        let unread = |chart: Chart| {
+            chart
+                .needs()
+                .iter()
+                .find(|kind| !available.contains(**kind))
+                .copied()
+        };
+        if params.contains_key("charts") {
+            for (i, &chart) in p.charts.iter().enumerate() {
+                if let Some(kind) = unread(chart) {
+                    return Err(Error::config(
+                        "",
+                        format!("charts[{i}]"),
+                        format!(
+                            "{} is drawn from the {kind} artifact, which no stage in `needs` \
+                             writes: add the stage that writes it to `needs`, or drop the chart",
+                            chart.kind()
+                        ),
+                    ));
+                }
+            }
+            return Ok(None);
+        }
+        let drawable: Vec<Chart> = p
+            .charts
+            .iter()
+            .copied()
+            .filter(|&c| unread(c).is_none())
+            .collect();
+        if drawable.len() == p.charts.len() {
+            return Ok(None);
+        }
+        let mut completed = params.clone();
+        completed.set("charts", &drawable)?;
+        Ok(Some(completed))
     }
 
     fn algorithm_version(&self, _params: &ParamTree) -> Result<String> {
