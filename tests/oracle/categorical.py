@@ -9,8 +9,8 @@ scikit-learn:
 
 - one_hot with `top` against OneHotEncoder(max_categories=top + 1,
   handle_unknown="infrequent_if_exist"); with `categories` and `other: false` against
-  OneHotEncoder(categories=..., handle_unknown="ignore"); a column with as many categories
-  as `top` against pandas.get_dummies;
+  OneHotEncoder(categories=..., handle_unknown="ignore"); without `top` or `categories`
+  (a column per label) against pandas.get_dummies;
 - binary against the lower-cased label equal to "yes" / "1";
 - imputation against SimpleImputer (most_frequent, median, mean, constant 0) and
   MissingIndicator.
@@ -109,7 +109,7 @@ sanitized = {"Electronic check": "electronic_check", "Mailed check": "mailed_che
 for name, values in zip(names, payment.T):
     expected["payment_" + sanitized[name]] = values
 
-# internet: top 3 of 3 categories (no `other`), blanks ("NA") most frequent.
+# internet: one_hot without `top`, a column per label (no `other`), blanks ("NA") most frequent.
 internet = pd.get_dummies(pd.Series(most_frequent_filled("internet")), dtype=float)
 for label in internet.columns:
     expected["internet_" + {"DSL": "dsl", "Fiber optic": "fiber_optic", "No": "no"}[label]] = internet[label]

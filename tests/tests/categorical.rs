@@ -21,7 +21,7 @@ const PREPROCESS: &str = r#"
     per_column:
       contract: {encode: one_hot, categories: [Month-to-month, One year, Two year], other: false}
       payment: {encode: one_hot, top: 2}
-      internet: {encode: one_hot, top: 3}
+      internet: {encode: one_hot}
       paperless: {encode: binary}
       senior: {encode: binary}
       monthly_charges: {impute: median}
@@ -215,8 +215,8 @@ fn a_text_column_without_an_encoding_and_a_bad_encoding_are_config_errors() {
 
     for (bad, key) in [
         (
-            "\n    per_column:\n      contract: {encode: one_hot}\n",
-            "per_column.contract.encode",
+            "\n    per_column:\n      contract: {encode: one_hot}\n      payment: {encode: one_hot}\n      internet: {encode: one_hot}\n      paperless: {encode: binary}\n      senior: {encode: binary}\n      monthly_charges: {encode: one_hot}\n",
+            "per_column.monthly_charges.encode: one_hot without `top` writes a column per label, at most 30",
         ),
         (
             "\n    per_column:\n      paperless: {encode: binary, top: 2}\n",

@@ -12,6 +12,11 @@ use segflow_core::{Error, Result};
 
 use crate::{ColumnParams, EncodeKind, EncodedScale, Fill, Impute, Params, Raw};
 
+/// The most labels a `one_hot` without `top` or `categories` encodes, one column each: more
+/// is almost always an identifier or free text, where a column per value would swamp the
+/// model.
+const ONE_HOT_ALL_LIMIT: usize = 30;
+
 /// Named numeric columns, in output order.
 type Columns = Vec<(String, Vec<f64>)>;
 
@@ -256,11 +261,20 @@ fn fit_encoding(
                 }
                 (None, Some(listed)) => (listed.clone(), own.other.unwrap_or(true)),
                 (None, None) => {
-                    return Err(Error::config(
-                        "",
-                        format!("per_column.{name}.encode"),
-                        "one_hot needs either `top: N` or `categories`",
-                    ));
+                    let labels: std::collections::BTreeSet<&str> = filled.iter().copied().collect();
+                    if labels.len() > ONE_HOT_ALL_LIMIT {
+                        return Err(Error::config(
+                            "",
+                            format!("per_column.{name}.encode"),
+                            format!(
+                                "one_hot without `top` writes a column per label, at most \
+                                 {ONE_HOT_ALL_LIMIT}; `{name}` has {} labels: declare `top: N` \
+                                 or `categories`",
+                                labels.len()
+                            ),
+                        ));
+                    }
+                    (labels.into_iter().map(str::to_string).collect(), false)
                 }
             };
             let grouped: Vec<String> = filled

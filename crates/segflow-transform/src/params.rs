@@ -216,7 +216,10 @@ impl ColumnParams {
                     }
                 }
                 (None, Some(c)) => distinct_labels(c, &key("categories"))?,
-                _ => return refuse("encode", "one_hot needs either `top: N` or `categories`"),
+                (Some(_), Some(_)) => {
+                    return refuse("top", "give either `top: N` or `categories`, not both");
+                }
+                (None, None) => {}
             },
             Some(EncodeKind::Binary) => {
                 if let Some(p) = &self.positive {
