@@ -448,7 +448,7 @@ fn eps_suggestion(fit: &Fitted<'_>) -> Result<Table> {
         .enumerate()
         .map(|(i, &d)| (i as f64, d))
         .collect();
-    let knee = segflow_cluster::kneedle(&points).map(|i| points[i].1);
+    let knee = segflow_cluster::kneedle(&points).map(|knee| points[knee.index].1);
     let table = batch(vec![
         (
             "rank",
