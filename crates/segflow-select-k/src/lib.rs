@@ -674,7 +674,7 @@ mod tests {
         let d = decide(&s, &params("max_silhouette")).unwrap();
         assert_eq!(d.k, 2, "ties go to the smaller K");
         assert!(
-            d.reason.starts_with("Highest silhouette score: 0.600. Caution: K = 3 (0.600) has a silhouette as good as K = 2's 0.600 (within 0.02)"),
+            d.reason.starts_with("Highest silhouette score: 0.600. Caution: the silhouette does not single out K = 2 (0.600): neighbouring K = 3 (0.600) scores within 0.02 of it or above"),
             "{}",
             d.reason
         );

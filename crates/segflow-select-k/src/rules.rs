@@ -104,10 +104,10 @@ fn cautions(scores: &[KScore], k: usize) -> String {
             .collect();
         if !as_good.is_empty() {
             out.push(format!(
-                "{} {} a silhouette as good as K = {k}'s {:.3} (within {AS_GOOD_SILHOUETTE}), so the data does not single out K = {k}",
+                "the silhouette does not single out K = {k} ({:.3}): neighbouring {} {} within {AS_GOOD_SILHOUETTE} of it or above",
+                chosen.silhouette,
                 as_good.join(" and "),
-                if as_good.len() == 1 { "has" } else { "have" },
-                chosen.silhouette
+                if as_good.len() == 1 { "scores" } else { "score" },
             ));
         }
     }
