@@ -418,6 +418,12 @@ fn add_gap(
     params: &Params,
     ctx: &StageCtx<'_>,
 ) -> std::result::Result<(), segflow_cluster::ClusterError> {
+    if let Some(s) = scores.iter().find(|s| s.inertia <= 0.0) {
+        return Err(segflow_cluster::ClusterError::InvalidInput(format!(
+            "the gap statistic takes the log of the inertia, and K = {} leaves none (as many distinct rows as clusters)",
+            s.k
+        )));
+    }
     (ctx.progress)(&format!("gap statistic: {} reference sets", spec.b));
     let ks: Vec<usize> = scores.iter().map(|s| s.k).collect();
     let reference = gap::reference_inertias(x, &ks, spec.b, ctx.seed, |k, set| {
@@ -430,12 +436,6 @@ fn add_gap(
             .map(|model| model.inertia)
     })?;
     let inertia: Vec<f64> = scores.iter().map(|s| s.inertia).collect();
-    if let Some(s) = scores.iter().find(|s| !(s.inertia > 0.0)) {
-        return Err(segflow_cluster::ClusterError::InvalidInput(format!(
-            "the gap statistic takes the log of the inertia, and K = {} leaves none (as many distinct rows as clusters)",
-            s.k
-        )));
-    }
     for (s, g) in scores.iter_mut().zip(gap::gap_scores(&inertia, &reference)) {
         s.gap = Some(g);
     }
