@@ -9,7 +9,7 @@ use segflow_cluster::KMeansParams;
 use segflow_select_k::gap::{
     ReferenceBox, gap_scores, one_se_choice, reference_inertias, uniforms,
 };
-use segflow_tests::repo_root;
+use segflow_tests::*;
 use serde_json::{Value, json};
 
 const B: usize = 5;
@@ -124,4 +124,48 @@ fn gap_statistic_matches_numpy() {
     let chosen = one_se_choice(&scores, |_| true).map(|i| KS[i] as u64);
     assert_eq!(chosen, want["k"].as_u64(), "the 1-SE choice");
     assert_eq!(chosen, Some(3), "three blobs");
+}
+
+#[test]
+fn the_gap_rule_runs_in_the_pipeline_the_same_on_one_and_two_threads() {
+    let mut outputs = Vec::new();
+    for threads in ["1", "2"] {
+        let scratch = Scratch::new(&format!("gap-rule-threads-{threads}"));
+        let pipeline = isolated_pipeline("leads", scratch.path(), |doc| {
+            stop_after(doc, "select_k");
+            let select_k = &mut doc["stages"]["select_k"];
+            select_k["k"] = yaml_serde::from_str("[2, 6]").unwrap();
+            select_k["rule"] = "gap".into();
+            select_k["gap"] = yaml_serde::from_str("{b: 4, n_init: 3}").unwrap();
+        });
+        let out = segflow_env(
+            &["run", pipeline.to_str().unwrap()],
+            &[("RAYON_NUM_THREADS", Some(threads))],
+        );
+        assert!(out.status.success(), "{}", stderr(&out));
+        let run = scratch.path().join("run/select_k");
+        outputs.push((
+            std::fs::read(run.join("k_scores.parquet")).unwrap(),
+            std::fs::read(run.join("decision.parquet")).unwrap(),
+            render_full(&run.join("k_scores.parquet")),
+            render_full(&run.join("decision.parquet")),
+        ));
+    }
+    assert!(
+        outputs[0].0 == outputs[1].0,
+        "k_scores differ between 1 and 2 threads"
+    );
+    assert!(
+        outputs[0].1 == outputs[1].1,
+        "decision differs between 1 and 2 threads"
+    );
+    let (scores, decision) = (&outputs[0].2, &outputs[0].3);
+    assert!(
+        scores.contains("gap: Float64") && scores.contains("gap_s: Float64"),
+        "{scores}"
+    );
+    assert!(
+        decision.contains("| gap | Gap statistic (Tibshirani, Walther & Hastie 2001; B = 4"),
+        "{decision}"
+    );
 }
