@@ -4,6 +4,7 @@
 
 use segflow_cluster::structure::{AS_GOOD_SILHOUETTE, FLAT_SILHOUETTE};
 use segflow_cluster::{CLEAR_KNEE, Knee, kneedle};
+use segflow_core::decision::CAUTION;
 use segflow_core::error::Location;
 use segflow_core::{Error, Result};
 
@@ -114,7 +115,7 @@ fn cautions(scores: &[KScore], k: usize) -> String {
     if out.is_empty() {
         String::new()
     } else {
-        format!(". Caution: {}", out.join("; "))
+        format!("{CAUTION}{}", out.join("; "))
     }
 }
 
