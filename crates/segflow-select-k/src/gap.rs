@@ -59,14 +59,24 @@ impl ReferenceBox {
 /// `b` matrices of `n` × `axes` uniform draws in [0, 1), from one seeded stream read in order
 /// (set, row, axis): the same seed gives the same draws on any number of threads.
 pub fn uniforms(n: usize, axes: usize, b: usize, seed: u64) -> Vec<Array2<f64>> {
-    let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
-    (0..b)
-        .map(|_| {
-            Array2::from_shape_simple_fn((n, axes), || {
-                (rng.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
-            })
+    let mut draws = Draws::new(seed);
+    (0..b).map(|_| draws.next_set(n, axes)).collect()
+}
+
+/// The seeded stream the reference sets are drawn from, one set at a time, so only one set is
+/// held in memory however many there are.
+struct Draws(Xoshiro256PlusPlus);
+
+impl Draws {
+    fn new(seed: u64) -> Draws {
+        Draws(Xoshiro256PlusPlus::seed_from_u64(seed))
+    }
+
+    fn next_set(&mut self, n: usize, axes: usize) -> Array2<f64> {
+        Array2::from_shape_simple_fn((n, axes), || {
+            (self.0.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
         })
-        .collect()
+    }
 }
 
 /// Gap(k) and its spread for one K.
@@ -119,13 +129,15 @@ where
     E: From<ClusterError>,
 {
     let space = ReferenceBox::of(x)?;
-    let sets: Vec<Array2<f64>> = uniforms(x.nrows(), space.axes.nrows(), b, seed)
-        .iter()
-        .map(|u| space.reference_set(u.view()))
-        .collect();
-    ks.iter()
-        .map(|&k| sets.iter().map(|set| fit(k, set.view())).collect())
-        .collect()
+    let mut draws = Draws::new(seed);
+    let mut inertias = vec![Vec::with_capacity(b); ks.len()];
+    for _ in 0..b {
+        let set = space.reference_set(draws.next_set(x.nrows(), space.axes.nrows()).view());
+        for (per_k, &k) in inertias.iter_mut().zip(ks) {
+            per_k.push(fit(k, set.view())?);
+        }
+    }
+    Ok(inertias)
 }
 
 #[cfg(test)]
