@@ -1,7 +1,8 @@
 //! segflow's clustering core: k-means (scikit-learn's k-means++ and Lloyd, exact means,
 //! inertia as a sum), a seeded mini-batch variant, DBSCAN and Ward agglomeration with
 //! scikit-learn's semantics, validity indices (silhouette, Davies–Bouldin,
-//! Calinski–Harabasz, ARI, AMI, contingency, Jaccard), PCA and the Kneedle knee.
+//! Calinski–Harabasz, ARI, AMI, contingency, Jaccard), PCA, the Kneedle knee and the
+//! Kaufman–Rousseeuw reading of a mean silhouette.
 //!
 //! Every result is checked against scikit-learn (tests/oracle/cluster). Work is split into
 //! fixed-size row chunks whose partial results are combined in chunk order, so results are
@@ -18,6 +19,7 @@ pub mod minibatch;
 
 pub mod pca;
 pub mod rng;
+pub mod structure;
 pub mod ward;
 
 pub use pca::{Components, Pca, PcaParams};
@@ -25,8 +27,9 @@ pub use pca::{Components, Pca, PcaParams};
 pub use dbscan::{Dbscan, DbscanParams, k_distances};
 pub use gmm::{Covariance, Gmm, GmmParams};
 pub use kmeans::{KMeans, KMeansParams, Nearest, distances, nearest};
-pub use knee::kneedle;
+pub use knee::{CLEAR_KNEE, Knee, kneedle};
 pub use minibatch::MiniBatchKMeansParams;
+pub use structure::Structure;
 pub use ward::ward;
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

@@ -15,6 +15,17 @@ pub struct Decision {
     pub reason: String,
 }
 
+/// Where a reason's cautions begin: select_k writes them after the rule's own words, and the
+/// report lifts them onto its first screen.
+pub const CAUTION: &str = ". Caution: ";
+
+impl Decision {
+    /// The cautions about the choice (a flat silhouette curve, neighbouring K as good), if any.
+    pub fn caution(&self) -> Option<&str> {
+        self.reason.split_once(CAUTION).map(|(_, c)| c)
+    }
+}
+
 /// The decision of a select_k run; it holds exactly one row, anything else is a data error
 /// naming the file and the column.
 pub fn read_decision(a: &Artifact) -> Result<Decision> {

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use arrow::array::{ArrayRef, BooleanArray, Float64Array, RecordBatch, UInt32Array, UInt64Array};
 
+use segflow_cluster::Structure;
 use segflow_core::artifact::batch;
 use segflow_core::{Error, Result};
 
@@ -306,8 +307,9 @@ fn summary_batch(fit: &Fitted<'_>) -> Result<RecordBatch> {
     ])
 }
 
-/// How well the contacts sit in their segments: inertia, mean silhouette (noise left out),
-/// Davies–Bouldin, Calinski–Harabasz, and the share with a negative silhouette.
+/// How well the contacts sit in their segments: inertia, mean silhouette (noise left out) and
+/// its Kaufman–Rousseeuw band with what that means for use, Davies–Bouldin,
+/// Calinski–Harabasz, and the share with a negative silhouette.
 fn quality(fit: &Fitted<'_>) -> Vec<Metric> {
     let scores = &fit.segments.scores;
     let scored: Vec<f64> = scores
@@ -327,6 +329,7 @@ fn quality(fit: &Fitted<'_>) -> Vec<Metric> {
     vec![
         ("inertia", fmt_num(inertia), Some(inertia)),
         ("silhouette", format!("{silhouette:.4}"), Some(silhouette)),
+        ("structure", Structure::reading(silhouette), None),
         ("davies_bouldin", format!("{db:.4}"), Some(db)),
         ("calinski_harabasz", fmt_num(ch), Some(ch)),
         (
@@ -448,7 +451,7 @@ fn eps_suggestion(fit: &Fitted<'_>) -> Result<Table> {
         .enumerate()
         .map(|(i, &d)| (i as f64, d))
         .collect();
-    let knee = segflow_cluster::kneedle(&points).map(|i| points[i].1);
+    let knee = segflow_cluster::kneedle(&points).map(|knee| points[knee.index].1);
     let table = batch(vec![
         (
             "rank",

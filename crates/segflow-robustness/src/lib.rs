@@ -8,6 +8,9 @@
 //! - Bootstrap stability per segment with clusterboot semantics (best Jaccard of each original
 //!   cluster in each resample).
 //!
+//! - Structure: the fit's mean silhouette in Kaufman and Rousseeuw's bands, first in the
+//!   verdict.
+//!
 //! Refits run in parallel; each is seeded on its own, so results do not depend on scheduling.
 
 mod bootstrap;
@@ -22,8 +25,8 @@ use ndarray::{Array2, ArrayView2};
 use rayon::prelude::*;
 use serde::Deserialize;
 
-use segflow_cluster::KMeansParams;
 use segflow_cluster::metrics::{adjusted_rand_index, contingency};
+use segflow_cluster::{KMeansParams, Structure};
 use segflow_core::artifact::{Artifact, META_BLOCKS, META_MODEL, META_PARAMS, batch, read_parquet};
 use segflow_core::error::Location;
 use segflow_core::matrix::read_matrix;
@@ -185,6 +188,32 @@ struct Verdict {
     reading: String,
 }
 
+/// How much structure the fit found, first of the verdict: the mean of the fit's per-row
+/// silhouettes (rows in no segment left out) in Kaufman and Rousseeuw's bands, with what the
+/// band means for using the segments. Stability says whether the segments come back; this
+/// says whether they are groups or cuts through a continuum.
+fn structure_verdict(assignments: &Artifact) -> Result<Verdict> {
+    let scored: Vec<f64> = assignments
+        .float_column("silhouette")?
+        .into_iter()
+        .filter(|v| !v.is_nan())
+        .collect();
+    if scored.is_empty() {
+        return Err(Error::data(
+            Location::file(&assignments.path).column("silhouette"),
+            "no row has a silhouette",
+        ));
+    }
+    let mean = scored.iter().sum::<f64>() / scored.len() as f64;
+    let structure = Structure::of(mean);
+    Ok(Verdict {
+        check: "structure".into(),
+        value: mean,
+        band: structure.band().into(),
+        reading: Structure::reading(mean),
+    })
+}
+
 /// Reads the seed-stability ARIs the way the reference does.
 fn seed_band(aris: &[f64]) -> &'static str {
     let share =
@@ -313,21 +342,24 @@ pub fn run(
     let mut sorted = aris.clone();
     sorted.sort_by(f64::total_cmp);
     let band = seed_band(&aris);
-    let mut verdicts = vec![Verdict {
-        check: "seed_stability".into(),
-        value: quantile_sorted(&sorted, 0.5),
-        band: band.into(),
-        reading: format!(
-            "ARI against the fit over {} seeds: min {:.3}, p05 {:.3}, median {:.3}, p95 {:.3}, max {:.3}; worst seed {}",
-            aris.len(),
-            sorted[0],
-            quantile_sorted(&sorted, 0.05),
-            quantile_sorted(&sorted, 0.5),
-            quantile_sorted(&sorted, 0.95),
-            sorted[sorted.len() - 1],
-            refits[worst].0
-        ),
-    }];
+    let mut verdicts = vec![
+        structure_verdict(&assignments)?,
+        Verdict {
+            check: "seed_stability".into(),
+            value: quantile_sorted(&sorted, 0.5),
+            band: band.into(),
+            reading: format!(
+                "ARI against the fit over {} seeds: min {:.3}, p05 {:.3}, median {:.3}, p95 {:.3}, max {:.3}; worst seed {}",
+                aris.len(),
+                sorted[0],
+                quantile_sorted(&sorted, 0.05),
+                quantile_sorted(&sorted, 0.5),
+                quantile_sorted(&sorted, 0.95),
+                sorted[sorted.len() - 1],
+                refits[worst].0
+            ),
+        },
+    ];
 
     let features = read_parquet(&inputs.features)?;
     let blocks = if params.drop_blocks {
@@ -654,7 +686,7 @@ fn blocks_batch(runs: &[BlockRun]) -> Result<arrow::array::RecordBatch> {
 /// The version of this stage's own computations, composed with the versions of the clustering
 /// algorithms it runs: bump it with any change that alters its results, and say what changed in
 /// CHANGELOG.md.
-const VERSION: u32 = 1;
+const VERSION: u32 = 2;
 
 pub struct RobustnessStage;
 

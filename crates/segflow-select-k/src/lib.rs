@@ -2,6 +2,7 @@
 //! per K, knee detection on the inertia curve, and a decision rule chosen in the YAML that
 //! writes its reason next to the chosen K.
 
+pub mod gap;
 mod rules;
 
 use std::path::PathBuf;
@@ -21,11 +22,11 @@ use segflow_core::params::{ParamTree, Validate, parse_params, parse_valid};
 use segflow_core::stage::{OutputDir, Planned, Stage, StageCtx, compose_version, single_input};
 use segflow_core::{Error, Result};
 
+pub use gap::GapScore;
 pub use rules::{Decision, decide};
-pub use segflow_cluster::kneedle;
 
-/// How K is chosen. In YAML: `max_silhouette`, `consensus`, `{fixed: 4}`, `{elbow: knee}` or
-/// `{elbow: largest_drop}`.
+/// How K is chosen. In YAML: `max_silhouette`, `consensus`, `gap`, `min_bic`, `{fixed: 4}`,
+/// `{elbow: knee}` or `{elbow: largest_drop}`.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum Rule {
@@ -33,11 +34,38 @@ pub enum Rule {
     /// Highest silhouette; ties go to the smallest K.
     MaxSilhouette,
     Elbow(Elbow),
-    /// Majority vote of silhouette, Davies–Bouldin, Calinski–Harabasz and the knee; ties go
-    /// to the smallest K.
+    /// Majority vote of silhouette, Davies–Bouldin, Calinski–Harabasz and the knee (when
+    /// clear); without a majority the K with the most votes, and among K tied on votes the
+    /// declared `tiebreak`.
     Consensus,
     /// Lowest BIC of a Gaussian mixture per K (needs `bic`); ties go to the smallest K.
     MinBic,
+    /// The gap statistic's 1-SE choice: the smallest K with Gap(k) ≥ Gap(k+1) − s(k+1).
+    Gap,
+}
+
+/// Which K `consensus` takes among K tied on votes when no K has a majority.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Tiebreak {
+    /// The tied K with the highest silhouette (then the smallest).
+    #[default]
+    MaxSilhouette,
+    SmallestK,
+    LargestK,
+    /// The tied K nearest the clear knee (then the smallest); max_silhouette without one.
+    Knee,
+}
+
+impl Tiebreak {
+    pub fn name(self) -> &'static str {
+        match self {
+            Tiebreak::MaxSilhouette => "max_silhouette",
+            Tiebreak::SmallestK => "smallest_k",
+            Tiebreak::LargestK => "largest_k",
+            Tiebreak::Knee => "knee",
+        }
+    }
 }
 
 impl Rule {
@@ -47,10 +75,11 @@ impl Rule {
         match self {
             Rule::Fixed(_) => ("fixed", 1),
             Rule::MaxSilhouette => ("max_silhouette", 1),
-            Rule::Elbow(Elbow::Knee) => ("knee", 1),
+            Rule::Elbow(Elbow::Knee) => ("knee", 2),
             Rule::Elbow(Elbow::LargestDrop) => ("largest_drop", 1),
-            Rule::Consensus => ("consensus", 1),
+            Rule::Consensus => ("consensus", 2),
             Rule::MinBic => ("min_bic", 1),
+            Rule::Gap => ("gap", 1),
         }
     }
 }
@@ -58,7 +87,7 @@ impl Rule {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Elbow {
-    /// The Kneedle knee of the inertia curve (no knee → the stage fails).
+    /// The Kneedle knee of the inertia curve (no clear knee → the stage fails).
     Knee,
     /// The K whose inertia dropped the most, relative to K − 1.
     LargestDrop,
@@ -84,11 +113,48 @@ pub struct Params {
     #[serde(default = "default_shortlist")]
     pub shortlist: usize,
     pub rule: Rule,
+    /// For `consensus`: which K wins among K tied on votes (default `max_silhouette`).
+    pub tiebreak: Option<Tiebreak>,
     /// Smallest allowed share of rows in any cluster; K that fail it are not chosen.
     #[serde(default)]
     pub min_segment_share: f64,
     /// Also fit a Gaussian mixture per K and report its BIC.
     pub bic: Option<BicSpec>,
+    /// Also compute the gap statistic per K (always computed for the `gap` rule).
+    pub gap: Option<GapSpec>,
+}
+
+/// The gap statistic's reference sets.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GapSpec {
+    /// How many reference sets (B).
+    #[serde(default = "default_gap_b")]
+    pub b: usize,
+    /// k-means restarts per reference set and K (default: select_k's `n_init`).
+    pub n_init: Option<usize>,
+}
+
+fn default_gap_b() -> usize {
+    10
+}
+
+impl Params {
+    /// The gap statistic's settings when it is computed.
+    fn gap_spec(&self) -> Option<GapSpec> {
+        match (&self.gap, &self.rule) {
+            (Some(g), _) => Some(g.clone()),
+            (None, Rule::Gap) => Some(GapSpec {
+                b: default_gap_b(),
+                n_init: None,
+            }),
+            (None, _) => None,
+        }
+    }
+
+    fn gap_b(&self) -> usize {
+        self.gap_spec().map_or(default_gap_b(), |g| g.b)
+    }
 }
 
 /// The mixture whose BIC is reported per K.
@@ -172,6 +238,29 @@ impl Validate for Params {
                 "min_bic needs `bic: {covariance: full}` (or diag)",
             ));
         }
+        if self.tiebreak.is_some() && self.rule != Rule::Consensus {
+            return Err(Error::config(
+                "",
+                "tiebreak",
+                "applies to rule consensus only",
+            ));
+        }
+        if let Some(g) = &self.gap
+            && (g.b < 2 || g.n_init == Some(0))
+        {
+            return Err(Error::config(
+                "",
+                "gap",
+                "b ≥ 2 reference sets (their spread is the statistic's error), and n_init ≥ 1",
+            ));
+        }
+        if self.rule == Rule::Gap && hi == lo {
+            return Err(Error::config(
+                "",
+                "rule",
+                "gap compares each K with the next: k needs at least two K",
+            ));
+        }
         if !(0.0..1.0).contains(&self.min_segment_share) {
             return Err(Error::config("", "min_segment_share", "must lie in [0, 1)"));
         }
@@ -207,6 +296,8 @@ pub struct KScore {
     pub converged: bool,
     /// BIC of the Gaussian mixture at this K, when configured.
     pub bic: Option<f64>,
+    /// The gap statistic at this K, when computed.
+    pub gap: Option<GapScore>,
 }
 
 impl KScore {
@@ -282,7 +373,11 @@ pub fn run(
                 }
                 None => None,
             },
+            gap: None,
         });
+    }
+    if let Some(spec) = params.gap_spec() {
+        add_gap(&mut scores, m.values.view(), &spec, params, ctx).map_err(cluster_err)?;
     }
     let decision = decide(&scores, params).map_err(|e| e.located(input))?;
     out.write(
@@ -313,6 +408,38 @@ pub fn run(
         &[],
     )?;
     Ok((scores, decision))
+}
+
+/// Gap and s per K, from `spec.b` reference sets clustered like the data.
+fn add_gap(
+    scores: &mut [KScore],
+    x: ndarray::ArrayView2<'_, f64>,
+    spec: &GapSpec,
+    params: &Params,
+    ctx: &StageCtx<'_>,
+) -> std::result::Result<(), segflow_cluster::ClusterError> {
+    if let Some(s) = scores.iter().find(|s| s.inertia <= 0.0) {
+        return Err(segflow_cluster::ClusterError::InvalidInput(format!(
+            "the gap statistic takes the log of the inertia, and K = {} leaves none (as many distinct rows as clusters)",
+            s.k
+        )));
+    }
+    (ctx.progress)(&format!("gap statistic: {} reference sets", spec.b));
+    let ks: Vec<usize> = scores.iter().map(|s| s.k).collect();
+    let reference = gap::reference_inertias(x, &ks, spec.b, ctx.seed, |k, set| {
+        KMeansParams::new(k)
+            .n_init(spec.n_init.unwrap_or(params.n_init))
+            .max_iter(params.max_iter)
+            .tol(params.tol)
+            .seed(ctx.seed)
+            .fit_array(set)
+            .map(|model| model.inertia)
+    })?;
+    let inertia: Vec<f64> = scores.iter().map(|s| s.inertia).collect();
+    for (s, g) in scores.iter_mut().zip(gap::gap_scores(&inertia, &reference)) {
+        s.gap = Some(g);
+    }
+    Ok(())
 }
 
 /// Top `n` K by `key` (greater is better; ties → smaller K).
@@ -403,13 +530,25 @@ fn scores_batch(
             )),
         ));
     }
+    if params.gap_spec().is_some() {
+        let gap = |f: fn(&GapScore) -> f64| -> ArrayRef {
+            Arc::new(Float64Array::from(
+                scores
+                    .iter()
+                    .map(|s| s.gap.as_ref().map(f))
+                    .collect::<Vec<_>>(),
+            ))
+        };
+        columns.push(("gap", gap(|g| g.gap)));
+        columns.push(("gap_s", gap(|g| g.s)));
+    }
     batch(columns)
 }
 
 /// The version of this stage's own computations, composed with the versions of the algorithms
 /// its params select: bump it with any change that alters its results, and say what changed in
 /// CHANGELOG.md.
-const VERSION: u32 = 1;
+const VERSION: u32 = 2;
 
 pub struct SelectKStage;
 
@@ -475,6 +614,7 @@ mod tests {
             converged: true,
             // A BIC curve with its minimum at K = 3.
             bic: Some(1000.0 + (k as f64 - 3.0).powi(2) * 50.0),
+            gap: None,
         }
     }
 
@@ -485,6 +625,18 @@ mod tests {
             score(4, 300.0, 0.55, 0.6, 800.0, 2),
             score(5, 280.0, 0.50, 0.8, 750.0, 50),
             score(6, 270.0, 0.40, 0.9, 600.0, 50),
+        ]
+    }
+
+    /// Four indices, four different K: silhouette → 3, Davies–Bouldin → 5, Calinski–Harabasz
+    /// → 2, knee → 4 (Kneedle difference 0.36). Silhouette is highest at K = 3 and second at 5.
+    fn split_votes() -> Vec<KScore> {
+        vec![
+            score(2, 1000.0, 0.40, 0.9, 900.0, 100),
+            score(3, 700.0, 0.45, 0.8, 700.0, 100),
+            score(4, 400.0, 0.30, 0.7, 600.0, 100),
+            score(5, 350.0, 0.42, 0.5, 500.0, 100),
+            score(6, 300.0, 0.20, 0.9, 400.0, 100),
         ]
     }
 
@@ -507,9 +659,12 @@ mod tests {
         let p = yaml("{k: [2, 6], rule: min_bic, bic: {covariance: diag}}").unwrap();
         p.validate().unwrap();
         let d = decide(&scores(), &p).unwrap();
-        assert_eq!(
-            (d.k, d.reason.as_str()),
-            (3, "Lowest BIC of a Gaussian mixture: 1000.0")
+        assert_eq!(d.k, 3);
+        assert!(
+            d.reason
+                .starts_with("Lowest BIC of a Gaussian mixture: 1000.0"),
+            "{}",
+            d.reason
         );
     }
 
@@ -517,15 +672,17 @@ mod tests {
     fn each_rule_explains_its_choice() {
         let s = scores();
         let d = decide(&s, &params("max_silhouette")).unwrap();
-        assert_eq!(
-            (d.k, d.reason.as_str()),
-            (2, "Highest silhouette score: 0.600"),
-            "ties go to the smaller K"
+        assert_eq!(d.k, 2, "ties go to the smaller K");
+        assert!(
+            d.reason.starts_with("Highest silhouette score: 0.600. Caution: the silhouette does not single out K = 2 (0.600): neighbouring K = 3 (0.600) scores within 0.02 of it or above"),
+            "{}",
+            d.reason
         );
         let d = decide(&s, &params("{fixed: 5}")).unwrap();
-        assert_eq!(
-            (d.k, d.reason.as_str()),
-            (5, "K fixed to 5 in the pipeline")
+        assert!(
+            d.reason.starts_with("K fixed to 5 in the pipeline"),
+            "{}",
+            d.reason
         );
         let d = decide(&s, &params("{elbow: largest_drop}")).unwrap();
         assert_eq!(d.k, 3);
@@ -534,12 +691,14 @@ mod tests {
             "{}",
             d.reason
         );
-        // Normalised, K = 4 lies farthest below the chord from K = 2 to K = 6.
+        // Normalised, K = 4 lies farthest below the chord from K = 2 to K = 6: by
+        // (1 − 0.5) − (300 − 270)/(1000 − 270) = 0.459.
         let d = decide(&s, &params("{elbow: knee}")).unwrap();
         assert_eq!((d.k, d.knee), (4, Some(4)));
         assert!(
-            d.reason
-                .contains("falls 40.0 % from K = 3, then only 6.7 % to K = 5"),
+            d.reason.starts_with(
+                "Knee of the inertia curve (Kneedle) at K = 4 (Kneedle difference 0.46): inertia falls 40.0 % from K = 3 and then 6.7 % to K = 5, a smaller drop"
+            ),
             "{}",
             d.reason
         );
@@ -547,35 +706,239 @@ mod tests {
         // silhouette → 2, Davies–Bouldin → 4, Calinski–Harabasz → 4, knee → 4.
         assert_eq!(d.k, 4);
         assert!(
-            d.reason.contains("3 of 4 votes") && d.reason.contains("silhouette → 2"),
+            d.reason.starts_with("Majority of indices: K = 4, 3 of 4 votes (silhouette → 2, Davies–Bouldin → 4, Calinski–Harabasz → 4, knee → 4 (Kneedle difference 0.46))"),
             "{}",
             d.reason
         );
     }
 
     #[test]
-    fn the_segment_share_guard_excludes_tiny_segments() {
+    fn the_knee_rule_says_when_the_later_drop_is_larger() {
+        // The wording: inertia fell 23.7 % to the knee, then 24.4 % after it.
+        let s: Vec<KScore> = [1700.0, 1000.0, 763.0, 576.828, 500.0, 470.0, 450.0]
+            .iter()
+            .enumerate()
+            .map(|(i, &w)| score(i + 2, w, 0.5 - i as f64 / 10.0, 1.0, 1.0, 100))
+            .collect();
+        let d = decide(&s, &params("{elbow: knee}")).unwrap();
+        assert_eq!(d.k, 4, "{}", d.reason);
+        assert!(
+            d.reason.contains(
+                "inertia falls 23.7 % from K = 3 and then 24.4 % to K = 5, a drop no smaller"
+            ) && !d.reason.contains("only"),
+            "{}",
+            d.reason
+        );
+    }
+
+    #[test]
+    fn consensus_without_a_majority_says_so_and_applies_the_tiebreak() {
+        let s = split_votes();
+        let detail = "(silhouette → 3, Davies–Bouldin → 5, Calinski–Harabasz → 2, knee → 4 (Kneedle difference 0.36))";
+        let cases = [
+            (
+                "consensus",
+                3,
+                "tiebreak `max_silhouette` takes K = 3, the highest silhouette among them (0.450)",
+            ),
+            (
+                "consensus, tiebreak: max_silhouette",
+                3,
+                "`max_silhouette` takes K = 3",
+            ),
+            (
+                "consensus, tiebreak: smallest_k",
+                2,
+                "tiebreak `smallest_k` takes K = 2, the smallest",
+            ),
+            (
+                "consensus, tiebreak: largest_k",
+                5,
+                "tiebreak `largest_k` takes K = 5, the largest",
+            ),
+            (
+                "consensus, tiebreak: knee",
+                4,
+                "tiebreak `knee` takes K = 4, the nearest to the knee at K = 4",
+            ),
+        ];
+        for (rule, k, why) in cases {
+            let d = decide(&s, &params(rule)).unwrap();
+            assert_eq!(d.k, k, "{rule}: {}", d.reason);
+            assert!(
+                d.reason.starts_with(&format!(
+                    "No majority of indices {detail}: K = 2, 3, 4, 5 tie with 1 vote each of 4; "
+                )),
+                "{rule}: {}",
+                d.reason
+            );
+            assert!(d.reason.contains(why), "{rule}: {}", d.reason);
+        }
+        // Two votes of four is the most, not a majority.
+        let mut s = split_votes();
+        s[0].davies_bouldin = 0.1;
+        let d = decide(&s, &params("consensus")).unwrap();
+        assert_eq!(d.k, 2, "{}", d.reason);
+        assert!(
+            d.reason
+                .starts_with("No majority of indices (silhouette → 3, Davies–Bouldin → 2,")
+                && d.reason.contains("K = 2 has the most votes, 2 of 4"),
+            "{}",
+            d.reason
+        );
+        assert!(
+            yaml("{k: [2, 6], rule: max_silhouette, tiebreak: knee}")
+                .unwrap()
+                .validate()
+                .unwrap_err()
+                .to_string()
+                .contains("consensus only")
+        );
+        assert!(yaml("{k: [2, 6], rule: consensus, tiebreak: coin}").is_err());
+    }
+
+    #[test]
+    fn a_flat_silhouette_curve_is_flagged() {
+        // The purchase log: silhouette 0.19–0.23 at every K.
+        let sil = [0.23, 0.21, 0.19, 0.20, 0.22];
+        let s: Vec<KScore> = (2..7)
+            .map(|k| score(k, 1000.0 / k as f64, sil[k - 2], 1.0, 1.0, 100))
+            .collect();
+        let d = decide(&s, &params("max_silhouette")).unwrap();
+        assert_eq!(d.k, 2);
+        assert!(
+            d.reason.contains("Caution: the silhouette curve is flat (0.190–0.230 over K = 2..6, a range under 0.05): no K separates the data clearly better than another"),
+            "{}",
+            d.reason
+        );
+        // A curve with a real peak is not flagged as flat, and a clear winner has no caution.
+        let d = decide(&scores(), &params("{fixed: 5}")).unwrap();
+        assert!(!d.reason.contains("flat"), "{}", d.reason);
+        let d = decide(&split_votes(), &params("max_silhouette")).unwrap();
+        assert!(!d.reason.contains("Caution"), "{}", d.reason);
+    }
+
+    #[test]
+    fn a_curve_without_a_knee_says_so() {
+        let line: Vec<KScore> = (2..7)
+            .map(|k| score(k, 100.0 - k as f64 * 10.0, 0.5, 1.0, 1.0, 50))
+            .collect();
+        let err = decide(&line, &params("{elbow: knee}"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("no knee (Kneedle finds none)"), "{err}");
+        // Falls like −log K: Kneedle's best bend (K = 6, difference 0.21) is too faint.
+        let log: Vec<KScore> = (2..13)
+            .map(|k| {
+                score(
+                    k,
+                    100.0 - 10.0 * (k as f64).ln(),
+                    0.5 - k as f64 / 100.0,
+                    1.0,
+                    1.0,
+                    50,
+                )
+            })
+            .collect();
+        let err = decide(&log, &params("{elbow: knee}"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("no clear knee (Kneedle's best, K = 6, has difference 0.21 < 0.25)"),
+            "{err}"
+        );
+        let d = decide(&log, &params("consensus")).unwrap();
+        assert!(
+            d.reason.contains(
+                "knee → no clear knee (Kneedle's best, K = 6, has difference 0.21 < 0.25)"
+            ),
+            "{}",
+            d.reason
+        );
+    }
+
+    #[test]
+    fn the_segment_share_guard_says_when_it_bit() {
         let s = scores();
         let mut p = params("consensus");
         p.min_segment_share = 0.05;
         let d = decide(&s, &p).unwrap();
         assert_ne!(d.k, 4, "K = 4 has a 2-row segment");
-        assert!(d.reason.contains("at least 5.0 %"), "{}", d.reason);
+        assert!(
+            d.reason.contains(". min_segment_share 5.0 % excluded K = 4 (0.7 %) (smallest segment's share); without it the rule would have chosen K = 4"),
+            "{}",
+            d.reason
+        );
+        let mut p = params("max_silhouette");
+        p.min_segment_share = 0.05;
+        let d = decide(&s, &p).unwrap();
+        assert!(
+            d.reason.contains(
+                "excluded K = 4 (0.7 %) (smallest segment's share); it did not change the choice"
+            ),
+            "{}",
+            d.reason
+        );
+        p.min_segment_share = 0.001;
+        let d = decide(&s, &p).unwrap();
+        assert!(!d.reason.contains("min_segment_share"), "{}", d.reason);
         let mut p = params("{fixed: 4}");
         p.min_segment_share = 0.05;
         assert!(decide(&s, &p).is_err());
     }
 
     #[test]
-    fn no_knee_is_an_error_for_the_knee_rule() {
-        let line: Vec<KScore> = (2..7)
-            .map(|k| score(k, 100.0 - k as f64 * 10.0, 0.5, 1.0, 1.0, 50))
-            .collect();
+    fn the_gap_rule_takes_the_first_k_within_one_se() {
+        let mut s = split_votes();
+        // Gap − s of the next K: 0.55 − 0.1 at K = 3 > Gap(2); K = 3 passes against K = 4.
+        let gaps = [
+            (0.40, 0.05),
+            (0.55, 0.1),
+            (0.50, 0.02),
+            (0.60, 0.02),
+            (0.61, 0.05),
+        ];
+        for (score, (gap, s_k)) in s.iter_mut().zip(gaps) {
+            score.gap = Some(GapScore {
+                gap,
+                sd: s_k,
+                s: s_k,
+            });
+        }
+        let d = decide(&s, &params("gap")).unwrap();
+        assert_eq!(d.k, 3, "{}", d.reason);
         assert!(
-            decide(&line, &params("{elbow: knee}"))
-                .unwrap_err()
-                .to_string()
-                .contains("no knee")
+            d.reason.starts_with("Gap statistic (Tibshirani, Walther & Hastie 2001; B = 10 reference sets uniform over the principal-component box): K = 3 is the smallest K with Gap(3) ≥ Gap(4) − s(4): 0.5500 ≥ 0.5000 − 0.0200 = 0.4800"),
+            "{}",
+            d.reason
+        );
+        // The guard moves the choice to the next K that passes: K = 5 against K = 6.
+        s[1].sizes = vec![100, 100, 1];
+        let mut p = params("gap");
+        p.min_segment_share = 0.05;
+        let d = decide(&s, &p).unwrap();
+        assert_eq!(d.k, 5, "{}", d.reason);
+        assert!(
+            d.reason
+                .contains("without it the rule would have chosen K = 3"),
+            "{}",
+            d.reason
+        );
+        // Gap rising by more than its error everywhere: the largest K, said so.
+        for (i, score) in s.iter_mut().enumerate() {
+            score.gap = Some(GapScore {
+                gap: i as f64,
+                sd: 0.1,
+                s: 0.1,
+            });
+        }
+        let d = decide(&s, &params("gap")).unwrap();
+        assert_eq!(d.k, 6);
+        assert!(
+            d.reason
+                .contains("no K up to 5 has Gap(k) ≥ Gap(k+1) − s(k+1)"),
+            "{}",
+            d.reason
         );
     }
 
@@ -583,5 +946,17 @@ mod tests {
     fn params_are_checked() {
         assert!(params("{fixed: 9}").validate().is_err());
         assert!(yaml("{k: [2, 6], rule: majority}").is_err());
+        assert!(
+            yaml("{k: [2, 6], rule: gap, gap: {b: 1}}")
+                .unwrap()
+                .validate()
+                .is_err()
+        );
+        assert!(yaml("{k: [2, 2], rule: gap}").unwrap().validate().is_err());
+        assert!(yaml("{k: [2, 6], rule: gap, gap: {b: 5, draws: 3}}").is_err());
+        yaml("{k: [2, 6], rule: gap, gap: {b: 5, n_init: 3}}")
+            .unwrap()
+            .validate()
+            .unwrap();
     }
 }

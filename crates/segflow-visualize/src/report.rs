@@ -279,7 +279,7 @@ pub fn render(
     );
     let _ = write!(
         h,
-        "<header><h1>{}</h1><p>{} in {} segments. {}</p><nav><a href=\"#audit\">Data</a><a href=\"#k\">Choosing K</a><a href=\"#segments\">Segments</a><a href=\"#robustness\">Robustness</a><a href=\"#limitations\">Limitations</a></nav></header>",
+        "<header><h1>{}</h1><p>{} in {} segments. {}</p>{}{}<nav><a href=\"#audit\">Data</a><a href=\"#k\">Choosing K</a><a href=\"#segments\">Segments</a><a href=\"#robustness\">Robustness</a><a href=\"#limitations\">Limitations</a></nav></header>",
         escape(&params.title),
         escape(
             &entity.count(
@@ -290,6 +290,20 @@ pub fn render(
         ),
         names.len(),
         escape(&value_of(summary, "algorithm").unwrap_or_default()),
+        // How much structure there is belongs on the first screen: weak structure changes
+        // how every segment below should be read (tiers, not types).
+        value_of(summary, "structure")
+            .map(|s| format!("<p class=\"structure\">{}</p>", escape(&s)))
+            .unwrap_or_default(),
+        src.decision
+            .as_ref()
+            .and_then(|d| d.caution())
+            .map(|c| format!(
+                "<p class=\"caution\">About K = {}: {}.</p>",
+                names.len(),
+                escape(c)
+            ))
+            .unwrap_or_default(),
     );
     h.push('\n');
 
@@ -356,6 +370,8 @@ pub fn render(
                 "calinski_harabasz",
                 "sizes",
                 "knee",
+                "gap",
+                "gap_s",
             ]),
             words,
         ));
