@@ -9,6 +9,7 @@
 mod algorithms;
 mod arrays;
 pub mod drift;
+pub mod explain;
 mod k;
 mod model;
 mod naming;

@@ -181,6 +181,9 @@ fn claim(role: &Role, eligible: &[usize], open: usize, clusters: &Clusters<'_>) 
         );
         best
     };
+    if role.conditions.0.is_empty() && open < k && !role.by.is_empty() {
+        why.push(format!("among the {open} clusters left"));
+    }
     let mut rule = format!("role {}: {}", role.name, why.join(", then "));
     if !role.conditions.0.is_empty() {
         let conditions: Vec<String> = role.conditions.0.iter().map(Threshold::describe).collect();
@@ -189,8 +192,6 @@ fn claim(role: &Role, eligible: &[usize], open: usize, clusters: &Clusters<'_>) 
             eligible.len(),
             conditions.join(" and ")
         ));
-    } else if open < k && !role.by.is_empty() {
-        rule.push_str(&format!(", among the {open} clusters left"));
     }
     (best, rule)
 }
