@@ -472,6 +472,24 @@ pub fn assign(
     Ok(report)
 }
 
+/// `text` with every path under `scratch` replaced by `user`.
+fn without_scratch(text: &str, scratch: &str, user: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(at) = rest.find(scratch) {
+        out.push_str(&rest[..at]);
+        out.push_str(user);
+        let tail = &rest[at..];
+        // The path runs up to the next space or separator of the message.
+        let end = tail
+            .find(|c: char| c.is_whitespace() || c == ':' || c == ',')
+            .unwrap_or(tail.len());
+        rest = &tail[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
 /// The row accounting of a scoring, as the output's metadata records it.
 fn rows_json(r: &Report) -> String {
     serde_json::json!({
@@ -485,31 +503,10 @@ fn rows_json(r: &Report) -> String {
 }
 
 /// The scratch directory's files mean nothing to the user: an error located in one of them
-/// names the user's input instead, and the scratch path is taken out of its message.
+/// names the user's input instead, and the scratch paths are taken out of its message.
 fn in_user_terms(e: Error, scratch: &Path, input: &Path) -> Error {
-    let scratch_text = scratch.display().to_string();
-    let user = input.display().to_string();
-    let clean = |text: String| -> String {
-        match text.find(&scratch_text) {
-            None => text,
-            Some(_) => {
-                // The whole staging path, up to the next whitespace, becomes the input's.
-                let mut out = String::new();
-                let mut rest = text.as_str();
-                while let Some(at) = rest.find(&scratch_text) {
-                    out.push_str(&rest[..at]);
-                    out.push_str(&user);
-                    let tail = &rest[at..];
-                    let end = tail
-                        .find(|c: char| c.is_whitespace() || c == ':' || c == ',')
-                        .unwrap_or(tail.len());
-                    rest = &tail[end..];
-                }
-                out.push_str(rest);
-                out
-            }
-        }
-    };
+    let (scratch_text, user) = (scratch.display().to_string(), input.display().to_string());
+    let clean = |text: String| without_scratch(&text, &scratch_text, &user);
     match e {
         Error::Data {
             mut location,
@@ -978,4 +975,43 @@ fn segment_counts(model: &Model, scored: &Scored) -> Vec<(String, usize)> {
         .zip(counts)
         .filter(|(name, count)| name != NOISE || *count > 0)
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_in_scratch_files_name_the_users_input() {
+        let scratch = Path::new("/out/.scored.parquet.assign-7");
+        let input = Path::new("/data/new calls.csv");
+        let e = in_user_terms(
+            Error::data(
+                Location::file(scratch.join("ingest/events.parquet")).line(3),
+                format!(
+                    "column x of {}: not a number",
+                    scratch.join("ingest/events.parquet").display()
+                ),
+            ),
+            scratch,
+            input,
+        );
+        let text = e.to_string();
+        assert_eq!(
+            text,
+            "bad data in /data/new calls.csv, line 3: column x of /data/new calls.csv: not a number"
+        );
+        let e = in_user_terms(
+            Error::config(scratch.join("features").display().to_string(), "k", "m"),
+            scratch,
+            input,
+        );
+        assert!(!e.to_string().contains(".assign-"), "{e}");
+        // Errors about the user's own file pass unchanged.
+        let own = Error::data(Location::file(input), "bad");
+        assert_eq!(
+            in_user_terms(own, scratch, input).to_string(),
+            "bad data in /data/new calls.csv: bad"
+        );
+    }
 }
