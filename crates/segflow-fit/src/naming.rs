@@ -297,33 +297,25 @@ mod tests {
         }
     }
 
-    #[allow(non_snake_case)]
-    fn Lowest(key: String) -> Criterion {
-        criterion(Direction::Lowest, &key)
+    fn lowest(key: &str) -> Criterion {
+        criterion(Direction::Lowest, key)
     }
 
-    #[allow(non_snake_case)]
-    fn Highest(key: String) -> Criterion {
-        criterion(Direction::Highest, &key)
+    fn highest(key: &str) -> Criterion {
+        criterion(Direction::Highest, key)
     }
 
     fn reference_roles() -> Naming {
         Naming {
             roles: vec![
-                role(
-                    "One-off",
-                    vec![Lowest("n_calls".into()), Lowest("total_dur_sec".into())],
-                ),
+                role("One-off", vec![lowest("n_calls"), lowest("total_dur_sec")]),
                 role(
                     "Core active",
-                    vec![Highest("n_calls".into()), Highest("n_contacts".into())],
+                    vec![highest("n_calls"), highest("n_contacts")],
                 ),
                 role(
                     "Rare deep",
-                    vec![
-                        Highest("median_dur_sec".into()),
-                        Highest("long_call_share".into()),
-                    ],
+                    vec![highest("median_dur_sec"), highest("long_call_share")],
                 ),
                 role("Warm occasional", vec![]),
             ],

@@ -166,8 +166,8 @@ fn named_statistics(
     let k = clustered.k;
     let mut stats: Vec<(String, Stat, Vec<f64>)> = Vec::new();
     for (feature, stat) in wanted {
-        let named = feature == "n_contacts" || SIZE_PLACEHOLDERS.contains(&feature);
-        if named || stats.iter().any(|(f, s, _)| f == feature && *s == stat) {
+        let size = SIZE_PLACEHOLDERS.contains(&feature);
+        if size || stats.iter().any(|(f, s, _)| f == feature && *s == stat) {
             continue;
         }
         let values = training.features.float_column(feature)?;
