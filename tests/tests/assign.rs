@@ -214,6 +214,20 @@ fn errors_name_the_users_file_never_a_staging_path() {
         assert!(!err.contains(".assign-"), "{name}: {err}");
         assert!(!err.contains("events.parquet"), "{name}: {err}");
     }
+    // An --as-of before the new records' last event is the option's fault, said as such.
+    let out = assign(
+        &run,
+        &repo_root().join(CALLS),
+        &output,
+        &["--as-of", "2024-03-02 00:00:00"],
+    );
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(64), "{err}");
+    assert!(
+        err.contains("--as-of: 2024-03-02 00:00:00 is before the latest event"),
+        "{err}"
+    );
+    assert!(err.contains("calls.csv"), "{err}");
 }
 
 /// On a real run: each row's runner-up is another segment, `margin_sq` is the difference of

@@ -518,6 +518,10 @@ fn in_user_terms(e: Error, scratch: &Path, input: &Path) -> Error {
                 message: clean(message),
             }
         }
+        // The run's params are the user's options here: `--as-of` is what set this key.
+        Error::Config { file, key, message } if file.is_empty() && key == "as_of" => {
+            Error::Usage(format!("--as-of: {} (in {user})", clean(message)))
+        }
         Error::Config { file, key, message } => Error::Config {
             file: clean(file),
             key,
