@@ -7,7 +7,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, AsArray, Float64Array, Int32Array, RecordBatch, StringArray};
+use arrow::array::{Array, ArrayRef, AsArray, Float64Array, Int32Array, RecordBatch, StringArray};
+use arrow::datatypes::TimestampMicrosecondType;
 use ndarray::Array2;
 use serde::Serialize;
 
@@ -20,7 +21,7 @@ use segflow_core::lock::Lock;
 use segflow_core::params::ParamTree;
 use segflow_core::stage::{Stage, run_with_params};
 use segflow_core::{Error, Result};
-use segflow_fit::{Action, Campaign, Model, NOISE, Scored};
+use segflow_fit::{Action, Campaign, FeatureWords, Model, NOISE, Scored};
 use segflow_transform::{Projection, Transform, Unseen};
 
 #[derive(Debug, Serialize)]
@@ -40,7 +41,46 @@ pub struct Report {
     pub segments: Vec<(String, usize)>,
     /// Per encoded column: rows whose label training never saw, and what they were scored as.
     pub unseen: Vec<Unseen>,
+    /// The time span of the new records against training's (event logs only).
+    pub window: Option<Window>,
 }
+
+/// What the user asks of `assign` beyond its files.
+#[derive(Debug, Default, Clone)]
+pub struct Options<'a> {
+    /// Reference time for recency features; default: the pipeline's rule on the new records.
+    pub as_of: Option<&'a str>,
+    /// Replaces the run's ingest `max_reject_fraction` for the new records.
+    pub max_reject_fraction: Option<f64>,
+    /// Adds, per row, the runner-up segment and the three features that pull the row most
+    /// towards its own.
+    pub explain: bool,
+}
+
+/// The days the new records span against the days training spanned. Counts and sums grow
+/// with the window, so a much shorter or longer window moves contacts between segments.
+#[derive(Debug, Clone, Serialize)]
+pub struct Window {
+    pub training_days: f64,
+    pub new_days: f64,
+    /// new_days / training_days − 1.
+    pub change: f64,
+    /// |change| above `WINDOW_TOLERANCE`.
+    pub differs: bool,
+    /// Model features that scale with the window (counts, sums, distinct counts, tenure, and
+    /// what is derived from them), in features order.
+    pub window_dependent: Vec<String>,
+}
+
+/// How far the new records' window may stray from training's before `assign` warns.
+pub const WINDOW_TOLERANCE: f64 = 0.2;
+
+/// The output metadata key of the window comparison (JSON).
+const META_WINDOW: &str = "segflow.window";
+/// The output metadata key of the row accounting (JSON).
+const META_ROWS: &str = "segflow.rows";
+/// The output metadata key saying how `--explain` columns were computed.
+const META_EXPLAIN: &str = "segflow.explain";
 
 /// An artifact of a finished run, checked against the hash its lock records.
 pub(crate) struct LockedOutput {
@@ -150,11 +190,20 @@ struct Scoring {
     projection: Option<Projection>,
     model: Model,
     seed: u64,
+    /// Training's event time span in days (event logs only).
+    training_days: Option<f64>,
+    /// The fit's words for its features, for explanations.
+    words: BTreeMap<String, FeatureWords>,
 }
 
 impl Scoring {
-    fn load(run: &mut LockedRun<'_>, as_of: Option<&str>) -> Result<Scoring> {
+    fn load(run: &mut LockedRun<'_>, options: &Options<'_>) -> Result<Scoring> {
         let (events, seed) = run.output("ingest", &["events.parquet", "table.parquet"])?;
+        let training_days = if run.has_output("ingest", "audit_summary.parquet") {
+            span_days(&run.output("ingest", &["audit_summary.parquet"])?.0)?
+        } else {
+            None
+        };
         let (features, _) = run.output("features", &["features.parquet"])?;
         let (transform_path, _) = run.output("preprocess", &["transform.parquet"])?;
         let projection_path = run
@@ -163,8 +212,19 @@ impl Scoring {
             .transpose()?
             .map(|(p, _)| p);
         let model = Model::load(&mut |file| Ok(run.output("fit", &[file])?.0))?;
+        let words = fit_words(&run.output("fit", &["centroids.parquet"])?.0)?;
 
-        let (ingest_params, features_params) = stage_params(&events, &features, as_of)?;
+        let (mut ingest_params, features_params) = stage_params(&events, &features, options.as_of)?;
+        if let Some(max) = options.max_reject_fraction {
+            if !(0.0..=1.0).contains(&max) {
+                return Err(Error::Usage(format!(
+                    "--max-reject-fraction must lie between 0 and 1, not {max}"
+                )));
+            }
+            ingest_params
+                .set("max_reject_fraction", max)
+                .map_err(|_| Error::data(Location::file(&events), "params are not a mapping"))?;
+        }
         let transform = Transform::from_artifact(&read_parquet(&transform_path)?)?;
         let projection = match &projection_path {
             Some(path) => Some(Projection::from_artifact(
@@ -189,8 +249,75 @@ impl Scoring {
             projection,
             model,
             seed,
+            training_days,
+            words,
         })
     }
+}
+
+/// The days between the first and the last event an ingest audit records; `None` for a
+/// table, which has no event times.
+fn span_days(audit_summary: &Path) -> Result<Option<f64>> {
+    let summary = read_parquet(audit_summary)?;
+    let Some(column) = summary.batch.column_by_name("ts_min") else {
+        return Ok(None);
+    };
+    let ts = |c: &ArrayRef| {
+        c.as_primitive_opt::<TimestampMicrosecondType>()
+            .filter(|a| !a.is_empty() && a.is_valid(0))
+            .map(|a| a.value(0))
+    };
+    let max = summary.batch.column_by_name("ts_max");
+    Ok(match (ts(column), max.and_then(ts)) {
+        (Some(lo), Some(hi)) => Some((hi - lo) as f64 / 86_400e6),
+        _ => None,
+    })
+}
+
+/// The fit's words for its features (its `features` params), from the centroids'
+/// provenance.
+fn fit_words(centroids: &Path) -> Result<BTreeMap<String, FeatureWords>> {
+    let params = params_of(&read_parquet(centroids)?)?;
+    let fit: segflow_fit::Params = segflow_core::params::parse_params(&params)
+        .map_err(|e| Error::data(Location::file(centroids), format!("fit params: {e}")))?;
+    Ok(fit.features)
+}
+
+/// The model features whose values grow with the time window the records cover: counts,
+/// sums, distinct counts and tenure, logs of them, and ratios of one of them to a feature
+/// that does not grow (a ratio of two that grow does not).
+fn window_dependent(features_params: &ParamTree, model_inputs: &[String]) -> Vec<String> {
+    use segflow_features::Aggregation as A;
+    let Ok(spec) = segflow_core::params::parse_params::<segflow_features::Params>(features_params)
+    else {
+        return Vec::new();
+    };
+    let mut grows: BTreeMap<&str, bool> = BTreeMap::new();
+    for (_, name, f) in spec.features() {
+        let base = matches!(
+            f.aggregation,
+            A::Count | A::DistinctDays | A::Distinct | A::Sum | A::TenureDays
+        );
+        grows.insert(name, base);
+    }
+    for name in spec.derived_order().unwrap_or_default() {
+        let Some((_, _, f)) = spec.features().find(|(_, n, _)| *n == name) else {
+            continue;
+        };
+        let of = |n: &str| grows.get(n).copied().unwrap_or(false);
+        let derived = match &f.aggregation {
+            A::Log1p(x) => of(x),
+            A::Ratio { num, den, .. } => of(num) != of(den),
+            _ => false,
+        };
+        grows.insert(name, derived);
+    }
+    spec.features()
+        .map(|(_, name, _)| name)
+        .filter(|name| grows.get(name).copied().unwrap_or(false))
+        .filter(|name| model_inputs.iter().any(|m| m == name))
+        .map(str::to_string)
+        .collect()
 }
 
 /// The params the run's ingest and features stages ran with, from their artifacts'
@@ -281,29 +408,40 @@ pub fn assign(
     run_dir: &Path,
     inputs: &[PathBuf],
     output: &Path,
-    as_of: Option<&str>,
+    options: &Options<'_>,
     progress: &dyn Fn(&str),
 ) -> Result<Report> {
     require(run_dir, inputs)?;
     let input = inputs[0].as_path();
     let mut run = LockedRun::open(run_dir)?;
-    let scoring = Scoring::load(&mut run, as_of)?;
+    let scoring = Scoring::load(&mut run, options)?;
     let scratch = Scratch::beside(output)?;
-    let (features, rows) = new_features(inputs, &scoring, &scratch, progress)?;
+    let (features, rows) = new_features(inputs, &scoring, &scratch, progress)
+        .map_err(|e| in_user_terms(e, &scratch.0, input))?;
+    let window = match (scoring.training_days, rows.days) {
+        (Some(training_days), Some(new_days)) if training_days > 0.0 => {
+            let change = new_days / training_days - 1.0;
+            Some(Window {
+                training_days,
+                new_days,
+                change,
+                differs: change.abs() > WINDOW_TOLERANCE,
+                window_dependent: window_dependent(
+                    &scoring.features_params,
+                    &scoring.transform.input_columns(),
+                ),
+            })
+        }
+        _ => None,
+    };
     progress("transform and nearest centroid");
     let contacts = Contacts::of(&features, &scoring, input)?;
     let scored = scoring.model.assign(contacts.x.view());
-    let table = scored_table(&contacts, &scoring.model, &scored)?;
-    write_scored(
-        output,
-        &table,
-        &contacts.id_column,
-        &run.read,
-        inputs,
-        as_of,
-        scoring.seed,
-    )?;
-    Ok(Report {
+    let mut table = scored_table(&contacts, &scoring.model, &scored)?;
+    if options.explain {
+        table = with_explanations(&table, &contacts, &scoring, &scored)?;
+    }
+    let report = Report {
         rows_read: rows.rows_in,
         excluded: rows.excluded,
         rejected: rows.rejected,
@@ -312,7 +450,90 @@ pub fn assign(
         output: output.to_path_buf(),
         segments: segment_counts(&scoring.model, &scored),
         unseen: contacts.unseen,
+        window,
+    };
+    let mut metadata = vec![
+        (META_ID_COLUMN.to_string(), contacts.id_column.clone()),
+        (META_ROWS.to_string(), rows_json(&report)),
+    ];
+    if let Some(w) = &report.window {
+        let json = serde_json::to_string(w).map_err(|e| Error::Internal(e.to_string()))?;
+        metadata.push((META_WINDOW.to_string(), json));
+    }
+    if options.explain {
+        metadata.push((META_EXPLAIN.to_string(), explain_method(&scoring)));
+    }
+    let used = Used {
+        read: &run.read,
+        options,
+        seed: scoring.seed,
+    };
+    write_scored(output, &table, &metadata, inputs, &used)?;
+    Ok(report)
+}
+
+/// `text` with every path under `scratch` replaced by `user`.
+fn without_scratch(text: &str, scratch: &str, user: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(at) = rest.find(scratch) {
+        out.push_str(&rest[..at]);
+        out.push_str(user);
+        let tail = &rest[at..];
+        // The path runs up to the next space or separator of the message.
+        let end = tail
+            .find(|c: char| c.is_whitespace() || c == ':' || c == ',')
+            .unwrap_or(tail.len());
+        rest = &tail[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The row accounting of a scoring, as the output's metadata records it.
+fn rows_json(r: &Report) -> String {
+    serde_json::json!({
+        "rows_read": r.rows_read,
+        "excluded": r.excluded,
+        "rejected": r.rejected,
+        "too_few_events": r.too_few_events,
+        "scored": r.rows,
     })
+    .to_string()
+}
+
+/// The scratch directory's files mean nothing to the user: an error located in one of them
+/// names the user's input instead, and the scratch paths are taken out of its message.
+fn in_user_terms(e: Error, scratch: &Path, input: &Path) -> Error {
+    let (scratch_text, user) = (scratch.display().to_string(), input.display().to_string());
+    let clean = |text: String| without_scratch(&text, &scratch_text, &user);
+    match e {
+        Error::Data {
+            mut location,
+            message,
+        } => {
+            location.file = location.file.map(&clean);
+            Error::Data {
+                location,
+                message: clean(message),
+            }
+        }
+        // The run's params are the user's options here: `--as-of` is what set this key.
+        Error::Config { file, key, message } if file.is_empty() && key == "as_of" => {
+            Error::Usage(format!("--as-of: {} (in {user})", clean(message)))
+        }
+        Error::Config { file, key, message } => Error::Config {
+            file: clean(file),
+            key,
+            message: clean(message),
+        },
+        Error::NoInput { path, reason } if path.starts_with(scratch) => Error::NoInput {
+            path: input.to_path_buf(),
+            reason: clean(reason),
+        },
+        Error::Usage(message) => Error::Usage(clean(message)),
+        other => other,
+    }
 }
 
 fn require(run_dir: &Path, inputs: &[PathBuf]) -> Result<()> {
@@ -342,6 +563,8 @@ struct RowCounts {
     excluded: u64,
     rejected: u64,
     too_few_events: u64,
+    /// Days between the first and last accepted event (event logs only).
+    days: Option<f64>,
 }
 
 impl RowCounts {
@@ -359,6 +582,7 @@ impl RowCounts {
             excluded: count("excluded")?,
             rejected: count("rejected")?,
             too_few_events: 0,
+            days: span_days(audit_summary)?,
         })
     }
 }
@@ -371,7 +595,6 @@ fn new_features(
     scratch: &Scratch,
     progress: &dyn Fn(&str),
 ) -> Result<(Artifact, RowCounts)> {
-    let input = inputs[0].as_path();
     let stage_dir = |stage: &dyn Stage| scratch.0.join(stage.kind());
     progress("ingest");
     let ingest: &dyn Stage = &segflow_ingest::IngestStage;
@@ -394,18 +617,7 @@ fn new_features(
         &stage_dir(features_stage),
         scoring.seed,
         progress,
-    )
-    .map_err(|e| match e {
-        // The intermediate events file means nothing to the user: name the records it holds.
-        Error::Data {
-            mut location,
-            message,
-        } if location.file == Some(events.display().to_string()) => {
-            location.file = Some(input.display().to_string());
-            Error::Data { location, message }
-        }
-        other => other,
-    })?;
+    )?;
     // With `min_events`, features lists the contacts it left out; they are reported, not
     // silently unscored.
     let mut rows = rows;
@@ -540,36 +752,215 @@ fn scored_table(contacts: &Contacts, model: &Model, scored: &Scored) -> Result<R
     batch(columns)
 }
 
+/// What a scoring was made with, for the output's provenance.
+struct Used<'a> {
+    /// The run's artifacts read (as checked against the lock), path → SHA-256.
+    read: &'a BTreeMap<String, String>,
+    options: &'a Options<'a>,
+    seed: u64,
+}
+
 /// Writes the scored contacts with their provenance: the run's artifacts they were scored
-/// with (`read`, as checked against the lock) and the input file.
+/// with, the options, and the input files.
 fn write_scored(
     output: &Path,
     table: &RecordBatch,
-    id_column: &str,
-    read: &BTreeMap<String, String>,
+    metadata: &[(String, String)],
     inputs: &[PathBuf],
-    as_of: Option<&str>,
-    seed: u64,
+    used: &Used<'_>,
 ) -> Result<()> {
-    let params = ParamTree::from_serialize(&serde_json::json!({
-        "model": read,
-        "as_of": as_of,
-    }))?;
+    let mut params = serde_json::json!({
+        "model": used.read,
+        "as_of": used.options.as_of,
+    });
+    // Only options given are recorded, so a plain scoring keeps its params hash.
+    if let Some(max) = used.options.max_reject_fraction {
+        params["max_reject_fraction"] = max.into();
+    }
+    if used.options.explain {
+        params["explain"] = true.into();
+    }
+    let params = ParamTree::from_serialize(&params)?;
     let input_hashes = segflow_core::stage::input_hashes(inputs)?;
     let provenance = Provenance {
         stage: "assign".into(),
         params_hash: params_hash("assign", &params)?,
         params: params_json(&params)?,
         input_hashes,
-        seed,
+        seed: used.seed,
     };
-    write_parquet(
-        output,
-        table,
-        "assignments",
-        &provenance,
-        &[(META_ID_COLUMN.to_string(), id_column.to_string())],
+    write_parquet(output, table, "assignments", &provenance, metadata)
+}
+
+/// How many explaining features each row lists.
+const EXPLAINED: usize = 3;
+
+/// The matrix's features: per matrix column the feature it belongs to, and each feature's
+/// name (a one-hot column and a missing indicator belong to their source column; with a
+/// PCA projection each component is its own feature).
+fn matrix_features(scoring: &Scoring) -> (Vec<usize>, Vec<String>) {
+    let columns = &scoring.model.columns;
+    if scoring.projection.is_some() {
+        return ((0..columns.len()).collect(), columns.clone());
+    }
+    let labels = scoring.transform.labels();
+    let indicated: Vec<&str> = scoring
+        .transform
+        .columns
+        .iter()
+        .filter(|c| c.indicator)
+        .map(|c| c.name.as_str())
+        .collect();
+    let mut names: Vec<String> = Vec::new();
+    let groups = columns
+        .iter()
+        .map(|column| {
+            let source = labels
+                .iter()
+                .find(|(output, _, _)| output == column)
+                .map(|(_, source, _)| source.as_str())
+                .or_else(|| {
+                    column
+                        .strip_suffix("_missing")
+                        .filter(|name| indicated.contains(name))
+                })
+                .unwrap_or(column);
+            match names.iter().position(|n| n == source) {
+                Some(i) => i,
+                None => {
+                    names.push(source.to_string());
+                    names.len() - 1
+                }
+            }
+        })
+        .collect();
+    (groups, names)
+}
+
+/// How the explanation columns were computed, for the output's metadata.
+fn explain_method(scoring: &Scoring) -> String {
+    let space = if scoring.projection.is_some() {
+        "in the PCA components the model clusters (each component is one term, named with \
+         its three largest loadings)"
+    } else {
+        "in the scaled matrix, the columns of a one-hot encoded feature or a missing \
+         indicator summed into their feature"
+    };
+    format!(
+        "contribution_j = (x_j − runner_up_j)² − (x_j − own_j)², {space}; contributions sum \
+         to margin_sq = d²(runner-up) − d²(own); features listed by decreasing contribution"
     )
+}
+
+/// The scored table with, per row: the runner-up segment, the squared-distance margin, and
+/// the three features pulling the row hardest towards its segment, with their contributions
+/// and in the features' own words.
+fn with_explanations(
+    table: &RecordBatch,
+    contacts: &Contacts,
+    scoring: &Scoring,
+    scored: &Scored,
+) -> Result<RecordBatch> {
+    let (groups, names) = matrix_features(scoring);
+    let model = &scoring.model;
+    let explained = segflow_fit::explain::explain(
+        contacts.x.view(),
+        model.centroids.view(),
+        &scored.labels,
+        &groups,
+        names.len(),
+    );
+    let none = FeatureWords::default();
+    let words = |i: usize, row: usize, runner_up: usize| -> String {
+        let name = &names[i];
+        let columns: Vec<usize> = (0..groups.len()).filter(|&j| groups[j] == i).collect();
+        let high = |j: usize| contacts.x[[row, j]] > model.centroids[[runner_up, j]];
+        match (&scoring.projection, &columns[..]) {
+            (Some(p), &[j]) => format!(
+                "{} {name} ({})",
+                if high(j) { "high" } else { "low" },
+                p.top_loadings(j)
+            ),
+            (None, &[j]) => scoring
+                .words
+                .get(name)
+                .unwrap_or(&none)
+                .direction(name, high(j)),
+            _ => scoring
+                .words
+                .get(name)
+                .unwrap_or(&none)
+                .label(name)
+                .to_string(),
+        }
+    };
+    let top: Vec<Option<Vec<usize>>> = explained
+        .iter()
+        .map(|e| {
+            e.as_ref()
+                .map(|e| segflow_fit::explain::strongest(&e.contributions, EXPLAINED))
+        })
+        .collect();
+    let mut fields: Vec<(String, ArrayRef)> = vec![
+        (
+            "runner_up".into(),
+            Arc::new(StringArray::from(
+                explained
+                    .iter()
+                    .map(|e| e.as_ref().map(|e| model.segments[e.runner_up].clone()))
+                    .collect::<Vec<_>>(),
+            )),
+        ),
+        (
+            "margin_sq".into(),
+            Arc::new(Float64Array::from(
+                explained
+                    .iter()
+                    .map(|e| e.as_ref().map(|e| e.margin))
+                    .collect::<Vec<_>>(),
+            )),
+        ),
+    ];
+    for rank in 0..EXPLAINED {
+        let pick = |row: usize| -> Option<(usize, usize, f64)> {
+            let e = explained[row].as_ref()?;
+            let i = *top[row].as_ref()?.get(rank)?;
+            Some((i, e.runner_up, e.contributions[i]))
+        };
+        let rows = 0..explained.len();
+        fields.push((
+            format!("feature_{}", rank + 1),
+            Arc::new(StringArray::from(
+                rows.clone()
+                    .map(|r| pick(r).map(|(i, _, _)| names[i].clone()))
+                    .collect::<Vec<_>>(),
+            )),
+        ));
+        fields.push((
+            format!("contribution_{}", rank + 1),
+            Arc::new(Float64Array::from(
+                rows.clone()
+                    .map(|r| pick(r).map(|(_, _, c)| c))
+                    .collect::<Vec<_>>(),
+            )),
+        ));
+        fields.push((
+            format!("explain_{}", rank + 1),
+            Arc::new(StringArray::from(
+                rows.map(|r| pick(r).map(|(i, up, c)| format!("{} ({c:+.3})", words(i, r, up))))
+                    .collect::<Vec<_>>(),
+            )),
+        ));
+    }
+    let schema = table.schema();
+    let mut columns: Vec<(&str, ArrayRef)> = schema
+        .fields()
+        .iter()
+        .zip(table.columns())
+        .map(|(f, c)| (f.name().as_str(), c.clone()))
+        .collect();
+    columns.extend(fields.iter().map(|(n, c)| (n.as_str(), c.clone())));
+    batch(columns)
 }
 
 /// Contacts per segment, in segment order, with DBSCAN's noise last when there is any.
@@ -588,4 +979,43 @@ fn segment_counts(model: &Model, scored: &Scored) -> Vec<(String, usize)> {
         .zip(counts)
         .filter(|(name, count)| name != NOISE || *count > 0)
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_in_scratch_files_name_the_users_input() {
+        let scratch = Path::new("/out/.scored.parquet.assign-7");
+        let input = Path::new("/data/new calls.csv");
+        let e = in_user_terms(
+            Error::data(
+                Location::file(scratch.join("ingest/events.parquet")).line(3),
+                format!(
+                    "column x of {}: not a number",
+                    scratch.join("ingest/events.parquet").display()
+                ),
+            ),
+            scratch,
+            input,
+        );
+        let text = e.to_string();
+        assert_eq!(
+            text,
+            "bad data in /data/new calls.csv, line 3: column x of /data/new calls.csv: not a number"
+        );
+        let e = in_user_terms(
+            Error::config(scratch.join("features").display().to_string(), "k", "m"),
+            scratch,
+            input,
+        );
+        assert!(!e.to_string().contains(".assign-"), "{e}");
+        // Errors about the user's own file pass unchanged.
+        let own = Error::data(Location::file(input), "bad");
+        assert_eq!(
+            in_user_terms(own, scratch, input).to_string(),
+            "bad data in /data/new calls.csv: bad"
+        );
+    }
 }

@@ -259,7 +259,7 @@ pub(crate) fn assign(
     model: &Path,
     input: &[PathBuf],
     output: &Path,
-    as_of: Option<&str>,
+    options: &crate::assign::Options<'_>,
     json: bool,
 ) -> Result<u8> {
     let show = std::io::stderr().is_terminal() && !json;
@@ -269,8 +269,24 @@ pub(crate) fn assign(
             eprintln!("assign: {msg}");
         }
     };
-    let report = crate::assign::assign(model, input, output, as_of, &progress)?;
+    let report = crate::assign::assign(model, input, output, options, &progress)?;
     let seconds = started.elapsed().as_secs_f64();
+    if let Some(w) = report.window.as_ref().filter(|w| w.differs) {
+        // On stderr, so it shows beside --json too.
+        eprintln!(
+            "assign: warning: the new records span {:.1} days, training spanned {:.1} ({:+.0} %); \
+             counts and sums scale with the window, so segments shift. Window-dependent model \
+             features: {}",
+            w.new_days,
+            w.training_days,
+            w.change * 100.0,
+            if w.window_dependent.is_empty() {
+                "none found".to_string()
+            } else {
+                w.window_dependent.join(", ")
+            }
+        );
+    }
     if json {
         print_json(&serde_json::json!({
             "rows": report.rows,
@@ -281,6 +297,7 @@ pub(crate) fn assign(
             "output": report.output,
             "segments": report.segments,
             "unseen_categories": report.unseen,
+            "window": report.window,
             "seconds": seconds
         }))?;
         return Ok(0);

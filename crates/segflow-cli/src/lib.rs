@@ -128,6 +128,14 @@ enum Command {
         /// pipeline's rule applied to the new records.
         #[arg(long)]
         as_of: Option<String>,
+        /// Fail when more than this share of the new rows is rejected (default: the run's
+        /// ingest `max_reject_fraction`).
+        #[arg(long)]
+        max_reject_fraction: Option<f64>,
+        /// Add per row the runner-up segment, the squared-distance margin to it, and the three
+        /// features that pull the row most towards its own segment, with their contributions.
+        #[arg(long)]
+        explain: bool,
         /// Print a JSON summary on stdout.
         #[arg(long)]
         json: bool,
@@ -336,12 +344,18 @@ fn dispatch(command: Command) -> Result<u8, Box<Failure>> {
             input,
             output,
             as_of,
+            max_reject_fraction,
+            explain,
             json,
         } => Ok(commands::assign(
             &model,
             &input,
             &output,
-            as_of.as_deref(),
+            &assign::Options {
+                as_of: as_of.as_deref(),
+                max_reject_fraction,
+                explain,
+            },
             json,
         )?),
     }

@@ -9,12 +9,14 @@
 mod algorithms;
 mod arrays;
 pub mod drift;
+pub mod explain;
 mod k;
 mod model;
 mod naming;
 mod params;
 mod profile;
 mod segments;
+mod statistic;
 mod tables;
 mod training;
 
@@ -36,7 +38,10 @@ use arrays::{floats, strings};
 use k::Chosen;
 pub use model::{Model, NOISE, Scored};
 pub use naming::Named;
-pub use params::{Action, Algorithm, Campaign, Cards, Criterion, Impact, Naming, Params, Role};
+pub use params::{
+    Action, Algorithm, Campaign, Cards, Criterion, Direction, FeatureWords, Impact, Naming, Op,
+    Params, Role, Stat, Threshold, Thresholds,
+};
 use segments::Segments;
 use training::Training;
 

@@ -1,5 +1,7 @@
 //! The fit stage's params: the clustering, the card layout, the naming roles and the actions.
 
+use std::collections::BTreeMap;
+
 use serde::Deserialize;
 
 use segflow_cluster::{dbscan, gmm, kmeans, ward};
@@ -7,6 +9,8 @@ use segflow_core::nouns::{Noun, Nouns, plural_of};
 use segflow_core::params::Validate;
 use segflow_core::stage::Columns;
 use segflow_core::{Error, Result};
+
+pub use crate::statistic::Stat;
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -36,9 +40,15 @@ pub struct Params {
     /// from the configured rates, written next to the segments.
     pub impact: Option<Impact>,
     /// One line per segment; `{feature}` is the segment's median of that feature,
-    /// `{n_contacts}` and `{share_pct}` its size; `{feature|day}` (or `{feature|person|people}`)
-    /// adds the noun in the form that goes with the number ("1 day", "3 days").
+    /// `{mean:feature}` (`q90:`, `share_nonzero:`) another statistic, `{n_contacts}` and
+    /// `{share_pct}` its size; `{feature|day}` (or `{feature|person|people}`) adds the noun in
+    /// the form that goes with the number ("1 day", "3 days"), `{…|pct}` writes a share as a
+    /// percentage ("42.0 %").
     pub narrative: Option<String>,
+    /// Words for features, by feature name: `{n_days: {label: active days, low: few active
+    /// days, high: many active days}}`.
+    #[serde(default)]
+    pub features: BTreeMap<String, FeatureWords>,
     /// The pipeline's nouns (its top-level `nouns` block), for the words of the tables.
     #[serde(default)]
     pub nouns: Nouns,
@@ -247,23 +257,200 @@ pub struct Role {
     /// left over.
     #[serde(default)]
     pub by: Vec<Criterion>,
+    /// Conditions every cluster the role may claim meets; when no cluster left meets them,
+    /// the role stays unclaimed.
+    #[serde(default, rename = "where")]
+    pub conditions: Thresholds,
     pub action: Action,
 }
 
-/// `{lowest: feature}` or `{highest: feature}`: the segment median of a feature, or
-/// `n_contacts`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Criterion {
-    Lowest(String),
-    Highest(String),
+/// `{lowest: feature}` or `{highest: feature}`, ranking clusters on the segment median of a
+/// feature (or on `n_contacts`), or on another statistic with `stat:` (`mean`, `q90`,
+/// `{quantile: 0.9}`, `share_nonzero`).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(try_from = "CriterionText")]
+pub struct Criterion {
+    pub direction: Direction,
+    pub key: String,
+    pub stat: Stat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    Lowest,
+    Highest,
+}
+
+impl Direction {
+    pub fn word(self) -> &'static str {
+        match self {
+            Direction::Lowest => "lowest",
+            Direction::Highest => "highest",
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CriterionText {
+    lowest: Option<String>,
+    highest: Option<String>,
+    stat: Option<Stat>,
+}
+
+impl TryFrom<CriterionText> for Criterion {
+    type Error = String;
+
+    fn try_from(c: CriterionText) -> std::result::Result<Criterion, String> {
+        let (direction, key) = match (c.lowest, c.highest) {
+            (Some(key), None) => (Direction::Lowest, key),
+            (None, Some(key)) => (Direction::Highest, key),
+            _ => return Err("a criterion names exactly one of `lowest` or `highest`".into()),
+        };
+        if key == "n_contacts" && c.stat.is_some() {
+            return Err("n_contacts is a segment's size: it takes no `stat`".into());
+        }
+        Ok(Criterion {
+            direction,
+            key,
+            stat: c.stat.unwrap_or_default(),
+        })
+    }
 }
 
 impl Criterion {
     pub fn key(&self) -> &str {
+        &self.key
+    }
+}
+
+/// A role's `where`: `{median: {n_purchase_days: {ge: 3}}, share_nonzero: {…}}`, all of which
+/// must hold (statistics in name order, then features in name order).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(try_from = "BTreeMap<String, BTreeMap<String, Bounds>>")]
+pub struct Thresholds(pub Vec<Threshold>);
+
+/// One condition on a segment statistic.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Threshold {
+    pub stat: Stat,
+    pub feature: String,
+    pub op: Op,
+    pub value: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    Ge,
+    Gt,
+    Le,
+    Lt,
+}
+
+impl Op {
+    pub fn holds(self, x: f64, bound: f64) -> bool {
         match self {
-            Criterion::Lowest(k) | Criterion::Highest(k) => k,
+            Op::Ge => x >= bound,
+            Op::Gt => x > bound,
+            Op::Le => x <= bound,
+            Op::Lt => x < bound,
         }
+    }
+
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Op::Ge => "≥",
+            Op::Gt => ">",
+            Op::Le => "≤",
+            Op::Lt => "<",
+        }
+    }
+}
+
+/// The bounds on one feature's statistic: `{ge: 3}`, `{gt: 0, le: 10}`.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Bounds {
+    ge: Option<f64>,
+    gt: Option<f64>,
+    le: Option<f64>,
+    lt: Option<f64>,
+}
+
+impl TryFrom<BTreeMap<String, BTreeMap<String, Bounds>>> for Thresholds {
+    type Error = String;
+
+    fn try_from(
+        map: BTreeMap<String, BTreeMap<String, Bounds>>,
+    ) -> std::result::Result<Thresholds, String> {
+        let mut out = Vec::new();
+        for (stat, features) in map {
+            let stat = Stat::parse(&stat)?;
+            for (feature, b) in features {
+                let ops = [
+                    (Op::Ge, b.ge),
+                    (Op::Gt, b.gt),
+                    (Op::Le, b.le),
+                    (Op::Lt, b.lt),
+                ];
+                let before = out.len();
+                for (op, value) in ops {
+                    let Some(value) = value else { continue };
+                    if !value.is_finite() {
+                        return Err(format!("the bound on {stat} {feature} is not finite"));
+                    }
+                    out.push(Threshold {
+                        stat,
+                        feature: feature.clone(),
+                        op,
+                        value,
+                    });
+                }
+                if out.len() == before {
+                    return Err(format!("{stat} {feature}: give a bound (ge, gt, le or lt)"));
+                }
+            }
+        }
+        Ok(Thresholds(out))
+    }
+}
+
+impl Threshold {
+    /// "median n_purchase_days ≥ 3".
+    pub fn describe(&self) -> String {
+        format!(
+            "{} {} {} {}",
+            self.stat,
+            self.feature,
+            self.op.symbol(),
+            crate::fmt_num(self.value)
+        )
+    }
+}
+
+/// A feature's words for people: what it is (`label`), and what a segment low or high on it
+/// is (`low: few purchase days`), used by fallback names, narratives and explanations.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeatureWords {
+    pub label: Option<String>,
+    pub low: Option<String>,
+    pub high: Option<String>,
+}
+
+impl FeatureWords {
+    /// The feature's label, or its name.
+    pub fn label<'a>(&'a self, name: &'a str) -> &'a str {
+        self.label.as_deref().unwrap_or(name)
+    }
+
+    /// "few purchase days" for a segment below the others, or "low purchase days" without
+    /// declared words.
+    pub fn direction(&self, name: &str, high: bool) -> String {
+        let declared = if high { &self.high } else { &self.low };
+        declared.clone().unwrap_or_else(|| {
+            format!("{} {}", if high { "high" } else { "low" }, self.label(name))
+        })
     }
 }
 
@@ -323,18 +510,56 @@ pub fn placeholders(template: &str) -> Vec<&str> {
     out
 }
 
-/// A narrative placeholder's feature and, after `|`, the noun that follows its number: one
-/// word whose plural is derived, or the singular and plural.
-pub fn placeholder_parts(placeholder: &str) -> (&str, Option<Noun>) {
+/// A narrative placeholder: `[stat:]feature[|pct | |noun[|plural]]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Placeholder<'a> {
+    pub stat: Stat,
+    /// A feature, or `n_contacts` / `share_pct` (the segment's size).
+    pub feature: &'a str,
+    pub format: Format,
+}
+
+/// How a placeholder's number is written.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Format {
+    Number,
+    /// A share in [0, 1] as a percentage: "42.0 %".
+    Percent,
+    /// The number and the noun in the form that goes with it: "1 day", "3 days".
+    Noun(Noun),
+}
+
+/// The placeholders that stand for a segment's size rather than a feature's statistic.
+pub const SIZE_PLACEHOLDERS: [&str; 2] = ["n_contacts", "share_pct"];
+
+/// Reads a narrative placeholder: an optional statistic before `:`, the feature, and after
+/// `|` either `pct` or the noun that follows the number (one word whose plural is derived,
+/// or the singular and plural).
+pub fn parse_placeholder(placeholder: &str) -> std::result::Result<Placeholder<'_>, String> {
     let mut parts = placeholder.splitn(3, '|');
-    let feature = parts.next().unwrap_or_default();
-    let noun = parts.next().map(|singular| {
-        let plural = parts
-            .next()
-            .map_or_else(|| plural_of(singular), str::to_string);
-        Noun::new(singular, &plural)
-    });
-    (feature, noun)
+    let subject = parts.next().unwrap_or_default();
+    let (stat, feature) = match subject.split_once(':') {
+        Some((stat, feature)) => (Stat::parse(stat.trim())?, feature.trim()),
+        None => (Stat::Median, subject.trim()),
+    };
+    if SIZE_PLACEHOLDERS.contains(&feature) && subject.contains(':') {
+        return Err(format!(
+            "`{{{placeholder}}}`: {feature} is the segment's size and takes no statistic"
+        ));
+    }
+    let format = match (parts.next(), parts.next()) {
+        (None, _) => Format::Number,
+        (Some("pct"), None) => Format::Percent,
+        (Some(singular), plural) => Format::Noun(Noun::new(
+            singular,
+            &plural.map_or_else(|| plural_of(singular), str::to_string),
+        )),
+    };
+    Ok(Placeholder {
+        stat,
+        feature,
+        format,
+    })
 }
 
 impl Validate for Params {
@@ -354,6 +579,11 @@ impl Validate for Params {
             return Err(Error::config("", "tol", "must be a finite number ≥ 0"));
         }
         self.check_campaigns()?;
+        if let Some(template) = &self.narrative {
+            for placeholder in placeholders(template) {
+                parse_placeholder(placeholder).map_err(|e| Error::config("", "narrative", e))?;
+            }
+        }
         self.check_role_names()
     }
 }
@@ -377,12 +607,8 @@ impl Params {
         }
         for (i, role) in self.naming.roles.iter().enumerate() {
             for (j, criterion) in role.by.iter().enumerate() {
-                let direction = match criterion {
-                    Criterion::Lowest(_) => "lowest",
-                    Criterion::Highest(_) => "highest",
-                };
                 upstream.check(
-                    &format!("naming.roles[{i}].by[{j}].{direction}"),
+                    &format!("naming.roles[{i}].by[{j}].{}", criterion.direction.word()),
                     criterion.key(),
                     &["n_contacts"],
                 )?;
@@ -390,9 +616,23 @@ impl Params {
         }
         if let Some(template) = &self.narrative {
             for placeholder in placeholders(template) {
-                let (name, _) = placeholder_parts(placeholder);
-                upstream.check("narrative", name, &["n_contacts", "share_pct"])?;
+                let name = parse_placeholder(placeholder)
+                    .map_err(|e| Error::config("", "narrative", e))?
+                    .feature;
+                upstream.check("narrative", name, &SIZE_PLACEHOLDERS)?;
             }
+        }
+        for (i, role) in self.naming.roles.iter().enumerate() {
+            for t in &role.conditions.0 {
+                upstream.check(
+                    &format!("naming.roles[{i}].where.{}.{}", t.stat, t.feature),
+                    &t.feature,
+                    &[],
+                )?;
+            }
+        }
+        for name in self.features.keys() {
+            upstream.check(&format!("features.{name}"), name, &[])?;
         }
         Ok(())
     }
@@ -526,10 +766,87 @@ mod tests {
 
     #[test]
     fn a_placeholder_may_name_its_noun() {
-        assert_eq!(placeholder_parts("recency_days"), ("recency_days", None));
-        let (f, noun) = placeholder_parts("n_days|day");
-        assert_eq!((f, noun.unwrap().count(1)), ("n_days", "1 day".to_string()));
-        let (_, noun) = placeholder_parts("n|person|people");
-        assert_eq!(noun.unwrap().form(2), "people");
+        let p = parse_placeholder("recency_days").unwrap();
+        assert_eq!(
+            (p.stat, p.feature, p.format),
+            (Stat::Median, "recency_days", Format::Number)
+        );
+        let p = parse_placeholder("n_days|day").unwrap();
+        let Format::Noun(noun) = p.format else {
+            panic!("a noun")
+        };
+        assert_eq!((p.feature, noun.count(1)), ("n_days", "1 day".to_string()));
+        let Format::Noun(noun) = parse_placeholder("n|person|people").unwrap().format else {
+            panic!("a noun")
+        };
+        assert_eq!(noun.form(2), "people");
+    }
+
+    #[test]
+    fn a_placeholder_may_name_its_statistic_and_a_percentage() {
+        let p = parse_placeholder("share_nonzero:n_returns|pct").unwrap();
+        assert_eq!(
+            (p.stat, p.feature, p.format),
+            (Stat::ShareNonzero, "n_returns", Format::Percent)
+        );
+        assert_eq!(
+            parse_placeholder("q90:gap").unwrap().stat,
+            Stat::Quantile(0.9)
+        );
+        assert!(parse_placeholder("mean:n_contacts").is_err());
+        assert!(
+            parse_placeholder("mode:x")
+                .unwrap_err()
+                .contains("unknown statistic")
+        );
+    }
+
+    fn roles(yaml: &str) -> std::result::Result<Vec<Role>, String> {
+        let tree = segflow_core::yaml::parse_document("t.yaml", yaml).map_err(|e| e.to_string())?;
+        segflow_core::params::parse_params::<Naming>(&tree)
+            .map(|n| n.roles)
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn roles_rank_on_any_statistic_under_thresholds() {
+        let r = roles(
+            "roles:\n  - name: Loyal\n    by: [{highest: n_days, stat: q90}, {lowest: n_contacts}]\n    \
+             where: {median: {n_days: {ge: 3, lt: 20}}, share_nonzero: {returns: {le: 0.5}}}\n    \
+             action: {decision_use: a, operational_rule: b, typical_pattern: c}\n",
+        )
+        .unwrap();
+        let by = &r[0].by;
+        assert_eq!(
+            (by[0].direction, by[0].key(), by[0].stat),
+            (Direction::Highest, "n_days", Stat::Quantile(0.9))
+        );
+        assert_eq!(by[1].stat, Stat::Median);
+        let described: Vec<String> = r[0].conditions.0.iter().map(Threshold::describe).collect();
+        assert_eq!(
+            described,
+            [
+                "median n_days ≥ 3",
+                "median n_days < 20",
+                "share_nonzero returns ≤ 0.500"
+            ]
+        );
+    }
+
+    #[test]
+    fn malformed_criteria_and_thresholds_are_config_errors() {
+        let action = "action: {decision_use: a, operational_rule: b, typical_pattern: c}";
+        for (bad, says) in [
+            ("by: [{highest: a, lowest: b}]", "exactly one of"),
+            ("by: [{highest: n_contacts, stat: mean}]", "takes no `stat`"),
+            ("by: [{highest: a, stat: mode}]", "unknown statistic"),
+            ("where: {median: {a: {}}}", "give a bound"),
+            ("where: {q120: {a: {ge: 1}}}", "lies in [0, 1]"),
+            ("where: {median: {a: {gte: 1}}}", "gte"),
+        ] {
+            let err =
+                roles(&format!("roles:\n  - name: R\n    {bad}\n    {action}\n")).unwrap_err();
+            assert!(err.contains(says), "{bad}: {err}");
+        }
     }
 }

@@ -9,7 +9,7 @@ use segflow_core::Result;
 
 use crate::algorithms::Clustered;
 use crate::naming::{self, Named};
-use crate::params::Params;
+use crate::params::{Params, SIZE_PLACEHOLDERS, Stat, parse_placeholder, placeholders};
 use crate::profile::{FeatureProfile, distinguishing};
 use crate::training::Training;
 
@@ -25,6 +25,10 @@ pub struct Segments {
     pub distinct: Vec<Vec<(String, f64)>>,
     pub named: Vec<Named>,
     pub names: Vec<String>,
+    /// Why each role left unclaimed (thresholds no cluster met) claimed nothing.
+    pub unclaimed: Vec<String>,
+    /// The statistics the roles and the narrative name: (feature, statistic, per segment).
+    stats: Vec<(String, Stat, Vec<f64>)>,
 }
 
 /// How well the rows sit in their segments; noise is left out.
@@ -45,7 +49,8 @@ impl Segments {
         let scores = scores(training, clustered)?;
         let profiles = profiles(training, clustered)?;
         let distinct = distinguishing(&profiles, clustered.k);
-        let named = name(params, &sizes, &profiles, &distinct);
+        let stats = named_statistics(params, training, clustered)?;
+        let naming::Names { named, unclaimed } = name(params, &sizes, &stats, &distinct);
         let names = named.iter().map(|s| s.name.clone()).collect();
         Ok(Segments {
             sizes,
@@ -55,7 +60,14 @@ impl Segments {
             distinct,
             named,
             names,
+            unclaimed,
+            stats,
         })
+    }
+
+    /// A statistic of a feature for segment `c`, as the roles and the narrative name it.
+    pub fn stat(&self, c: usize, feature: &str, stat: Stat) -> f64 {
+        lookup(&self.stats, c, feature, stat)
     }
 
     pub fn k(&self) -> usize {
@@ -126,28 +138,72 @@ fn profiles(training: &Training, clustered: &Clustered) -> Result<Vec<FeaturePro
         .collect()
 }
 
+/// Every (feature, statistic) pair the naming roles and the narrative name, per segment.
+fn named_statistics(
+    params: &Params,
+    training: &Training,
+    clustered: &Clustered,
+) -> Result<Vec<(String, Stat, Vec<f64>)>> {
+    let mut wanted: Vec<(&str, Stat)> = Vec::new();
+    for role in &params.naming.roles {
+        wanted.extend(role.by.iter().map(|c| (c.key(), c.stat)));
+        wanted.extend(
+            role.conditions
+                .0
+                .iter()
+                .map(|t| (t.feature.as_str(), t.stat)),
+        );
+    }
+    if let Some(template) = &params.narrative {
+        // Validated with the params: every placeholder parses.
+        wanted.extend(
+            placeholders(template)
+                .into_iter()
+                .filter_map(|p| parse_placeholder(p).ok())
+                .map(|p| (p.feature, p.stat)),
+        );
+    }
+    let k = clustered.k;
+    let mut stats: Vec<(String, Stat, Vec<f64>)> = Vec::new();
+    for (feature, stat) in wanted {
+        let size = SIZE_PLACEHOLDERS.contains(&feature);
+        if size || stats.iter().any(|(f, s, _)| f == feature && *s == stat) {
+            continue;
+        }
+        let values = training.features.float_column(feature)?;
+        let mut by_cluster = vec![Vec::new(); k];
+        for (v, l) in values.iter().zip(&clustered.labels) {
+            if let Some(l) = l {
+                by_cluster[*l].push(*v);
+            }
+        }
+        let per_segment = by_cluster.iter().map(|v| stat.of(v)).collect();
+        stats.push((feature.to_string(), stat, per_segment));
+    }
+    Ok(stats)
+}
+
+fn lookup(stats: &[(String, Stat, Vec<f64>)], c: usize, feature: &str, stat: Stat) -> f64 {
+    stats
+        .iter()
+        .find(|(f, s, _)| f == feature && *s == stat)
+        .map_or(f64::NAN, |(_, _, v)| v[c])
+}
+
 fn name(
     params: &Params,
     sizes: &[usize],
-    profiles: &[FeatureProfile],
+    stats: &[(String, Stat, Vec<f64>)],
     distinct: &[Vec<(String, f64)>],
-) -> Vec<Named> {
-    let stat = |c: usize, key: &str| -> f64 {
-        if key == "n_contacts" {
-            sizes[c] as f64
-        } else {
-            profiles
-                .iter()
-                .find(|p| p.name == key)
-                .map_or(f64::NAN, |p| p.clusters[c].median)
-        }
-    };
+) -> naming::Names {
+    let stat = |c: usize, key: &str, stat: Stat| lookup(stats, c, key, stat);
     naming::name_segments(
         &params.naming,
         &naming::Clusters {
             sizes,
             stat: &stat,
             distinguishing: distinct,
+            words: &params.features,
             entity: &params.nouns.entity,
         },
     )

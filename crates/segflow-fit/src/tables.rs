@@ -10,7 +10,9 @@ use segflow_core::artifact::batch;
 use segflow_core::{Error, Result};
 
 use crate::arrays::{floats, strings, u32s, u64s};
-use crate::params::{Algorithm, Campaign, Impact, placeholder_parts, placeholders};
+use crate::params::{
+    Algorithm, Campaign, FeatureWords, Format, Impact, parse_placeholder, placeholders,
+};
 use crate::profile::{self, FeatureProfile};
 use crate::{Fitted, Table, fmt_num};
 
@@ -215,33 +217,40 @@ fn narrative(fit: &Fitted<'_>, c: usize) -> String {
         Some(template) => {
             let mut text = template.clone();
             for placeholder in placeholders(template) {
-                let (name, noun) = placeholder_parts(placeholder);
-                let (value, number) = match name {
+                let Ok(p) = parse_placeholder(placeholder) else {
+                    continue; // validated with the params
+                };
+                let (value, number) = match p.feature {
                     "n_contacts" => (size.to_string(), size as f64),
                     "share_pct" => {
                         let pct = size as f64 / fit.training.rows() as f64 * 100.0;
                         (format!("{pct:.1}"), pct)
                     }
                     other => {
-                        let m = s.median(c, other);
+                        let m = s.stat(c, other, p.stat);
                         (fmt_num(m), m)
                     }
                 };
-                let value = match noun {
+                let value = match p.format {
+                    Format::Number => value,
+                    Format::Percent => format!("{:.1} %", number * 100.0),
                     // Exactly one takes the singular: "1 day", "0 days", "1.5 days".
-                    Some(noun) if number == 1.0 => format!("{value} {}", noun.singular),
-                    Some(noun) => format!("{value} {}", noun.plural),
-                    None => value,
+                    Format::Noun(noun) if number == 1.0 => format!("{value} {}", noun.singular),
+                    Format::Noun(noun) => format!("{value} {}", noun.plural),
                 };
                 text = text.replacen(&format!("{{{placeholder}}}"), &value, 1);
             }
             text
         }
         None => {
+            let none = FeatureWords::default();
             let parts: Vec<String> = s.distinct[c]
                 .iter()
                 .take(fit.params.top_features)
-                .map(|(f, _)| format!("{f} {}", fmt_num(s.median(c, f))))
+                .map(|(f, _)| {
+                    let label = fit.params.features.get(f).unwrap_or(&none).label(f);
+                    format!("{label} {}", fmt_num(s.median(c, f)))
+                })
                 .collect();
             format!(
                 "{}; typical (median) {}.",
@@ -278,6 +287,9 @@ fn summary_batch(fit: &Fitted<'_>) -> Result<RecordBatch> {
             share(c)
         )
     };
+    for reason in &s.unclaimed {
+        rows.push(("unclaimed_role", reason.clone(), None));
+    }
     rows.push(("largest_segment", segment(0), Some(share(0))));
     rows.push(("smallest_segment", segment(k - 1), Some(share(k - 1))));
     if let Some((n_iter, converged)) = fit.clustered.iterations {

@@ -11,7 +11,7 @@ use segflow_core::matrix::{Matrix, read_matrix};
 use segflow_core::{Error, Result};
 
 use crate::Inputs;
-use crate::params::{Params, placeholder_parts, placeholders};
+use crate::params::{Params, SIZE_PLACEHOLDERS, parse_placeholder, placeholders};
 
 /// A numeric column of the features artifact, in block order.
 pub struct NumericFeature {
@@ -153,11 +153,19 @@ fn check_keys(params: &Params, known: &[&str]) -> Result<()> {
                 check(format!("naming.roles[{i}].by"), c.key())?;
             }
         }
+        for t in &role.conditions.0 {
+            check(format!("naming.roles[{i}].where.{}", t.stat), &t.feature)?;
+        }
+    }
+    for name in params.features.keys() {
+        check(format!("features.{name}"), name)?;
     }
     if let Some(template) = &params.narrative {
         for placeholder in placeholders(template) {
-            let (name, _) = placeholder_parts(placeholder);
-            if !matches!(name, "n_contacts" | "share_pct") {
+            let name = parse_placeholder(placeholder)
+                .map_err(|e| Error::config("", "narrative", e))?
+                .feature;
+            if !SIZE_PLACEHOLDERS.contains(&name) {
                 check("narrative".into(), name)?;
             }
         }
