@@ -17,6 +17,7 @@ pub mod metrics;
 pub mod minibatch;
 
 pub mod pca;
+pub mod random_state;
 pub mod rng;
 pub mod ward;
 
@@ -27,6 +28,7 @@ pub use gmm::{Covariance, Gmm, GmmParams};
 pub use kmeans::{KMeans, KMeansParams, Nearest, distances, nearest};
 pub use knee::kneedle;
 pub use minibatch::MiniBatchKMeansParams;
+pub use random_state::RandomState;
 pub use ward::ward;
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
