@@ -12,7 +12,7 @@ use crate::{ClusterError, KMeansParams, RandomState, Result, check_finite};
 /// The version of this algorithm's results, part of the algorithm version of every stage that
 /// runs it (`segflow_core::stage::compose_version`): bump it with any change to its labels, probabilities or parameters (a change to its k-means initialisation bumps `kmeans::VERSION`), and
 /// say what changed in CHANGELOG.md.
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Covariance {
