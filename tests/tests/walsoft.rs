@@ -605,10 +605,58 @@ fn keyed_ids_need_the_key_and_differ_from_the_public_hash() {
     );
 }
 
+/// A Float64 column of a run's artifact.
+fn floats(path: &Path, column: &str) -> Vec<f64> {
+    let a = read_parquet(path).unwrap();
+    let c = a.batch.column_by_name(column).unwrap();
+    c.as_primitive::<Float64Type>().values().to_vec()
+}
+
+/// The pipeline's k-means results equal scikit-learn's on the pandas matrix
+/// (tests/oracle/cluster/kmeans_random_state.json): the inertia at every K within 1e-9
+/// relative, and the 50 seed ARIs and the four drop-block ARIs within 1e-9.
+fn kmeans_results_are_scikit_learns(run: &Path) {
+    let text =
+        std::fs::read_to_string(repo_root().join("tests/oracle/cluster/kmeans_random_state.json"))
+            .unwrap();
+    let doc: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let sk = &doc["walsoft"];
+    let want = |rows: &serde_json::Value, key: &str| -> Vec<f64> {
+        rows.as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r[key].as_f64().unwrap())
+            .collect()
+    };
+    let inertia = floats(&run.join("select_k/k_scores.parquet"), "inertia");
+    for (k, (got, want)) in (2..).zip(inertia.iter().zip(want(&sk["k_sweep"], "inertia"))) {
+        assert!(
+            (got - want).abs() <= 1e-9 * want,
+            "K = {k}: inertia {got} vs scikit-learn's {want}"
+        );
+    }
+    let seeds = floats(&run.join("robustness/seed_stability.parquet"), "ari");
+    let blocks = floats(&run.join("robustness/block_sensitivity.parquet"), "ari");
+    // The first block row is the fit against itself; the drops follow in block order.
+    for (what, got, want) in [
+        ("seed", &seeds[..], want(&sk["seeds"], "ari")),
+        ("block", &blocks[1..], want(&sk["blocks"], "ari")),
+    ] {
+        assert_eq!(got.len(), want.len());
+        for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+            assert!(
+                (g - w).abs() <= 1e-9,
+                "{what} {i}: ARI {g} vs scikit-learn's {w}"
+            );
+        }
+    }
+}
+
 #[test]
-fn select_k_settles_on_four_segments_by_the_knee_and_says_why() {
+fn k_means_equals_scikit_learn_and_select_k_settles_on_four_by_the_knee() {
     let scratch = Scratch::new("walsoft-k");
     let run = run_walsoft(&scratch);
+    kmeans_results_are_scikit_learns(&run);
     let decision = render_full(&run.join("select_k/decision.parquet"));
     let row = decision.lines().last().unwrap();
     assert!(
