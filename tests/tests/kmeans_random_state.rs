@@ -1,7 +1,8 @@
 //! `seed: S` means scikit-learn's `random_state=S`: segflow's k-means against scikit-learn's
 //! labels and inertia, seed by seed (tests/oracle/cluster/kmeans_random_state.py →
 //! kmeans_random_state.json), on the clustering fixtures and on the Walsoft matrix: the K
-//! sweep, the seed-stability refits and the drop-one-block refits. Inertia agrees within 1e-9
+//! sweep, the seed-stability refits and the drop-one-block refits; and fits that share one
+//! `RandomState`, as a Gaussian mixture's initialisations do. Inertia agrees within 1e-9
 //! relative and the partitions are the same (ARI = 1); the ARIs robustness reports equal
 //! scikit-learn's within 1e-9.
 
@@ -198,5 +199,23 @@ fn walsoft_seed_stability_and_block_refits_equal_scikit_learn() {
             (ari - want).abs() <= 1e-9,
             "without {block}: ARI {ari} vs {want}"
         );
+    }
+}
+
+/// A Gaussian mixture initialises its runs with `KMeans(n_init=1, random_state=rs)` on its
+/// one `RandomState`: each fit continues the stream where the previous one left it.
+#[test]
+fn fits_sharing_one_random_state_continue_its_stream() {
+    let doc = oracle();
+    let case = &doc["one_state_five_fits"];
+    let x = fixture_matrix(case["name"].as_str().unwrap());
+    let seed = case["seed"].as_u64().unwrap();
+    let mut state = segflow_cluster::RandomState::from_seed(seed).unwrap();
+    for (i, theirs) in case["fits"].as_array().unwrap().iter().enumerate() {
+        let ours = KMeansParams::new(case["k"].as_u64().unwrap() as usize)
+            .n_init(1)
+            .fit_with_state(x.view(), &mut state)
+            .unwrap();
+        same_as_scikit_learn(&format!("shared state, fit {i}"), seed, &ours, theirs);
     }
 }

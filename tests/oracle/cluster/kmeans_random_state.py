@@ -7,6 +7,8 @@ Writes kmeans_random_state.json beside this file with scikit-learn's labels and 
   random_state=42, n_init=50 (select_k and fit);
 - the seed-stability refits at the pipeline's K = 4: random_state 0..49, n_init=50, with the
   ARI of each against the random_state=42 fit (robustness);
+- one RandomState(7) passed to five KMeans(n_init=1) fits in turn on the overlapping
+  fixture, as GaussianMixture(random_state=7, n_init=5) initialises its five runs;
 - the four drop-one-block refits: the preprocessing rebuilt without each model block (every
   step of it works column by column, so that is the matrix without the block's columns),
   K = 4, random_state=42, n_init=50, with the ARI against the full matrix's fit.
@@ -64,6 +66,11 @@ for case in fixtures["kmeans"]:
     cases.append({"name": case["name"], "k": case["k"], "n_init": case["n_init"],
                   "by_seed": [run(fit(X, case["k"], case["n_init"], s)) for s in range(20)]})
 
+overlapping = next(c for c in fixtures["kmeans"] if c["name"] == "overlapping_n500_d6_k4")
+shared = np.random.RandomState(7)
+chained = [run(KMeans(n_clusters=4, n_init=1, random_state=shared).fit(np.asarray(overlapping["X"])))
+           for _ in range(5)]
+
 matrix = pd.read_csv(HERE.parent / "walsoft_matrix.csv", index_col="contact_id")
 X = matrix.to_numpy(dtype=np.float64)
 # The exact doubles the file holds, as Rust's parser reads them (pandas' default parser is
@@ -87,6 +94,7 @@ for block, cols in BLOCKS.items():
 doc = {
     "versions": {"numpy": np.__version__, "sklearn": sklearn.__version__},
     "fixtures": cases,
+    "one_state_five_fits": {"name": overlapping["name"], "k": 4, "seed": 7, "fits": chained},
     "walsoft": {"k_sweep": sweep, "k": WALSOFT_K, "seeds": seeds, "blocks": blocks},
 }
 OUT.write_text(json.dumps(doc, separators=(",", ":")) + "\n")
