@@ -231,7 +231,8 @@ fn same_partition(a: &Array1<usize>, b: &Array1<usize>, k: usize) -> bool {
 /// A fitted k-means model.
 #[derive(Debug, Clone, PartialEq)]
 pub struct KMeans {
-    /// k × d; each row is the exact mean of its cluster's members.
+    /// k × d; each row is the mean of its cluster's members (computed on the centred data and
+    /// shifted back, as scikit-learn, so equal to the plain mean up to rounding).
     pub centroids: Array2<f64>,
     /// Cluster of each training row.
     pub labels: Array1<usize>,
