@@ -57,11 +57,11 @@ openblas_kernels := if `grep -qsw avx512f /proc/cpuinfo && echo avx512 || true` 
 # Regenerate every oracle fixture: the pandas Walsoft features, matrix, transform and fit
 # (each script reads the previous one's output), the expected values of the SQL expressions,
 # the scikit-learn clustering fixtures (k-means, indices and PCA; DBSCAN and Ward; Gaussian
-# mixtures; the gap statistic, whose numpy half reads the draws segflow writes), the
-# timestamp and time-zone fixtures, the event-log features (the retail log,
-# a relative-second call log, calls + SMS as two sources, an events table with columns of
-# every type and nulls), and the Parquet inputs with their CSV twins. `git diff --stat`
-# should then show no change.
+# mixtures; numpy's RandomState draws; scikit-learn's KMeans seed by seed; the gap statistic,
+# whose numpy half reads the draws segflow writes), the timestamp and time-zone fixtures, the
+# event-log features (the retail log, a relative-second call log, calls + SMS as two sources,
+# an events table with columns of every type and nulls), and the Parquet inputs with their
+# CSV twins. `git diff --stat` should then show no change.
 oracle:
     python3 -m pip install --quiet -r tests/oracle/requirements.txt -r tests/oracle/cluster/requirements.txt
     OPENBLAS_CORETYPE={{openblas_kernels}} python3 tests/oracle/walsoft_features.py
@@ -79,6 +79,8 @@ oracle:
     OPENBLAS_CORETYPE={{openblas_kernels}} python3 tests/oracle/cluster/make_fixtures.py
     OPENBLAS_CORETYPE={{openblas_kernels}} python3 tests/oracle/cluster/dbscan_ward.py
     OPENBLAS_CORETYPE={{openblas_kernels}} python3 tests/oracle/cluster/gmm.py
+    python3 tests/oracle/cluster/random_state.py
+    OPENBLAS_CORETYPE={{openblas_kernels}} python3 tests/oracle/cluster/kmeans_random_state.py
     python3 tests/oracle/gap/gap.py matrix
     SEGFLOW_WRITE_GAP_DRAWS=1 cargo test -p segflow-tests --test gap_oracle
     python3 tests/oracle/gap/gap.py expected

@@ -43,8 +43,8 @@ X = matrix.to_numpy(dtype=np.float64)
 km = KMeans(n_clusters=4, n_init=50, random_state=42, max_iter=300, tol=1e-4).fit(X)
 centers = km.cluster_centers_
 sizes = np.bincount(km.labels_, minlength=4)
-# sklearn's cluster numbering depends on the seed; segflow's on its own RNG. Sorting by size,
-# then by centroid, gives both sides the same ids whenever they find the same partition.
+# sklearn numbers clusters in the order k-means++ chose their seeds; segflow's fit renumbers
+# them. Sorting by size, then by centroid, gives both sides the same ids for the same partition.
 order = sorted(range(4), key=lambda c: (-sizes[c], tuple(centers[c])))
 canonical = np.empty(4, dtype=int)
 canonical[order] = np.arange(4)

@@ -65,6 +65,36 @@ fn unknown_stage_param_names_the_key() {
 }
 
 #[test]
+fn a_seed_outside_numpys_range_is_refused_before_anything_runs() {
+    // k-means reads the seed as scikit-learn's random_state, numpy's 32-bit RandomState seed.
+    run_fails(
+        "seed-range",
+        |d| d["seed"] = yaml("4294967296"),
+        78,
+        &["seed", "4294967295"],
+    );
+    run_fails(
+        "robustness-seed-range",
+        |d| d["stages"]["robustness"]["seeds"] = yaml("[1, 4294967296]"),
+        78,
+        &["seeds", "4294967295"],
+    );
+    let out = segflow(&[
+        "select-k",
+        "--input",
+        "m.parquet",
+        "--output-dir",
+        "out",
+        "--params",
+        "p.yaml",
+        "--seed",
+        "4294967296",
+    ]);
+    assert_eq!(out.status.code(), Some(64), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--seed"), "{}", stderr(&out));
+}
+
+#[test]
 fn unknown_stage_kind_is_a_config_error() {
     run_fails(
         "stage-kind",

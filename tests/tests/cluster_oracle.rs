@@ -139,9 +139,9 @@ fn kmeans_matches_or_beats_scikit_learn() {
             );
             close(model.inertia, want, 1e-9, &format!("{name} inertia"));
         }
-        // Where local optima compete, which restart wins depends on the random stream, so the
-        // same n_init is compared over the same 20 seeds: best no worse than scikit-learn's
-        // best × (1 + 1e-9), mean within 0.1 % of scikit-learn's mean.
+        // Over the same 20 seeds: best no worse than scikit-learn's best × (1 + 1e-9), mean
+        // within 0.1 % of scikit-learn's mean (kmeans_random_state.rs checks each seed's
+        // result equals scikit-learn's; this holds for any stream).
         let sk_by_seed = floats(&case["inertia_by_seed"]);
         let ours: Vec<f64> = (0..sk_by_seed.len() as u64)
             .map(|seed| {
@@ -434,4 +434,60 @@ fn gaussian_mixtures_match_scikit_learn() {
         );
         close(g.bic(x.view()), case["bic"].as_f64().unwrap(), 1e-3, &name);
     }
+}
+
+#[test]
+fn random_state_draws_what_numpy_draws() {
+    use segflow_cluster::RandomState;
+    use segflow_cluster::random_state::choice_cdf;
+    let text = std::fs::read_to_string(repo_root().join("tests/oracle/cluster/random_state.json"))
+        .unwrap();
+    let doc: Value = serde_json::from_str(&text).unwrap();
+    for case in doc["cases"].as_array().unwrap() {
+        let seed = case["seed"].as_u64().unwrap();
+        let fresh = || RandomState::from_seed(seed).unwrap();
+        let raw: Vec<u32> = serde_json::from_value(case["next_u32"].clone()).unwrap();
+        let mut r = fresh();
+        assert!(
+            raw.iter().all(|&w| r.next_u32() == w),
+            "seed {seed}: raw outputs"
+        );
+        let from_bits = |v: &Value| -> Vec<f64> {
+            let bits: Vec<u64> = serde_json::from_value(v.clone()).unwrap();
+            bits.into_iter().map(f64::from_bits).collect()
+        };
+        let mut r = fresh();
+        for (i, want) in from_bits(&case["random_sample_bits"])
+            .into_iter()
+            .enumerate()
+        {
+            assert_eq!(r.random_sample(), want, "seed {seed}: random_sample {i}");
+        }
+        let mut r = fresh();
+        for (i, want) in from_bits(&case["uniform_-2.5_3_bits"])
+            .into_iter()
+            .enumerate()
+        {
+            assert_eq!(r.uniform(-2.5, 3.0), want, "seed {seed}: uniform {i}");
+        }
+        for (range, want) in case["randint"].as_object().unwrap() {
+            let (low, high) = range.split_once(',').unwrap();
+            let (low, high): (i64, i64) = (low.parse().unwrap(), high.parse().unwrap());
+            let want: Vec<i64> = serde_json::from_value(want.clone()).unwrap();
+            let mut r = fresh();
+            let got: Vec<i64> = want.iter().map(|_| r.randint(low, high)).collect();
+            assert_eq!(got, want, "seed {seed}: randint({low}, {high})");
+        }
+        let even = choice_cdf(&vec![1.0 / 2091.0; 2091]);
+        let want = labels(&case["choice_even_2091"]);
+        let mut r = fresh();
+        let got: Vec<usize> = want.iter().map(|_| r.choice(&even)).collect();
+        assert_eq!(got, want, "seed {seed}: choice(2091, p=uniform)");
+        let uneven = choice_cdf(&from_bits(&case["choice_uneven_p_bits"]));
+        let want = labels(&case["choice_uneven"]);
+        let mut r = fresh();
+        let got: Vec<usize> = want.iter().map(|_| r.choice(&uneven)).collect();
+        assert_eq!(got, want, "seed {seed}: choice(17, p=uneven)");
+    }
+    assert!(RandomState::from_seed(1 << 32).is_err());
 }

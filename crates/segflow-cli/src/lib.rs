@@ -189,8 +189,10 @@ struct StageArgs {
     /// YAML file with the stage's params (the keys of its block in a pipeline).
     #[arg(long)]
     params: PathBuf,
-    /// Seed recorded in provenance and used by stochastic stages.
-    #[arg(long, default_value_t = segflow_core::pipeline::DEFAULT_SEED)]
+    /// Seed recorded in provenance and used by stochastic stages; scikit-learn's
+    /// `random_state` for k-means, so 0..=4294967295.
+    #[arg(long, default_value_t = segflow_core::pipeline::DEFAULT_SEED,
+          value_parser = clap::value_parser!(u64).range(..=u32::MAX as u64))]
     seed: u64,
     /// Print a JSON summary on stdout.
     #[arg(long)]

@@ -7,12 +7,12 @@ use linfa_linalg::cholesky::Cholesky;
 use linfa_linalg::triangular::{SolveTriangular, UPLO};
 use ndarray::{Array1, Array2, ArrayView2, Axis};
 
-use crate::{ClusterError, KMeansParams, Result, check_finite};
+use crate::{ClusterError, KMeansParams, RandomState, Result, check_finite};
 
 /// The version of this algorithm's results, part of the algorithm version of every stage that
 /// runs it (`segflow_core::stage::compose_version`): bump it with any change to its labels, probabilities or parameters (a change to its k-means initialisation bumps `kmeans::VERSION`), and
 /// say what changed in CHANGELOG.md.
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Covariance {
@@ -198,13 +198,15 @@ impl GmmParams {
                 self.k
             )));
         }
+        // scikit-learn initialises each run with `KMeans(n_init=1, random_state=rs)`, where
+        // `rs` is the mixture's one `RandomState`, so each run continues the previous run's
+        // stream.
+        let mut state = RandomState::from_seed(self.seed)?;
         let mut best: Option<Gmm> = None;
-        for init in 0..self.n_init {
-            // scikit-learn initialises each run from one k-means++ run.
+        for _ in 0..self.n_init {
             let labels = KMeansParams::new(self.k)
                 .n_init(1)
-                .seed(self.seed.wrapping_add(init as u64))
-                .fit_array(x)?
+                .fit_with_state(x, &mut state)?
                 .labels;
             let mut resp = Array2::zeros((n, self.k));
             for (i, &l) in labels.iter().enumerate() {

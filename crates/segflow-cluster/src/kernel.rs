@@ -70,6 +70,26 @@ impl<'a> Rows<'a> {
         Rows { data, n, d, w }
     }
 
+    /// An owned copy of `x` with `shift` subtracted from each row.
+    pub fn centred(x: &ArrayView2<'_, f64>, shift: &[f64]) -> Rows<'static> {
+        let (n, d) = x.dim();
+        let w = stride(d);
+        let mut v = vec![0.0; n * w];
+        for (i, row) in x.rows().into_iter().enumerate() {
+            v[i * w..i * w + d]
+                .iter_mut()
+                .zip(row)
+                .zip(shift)
+                .for_each(|((o, x), m)| *o = x - m);
+        }
+        Rows {
+            data: Cow::Owned(v),
+            n,
+            d,
+            w,
+        }
+    }
+
     /// Row `i` including its zero padding.
     #[inline(always)]
     pub fn row(&self, i: usize) -> &[f64] {

@@ -1,7 +1,9 @@
-//! k-means as scikit-learn defines it: greedy k-means++ seeding (2 + ⌊ln k⌋ local trials per
-//! centre), Lloyd iterations until the labels stop changing or the centres move less than
-//! `tol` × the mean feature variance, `n_init` restarts keeping the lowest inertia, empty
-//! clusters re-seeded with the points farthest from their centres, and inertia as a **sum**.
+//! k-means as scikit-learn defines it: the data centred on its column means, greedy k-means++
+//! seeding (2 + ⌊ln k⌋ local trials per centre) drawn from numpy's `RandomState(seed)` exactly
+//! as scikit-learn draws it, Lloyd iterations until the labels stop changing or the centres
+//! move less than `tol` × the mean feature variance, `n_init` restarts keeping a later one only
+//! when its inertia is strictly lower and its partition differs, empty clusters re-seeded with
+//! the points farthest from their centres, and inertia as a **sum**.
 
 use linfa::dataset::DatasetBase;
 use linfa::traits::{Fit, PredictInplace};
@@ -10,13 +12,13 @@ use rayon::prelude::*;
 
 use crate::chunks::{CHUNK_ROWS, map_chunks};
 use crate::kernel::{Packed, Rows, multiversion, sq_dist, stride};
-use crate::rng::Rng;
+use crate::random_state::{RandomState, choice_cdf};
 use crate::{ClusterError, Result, check_finite};
 
 /// The version of this algorithm's results, part of the algorithm version of every stage that
 /// runs it (`segflow_core::stage::compose_version`): bump it with any change to its labels, centres or inertia, and
 /// say what changed in CHANGELOG.md.
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 
 /// Settings of a k-means fit; defaults are scikit-learn's.
 #[derive(Debug, Clone, PartialEq)]
@@ -26,6 +28,7 @@ pub struct KMeansParams {
     pub max_iter: usize,
     /// Relative tolerance: multiplied by the mean per-column variance of the data.
     pub tol: f64,
+    /// scikit-learn's `random_state`: numpy's `RandomState(seed)`, so 0..2³² only.
     pub seed: u64,
 }
 
@@ -108,45 +111,128 @@ impl KMeansParams {
         ))
     }
 
-    /// Fits on the rows of `x`.
+    /// Fits on the rows of `x`: scikit-learn's `KMeans(random_state=seed).fit(x)`.
     pub fn fit_array(&self, x: ArrayView2<'_, f64>) -> Result<KMeans> {
+        self.fit_with_state(x, &mut RandomState::from_seed(self.seed)?)
+    }
+
+    /// Fits drawing every restart's seeding from `state`, one restart after the other, as
+    /// scikit-learn's `KMeans(random_state=state)` does with a `RandomState` it is given (a
+    /// Gaussian mixture's initialisation passes its own); `state` is left where scikit-learn
+    /// leaves it.
+    pub fn fit_with_state(
+        &self,
+        x: ArrayView2<'_, f64>,
+        state: &mut RandomState,
+    ) -> Result<KMeans> {
         check_finite(&x)?;
         self.check(x.nrows())?;
-        let data = Rows::new(&x);
+        let (n, k) = (x.nrows(), self.n_clusters);
+        // scikit-learn subtracts the column means before fitting, which changes the rounding
+        // of every distance; doing the same keeps near-ties resolving the same way.
+        let mean = column_means(&x);
+        let data = Rows::centred(&x, &mean);
         let tol = self.tol * mean_variance(&data);
-        let restart = |init: usize, buffers: &mut Buffers| {
-            let mut rng = Rng::new(self.seed, init as u64);
-            let centers = kmeans_plusplus(&data, self.n_clusters, &mut rng, buffers);
+        // The first centre is `choice(n, p = w / Σw)` with unit weights.
+        let cdf = choice_cdf(&vec![1.0 / n as f64; n]);
+        // How many numbers a seeding draws does not depend on the data, so every restart's
+        // draws are taken now, in scikit-learn's order, and the restarts can run side by side.
+        let draws: Vec<Seeding> = (0..self.n_init)
+            .map(|_| Seeding::draw(k, state, |s| s.choice(&cdf), |s| s.uniform(0.0, 1.0)))
+            .collect();
+        let restart = |seeding: &Seeding, buffers: &mut Buffers| {
+            let centers = kmeans_plusplus(&data, k, seeding, buffers);
             lloyd(&data, centers, self.max_iter, tol, buffers)
         };
         // Data within one chunk keeps a fit on one thread: run the restarts side by side
-        // instead. Each restart has its own random stream, so the runs are the same either way.
+        // instead.
         let runs: Vec<KMeans> = if data.n <= CHUNK_ROWS {
-            (0..self.n_init)
-                .into_par_iter()
-                .map_init(Buffers::default, |buffers, init| restart(init, buffers))
+            draws
+                .par_iter()
+                .map_init(Buffers::default, |buffers, seeding| {
+                    restart(seeding, buffers)
+                })
                 .collect()
         } else {
             let mut buffers = Buffers::default();
-            (0..self.n_init)
-                .map(|init| restart(init, &mut buffers))
+            draws
+                .iter()
+                .map(|seeding| restart(seeding, &mut buffers))
                 .collect()
         };
-        // Strictly lower only: ties keep the earlier restart, so the choice is reproducible.
+        // scikit-learn's rule: a later restart replaces the best only with a strictly lower
+        // inertia and a different partition (the same partition can differ in inertia by
+        // rounding alone).
         let mut best: Option<KMeans> = None;
         for run in runs {
-            if best.as_ref().is_none_or(|b| run.inertia < b.inertia) {
+            if best.as_ref().is_none_or(|b| {
+                run.inertia < b.inertia && !same_partition(&run.labels, &b.labels, k)
+            }) {
                 best = Some(run);
             }
         }
-        Ok(best.expect("n_init ≥ 1"))
+        let mut best = best.expect("n_init ≥ 1");
+        for mut row in best.centroids.rows_mut() {
+            row.iter_mut().zip(&mean).for_each(|(c, m)| *c += m);
+        }
+        Ok(best)
     }
+}
+
+/// Candidates per k-means++ step: 2 + ⌊ln k⌋, as scikit-learn.
+fn local_trials(k: usize) -> usize {
+    2 + (k as f64).ln() as usize
+}
+
+/// One k-means++ seeding's random numbers: the first centre's row, then `local_trials`
+/// uniforms in [0, 1) for each further centre.
+pub(crate) struct Seeding {
+    first: usize,
+    uniforms: Vec<f64>,
+}
+
+impl Seeding {
+    /// Takes a seeding's numbers from `source` in k-means++'s order.
+    pub(crate) fn draw<S>(
+        k: usize,
+        source: &mut S,
+        first: impl FnOnce(&mut S) -> usize,
+        mut uniform: impl FnMut(&mut S) -> f64,
+    ) -> Self {
+        let first = first(source);
+        let uniforms = (0..(k - 1) * local_trials(k))
+            .map(|_| uniform(source))
+            .collect();
+        Seeding { first, uniforms }
+    }
+}
+
+/// Column means as numpy's `X.mean(axis=0)`: rows summed in order, divided by n.
+fn column_means(x: &ArrayView2<'_, f64>) -> Vec<f64> {
+    let mut sums = vec![0.0; x.ncols()];
+    for row in x.rows() {
+        sums.iter_mut().zip(row).for_each(|(s, v)| *s += v);
+    }
+    sums.iter().map(|s| s / x.nrows() as f64).collect()
+}
+
+/// Whether two labelings are the same partition up to a renaming of the clusters
+/// (scikit-learn's `_is_same_clustering`).
+fn same_partition(a: &Array1<usize>, b: &Array1<usize>, k: usize) -> bool {
+    let mut mapping = vec![usize::MAX; k];
+    a.iter().zip(b).all(|(&x, &y)| {
+        if mapping[x] == usize::MAX {
+            mapping[x] = y;
+        }
+        mapping[x] == y
+    })
 }
 
 /// A fitted k-means model.
 #[derive(Debug, Clone, PartialEq)]
 pub struct KMeans {
-    /// k × d; each row is the exact mean of its cluster's members.
+    /// k × d; each row is the mean of its cluster's members (computed on the centred data and
+    /// shifted back, as scikit-learn, so equal to the plain mean up to rounding).
     pub centroids: Array2<f64>,
     /// Cluster of each training row.
     pub labels: Array1<usize>,
@@ -353,13 +439,13 @@ multiversion! {
 pub(crate) fn kmeans_plusplus(
     data: &Rows<'_>,
     k: usize,
-    rng: &mut Rng,
+    seeding: &Seeding,
     buffers: &mut Buffers,
 ) -> Centers {
-    let trials = 2 + (k as f64).ln() as usize;
+    let trials = local_trials(k);
     let mut centers = Centers::empty(data.d);
-    let first = rng.below(data.n);
-    centers.push(data.row(first));
+    centers.push(data.row(seeding.first));
+    let mut uniforms = seeding.uniforms.iter();
     let Buffers {
         closest,
         scratch,
@@ -401,7 +487,7 @@ pub(crate) fn kmeans_plusplus(
         let mut cands = Centers::empty(data.d);
         let mut ids = Vec::with_capacity(trials);
         for _ in 0..trials {
-            let target = rng.uniform() * potential;
+            let target = uniforms.next().expect("(k − 1) × trials draws") * potential;
             let id = cumsum.partition_point(|&c| c < target).min(data.n - 1);
             ids.push(id);
             cands.push(data.row(id));

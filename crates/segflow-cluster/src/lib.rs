@@ -18,6 +18,7 @@ pub mod metrics;
 pub mod minibatch;
 
 pub mod pca;
+pub mod random_state;
 pub mod rng;
 pub mod structure;
 pub mod ward;
@@ -29,6 +30,7 @@ pub use gmm::{Covariance, Gmm, GmmParams};
 pub use kmeans::{KMeans, KMeansParams, Nearest, distances, nearest};
 pub use knee::{CLEAR_KNEE, Knee, kneedle};
 pub use minibatch::MiniBatchKMeansParams;
+pub use random_state::RandomState;
 pub use structure::Structure;
 pub use ward::ward;
 

@@ -10,7 +10,7 @@ use linfa::traits::Fit;
 use ndarray::{ArrayBase, ArrayView2, Axis, Data, Ix2};
 
 use crate::kernel::{Packed, Rows};
-use crate::kmeans::{Buffers, Centers, KMeans, assign, kmeans_plusplus};
+use crate::kmeans::{Buffers, Centers, KMeans, Seeding, assign, kmeans_plusplus};
 use crate::rng::Rng;
 use crate::{ClusterError, Result, check_finite};
 
@@ -99,7 +99,8 @@ impl MiniBatchKMeansParams {
         let mut buffers = Buffers::default();
         for init in 0..self.n_init {
             let mut init_rng = Rng::new(self.seed, 1 + init as u64);
-            let centers = kmeans_plusplus(&sample_rows, k, &mut init_rng, &mut buffers);
+            let seeding = Seeding::draw(k, &mut init_rng, |r| r.below(init_size), Rng::uniform);
+            let centers = kmeans_plusplus(&sample_rows, k, &seeding, &mut buffers);
             let mut labels = vec![0u32; init_size];
             let inertia = assign(&sample_rows, &centers, &mut labels, false).inertia;
             if best.as_ref().is_none_or(|b| inertia < b.0) {

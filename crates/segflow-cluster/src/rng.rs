@@ -1,5 +1,7 @@
-//! Seeded randomness: xoshiro256++ streams derived from one seed, so every restart has its own
-//! reproducible stream regardless of how restarts are scheduled.
+//! Seeded randomness where no scikit-learn result is promised (mini-batch k-means, the
+//! sampled silhouette, bootstrap resamples): xoshiro256++ streams derived from one seed, so
+//! every unit of work has its own reproducible stream regardless of how work is scheduled.
+//! k-means itself draws from numpy's `RandomState` (`random_state.rs`).
 
 use rand_xoshiro::Xoshiro256PlusPlus;
 use rand_xoshiro::rand_core::{Rng as _, SeedableRng};
@@ -7,7 +9,7 @@ use rand_xoshiro::rand_core::{Rng as _, SeedableRng};
 pub struct Rng(Xoshiro256PlusPlus);
 
 impl Rng {
-    /// The stream for (`seed`, `stream`): restarts use stream = restart index.
+    /// The stream for (`seed`, `stream`), e.g. stream = resample index.
     pub fn new(seed: u64, stream: u64) -> Self {
         let mut base = Xoshiro256PlusPlus::seed_from_u64(seed);
         let mixed = base.next_u64() ^ stream.wrapping_mul(0x9E37_79B9_7F4A_7C15);

@@ -256,9 +256,15 @@ fn parse_name(root: &Mapping<String, Value>, file: &str) -> Result<String> {
 fn parse_seed(root: &Mapping<String, Value>, file: &str) -> Result<u64> {
     match root.get("seed") {
         None => Ok(DEFAULT_SEED),
-        Some(v) => v
-            .as_u64()
-            .ok_or_else(|| Error::config(file, "seed", "must be a non-negative integer")),
+        // k-means reads the seed as scikit-learn's random_state, numpy's RandomState(seed),
+        // which takes 32-bit seeds only.
+        Some(v) => v.as_u64().filter(|&s| s <= u32::MAX as u64).ok_or_else(|| {
+            Error::config(
+                file,
+                "seed",
+                "must be an integer from 0 to 4294967295 (scikit-learn's random_state range)",
+            )
+        }),
     }
 }
 

@@ -102,7 +102,9 @@ pub fn cluster_stability(
         .map(|b| {
             let rows = draw(n, r, b);
             let xs = x.select(ndarray::Axis(0), &rows);
-            let new = fit(xs.view(), r.seed.wrapping_add(b as u64 + 1))?;
+            // Kept within random_state's 32-bit range.
+            let seed = r.seed.wrapping_add(b as u64 + 1) & u64::from(u32::MAX);
+            let new = fit(xs.view(), seed)?;
             // Each distinct row once: identical rows take the same nearest centroid.
             let mut seen = vec![false; n];
             let (mut orig, mut boot) = (Vec::new(), Vec::new());

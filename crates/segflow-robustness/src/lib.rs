@@ -120,6 +120,13 @@ impl Validate for Params {
         if self.seeds.list().is_empty() {
             return Err(Error::config("", "seeds", "needs at least one seed"));
         }
+        if self.seeds.list().iter().any(|&s| s > u32::MAX as u64) {
+            return Err(Error::config(
+                "",
+                "seeds",
+                "seeds are scikit-learn's random_state values, 0 to 4294967295",
+            ));
+        }
         if self.n_init == Some(0) || self.bootstrap.n_init == 0 {
             return Err(Error::config("", "n_init", "must be ≥ 1"));
         }
