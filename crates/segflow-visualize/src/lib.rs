@@ -6,6 +6,7 @@
 //! told apart by their kind. A chart whose data is missing is a configuration error, not an
 //! empty picture.
 
+pub mod binning;
 mod charts;
 mod drawing;
 mod privacy_note;
@@ -462,7 +463,7 @@ pub fn run(
 
 /// The version of this stage's results: bump it with any change that alters them, and say what
 /// changed in CHANGELOG.md.
-const VERSION: u32 = 3;
+const VERSION: u32 = 4;
 
 pub struct VisualizeStage;
 
