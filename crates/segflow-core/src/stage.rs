@@ -575,3 +575,65 @@ pub fn run_with_params(
     let rows = stage.run(inputs, params, &mut out, &ctx)?;
     Ok((rows, out.commit()?))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn provenance() -> Provenance {
+        Provenance {
+            stage: "visualize".into(),
+            params_hash: String::new(),
+            params: "{}".into(),
+            input_hashes: BTreeMap::new(),
+            seed: 0,
+        }
+    }
+
+    /// Commits documents `files` (each holding its own name) into `target`.
+    fn commit(target: &Path, files: &[&'static str], owned: bool) -> Vec<PathBuf> {
+        let planned: Vec<Planned> = files.iter().map(|f| Planned::document(f, *f)).collect();
+        let mut out = if owned {
+            OutputDir::owned(target, provenance(), planned)
+        } else {
+            OutputDir::new(target, provenance(), planned)
+        }
+        .unwrap();
+        for f in files {
+            out.write_document(f, f.as_bytes()).unwrap();
+        }
+        out.commit().unwrap()
+    }
+
+    fn names(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn an_owned_directory_holds_exactly_the_last_commit_and_a_shared_one_keeps_other_files() {
+        let base = std::env::temp_dir().join(format!("segflow-outputdir-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&base);
+        let owned = base.join("run/visualize");
+        commit(&owned, &["a.svg", "b.svg"], true);
+        fs::write(owned.join("notes.txt"), "left by hand").unwrap();
+        let paths = commit(&owned, &["b.svg", "c.svg"], true);
+        assert_eq!(names(&owned), ["b.svg", "c.svg"]);
+        assert_eq!(paths, [owned.join("b.svg"), owned.join("c.svg")]);
+        assert_eq!(
+            names(&base.join("run")),
+            ["visualize"],
+            "nothing set aside is left"
+        );
+
+        let shared = base.join("out");
+        commit(&shared, &["a.svg", "b.svg"], false);
+        commit(&shared, &["b.svg"], false);
+        assert_eq!(names(&shared), ["a.svg", "b.svg"]);
+        fs::remove_dir_all(&base).unwrap();
+    }
+}
