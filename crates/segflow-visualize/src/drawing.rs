@@ -103,7 +103,7 @@ fn value_histogram(src: &Sources, params: &Params) -> Result<Figure> {
     let caption = match h.scale {
         Scale::Linear => format!("{events} in {bins} equal-width bins."),
         Scale::Log => format!(
-            "{events} in {bins} bins of equal width in log10(1 + {label}): the values are heavy-tailed (skewness {:.1}; a skewness above {} with no negative value draws the histogram on a logarithmic scale).",
+            "{events} in {bins} bins of equal width on a logarithmic scale, log10(1 + value): the values are heavy-tailed (none below 0, skewness {:.1} > {}), so equal-width bins would put most of them in the first bars.",
             h.skewness,
             binning::HEAVY_TAIL_SKEWNESS
         ),
