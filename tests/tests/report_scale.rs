@@ -1,6 +1,7 @@
-//! Reports that stay small and true: the value histogram's bins and heavy-tail rule against
-//! numpy (tests/oracle/histogram.py → histogram.json), the PCA density above 5,000 points, and
-//! a visualize directory and lock holding exactly the charts the pipeline declares.
+//! Reports that stay small and true: the value histogram's bins and heavy-tail rule, and the
+//! PCA density's cells, against numpy (tests/oracle/histogram.py → histogram.json,
+//! density.py → density.json); the density drawn above 5,000 points; a visualize directory
+//! and lock holding exactly the charts the pipeline declares.
 
 use std::path::Path;
 
@@ -176,4 +177,51 @@ fn many_points_draw_a_density_and_removed_charts_leave_the_run() {
     );
     let verify = segflow(&["verify", run_dir.to_str().unwrap()]);
     assert!(verify.status.success(), "{}", stderr(&verify));
+}
+
+#[test]
+fn density_cells_match_numpy_histogram2d() {
+    let text = std::fs::read_to_string(repo_root().join("tests/oracle/density.json")).unwrap();
+    let oracle: Value = serde_json::from_str(&text).unwrap();
+    let points: Vec<(f64, f64, usize)> = oracle["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p[0].as_f64().unwrap(),
+                p[1].as_f64().unwrap(),
+                p[2].as_u64().unwrap() as usize,
+            )
+        })
+        .collect();
+    let range = |v: &Value| v[0].as_f64().unwrap()..v[1].as_f64().unwrap();
+    let grid = &oracle["grid"];
+    let cells = binning::density(
+        &points,
+        &range(&oracle["x_range"]),
+        &range(&oracle["y_range"]),
+        (
+            grid[0].as_u64().unwrap() as usize,
+            grid[1].as_u64().unwrap() as usize,
+        ),
+    );
+    let want: Vec<(usize, usize, u64, usize)> = oracle["cells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["at"][0].as_u64().unwrap() as usize,
+                c["at"][1].as_u64().unwrap() as usize,
+                c["count"].as_u64().unwrap(),
+                c["segment"].as_u64().unwrap() as usize,
+            )
+        })
+        .collect();
+    let got: Vec<(usize, usize, u64, usize)> = cells
+        .iter()
+        .map(|c| (c.at.0, c.at.1, c.count, c.segment))
+        .collect();
+    assert_eq!(got, want);
 }
