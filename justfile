@@ -60,8 +60,9 @@ openblas_kernels := if `grep -qsw avx512f /proc/cpuinfo && echo avx512 || true` 
 # mixtures; numpy's RandomState draws; scikit-learn's KMeans seed by seed; the gap statistic,
 # whose numpy half reads the draws segflow writes), the timestamp and time-zone fixtures, the
 # event-log features (the retail log, a relative-second call log, calls + SMS as two sources,
-# an events table with columns of every type and nulls), and the Parquet inputs with their
-# CSV twins. `git diff --stat` should then show no change.
+# an events table with columns of every type and nulls), the Parquet inputs with their CSV
+# twins, and the value histogram's bins and the PCA density's cells. `git diff --stat`
+# should then show no change.
 oracle:
     python3 -m pip install --quiet -r tests/oracle/requirements.txt -r tests/oracle/cluster/requirements.txt
     OPENBLAS_CORETYPE={{openblas_kernels}} python3 tests/oracle/walsoft_features.py
@@ -76,6 +77,8 @@ oracle:
     python3 tests/oracle/expressions.py
     python3 tests/oracle/features_any_column.py
     python3 tests/oracle/parquet_input.py
+    python3 tests/oracle/histogram.py
+    python3 tests/oracle/density.py
     OPENBLAS_CORETYPE={{openblas_kernels}} python3 tests/oracle/cluster/make_fixtures.py
     OPENBLAS_CORETYPE={{openblas_kernels}} python3 tests/oracle/cluster/dbscan_ward.py
     OPENBLAS_CORETYPE={{openblas_kernels}} python3 tests/oracle/cluster/gmm.py

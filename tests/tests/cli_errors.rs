@@ -157,6 +157,31 @@ fn output_dir_escaping_the_run_dir_is_a_config_error() {
     );
 }
 
+/// A run replaces a stage's directory as a whole, so one stage's directory inside another's
+/// would be wiped by it.
+#[test]
+fn output_dirs_one_inside_another_are_a_config_error() {
+    run_fails(
+        "nested",
+        |d| d["stages"]["fit"]["output_dir"] = yaml("features/fit"),
+        78,
+        &[
+            "stages.fit.output_dir",
+            "stage `features`'s",
+            "lie one inside the other",
+        ],
+    );
+    run_fails(
+        "shared",
+        |d| d["stages"]["fit"]["output_dir"] = yaml("features"),
+        78,
+        &[
+            "stages.fit.output_dir",
+            "already stage `features`'s output directory",
+        ],
+    );
+}
+
 #[test]
 fn missing_hmac_key_is_a_config_error() {
     let scratch = Scratch::new("hmac-missing");

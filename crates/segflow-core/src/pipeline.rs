@@ -357,18 +357,32 @@ fn check_needs(declared: &[StageSpec], file: &str) -> Result<()> {
     Ok(())
 }
 
-/// No two stages write into the same directory.
+/// No two stages write into the same directory, nor one inside another's: a run replaces a
+/// stage's directory as a whole.
 fn check_output_dirs(declared: &[StageSpec], file: &str) -> Result<()> {
-    let mut dirs = BTreeSet::new();
-    for spec in declared {
-        if !dirs.insert(&spec.output_dir) {
+    for (i, spec) in declared.iter().enumerate() {
+        for other in &declared[..i] {
+            let (a, b) = (&spec.output_dir, &other.output_dir);
+            let problem = if a == b {
+                format!(
+                    "{} is already stage `{}`'s output directory",
+                    a.display(),
+                    other.name
+                )
+            } else if a.starts_with(b) || b.starts_with(a) {
+                format!(
+                    "{} and stage `{}`'s {} lie one inside the other; each run replaces a stage's directory as a whole",
+                    a.display(),
+                    other.name,
+                    b.display()
+                )
+            } else {
+                continue;
+            };
             return Err(Error::config(
                 file,
                 format!("stages.{}.output_dir", spec.name),
-                format!(
-                    "{} is already another stage's output directory",
-                    spec.output_dir.display()
-                ),
+                problem,
             ));
         }
     }

@@ -58,16 +58,17 @@ pub trait Observer {
     fn finished(&self, report: &StageReport);
 }
 
-/// Removes what a killed run left behind: staging directories and temporary files
-/// (`.<name>.staging-<pid>`, `.<name>.tmp-<pid>`) of processes that no longer run. Nothing in
-/// them was ever part of a committed artifact.
+/// Removes what a killed run left behind: staging directories, temporary files and stage
+/// directories set aside by a commit (`.<name>.staging-<pid>`, `.<name>.tmp-<pid>`,
+/// `.<name>.old-<pid>`) of processes that no longer run. None of them is a committed artifact
+/// the lock records.
 fn remove_leftovers(dir: &Path) -> Result<()> {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return Ok(());
     };
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
-        let pid = [".staging-", ".tmp-"]
+        let pid = [".staging-", ".tmp-", ".old-"]
             .iter()
             .find_map(|marker| name.rsplit_once(marker).map(|(_, pid)| pid))
             .and_then(|pid| pid.parse::<u32>().ok());
@@ -304,7 +305,7 @@ fn run_stage(pipeline: &Pipeline, spec: &StageSpec, observer: &dyn Observer) -> 
         input_hashes: input_hashes(&inputs)?,
         seed: pipeline.seed,
     };
-    let mut out = OutputDir::new(&spec.output_dir, provenance, spec.outputs.clone())?;
+    let mut out = OutputDir::owned(&spec.output_dir, provenance, spec.outputs.clone())?;
     let progress = |msg: &str| observer.message(&spec.name, msg);
     let ctx = StageCtx {
         seed: pipeline.seed,

@@ -311,6 +311,8 @@ pub struct OutputDir {
     planned: Vec<Planned>,
     written: Vec<String>,
     committed: bool,
+    /// Whether the target directory is the stage's alone ([`OutputDir::owned`]).
+    owned: bool,
 }
 
 /// An artifact being written batch by batch into an [`OutputDir`].
@@ -326,7 +328,25 @@ impl StagedStream {
 }
 
 impl OutputDir {
+    /// An output directory the user named, which may hold other files: committing replaces
+    /// the planned files and leaves everything else there alone.
     pub fn new(target: &Path, provenance: Provenance, planned: Vec<Planned>) -> Result<Self> {
+        Self::create(target, provenance, planned, false)
+    }
+
+    /// A stage's directory in a run, which holds nothing but that stage's artifacts:
+    /// committing replaces the directory as a whole, so an artifact the stage no longer
+    /// plans (a chart taken out of the pipeline) leaves with the rest of the previous run.
+    pub fn owned(target: &Path, provenance: Provenance, planned: Vec<Planned>) -> Result<Self> {
+        Self::create(target, provenance, planned, true)
+    }
+
+    fn create(
+        target: &Path,
+        provenance: Provenance,
+        planned: Vec<Planned>,
+        owned: bool,
+    ) -> Result<Self> {
         let parent = target
             .parent()
             .filter(|p| !p.as_os_str().is_empty())
@@ -348,6 +368,7 @@ impl OutputDir {
             planned,
             written: Vec::new(),
             committed: false,
+            owned,
         })
     }
 
@@ -445,16 +466,50 @@ impl OutputDir {
                 "stage did not write planned artifacts {missing:?}"
             )));
         }
-        fs::create_dir_all(&self.target).map_err(|e| Error::io(&self.target, e))?;
-        let mut paths = Vec::new();
-        for planned in &self.planned {
-            let to = self.target.join(&planned.file);
-            fs::rename(self.staging.join(&planned.file), &to).map_err(|e| Error::io(&to, e))?;
-            paths.push(to);
+        if self.owned {
+            self.replace_target()?;
+        } else {
+            fs::create_dir_all(&self.target).map_err(|e| Error::io(&self.target, e))?;
+            for planned in &self.planned {
+                let to = self.target.join(&planned.file);
+                fs::rename(self.staging.join(&planned.file), &to).map_err(|e| Error::io(&to, e))?;
+            }
         }
         self.committed = true;
         let _ = fs::remove_dir_all(&self.staging);
-        Ok(paths)
+        Ok(self
+            .planned
+            .iter()
+            .map(|p| self.target.join(&p.file))
+            .collect())
+    }
+
+    /// Swaps the staging directory in for the target: the previous directory is first renamed
+    /// aside (`.<name>.old-<pid>`, which the runner removes if a crash leaves it), so the
+    /// target never mixes two runs' files; a crash between the renames leaves it missing,
+    /// which the lock reports as stale.
+    fn replace_target(&self) -> Result<()> {
+        let aside = self.staging.with_file_name(format!(
+            ".{}.old-{}",
+            self.target
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            std::process::id()
+        ));
+        if aside.exists() {
+            fs::remove_dir_all(&aside).map_err(|e| Error::io(&aside, e))?;
+        }
+        let previous = match fs::rename(&self.target, &aside) {
+            Ok(()) => true,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
+            Err(e) => return Err(Error::io(&self.target, e)),
+        };
+        fs::rename(&self.staging, &self.target).map_err(|e| Error::io(&self.target, e))?;
+        if previous {
+            fs::remove_dir_all(&aside).map_err(|e| Error::io(&aside, e))?;
+        }
+        Ok(())
     }
 }
 
@@ -549,4 +604,66 @@ pub fn run_with_params(
     let ctx = StageCtx { seed, progress };
     let rows = stage.run(inputs, params, &mut out, &ctx)?;
     Ok((rows, out.commit()?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn provenance() -> Provenance {
+        Provenance {
+            stage: "visualize".into(),
+            params_hash: String::new(),
+            params: "{}".into(),
+            input_hashes: BTreeMap::new(),
+            seed: 0,
+        }
+    }
+
+    /// Commits documents `files` (each holding its own name) into `target`.
+    fn commit(target: &Path, files: &[&'static str], owned: bool) -> Vec<PathBuf> {
+        let planned: Vec<Planned> = files.iter().map(|f| Planned::document(f, *f)).collect();
+        let mut out = if owned {
+            OutputDir::owned(target, provenance(), planned)
+        } else {
+            OutputDir::new(target, provenance(), planned)
+        }
+        .unwrap();
+        for f in files {
+            out.write_document(f, f.as_bytes()).unwrap();
+        }
+        out.commit().unwrap()
+    }
+
+    fn names(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn an_owned_directory_holds_exactly_the_last_commit_and_a_shared_one_keeps_other_files() {
+        let base = std::env::temp_dir().join(format!("segflow-outputdir-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&base);
+        let owned = base.join("run/visualize");
+        commit(&owned, &["a.svg", "b.svg"], true);
+        fs::write(owned.join("notes.txt"), "left by hand").unwrap();
+        let paths = commit(&owned, &["b.svg", "c.svg"], true);
+        assert_eq!(names(&owned), ["b.svg", "c.svg"]);
+        assert_eq!(paths, [owned.join("b.svg"), owned.join("c.svg")]);
+        assert_eq!(
+            names(&base.join("run")),
+            ["visualize"],
+            "nothing set aside is left"
+        );
+
+        let shared = base.join("out");
+        commit(&shared, &["a.svg", "b.svg"], false);
+        commit(&shared, &["b.svg"], false);
+        assert_eq!(names(&shared), ["a.svg", "b.svg"]);
+        fs::remove_dir_all(&base).unwrap();
+    }
 }

@@ -3,9 +3,12 @@
 
 use plotters::coord::Shift;
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use segflow_core::stats::quantile_sorted;
 use segflow_core::{Error, Result};
+
+use crate::binning::{Cell, Histogram, Scale};
 
 type Area<'a> = DrawingArea<SVGBackend<'a>, Shift>;
 type Drawn = std::result::Result<(), DrawingAreaErrorKind<std::io::Error>>;
@@ -180,46 +183,75 @@ pub fn line(
     })
 }
 
-/// A histogram with `bins` equal-width bins over the values' range.
-pub fn histogram(title: &str, x_desc: &str, values: &[f64], bins: usize) -> Result<String> {
-    let (lo, hi) = values
-        .iter()
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), &v| {
-            (l.min(v), h.max(v))
-        });
-    let width = if hi > lo {
-        (hi - lo) / bins as f64
-    } else {
-        1.0
-    };
-    let mut counts = vec![0u64; bins];
-    for &v in values {
-        counts[(((v - lo) / width) as usize).min(bins - 1)] += 1;
-    }
+/// A histogram of counted bins; on a logarithmic scale the x axis is labelled in the
+/// values' own units at 0, 1, 2, 5, 10, 20, 50, … .
+pub fn histogram(title: &str, x_desc: &str, h: &Histogram) -> Result<String> {
+    let bins = h.counts.len();
+    let (lo, hi) = (h.edges[0], h.edges[bins]);
+    let max = *h.counts.iter().max().unwrap_or(&1) as f64 * 1.05;
     svg((WIDTH, HEIGHT), |root| {
         let mut chart = ChartBuilder::on(root)
             .caption(title, (FONT, 18))
             .margin(12)
             .x_label_area_size(40)
             .y_label_area_size(64)
-            .build_cartesian_2d(
-                lo..lo + width * bins as f64,
-                0f64..*counts.iter().max().unwrap_or(&1) as f64 * 1.05,
-            )?;
-        chart
-            .configure_mesh()
-            .disable_x_mesh()
-            .x_desc(x_desc)
+            .build_cartesian_2d(lo..hi, 0f64..max)?;
+        let mut mesh = chart.configure_mesh();
+        mesh.disable_x_mesh()
             .y_desc("count")
             .x_label_formatter(&tick)
-            .y_label_formatter(&tick)
-            .draw()?;
-        chart.draw_series(counts.iter().enumerate().map(|(b, &c)| {
-            let x0 = lo + b as f64 * width;
-            Rectangle::new([(x0, 0.0), (x0 + width, c as f64)], ACCENT.filled())
-        }))?;
+            .y_label_formatter(&tick);
+        match h.scale {
+            Scale::Linear => mesh.x_desc(x_desc).draw()?,
+            // plotters' own ticks would fall at even steps of log10(1 + value); the axis is
+            // labelled at round values instead, drawn below it by hand.
+            Scale::Log => mesh
+                .x_desc(format!("{x_desc}, logarithmic scale"))
+                .x_labels(0)
+                .draw()?,
+        }
+        chart.draw_series(bin_bars(h))?;
+        if h.scale == Scale::Log {
+            let style = TextStyle::from((FONT, 12).into_font())
+                .pos(Pos::new(HPos::Center, VPos::Top))
+                .color(&BLACK);
+            for t in log_ticks(lo, hi) {
+                let (x, y) = chart.backend_coord(&(t, 0.0));
+                root.draw(&PathElement::new([(x, y), (x, y + 5)], BLACK))?;
+                root.draw(&Text::new(
+                    tick(&Scale::Log.from_axis(t).round()),
+                    (x, y + 7),
+                    style.clone(),
+                ))?;
+            }
+        }
         Ok(())
     })
+}
+
+fn bin_bars(h: &Histogram) -> impl Iterator<Item = Rectangle<(f64, f64)>> + '_ {
+    h.counts.iter().enumerate().map(|(b, &c)| {
+        Rectangle::new(
+            [(h.edges[b], 0.0), (h.edges[b + 1], c as f64)],
+            ACCENT.filled(),
+        )
+    })
+}
+
+/// Positions on the log10(1 + value) axis of the values 0, 1, 2, 5, 10, 20, 50, … that lie
+/// within `lo..=hi`.
+fn log_ticks(lo: f64, hi: f64) -> Vec<f64> {
+    let mut values = vec![0.0];
+    let mut decade = 1.0;
+    while decade <= 1e15 {
+        values.extend([decade, 2.0 * decade, 5.0 * decade]);
+        decade *= 10.0;
+    }
+    values
+        .into_iter()
+        .map(|v| Scale::Log.to_axis(v))
+        .filter(|t| (lo..=hi).contains(t))
+        .collect()
 }
 
 /// A horizontal box plot: quartiles, whiskers at 1.5 IQR, outliers as dots.
@@ -275,6 +307,10 @@ pub fn boxplot(title: &str, x_desc: &str, values: &[f64]) -> Result<String> {
             .into_iter()
             .map(|seg| PathElement::new(seg, BLACK.stroke_width(2))),
         )?;
+        // Outliers that land on the same pixel column would be identical SVG elements: one is
+        // drawn, which bounds the chart's size by its width whatever the number of values.
+        let mut pixels = std::collections::BTreeSet::new();
+        outliers.retain(|v| pixels.insert(chart.backend_coord(&(*v, 1.0)).0));
         chart.draw_series(
             outliers
                 .iter()
@@ -324,27 +360,101 @@ pub fn scatter(
                 .iter()
                 .map(|&(x, y, c)| Circle::new((x, y), 2, segment_color(c).mix(0.55).filled())),
         )?;
-        for (c, (x, y, name)) in centroids.iter().enumerate() {
-            chart
-                .draw_series([Cross::new((*x, *y), 7, BLACK.stroke_width(3))])?
-                .label(name.clone())
-                .legend(move |(x, y)| Circle::new((x + 8, y), 5, segment_color(c).filled()));
-        }
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .draw()?;
-        Ok(())
+        centroid_crosses(&mut chart, centroids)
     })
 }
 
+type Plane<'a> = ChartContext<
+    'a,
+    SVGBackend<'a>,
+    Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
+>;
+
+/// Each segment's centroid as a black cross, named in the legend beside its colour.
+fn centroid_crosses(chart: &mut Plane<'_>, centroids: &[(f64, f64, String)]) -> Drawn {
+    for (c, (x, y, name)) in centroids.iter().enumerate() {
+        chart
+            .draw_series([Cross::new((*x, *y), 7, BLACK.stroke_width(3))])?
+            .label(name.clone())
+            .legend(move |(x, y)| Circle::new((x + 8, y), 5, segment_color(c).filled()));
+    }
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .draw()?;
+    Ok(())
+}
+
+/// The density of many points: each occupied cell of a `grid` over the plane in the colour
+/// of its most common segment, more opaque where it holds more points (logarithmically, in
+/// steps of 0.1), with each segment's centroid as a labelled cross on top.
+pub fn density(
+    title: &str,
+    axes: (&str, &str),
+    points: &[(f64, f64, usize)],
+    centroids: &[(f64, f64, String)],
+    grid: (usize, usize),
+) -> Result<(String, usize)> {
+    let xr = range(
+        points
+            .iter()
+            .map(|p| p.0)
+            .chain(centroids.iter().map(|c| c.0)),
+        false,
+    );
+    let yr = range(
+        points
+            .iter()
+            .map(|p| p.1)
+            .chain(centroids.iter().map(|c| c.1)),
+        false,
+    );
+    let cells = crate::binning::density(points, &xr, &yr, grid);
+    let most = cells.iter().map(|c| c.count).max().unwrap_or(1);
+    let (w, h) = (
+        (xr.end - xr.start) / grid.0 as f64,
+        (yr.end - yr.start) / grid.1 as f64,
+    );
+    let opacity = |c: &Cell| {
+        let share = (1.0 + c.count as f64).ln() / (1.0 + most as f64).ln();
+        (2.0 + 8.0 * share).round() / 10.0
+    };
+    let drawn = svg((WIDTH, 480), |root| {
+        let mut chart = ChartBuilder::on(root)
+            .caption(title, (FONT, 18))
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(56)
+            .build_cartesian_2d(xr.clone(), yr.clone())?;
+        chart
+            .configure_mesh()
+            .x_desc(axes.0)
+            .y_desc(axes.1)
+            .x_label_formatter(&tick)
+            .y_label_formatter(&tick)
+            .draw()?;
+        chart.draw_series(cells.iter().map(|c| {
+            let (x0, y0) = (xr.start + c.at.0 as f64 * w, yr.start + c.at.1 as f64 * h);
+            Rectangle::new(
+                [(x0, y0), (x0 + w, y0 + h)],
+                segment_color(c.segment).mix(opacity(c)).filled(),
+            )
+        }))?;
+        centroid_crosses(&mut chart, centroids)
+    })?;
+    Ok((drawn, cells.len()))
+}
+
 /// The per-sample silhouette plot: each segment's values sorted, as a filled band.
+/// Above [`crate::binning::POINTS_DRAWN_ONE_BY_ONE`] values, each outline keeps every
+/// `step`-th rank (and the last): the bands are monotone, so the shape is kept.
 pub fn silhouette(
     title: &str,
     values: &[(usize, f64)],
     names: &[String],
     mean: f64,
+    step: usize,
 ) -> Result<String> {
     let k = names.len();
     let mut by_cluster: Vec<Vec<f64>> = vec![Vec::new(); k];
@@ -385,7 +495,11 @@ pub fn silhouette(
             .draw()?;
         for (c, (v, &start)) in by_cluster.iter().zip(&starts).enumerate() {
             let mut outline: Vec<(f64, f64)> = vec![(0.0, start)];
-            outline.extend(v.iter().enumerate().map(|(i, &s)| (s, start + i as f64)));
+            outline.extend(
+                crate::binning::thinned_ranks(v.len(), step)
+                    .into_iter()
+                    .map(|i| (v[i], start + i as f64)),
+            );
             outline.push((0.0, start + v.len() as f64));
             chart.draw_series([Polygon::new(outline, segment_color(c).mix(0.8).filled())])?;
         }

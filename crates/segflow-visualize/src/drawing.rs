@@ -5,6 +5,7 @@ use arrow::array::AsArray;
 use segflow_core::nouns::{Noun, capitalized};
 use segflow_core::{Error, Result};
 
+use crate::binning::{self, Scale};
 use crate::{Chart, Params, PcaPicture, Sources, charts, clusters, strings};
 
 /// A drawn chart: what the report shows under it.
@@ -96,18 +97,20 @@ fn monthly_volume(src: &Sources, params: &Params) -> Result<Figure> {
 fn value_histogram(src: &Sources, params: &Params) -> Result<Figure> {
     let values = src.need("events")?.float_column("value")?;
     let label = params.value_axis();
-    Ok((
-        charts::histogram(
-            &format!("Distribution of {label}"),
-            &label,
-            &values,
-            params.histogram_bins,
-        )?,
-        format!(
-            "{} in {} equal-width bins.",
-            params.nouns.event.count(values.len() as u64),
-            params.histogram_bins
+    let h = binning::histogram(&values, params.histogram_bins);
+    let events = params.nouns.event.count(values.len() as u64);
+    let bins = params.histogram_bins;
+    let caption = match h.scale {
+        Scale::Linear => format!("{events} in {bins} equal-width bins."),
+        Scale::Log => format!(
+            "{events} in {bins} bins of equal width on a logarithmic scale, log10(1 + value): the values are heavy-tailed (none below 0, skewness {:.1} > {}), so equal-width bins would put most of them in the first bars.",
+            h.skewness,
+            binning::HEAVY_TAIL_SKEWNESS
         ),
+    };
+    Ok((
+        charts::histogram(&format!("Distribution of {label}"), &label, &h)?,
+        caption,
     ))
 }
 
@@ -116,7 +119,7 @@ fn value_boxplot(src: &Sources, params: &Params) -> Result<Figure> {
     let label = params.value_axis();
     Ok((
         charts::boxplot(&format!("Box plot of {label}"), &label, &values)?,
-        "Box: quartiles and median; whiskers: 1.5 × IQR; dots: values beyond.".into(),
+        "Box: quartiles and median; whiskers: 1.5 × IQR; dots: values beyond (one per pixel column).".into(),
     ))
 }
 
@@ -167,24 +170,59 @@ fn k_curve(src: &Sources, column: &str, title: &str, better: &str) -> Result<Fig
 }
 
 fn pca_scatter(p: &PcaPicture, params: &Params) -> Result<Figure> {
+    let entities = &params.nouns.entity;
+    let title = format!(
+        "{} on the first two principal components",
+        capitalized(&entities.plural)
+    );
+    let axes = (
+        &format!("PC1 ({:.1} % of variance)", p.ratios[0] * 100.0),
+        &format!("PC2 ({:.1} % of variance)", p.ratios[1] * 100.0),
+    );
+    let loadings = format!(
+        "PC1 ≈ {}; PC2 ≈ {}. Interpretation only: the segments were fitted in all model dimensions.",
+        p.top_loadings[0], p.top_loadings[1]
+    );
+    if p.contacts.len() <= binning::POINTS_DRAWN_ONE_BY_ONE {
+        return Ok((
+            charts::scatter(&title, (axes.0, axes.1), &p.contacts, &p.centroids)?,
+            format!("Crosses are segment centroids. {loadings}"),
+        ));
+    }
+    let grid = binning::DENSITY_GRID;
+    let (svg, cells) = charts::density(
+        &format!("{title}, density"),
+        (axes.0, axes.1),
+        &p.contacts,
+        &p.centroids,
+        grid,
+    )?;
     Ok((
-        charts::scatter(
-            &format!(
-                "{} on the first two principal components",
-                capitalized(&params.nouns.entity.plural)
-            ),
-            (
-                &format!("PC1 ({:.1} % of variance)", p.ratios[0] * 100.0),
-                &format!("PC2 ({:.1} % of variance)", p.ratios[1] * 100.0),
-            ),
-            &p.contacts,
-            &p.centroids,
-        )?,
+        svg,
         format!(
-            "Crosses are segment centroids. PC1 ≈ {}; PC2 ≈ {}. Interpretation only: the segments were fitted in all model dimensions.",
-            p.top_loadings[0], p.top_loadings[1]
+            "{} {} are drawn as a density (above {} points, one mark per {} would make the report too large): the plane is cut into {} × {} cells, and each of the {cells} occupied cells takes the colour of its most common segment, more opaque the more {} it holds (logarithmic shading). Crosses are segment centroids. {loadings}",
+            thousands(p.contacts.len()),
+            entities.plural,
+            thousands(binning::POINTS_DRAWN_ONE_BY_ONE),
+            entities.singular,
+            grid.0,
+            grid.1,
+            entities.plural
         ),
     ))
+}
+
+/// A count with commas between thousands (5,000).
+fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, d) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(d);
+    }
+    out
 }
 
 fn silhouette(src: &Sources, params: &Params) -> Result<Figure> {
@@ -202,18 +240,28 @@ fn silhouette(src: &Sources, params: &Params) -> Result<Figure> {
         .collect();
     let mean = scored.iter().map(|v| v.1).sum::<f64>() / scored.len() as f64;
     let negative = scored.iter().filter(|v| v.1 < 0.0).count();
+    let step = binning::outline_step(scored.len());
+    let mut caption = format!(
+        "Mean silhouette {mean:.3}; {} below 0 {} closer to another segment.",
+        entity.count(negative as u64),
+        if negative == 1 { "sits" } else { "sit" }
+    );
+    if step > 1 {
+        caption.push_str(&format!(
+            " Above {} {}, each segment's outline passes through one in {step} of its sorted values.",
+            thousands(binning::POINTS_DRAWN_ONE_BY_ONE),
+            entity.plural
+        ));
+    }
     Ok((
         charts::silhouette(
             &format!("Silhouette of every {}, by segment", entity.singular),
             &scored,
             &names,
             mean,
+            step,
         )?,
-        format!(
-            "Mean silhouette {mean:.3}; {} below 0 {} closer to another segment.",
-            entity.count(negative as u64),
-            if negative == 1 { "sits" } else { "sit" }
-        ),
+        caption,
     ))
 }
 

@@ -6,6 +6,7 @@
 //! told apart by their kind. A chart whose data is missing is a configuration error, not an
 //! empty picture.
 
+pub mod binning;
 mod charts;
 mod drawing;
 mod privacy_note;
