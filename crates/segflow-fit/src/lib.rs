@@ -1,6 +1,6 @@
 //! The fit stage: the final clustering of the model matrix at the chosen K, with canonical
 //! cluster ids (by decreasing size, ties by centroid order), per-contact assignments, centroids,
-//! segment cards and profiles in original units, names from the YAML's role rules, actions,
+//! segment cards and profiles in original units, the mix of each label context column, names from the YAML's role rules, actions,
 //! and the summary tables (cards, policy, findings, executive summary) as Parquet and CSV.
 //!
 //! [`Model`] reads a fit's artifacts back, so new contacts are scored by the same
@@ -10,6 +10,7 @@ mod algorithms;
 mod arrays;
 pub mod drift;
 mod k;
+mod mix;
 mod model;
 mod naming;
 mod params;
@@ -248,7 +249,7 @@ fn write(out: &mut OutputDir, tables: &[Table]) -> Result<()> {
 /// The version of this stage's own computations, composed with the versions of the algorithms
 /// its params select: bump it with any change that alters its results, and say what changed in
 /// CHANGELOG.md.
-const VERSION: u32 = 1;
+const VERSION: u32 = 2;
 
 pub struct FitStage;
 
@@ -277,6 +278,8 @@ impl Stage for FitStage {
             Planned::new("cards"),
             Planned::csv("cards"),
             Planned::new("profile"),
+            Planned::new("mix"),
+            Planned::csv("mix"),
             Planned::new("policy"),
             Planned::csv("policy"),
             Planned::new("findings"),

@@ -1,6 +1,6 @@
 //! What fit says about each segment once the rows are clustered: its size, how well its rows
-//! sit in it, every numeric feature's statistics in original units, the features that set it
-//! apart, and its name and action.
+//! sit in it, every numeric feature's statistics in original units, the mix of each label
+//! context column, the features that set it apart, and its name and action.
 
 use ndarray::Axis;
 
@@ -8,6 +8,7 @@ use segflow_cluster::metrics::{calinski_harabasz, davies_bouldin, silhouette_sam
 use segflow_core::Result;
 
 use crate::algorithms::Clustered;
+use crate::mix::{ColumnMix, mixes};
 use crate::naming::{self, Named};
 use crate::params::Params;
 use crate::profile::{FeatureProfile, distinguishing};
@@ -25,6 +26,8 @@ pub struct Segments {
     pub distinct: Vec<Vec<(String, f64)>>,
     pub named: Vec<Named>,
     pub names: Vec<String>,
+    /// Per text, flag or 0/1 context column: its categories per segment and overall.
+    pub mixes: Vec<ColumnMix>,
 }
 
 /// How well the rows sit in their segments; noise is left out.
@@ -47,6 +50,13 @@ impl Segments {
         let distinct = distinguishing(&profiles, clustered.k);
         let named = name(params, &sizes, &profiles, &distinct);
         let names = named.iter().map(|s| s.name.clone()).collect();
+        let mixes = mixes(
+            &training.features,
+            &training.context,
+            &clustered.labels,
+            clustered.k,
+            params,
+        )?;
         Ok(Segments {
             sizes,
             noise: clustered.noise(),
@@ -55,6 +65,7 @@ impl Segments {
             distinct,
             named,
             names,
+            mixes,
         })
     }
 

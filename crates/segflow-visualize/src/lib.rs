@@ -8,6 +8,7 @@
 
 mod charts;
 mod drawing;
+mod mix_table;
 mod privacy_note;
 mod report;
 mod study_time;
@@ -193,6 +194,7 @@ const CONSUMES: &[&str] = &[
     "centroids",
     "cards",
     "profile",
+    "mix",
     "policy",
     "findings",
     "summary",
@@ -462,7 +464,7 @@ pub fn run(
 
 /// The version of this stage's results: bump it with any change that alters them, and say what
 /// changed in CHANGELOG.md.
-const VERSION: u32 = 3;
+const VERSION: u32 = 4;
 
 pub struct VisualizeStage;
 

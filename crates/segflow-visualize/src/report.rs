@@ -12,7 +12,7 @@ use segflow_core::artifact::{Artifact, META_BLOCKS, META_PARAMS};
 use segflow_core::nouns::Nouns;
 
 use crate::study_time::StudyTime;
-use crate::{Chart, Drawn, Params, Sources, privacy_note, strings};
+use crate::{Chart, Drawn, Params, Sources, mix_table, privacy_note, strings};
 
 const STYLE: &str = r#"
 body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; margin: 0; color: #1d232b; background: #f6f7f9; line-height: 1.45; }
@@ -26,6 +26,8 @@ table { border-collapse: collapse; margin: .6rem 0 1rem; font-size: .9rem; }
 th, td { border: 1px solid #d7dce2; padding: .25rem .5rem; text-align: left; vertical-align: top; }
 th { background: #eef1f5; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
+td.flag { background: #fff3c4; font-weight: 600; }
+tr.overall td { border-top: 2px solid #56606b; font-style: italic; }
 .decision { font-size: 1.1rem; background: #eef6ff; border-left: 4px solid #0072b2; padding: .6rem .8rem; }
 .cards { display: grid; grid-template-columns: repeat(auto-fill, minmax(300px, 1fr)); gap: 1rem; }
 .card { border: 1px solid #d7dce2; border-top: 6px solid var(--segment); border-radius: 6px; padding: .6rem .9rem; }
@@ -387,11 +389,25 @@ pub fn render(
         strings(findings, "narrative")?,
         strings(findings, "distinguishing")?,
     );
+    let mixes = match src.get("mix") {
+        Some(m) => mix_table::read(m, names.len())?,
+        None => Vec::new(),
+    };
     for (c, name) in names.iter().enumerate() {
         let color = crate::charts::segment_color(c);
+        let mut context = String::new();
+        for m in &mixes {
+            let (column, text) = mix_table::card_line(m, c, entity);
+            let _ = write!(
+                context,
+                "<dt>{}</dt><dd>{}</dd>",
+                escape(&column),
+                escape(&text)
+            );
+        }
         let _ = write!(
             h,
-            "<article class=\"card\" style=\"--segment: rgb({},{},{})\"><h3>{}</h3><div class=\"size\">{} · {:.1} %</div><p>{}</p><dl><dt>Decision use</dt><dd>{}</dd><dt>Operational rule</dt><dd>{}</dd><dt>Typical pattern</dt><dd>{}</dd><dt>Distinguishing features</dt><dd>{}</dd><dt>Why this name</dt><dd>{}</dd></dl></article>",
+            "<article class=\"card\" style=\"--segment: rgb({},{},{})\"><h3>{}</h3><div class=\"size\">{} · {:.1} %</div><p>{}</p><dl><dt>Decision use</dt><dd>{}</dd><dt>Operational rule</dt><dd>{}</dd><dt>Typical pattern</dt><dd>{}</dd><dt>Distinguishing features</dt><dd>{}</dd>{context}<dt>Why this name</dt><dd>{}</dd></dl></article>",
             color.0,
             color.1,
             color.2,
@@ -445,6 +461,14 @@ pub fn render(
         {
             let _ = write!(h, "<p><em>{}</em></p>", escape(first));
         }
+    }
+    if !mixes.is_empty() {
+        let _ = write!(
+            h,
+            "<h3 id=\"mix\">What the segments are made of</h3><p>Context columns describe the segments without shaping them: each segment's share per category beside all {}.</p>",
+            escape(&entity.plural)
+        );
+        h.push_str(&mix_table::section(&mixes, &names, entity));
     }
     h.push_str("<h3>Segment cards</h3>");
     h.push_str(&table(src.need("cards")?, None, words));
