@@ -1,5 +1,5 @@
 //! Per-segment mixes of the context columns that are not numbers to summarise: labels (text),
-//! flags (true/false), and numeric 0/1 columns. Each segment's share per category sits beside
+//! flags (true/false), and whole-number 0/1 columns. Each segment's share per category sits beside
 //! the share among all entities, and the cell where a segment differs most is flagged. This is
 //! how an outcome (churned, converted) or a label (region, contract) describes the segments
 //! without shaping them.
@@ -83,7 +83,7 @@ fn ratio(count: u64, size: u64) -> f64 {
     }
 }
 
-/// The mix of every context column that is text, a flag or a numeric 0/1 column, its codes
+/// The mix of every context column that is text, a flag or a whole-number 0/1 column, its codes
 /// read through the params' `labels`; other numeric context columns are described by the
 /// profile instead. `segments` holds each row's segment (None for noise), `k` their number.
 pub fn mixes(
@@ -110,8 +110,8 @@ pub fn mixes(
     Ok(out)
 }
 
-/// The labels of a column that has a mix: text as written, flags as `true`/`false`, a numeric
-/// column whose values are all 0 or 1 as `0`/`1`; None for any other column.
+/// The labels of a column that has a mix: text as written, flags as `true`/`false`, a column
+/// of whole numbers that are all 0 or 1 as `0`/`1`; None for any other column.
 fn labels_of(array: &dyn Array) -> Option<Vec<Option<String>>> {
     let n = array.len();
     let valid = |i: usize| array.is_valid(i);
@@ -140,20 +140,16 @@ fn labels_of(array: &dyn Array) -> Option<Vec<Option<String>>> {
                     .collect(),
             )
         }
-        t if t.is_numeric() => {
-            let floats = arrow::compute::cast(array, &DataType::Float64).ok()?;
-            let floats = floats.as_primitive::<arrow::datatypes::Float64Type>();
-            let values: Vec<Option<f64>> = (0..n)
-                .map(|i| (valid(i) && !floats.value(i).is_nan()).then(|| floats.value(i)))
-                .collect();
-            let binary = values.iter().flatten().all(|v| *v == 0.0 || *v == 1.0)
+        // Whole numbers only: a share or a rate computed per entity (a float) can happen to be
+        // 0 or 1 everywhere without being a yes/no column.
+        t if t.is_integer() => {
+            let ints = arrow::compute::cast(array, &DataType::Int64).ok()?;
+            let ints = ints.as_primitive::<arrow::datatypes::Int64Type>();
+            let values: Vec<Option<i64>> =
+                (0..n).map(|i| valid(i).then(|| ints.value(i))).collect();
+            let binary = values.iter().flatten().all(|v| *v == 0 || *v == 1)
                 && values.iter().any(Option::is_some);
-            binary.then(|| {
-                values
-                    .iter()
-                    .map(|v| v.map(|v| if v == 1.0 { "1" } else { "0" }.to_string()))
-                    .collect()
-            })
+            binary.then(|| values.iter().map(|v| v.map(|v| v.to_string())).collect())
         }
         _ => None,
     }
@@ -342,8 +338,10 @@ mod tests {
             labels_of(&flags),
             Some(labels(&[Some("1"), None, Some("0")]))
         );
-        let amounts = arrow::array::Float64Array::from(vec![1.0, 0.5]);
+        let amounts = arrow::array::Int64Array::from(vec![1, 2]);
         assert_eq!(labels_of(&amounts), None);
+        let shares = arrow::array::Float64Array::from(vec![1.0, 0.0]);
+        assert_eq!(labels_of(&shares), None);
         let yes = labels(&[Some("1"), Some("1")]);
         let m = mix("promo".into(), &yes, &[Some(0), Some(0)], 1, 8);
         assert_eq!(m.categories, ["1", "0"]);

@@ -13,6 +13,9 @@ use segflow_core::nouns::Noun;
 use crate::report::escape;
 use crate::strings;
 
+/// The mix tables' styles, added to the report's only when it has a mix.
+pub const STYLE: &str = "td.flag { background: #fff3c4; font-weight: 600; }\ntr.overall td { border-top: 2px solid #56606b; font-style: italic; }\n";
+
 /// One row of the mix artifact.
 struct Cell {
     cluster: usize,

@@ -26,8 +26,6 @@ table { border-collapse: collapse; margin: .6rem 0 1rem; font-size: .9rem; }
 th, td { border: 1px solid #d7dce2; padding: .25rem .5rem; text-align: left; vertical-align: top; }
 th { background: #eef1f5; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
-td.flag { background: #fff3c4; font-weight: 600; }
-tr.overall td { border-top: 2px solid #56606b; font-style: italic; }
 .decision { font-size: 1.1rem; background: #eef6ff; border-left: 4px solid #0072b2; padding: .6rem .8rem; }
 .cards { display: grid; grid-template-columns: repeat(auto-fill, minmax(300px, 1fr)); gap: 1rem; }
 .card { border: 1px solid #d7dce2; border-top: 6px solid var(--segment); border-radius: 6px; padding: .6rem .9rem; }
@@ -273,10 +271,19 @@ pub fn render(
         time: StudyTime::of_log(src.get("events"), ts_max),
     };
     let words = &words;
+    let mixes = match src.get("mix") {
+        Some(m) => mix_table::read(m, names.len())?,
+        None => Vec::new(),
+    };
+    let mix_style = if mixes.is_empty() {
+        ""
+    } else {
+        mix_table::STYLE
+    };
     let mut h = String::new();
     let _ = write!(
         h,
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>{}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n",
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>{}</title>\n<style>{STYLE}{mix_style}</style>\n</head>\n<body>\n",
         escape(&params.title)
     );
     let _ = write!(
@@ -389,10 +396,6 @@ pub fn render(
         strings(findings, "narrative")?,
         strings(findings, "distinguishing")?,
     );
-    let mixes = match src.get("mix") {
-        Some(m) => mix_table::read(m, names.len())?,
-        None => Vec::new(),
-    };
     for (c, name) in names.iter().enumerate() {
         let color = crate::charts::segment_color(c);
         let mut context = String::new();
