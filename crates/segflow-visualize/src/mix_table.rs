@@ -188,3 +188,87 @@ pub fn section(mixes: &[Mix], names: &[String], entity: &Noun) -> String {
     }
     h
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use arrow::array::{ArrayRef, BooleanArray, Float64Array, StringArray, UInt32Array};
+
+    use super::*;
+
+    fn artifact() -> Artifact {
+        let rows = [
+            (0, "churned", "Yes", 0.5, 0.25, true, false),
+            (0, "churned", "No", 0.5, 0.75, false, false),
+            (1, "churned", "Yes", 0.0, 0.25, true, true),
+            (1, "churned", "No", 1.0, 0.75, false, false),
+        ];
+        let batch = segflow_core::artifact::batch(vec![
+            (
+                "cluster",
+                Arc::new(UInt32Array::from_iter_values(rows.iter().map(|r| r.0))) as ArrayRef,
+            ),
+            (
+                "column",
+                Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.1))),
+            ),
+            (
+                "category",
+                Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.2))),
+            ),
+            (
+                "share",
+                Arc::new(Float64Array::from_iter_values(rows.iter().map(|r| r.3))),
+            ),
+            (
+                "overall_share",
+                Arc::new(Float64Array::from_iter_values(rows.iter().map(|r| r.4))),
+            ),
+            (
+                "rate",
+                Arc::new(BooleanArray::from(
+                    rows.iter().map(|r| r.5).collect::<Vec<_>>(),
+                )),
+            ),
+            (
+                "flagged",
+                Arc::new(BooleanArray::from(
+                    rows.iter().map(|r| r.6).collect::<Vec<_>>(),
+                )),
+            ),
+        ])
+        .unwrap();
+        Artifact {
+            path: "mix.parquet".into(),
+            batch,
+            metadata: Default::default(),
+        }
+    }
+
+    #[test]
+    fn a_rate_reads_beside_everyone_and_the_flagged_cell_is_marked() {
+        let mixes = read(&artifact(), 2).unwrap();
+        let customers = Noun::new("customer", "customers");
+        assert_eq!(mixes.len(), 1);
+        assert_eq!(
+            card_line(&mixes[0], 0, &customers),
+            (
+                "churned".to_string(),
+                "Yes: 50.0 % (all customers 25.0 %)".to_string()
+            )
+        );
+        let html = section(&mixes, &["Loyal".into(), "New".into()], &customers);
+        assert_eq!(html.matches("◆</td>").count(), 1);
+        assert!(
+            html.contains(
+                "<td class=\"num flag\" title=\"furthest from all customers\">0.0 % ◆</td>"
+            )
+        );
+        assert!(
+            html.contains(
+                "<tr class=\"overall\"><td>all customers</td><td class=\"num\">25.0 %</td>"
+            )
+        );
+    }
+}
