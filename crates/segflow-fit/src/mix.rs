@@ -181,38 +181,54 @@ fn mix(
     k: usize,
     top: usize,
 ) -> ColumnMix {
-    let mut frequency: HashMap<&String, u64> = HashMap::new();
-    for v in values.iter().flatten() {
+    let mut distinct: Vec<&String> = values.iter().flatten().collect();
+    distinct.sort();
+    distinct.dedup();
+    let pair = binary_pair(&distinct);
+    // A yes/no column's spellings ("Yes", "yes") are one category on each side.
+    let canonical: Vec<Option<&str>> = values
+        .iter()
+        .map(|v| {
+            v.as_deref().map(|v| match &pair {
+                Some((yes, _)) if v.eq_ignore_ascii_case(yes) => yes.as_str(),
+                Some((_, no)) => no.as_str(),
+                None => v,
+            })
+        })
+        .collect();
+    let mut frequency: HashMap<&str, u64> = HashMap::new();
+    for v in canonical.iter().flatten() {
         *frequency.entry(v).or_default() += 1;
     }
-    let mut ranked: Vec<(&String, u64)> = frequency.into_iter().collect();
+    let mut ranked: Vec<(&str, u64)> = frequency.into_iter().collect();
     ranked.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0)));
-    let mut distinct: Vec<&String> = ranked.iter().map(|r| r.0).collect();
-    distinct.sort();
-    let (mut categories, rate_of) = match binary_pair(&distinct) {
-        Some((yes, no)) => (vec![yes.clone(), no], Some(yes)),
-        None => (ranked.iter().take(top).map(|r| r.0.clone()).collect(), None),
+    let (mut categories, rate_of) = match &pair {
+        Some((yes, no)) => (vec![yes.clone(), no.clone()], Some(yes.clone())),
+        None => (
+            ranked.iter().take(top).map(|r| r.0.to_string()).collect(),
+            None,
+        ),
     };
     let named = categories.len();
+    let index: HashMap<String, usize> = categories
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.clone(), i))
+        .collect();
     if ranked.len() > named {
         categories.push(OTHER.to_string());
     }
-    if values.iter().any(Option::is_none) {
+    if canonical.iter().any(Option::is_none) {
         categories.push(MISSING.to_string());
     }
-    let index: HashMap<&str, usize> = categories[..named]
-        .iter()
-        .enumerate()
-        .map(|(i, c)| (c.as_str(), i))
-        .collect();
     let missing = categories.len() - 1;
-    let category_of = |v: &Option<String>| match v {
+    let category_of = |v: &Option<&str>| match v {
         None => missing,
-        Some(v) => index.get(v.as_str()).copied().unwrap_or(named),
+        Some(v) => index.get(*v).copied().unwrap_or(named),
     };
     let mut counts = vec![vec![0u64; categories.len()]; k];
     let mut overall = vec![0u64; categories.len()];
-    for (v, l) in values.iter().zip(labels) {
+    for (v, l) in canonical.iter().zip(labels) {
         let c = category_of(v);
         overall[c] += 1;
         if let Some(l) = l {
@@ -303,7 +319,7 @@ mod tests {
 
     #[test]
     fn a_yes_no_column_gives_a_rate_and_nulls_their_own_category() {
-        let values = labels(&[Some("Yes"), Some("No"), None, Some("No"), Some("Yes")]);
+        let values = labels(&[Some("Yes"), Some("No"), None, Some("no"), Some("yes")]);
         let m = mix(
             "churned".into(),
             &values,
@@ -312,6 +328,7 @@ mod tests {
             8,
         );
         assert_eq!(m.rate_of.as_deref(), Some("Yes"));
+        // "yes" and "no" join "Yes" and "No".
         assert_eq!(m.categories, ["Yes", "No", MISSING]);
         assert_eq!(m.counts, [vec![1, 1, 0], vec![0, 1, 1]]);
         assert_eq!(m.overall, [2, 2, 1]);
