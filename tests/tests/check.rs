@@ -340,6 +340,20 @@ fn a_typo_in_any_section_stops_the_run_before_anything_is_written() {
         },
         Typo {
             pipeline: "lead_outcomes",
+            section: "preprocess",
+            edit: |d| {
+                let per_column = d["stages"]["preprocess"]["per_column"]
+                    .as_mapping_mut()
+                    .unwrap();
+                let spec = per_column.remove("lead_source").unwrap();
+                per_column.insert(yaml("lead_sorce"), spec);
+            },
+            key: "stages.preprocess.per_column.lead_sorce",
+            wrong: "lead_sorce",
+            suggestion: "lead_source",
+        },
+        Typo {
+            pipeline: "lead_outcomes",
             section: "card",
             edit: |d| d["stages"]["fit"]["cards"]["medians"][0] = yaml("engagment_score"),
             key: "stages.fit.cards.medians[0]",
