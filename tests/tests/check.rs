@@ -4,7 +4,7 @@
 
 use segflow_tests::*;
 
-const PIPELINES: &[&str] = &["walsoft", "leads", "wholesale", "retail"];
+const PIPELINES: &[&str] = &["walsoft", "leads", "wholesale", "retail", "lead_outcomes"];
 
 fn yaml(s: &str) -> yaml_serde::Value {
     yaml_serde::from_str(s).unwrap()
@@ -383,6 +383,56 @@ fn a_typo_in_any_section_stops_the_run_before_anything_is_written() {
             key: "stages.visualize.charts[7]",
             wrong: "profile_heatmp",
             suggestion: "profile_heatmap",
+        },
+        // lead_outcomes: encoded labels in the model, an outcome as context
+        Typo {
+            pipeline: "lead_outcomes",
+            section: "features",
+            edit: |d| {
+                d["stages"]["features"]["blocks"]["outcome"]["converted"] =
+                    yaml("{column: convertd}")
+            },
+            key: "stages.features.blocks.outcome.converted.column",
+            wrong: "convertd",
+            suggestion: "converted",
+        },
+        Typo {
+            pipeline: "lead_outcomes",
+            section: "preprocess",
+            edit: |d| {
+                let per_column = d["stages"]["preprocess"]["per_column"]
+                    .as_mapping_mut()
+                    .unwrap();
+                let spec = per_column.remove("lead_source").unwrap();
+                per_column.insert(yaml("lead_sorce"), spec);
+            },
+            key: "stages.preprocess.per_column.lead_sorce",
+            wrong: "lead_sorce",
+            suggestion: "lead_source",
+        },
+        Typo {
+            pipeline: "lead_outcomes",
+            section: "card",
+            edit: |d| d["stages"]["fit"]["cards"]["medians"][0] = yaml("engagment_score"),
+            key: "stages.fit.cards.medians[0]",
+            wrong: "engagment_score",
+            suggestion: "engagement_score",
+        },
+        Typo {
+            pipeline: "lead_outcomes",
+            section: "labels",
+            edit: |d| d["stages"]["fit"]["labels"] = yaml("{convrted: {'Yes': Won}}"),
+            key: "stages.fit.labels.convrted",
+            wrong: "convrted",
+            suggestion: "converted",
+        },
+        Typo {
+            pipeline: "lead_outcomes",
+            section: "chart",
+            edit: |d| d["stages"]["visualize"]["charts"][4] = yaml("pca_scater"),
+            key: "stages.visualize.charts[4]",
+            wrong: "pca_scater",
+            suggestion: "pca_scatter",
         },
     ];
     for typo in &typos {

@@ -1,6 +1,6 @@
 //! The reports in a real browser: headless Chromium loads report.html from disk (no network),
 //! runs its render check, and the test reads back the rendered DOM and a screenshot. The
-//! wholesale, leads and retail reports are read for their words: the nouns their pipelines
+//! wholesale, leads, lead_outcomes and retail reports are read for their words: the nouns their pipelines
 //! declare, and no phone-log word in any text segflow itself writes. On a developer's machine without Chromium it is skipped with a message
 //! (`tests/browser/install-chromium.sh` installs Debian's); under CI (`CI=true`) a missing
 //! browser fails the test, so CI can never pass without having looked at the report.
@@ -187,8 +187,16 @@ fn reports_speak_the_declared_nouns_and_never_of_calls() {
         return;
     };
     for (name, nouns) in [
-        ("wholesale", &["clients", "client"][..]),
+        // The wholesale segments' channel mix reads in the labels the pipeline gives its codes.
+        (
+            "wholesale",
+            &["clients", "client", "Horeca", "all clients"][..],
+        ),
         ("leads", &["leads", "lead"][..]),
+        (
+            "lead_outcomes",
+            &["leads", "lead", "converted", "all leads"][..],
+        ),
         (
             "retail",
             &["customers", "customer", "invoice lines", "1 month,"][..],

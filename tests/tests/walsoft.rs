@@ -573,7 +573,7 @@ fn standalone_stages_write_the_same_artifacts_as_the_runner() {
         );
         compared += 1;
     }
-    assert_eq!(compared, INGEST.len() + 1 + 3 + 2 + 11);
+    assert_eq!(compared, INGEST.len() + 1 + 3 + 2 + 13);
 }
 
 #[test]

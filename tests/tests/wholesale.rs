@@ -82,6 +82,14 @@ fn the_wholesale_pipeline_runs_end_to_end_and_names_segments_from_their_spending
     );
     let report = std::fs::read_to_string(run.join("visualize/report.html")).unwrap();
     assert!(report.contains("Majority of indices"));
+    // Channel and Region describe the segments in their readable labels, beside every client.
+    assert!(report.contains("<h4>channel</h4>") && report.contains("<h4>region</h4>"));
+    assert!(
+        report.contains("<th>Horeca</th><th>Retail</th>"),
+        "{report}"
+    );
+    assert!(report.contains("<td>all clients</td>"));
+    assert!(report.contains("<dt>channel</dt><dd>most often Horeca: "));
     let big = [
         "ingest/table.parquet",
         "features/features.parquet",

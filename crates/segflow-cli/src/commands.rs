@@ -228,11 +228,12 @@ fn compare_outputs(
 pub(crate) fn synth_leads(
     rows: u64,
     seed: u64,
+    attributes: bool,
     output: &Path,
     truth: Option<PathBuf>,
 ) -> Result<u8> {
     let truth = truth.unwrap_or_else(|| output.with_extension("truth.csv"));
-    let counts = segflow_synth::write_leads(rows, seed, output, &truth)?;
+    let counts = segflow_synth::write_leads(rows, seed, attributes, output, &truth)?;
     println!(
         "synth leads: {rows} rows (seed {seed}) → {} and {}",
         output.display(),

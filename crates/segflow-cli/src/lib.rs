@@ -156,6 +156,10 @@ enum Synth {
         /// CSV of the planted segment per lead; default: OUTPUT with `.truth.csv`.
         #[arg(long)]
         truth: Option<PathBuf>,
+        /// Also write categorical attributes (industry, region, lead source, yes/no flags)
+        /// and a `converted` outcome that differs between the planted segments.
+        #[arg(long)]
+        attributes: bool,
     },
     /// A call log in the Walsoft layout, streamed: any number of rows in constant memory.
     Calls {
@@ -330,8 +334,11 @@ fn dispatch(command: Command) -> Result<u8, Box<Failure>> {
                     seed,
                     output,
                     truth,
+                    attributes,
                 },
-        } => Ok(commands::synth_leads(rows, seed, &output, truth)?),
+        } => Ok(commands::synth_leads(
+            rows, seed, attributes, &output, truth,
+        )?),
         Command::Synth {
             what:
                 Synth::Calls {

@@ -1,6 +1,6 @@
 //! The fit stage: the final clustering of the model matrix at the chosen K, with canonical
 //! cluster ids (by decreasing size, ties by centroid order), per-contact assignments, centroids,
-//! segment cards and profiles in original units, names from the YAML's role rules, actions,
+//! segment cards and profiles in original units, the mix of each label context column, names from the YAML's role rules, actions,
 //! and the summary tables (cards, policy, findings, executive summary) as Parquet and CSV.
 //!
 //! [`Model`] reads a fit's artifacts back, so new contacts are scored by the same
@@ -11,6 +11,7 @@ mod arrays;
 pub mod drift;
 pub mod explain;
 mod k;
+mod mix;
 mod model;
 mod naming;
 mod params;
@@ -282,6 +283,8 @@ impl Stage for FitStage {
             Planned::new("cards"),
             Planned::csv("cards"),
             Planned::new("profile"),
+            Planned::new("mix"),
+            Planned::csv("mix"),
             Planned::new("policy"),
             Planned::csv("policy"),
             Planned::new("findings"),

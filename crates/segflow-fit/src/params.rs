@@ -34,6 +34,14 @@ pub struct Params {
     /// How many distinguishing features each segment lists (profile `top`, findings).
     #[serde(default = "default_top_features")]
     pub top_features: usize,
+    /// How many categories of a context column the mix lists by name (the most frequent
+    /// overall); the rest are counted together as `(other)`.
+    #[serde(default = "default_mix_top")]
+    pub mix_top: usize,
+    /// Readable labels for the codes of a context column in its mix and on the cards
+    /// (`{Channel: {"1": Horeca, "2": Retail}}`); a code without a label keeps its own text.
+    #[serde(default)]
+    pub labels: BTreeMap<String, BTreeMap<String, String>>,
     #[serde(default)]
     pub naming: Naming,
     /// Expected impact of the segment campaigns against one treatment for all: a projection
@@ -195,6 +203,9 @@ fn default_max_iter() -> usize {
 }
 fn default_tol() -> f64 {
     1e-4
+}
+fn default_mix_top() -> usize {
+    8
 }
 fn default_top_features() -> usize {
     3
@@ -578,6 +589,9 @@ impl Validate for Params {
         if !(self.tol >= 0.0 && self.tol.is_finite()) {
             return Err(Error::config("", "tol", "must be a finite number ≥ 0"));
         }
+        if self.mix_top == 0 {
+            return Err(Error::config("", "mix_top", "must be ≥ 1"));
+        }
         self.check_campaigns()?;
         if let Some(template) = &self.narrative {
             for placeholder in placeholders(template) {
@@ -633,6 +647,9 @@ impl Params {
         }
         for name in self.features.keys() {
             upstream.check(&format!("features.{name}"), name, &[])?;
+        }
+        for column in self.labels.keys() {
+            upstream.check(&format!("labels.{column}"), column, &[])?;
         }
         Ok(())
     }

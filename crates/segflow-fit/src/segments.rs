@@ -1,6 +1,6 @@
 //! What fit says about each segment once the rows are clustered: its size, how well its rows
-//! sit in it, every numeric feature's statistics in original units, the features that set it
-//! apart, and its name and action.
+//! sit in it, every numeric feature's statistics in original units, the mix of each label
+//! context column, the features that set it apart, and its name and action.
 
 use ndarray::Axis;
 
@@ -8,6 +8,7 @@ use segflow_cluster::metrics::{calinski_harabasz, davies_bouldin, silhouette_sam
 use segflow_core::Result;
 
 use crate::algorithms::Clustered;
+use crate::mix::{ColumnMix, mixes};
 use crate::naming::{self, Named};
 use crate::params::{Params, SIZE_PLACEHOLDERS, Stat, parse_placeholder, placeholders};
 use crate::profile::{FeatureProfile, distinguishing};
@@ -29,6 +30,8 @@ pub struct Segments {
     pub unclaimed: Vec<String>,
     /// The statistics the roles and the narrative name: (feature, statistic, per segment).
     stats: Vec<(String, Stat, Vec<f64>)>,
+    /// Per text, flag or 0/1 context column: its categories per segment and overall.
+    pub mixes: Vec<ColumnMix>,
 }
 
 /// How well the rows sit in their segments; noise is left out.
@@ -52,6 +55,13 @@ impl Segments {
         let stats = named_statistics(params, training, clustered)?;
         let naming::Names { named, unclaimed } = name(params, &sizes, &stats, &distinct);
         let names = named.iter().map(|s| s.name.clone()).collect();
+        let mixes = mixes(
+            &training.features,
+            &training.context,
+            &clustered.labels,
+            clustered.k,
+            params,
+        )?;
         Ok(Segments {
             sizes,
             noise: clustered.noise(),
@@ -62,6 +72,7 @@ impl Segments {
             names,
             unclaimed,
             stats,
+            mixes,
         })
     }
 

@@ -1,4 +1,4 @@
-//! The tables people read: segment cards, feature profiles, findings with narratives, the
+//! The tables people read: segment cards, feature profiles, context mixes, findings with narratives, the
 //! executive summary, the projected impact of the campaigns, and DBSCAN's eps suggestion.
 
 use std::sync::Arc;
@@ -10,6 +10,7 @@ use segflow_core::artifact::batch;
 use segflow_core::{Error, Result};
 
 use crate::arrays::{floats, strings, u32s, u64s};
+use crate::mix;
 use crate::params::{
     Algorithm, Campaign, FeatureWords, Format, Impact, parse_placeholder, placeholders,
 };
@@ -24,6 +25,7 @@ pub fn build(fit: &Fitted<'_>) -> Result<Vec<Table>> {
             "profile",
             profile_batch(&s.profiles, &s.names, fit.params.top_features)?,
         ),
+        Table::new("mix", mix::mix_batch(&s.mixes, &s.names)?).with_csv(),
         Table::new("findings", findings_batch(fit)?).with_csv(),
         Table::new("summary", summary_batch(fit)?).with_csv(),
     ];
@@ -52,6 +54,7 @@ fn cards_batch(fit: &Fitted<'_>) -> Result<RecordBatch> {
         ),
     ];
     cols.extend(card_statistics(fit));
+    cols.extend(card_mixes(fit));
     batch(cols.iter().map(|(n, a)| (n.as_str(), a.clone())).collect())
 }
 
@@ -98,6 +101,31 @@ fn card_statistics(fit: &Fitted<'_>) -> Vec<(String, ArrayRef)> {
             format!("pct_any_{name}"),
             per_segment(name, &|s| s.share_positive * 100.0),
         ));
+    }
+    cols
+}
+
+/// The cards' mix columns: a yes/no column's rate (`<column>_rate`), a label column's most
+/// frequent category and its share (`<column>_top`, `<column>_top_share`).
+fn card_mixes(fit: &Fitted<'_>) -> Vec<(String, ArrayRef)> {
+    let k = fit.segments.k();
+    let mut cols = Vec::new();
+    for m in &fit.segments.mixes {
+        if m.rate_of.is_some() {
+            cols.push((
+                format!("{}_rate", m.column),
+                floats((0..k).map(|s| m.share(s, 0))),
+            ));
+        } else {
+            cols.push((
+                format!("{}_top", m.column),
+                strings((0..k).map(|s| m.categories[m.top(s)].clone())),
+            ));
+            cols.push((
+                format!("{}_top_share", m.column),
+                floats((0..k).map(|s| m.share(s, m.top(s)))),
+            ));
+        }
     }
     cols
 }

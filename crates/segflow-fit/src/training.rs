@@ -13,8 +13,9 @@ use segflow_core::{Error, Result};
 use crate::Inputs;
 use crate::params::{Params, SIZE_PLACEHOLDERS, parse_placeholder, placeholders};
 
-/// A numeric column of the features artifact, in block order.
-pub struct NumericFeature {
+/// A column of the features artifact, in block order.
+#[derive(Clone)]
+pub struct Feature {
     pub name: String,
     pub block: String,
     pub model_input: bool,
@@ -23,7 +24,10 @@ pub struct NumericFeature {
 pub struct Training {
     pub matrix: Matrix,
     pub features: Artifact,
-    pub numeric: Vec<NumericFeature>,
+    pub numeric: Vec<Feature>,
+    /// Every column of the blocks that are not model inputs, in block order: the candidates
+    /// for a per-segment mix.
+    pub context: Vec<Feature>,
 }
 
 impl Training {
@@ -39,13 +43,29 @@ impl Training {
             ));
         }
         same_contacts(&matrix, &features)?;
-        let numeric = numeric_features(&features);
+        let declared = declared_features(&features);
+        let context: Vec<Feature> = declared
+            .iter()
+            .filter(|f| !f.model_input && features.batch.column_by_name(&f.name).is_some())
+            .cloned()
+            .collect();
+        let numeric: Vec<Feature> = declared
+            .into_iter()
+            .filter(|f| {
+                features
+                    .batch
+                    .column_by_name(&f.name)
+                    .is_some_and(|c| c.data_type().is_numeric())
+            })
+            .collect();
         let known: Vec<&str> = numeric.iter().map(|f| f.name.as_str()).collect();
-        check_keys(params, &known)?;
+        let context_names: Vec<&str> = context.iter().map(|f| f.name.as_str()).collect();
+        check_keys(params, &known, &context_names)?;
         Ok(Training {
             matrix,
             features,
             numeric,
+            context,
         })
     }
 
@@ -92,9 +112,8 @@ fn same_contacts(m: &Matrix, features: &Artifact) -> Result<()> {
     Ok(())
 }
 
-/// The numeric feature columns with their block and model-input flag, from the features
-/// metadata.
-fn numeric_features(features: &Artifact) -> Vec<NumericFeature> {
+/// The feature columns with their block and model-input flag, from the features metadata.
+fn declared_features(features: &Artifact) -> Vec<Feature> {
     let parsed: Vec<serde_json::Value> = features
         .meta(META_BLOCKS)
         .and_then(|m| serde_json::from_str(m).ok())
@@ -105,7 +124,7 @@ fn numeric_features(features: &Artifact) -> Vec<NumericFeature> {
         let model_input = b["model_input"].as_bool().unwrap_or(false);
         for c in b["columns"].as_array().into_iter().flatten() {
             if let Some(name) = c.as_str() {
-                out.push(NumericFeature {
+                out.push(Feature {
                     name: name.to_string(),
                     block: block.clone(),
                     model_input,
@@ -113,17 +132,12 @@ fn numeric_features(features: &Artifact) -> Vec<NumericFeature> {
             }
         }
     }
-    out.retain(|f| {
-        features
-            .batch
-            .column_by_name(&f.name)
-            .is_some_and(|c| c.data_type().is_numeric())
-    });
     out
 }
 
-/// Checks that every feature the params name exists, before any clustering.
-fn check_keys(params: &Params, known: &[&str]) -> Result<()> {
+/// Checks that every feature the params name exists, and that `labels` name context columns,
+/// before any clustering.
+fn check_keys(params: &Params, known: &[&str], context: &[&str]) -> Result<()> {
     let check = |key: String, name: &str| -> Result<()> {
         if known.contains(&name) {
             Ok(())
@@ -159,6 +173,17 @@ fn check_keys(params: &Params, known: &[&str]) -> Result<()> {
     }
     for name in params.features.keys() {
         check(format!("features.{name}"), name)?;
+    }
+    for column in params.labels.keys() {
+        if !context.contains(&column.as_str()) {
+            return Err(Error::config(
+                "",
+                format!("labels.{column}"),
+                format!(
+                    "`{column}` is not a context column of the features artifact (a column of a block that is not a model input)"
+                ),
+            ));
+        }
     }
     if let Some(template) = &params.narrative {
         for placeholder in placeholders(template) {

@@ -216,6 +216,11 @@ impl Stage for PreprocessStage {
                 upstream.check(&format!("{list}[{i}]"), name, &[])?;
             }
         }
+        // A misspelled column here would otherwise be ignored, and its column encoded or
+        // imputed by the stage's defaults.
+        for name in params.per_column.keys() {
+            upstream.check(&format!("per_column.{name}"), name, &[])?;
+        }
         Ok(())
     }
 

@@ -12,6 +12,11 @@ use rand_xoshiro::rand_core::{Rng, SeedableRng};
 
 use segflow_core::{Error, Result};
 
+use crate::lead_attributes::{self, ATTRIBUTE_COLUMNS};
+
+/// Mixed into the seed for the attributes' random stream.
+const ATTRIBUTE_STREAM: u64 = 0x6c65_6164_5f61_7474;
+
 /// Planted segments and their shares of the leads.
 pub const LEAD_SEGMENTS: [(&str, f64); 5] = [
     ("high_value_enterprise", 0.17),
@@ -136,11 +141,11 @@ const PROFILES: [Profile; 5] = [
 const BLANK_SHARE: f64 = 0.005;
 const SOMETIMES_BLANK: [usize; 3] = [3, 6, 8];
 
-fn uniform(rng: &mut Xoshiro256PlusPlus) -> f64 {
+pub(crate) fn uniform(rng: &mut Xoshiro256PlusPlus) -> f64 {
     (rng.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
 }
 
-fn pick(rng: &mut Xoshiro256PlusPlus, probabilities: &[f64]) -> usize {
+pub(crate) fn pick(rng: &mut Xoshiro256PlusPlus, probabilities: &[f64]) -> usize {
     let u = uniform(rng);
     let mut cumulative = 0.0;
     for (i, p) in probabilities.iter().enumerate() {
@@ -205,10 +210,20 @@ fn lead(rng: &mut Xoshiro256PlusPlus, p: &Profile) -> Result<[String; 12]> {
     Ok(fields)
 }
 
-/// Writes `rows` leads to `output` and their planted segments to `truth` (both atomically).
+/// Writes `rows` leads to `output` and their planted segments to `truth` (both atomically);
+/// with `attributes`, each lead also gets the categorical columns of `lead_attributes`.
 /// Returns the number of leads per planted segment.
-pub fn write_leads(rows: u64, seed: u64, output: &Path, truth: &Path) -> Result<Vec<u64>> {
+pub fn write_leads(
+    rows: u64,
+    seed: u64,
+    attributes: bool,
+    output: &Path,
+    truth: &Path,
+) -> Result<Vec<u64>> {
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+    // The attributes draw from a stream of their own, so the numeric columns are the same
+    // bytes with or without them.
+    let mut attribute_rng = Xoshiro256PlusPlus::seed_from_u64(seed ^ ATTRIBUTE_STREAM);
     let shares: Vec<f64> = LEAD_SEGMENTS.iter().map(|s| s.1).collect();
     let width = rows.max(1).to_string().len().max(6);
     let (data_tmp, truth_tmp) = (temp(output), temp(truth));
@@ -220,14 +235,21 @@ pub fn write_leads(rows: u64, seed: u64, output: &Path, truth: &Path) -> Result<
         fn io(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
             move |e| Error::io(path, e)
         }
-        writeln!(data, "lead_id,{}", COLUMNS.join(",")).map_err(io(output))?;
+        let mut header = COLUMNS.to_vec();
+        if attributes {
+            header.extend(ATTRIBUTE_COLUMNS);
+        }
+        writeln!(data, "lead_id,{}", header.join(",")).map_err(io(output))?;
         writeln!(labels, "lead_id,segment").map_err(io(truth))?;
         let mut counts = vec![0u64; LEAD_SEGMENTS.len()];
         for i in 1..=rows {
             let s = pick(&mut rng, &shares);
             counts[s] += 1;
             let id = format!("L{i:0width$}");
-            let fields = lead(&mut rng, &PROFILES[s])?;
+            let mut fields = lead(&mut rng, &PROFILES[s])?.to_vec();
+            if attributes {
+                fields.extend(lead_attributes::attributes(&mut attribute_rng, s));
+            }
             writeln!(data, "{id},{}", fields.join(",")).map_err(io(output))?;
             writeln!(labels, "{id},{}", LEAD_SEGMENTS[s].0).map_err(io(truth))?;
         }
@@ -273,8 +295,8 @@ mod tests {
             dir.join("b.csv"),
             dir.join("b.truth.csv"),
         );
-        let counts = write_leads(4000, 7, &a, &at).unwrap();
-        write_leads(4000, 7, &b, &bt).unwrap();
+        let counts = write_leads(4000, 7, false, &a, &at).unwrap();
+        write_leads(4000, 7, false, &b, &bt).unwrap();
         assert_eq!(std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
         assert_eq!(std::fs::read(&at).unwrap(), std::fs::read(&bt).unwrap());
         for (count, (_, share)) in counts.iter().zip(LEAD_SEGMENTS) {
@@ -286,6 +308,25 @@ mod tests {
         assert_eq!(lines.len(), 4001);
         assert!(lines.iter().all(|l| l.split(',').count() == 13));
         assert!(text.contains(",,"), "a few blanks");
+
+        // The attributes come after the same numeric columns, and converted follows the
+        // planted segment: SMB quick closers convert far more often than tire kickers.
+        let (c, ct) = (dir.join("c.csv"), dir.join("c.truth.csv"));
+        write_leads(4000, 7, true, &c, &ct).unwrap();
+        let with = std::fs::read_to_string(&c).unwrap();
+        let truth = std::fs::read_to_string(&ct).unwrap();
+        let mut converted = [(0u32, 0u32); 5];
+        for ((plain, full), planted) in lines.iter().zip(with.lines()).zip(truth.lines()).skip(1) {
+            assert!(full.starts_with(&format!("{plain},")), "{full}");
+            let segment = LEAD_SEGMENTS
+                .iter()
+                .position(|s| planted.ends_with(s.0))
+                .unwrap();
+            converted[segment].0 += u32::from(full.ends_with(",Yes"));
+            converted[segment].1 += 1;
+        }
+        let rate = |s: usize| f64::from(converted[s].0) / f64::from(converted[s].1);
+        assert!(rate(1) > 0.3 && rate(2) < 0.1, "{converted:?}");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

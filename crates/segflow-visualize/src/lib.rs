@@ -9,6 +9,7 @@
 pub mod binning;
 mod charts;
 mod drawing;
+mod mix_table;
 mod privacy_note;
 mod report;
 mod study_time;
@@ -194,6 +195,7 @@ const CONSUMES: &[&str] = &[
     "centroids",
     "cards",
     "profile",
+    "mix",
     "policy",
     "findings",
     "summary",

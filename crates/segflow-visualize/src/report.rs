@@ -12,7 +12,7 @@ use segflow_core::artifact::{Artifact, META_BLOCKS, META_PARAMS};
 use segflow_core::nouns::Nouns;
 
 use crate::study_time::StudyTime;
-use crate::{Chart, Drawn, Params, Sources, privacy_note, strings};
+use crate::{Chart, Drawn, Params, Sources, mix_table, privacy_note, strings};
 
 const STYLE: &str = r#"
 body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; margin: 0; color: #1d232b; background: #f6f7f9; line-height: 1.45; }
@@ -271,10 +271,19 @@ pub fn render(
         time: StudyTime::of_log(src.get("events"), ts_max),
     };
     let words = &words;
+    let mixes = match src.get("mix") {
+        Some(m) => mix_table::read(m, names.len())?,
+        None => Vec::new(),
+    };
+    let mix_style = if mixes.is_empty() {
+        ""
+    } else {
+        mix_table::STYLE
+    };
     let mut h = String::new();
     let _ = write!(
         h,
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>{}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n",
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>{}</title>\n<style>{STYLE}{mix_style}</style>\n</head>\n<body>\n",
         escape(&params.title)
     );
     let _ = write!(
@@ -405,9 +414,19 @@ pub fn render(
     );
     for (c, name) in names.iter().enumerate() {
         let color = crate::charts::segment_color(c);
+        let mut context = String::new();
+        for m in &mixes {
+            let (column, text) = mix_table::card_line(m, c, entity);
+            let _ = write!(
+                context,
+                "<dt>{}</dt><dd>{}</dd>",
+                escape(&column),
+                escape(&text)
+            );
+        }
         let _ = write!(
             h,
-            "<article class=\"card\" style=\"--segment: rgb({},{},{})\"><h3>{}</h3><div class=\"size\">{} · {:.1} %</div><p>{}</p><dl><dt>Decision use</dt><dd>{}</dd><dt>Operational rule</dt><dd>{}</dd><dt>Typical pattern</dt><dd>{}</dd><dt>Distinguishing features</dt><dd>{}</dd><dt>Why this name</dt><dd>{}</dd></dl></article>",
+            "<article class=\"card\" style=\"--segment: rgb({},{},{})\"><h3>{}</h3><div class=\"size\">{} · {:.1} %</div><p>{}</p><dl><dt>Decision use</dt><dd>{}</dd><dt>Operational rule</dt><dd>{}</dd><dt>Typical pattern</dt><dd>{}</dd><dt>Distinguishing features</dt><dd>{}</dd>{context}<dt>Why this name</dt><dd>{}</dd></dl></article>",
             color.0,
             color.1,
             color.2,
@@ -461,6 +480,14 @@ pub fn render(
         {
             let _ = write!(h, "<p><em>{}</em></p>", escape(first));
         }
+    }
+    if !mixes.is_empty() {
+        let _ = write!(
+            h,
+            "<h3 id=\"mix\">What the segments are made of</h3><p>Context columns describe the segments without shaping them: each segment's share per category beside all {}.</p>",
+            escape(&entity.plural)
+        );
+        h.push_str(&mix_table::section(&mixes, &names, entity));
     }
     h.push_str("<h3>Segment cards</h3>");
     h.push_str(&table(src.need("cards")?, None, words));
