@@ -33,6 +33,7 @@ use crate::records::Records;
 use crate::rows::{
     CATEGORY, Columns, Extra, LINE, Layout, Parsing, Reading, TS, VALUE, blank_contact,
 };
+use crate::weak_data::{EventDays, ValueTally};
 use crate::{BlankIds, Dedupe, EventColumns, Formats, Outputs, Params, Source, ValueType};
 
 /// Rows per Parquet batch: a multiple of the writer's 1,024-row mini-batch, so the file's
@@ -108,6 +109,9 @@ pub fn run(
         value_ok: 0,
         value_rows: 0,
         derived_nulls: vec![0; output.derived.len()],
+        source: 0,
+        tallies: tallied_columns(params, &output),
+        days: EventDays::default(),
     };
     let mut audits: Vec<ColumnAudit> = Vec::new();
     let mut duplicate_rows = 0;
@@ -123,7 +127,8 @@ pub fn run(
         });
         let mut coalescer = BatchCoalescer::new(schema.clone(), BATCH_ROWS);
         let read = (|| -> Result<()> {
-            for source in opened.iter_mut() {
+            for (index, source) in opened.iter_mut().enumerate() {
+                state.source = index;
                 let read = read_source(
                     scope,
                     source,
@@ -194,7 +199,20 @@ pub fn run(
         tally: state.tally,
         values: output.value.then_some(state.values),
     };
-    audit::write_event_audit(out, event_audit, &audits, &params.audit, time_of_day)?;
+    let mut warnings = Vec::new();
+    for (name, tally) in &state.tallies {
+        tally.warnings(name, &mut warnings);
+    }
+    let names: Vec<&str> = opened.iter().filter_map(|o| o.name).collect();
+    state.days.warnings(&names, &mut warnings);
+    audit::write_event_audit(
+        out,
+        event_audit,
+        &audits,
+        &warnings,
+        &params.audit,
+        time_of_day,
+    )?;
     Ok(Outputs {
         rows_in: state.rows_in,
         accepted: state.accepted,
@@ -221,6 +239,11 @@ struct State {
     /// Accepted rows whose derived column is null (a division by zero, a null input, …),
     /// per derived column.
     derived_nulls: Vec<u64>,
+    /// The source being read, as an index into the inputs.
+    source: usize,
+    /// The values of the written columns the weak-data warnings look at.
+    tallies: Vec<(String, ValueTally)>,
+    days: EventDays,
 }
 
 impl State {
@@ -717,6 +740,12 @@ fn hand_on(
         *nulls += array.null_count() as u64;
     }
     let batch = output.batch(&parsed, &derived, &state.contacts, source.name)?;
+    for (name, tally) in &mut state.tallies {
+        if let Some(array) = batch.column_by_name(name) {
+            tally.observe(array.as_ref());
+        }
+    }
+    state.days.observe(&batch, state.source);
     coalescer.push_batch(batch)?;
     while let Some(batch) = coalescer.next_completed_batch() {
         if batches.send(batch).is_err() {
@@ -881,5 +910,22 @@ fn column_audits(
                 rows,
             }
         })
+        .collect()
+}
+
+/// The written columns whose values the weak-data warnings tally: the value, the category and
+/// the kept columns (contact ids repeat by design, and derived columns follow their inputs).
+fn tallied_columns(params: &Params, output: &OutputColumns) -> Vec<(String, ValueTally)> {
+    let mut names: Vec<String> = Vec::new();
+    if output.value {
+        names.push("value".into());
+    }
+    if output.category {
+        names.push("category".into());
+    }
+    names.extend(params.keep.iter().cloned());
+    names
+        .into_iter()
+        .map(|n| (n, ValueTally::default()))
         .collect()
 }

@@ -1,0 +1,239 @@
+//! Weak-data warnings: a generated customer table with a constant column, an almost constant
+//! one, a 95 %-missing one, a row-number id and a rare 0/1 model column, and an event log with
+//! events re-dated 9999-12-31, get every warning named in the audit (and on stderr); clean
+//! versions of both get none. The expected rows and lines follow from how the data is built.
+
+use std::path::Path;
+
+use segflow_core::artifact::read_parquet;
+use segflow_core::warnings::{self, Warning};
+use segflow_tests::*;
+
+const ROWS: usize = 200;
+
+/// Row `i` (0-based) of the customer table; `weak` adds the weak columns and a row-number id.
+fn customer_row(i: usize, weak: bool) -> String {
+    let spend = ((i * 37) % 101) as f64 * 1.5 + 10.0;
+    let visits = (i * 13) % 29;
+    if weak {
+        let fax = if i % 20 == 0 {
+            format!("+351 21 000 {i:04}")
+        } else {
+            String::new()
+        };
+        let senior = u8::from(i % 20 == 1);
+        let plan = if i == 7 { "gold" } else { "basic" };
+        format!("{},PT,{fax},{plan},{senior},{spend},{visits}", i + 1)
+    } else {
+        let senior = i % 2;
+        format!(
+            "C{:05},{senior},{spend},{visits}",
+            (10_007 + i * 7_919) % 100_000
+        )
+    }
+}
+
+fn table_pipeline(scratch: &Path, weak: bool) -> std::path::PathBuf {
+    let csv = scratch.join("customers.csv");
+    let header = if weak {
+        "customer_no,country,fax,plan,senior,spend,visits"
+    } else {
+        "customer_no,senior,spend,visits"
+    };
+    let rows: Vec<String> = (0..ROWS).map(|i| customer_row(i, weak)).collect();
+    std::fs::write(&csv, format!("{header}\n{}\n", rows.join("\n"))).unwrap();
+    let pipeline = scratch.join("customers.yaml");
+    std::fs::write(
+        &pipeline,
+        format!(
+            "pipeline: customers\nrun_dir: {run}\nstages:\n\
+             \x20 ingest:\n    input: {csv}\n    mode: table\n    table: {{id: customer_no}}\n\
+             \x20 features:\n    needs: [ingest]\n    blocks:\n      usage:\n\
+             \x20       senior: {{column: senior}}\n        spend: {{column: spend}}\n\
+             \x20       visits: {{column: visits}}\n    model_blocks: [usage]\n\
+             \x20 preprocess:\n    needs: [features]\n    winsorize: null\n    scale: standard\n\
+             \x20   cap: null\n",
+            run = scratch.join("run").display(),
+            csv = csv.display(),
+        ),
+    )
+    .unwrap();
+    pipeline
+}
+
+/// The log's data rows: contact, timestamp, amount. Days 0..60 of 2024 for 30 contacts; with
+/// `far`, the data rows 100 to 104 are re-dated 9999-12-31, as a typo would.
+fn event_rows(far: bool) -> Vec<String> {
+    (0..300)
+        .map(|i| {
+            let day = i * 7 % 60;
+            let date = if far && (100..105).contains(&i) {
+                "9999-12-31".to_string()
+            } else if day < 31 {
+                format!("2024-01-{:02}", day + 1)
+            } else {
+                format!("2024-02-{:02}", day - 30)
+            };
+            format!(
+                "c{:02},{date} {:02}:00:00,{}",
+                i % 30,
+                8 + i % 10,
+                5 + i % 17
+            )
+        })
+        .collect()
+}
+
+fn event_pipeline(scratch: &Path, far: bool) -> std::path::PathBuf {
+    let csv = scratch.join("events.csv");
+    std::fs::write(
+        &csv,
+        format!("contact,at,amount\n{}\n", event_rows(far).join("\n")),
+    )
+    .unwrap();
+    let pipeline = scratch.join("events.yaml");
+    std::fs::write(
+        &pipeline,
+        format!(
+            "pipeline: events\nrun_dir: {run}\nstages:\n\
+             \x20 ingest:\n    input: {csv}\n    mode: events\n\
+             \x20   columns: {{contact: contact, timestamp: at, value: amount}}\n\
+             \x20 features:\n    needs: [ingest]\n    as_of: latest_event\n    blocks:\n\
+             \x20     activity:\n        n_events: count\n        spend: sum\n\
+             \x20       recency_days: recency_days\n    model_blocks: [activity]\n",
+            run = scratch.join("run").display(),
+            csv = csv.display(),
+        ),
+    )
+    .unwrap();
+    pipeline
+}
+
+fn warnings_of(path: &Path) -> Vec<Warning> {
+    warnings::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+fn find<'a>(all: &'a [Warning], code: &str, column: Option<&str>) -> &'a Warning {
+    all.iter()
+        .find(|w| w.code == code && w.column.as_deref() == column)
+        .unwrap_or_else(|| panic!("no {code} warning for {column:?} in {all:#?}"))
+}
+
+#[test]
+fn every_weak_column_of_a_table_is_named_in_the_audit_and_on_stderr() {
+    let scratch = Scratch::new("weak-table");
+    let pipeline = table_pipeline(scratch.path(), true);
+    let out = segflow(&["run", pipeline.to_str().unwrap()]);
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    let run = scratch.path().join("run");
+
+    let audit = warnings_of(&run.join("ingest/audit_warnings.parquet"));
+    let constant = find(&audit, "constant_column", Some("country"));
+    assert_eq!(constant.rows, Some(ROWS as u64));
+    // Rows 0, 20, …, 180 have a fax: 10 of 200, so 190 (95 %) are missing.
+    let missing = find(&audit, "mostly_missing_column", Some("fax"));
+    assert_eq!((missing.rows, missing.share), (Some(190), Some(0.95)));
+    let almost = find(&audit, "almost_constant_column", Some("plan"));
+    assert_eq!((almost.rows, almost.share), (Some(1), Some(199.0 / 200.0)));
+    let id = find(&audit, "row_number_id", Some("customer_no"));
+    assert!(id.detail.contains("from 1 to 200"), "{}", id.detail);
+    assert_eq!(audit.len(), 4, "{audit:#?}");
+
+    // 10 of 200 seniors: standard scaling puts them at sqrt(0.95 / 0.05) ≈ 4.36.
+    let matrix = warnings_of(&run.join("preprocess/warnings.parquet"));
+    let senior = find(&matrix, "dominant_binary", Some("senior"));
+    assert_eq!((senior.rows, senior.share), (Some(10), Some(0.05)));
+    assert!(senior.detail.contains("4.36"), "{}", senior.detail);
+    assert_eq!(matrix.len(), 1, "{matrix:#?}");
+
+    for needle in [
+        "warning: ingest: `country` has one value",
+        "(mostly_missing_column)",
+        "(almost_constant_column)",
+        "(row_number_id)",
+        "warning: preprocess: `senior` takes two values",
+    ] {
+        assert!(err.contains(needle), "`{needle}` not in: {err}");
+    }
+
+    let json = segflow(&["run", pipeline.to_str().unwrap(), "--force", "--json"]);
+    let summary: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    let codes: Vec<&str> = summary["stages"][0]["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        codes,
+        [
+            "constant_column",
+            "mostly_missing_column",
+            "almost_constant_column",
+            "row_number_id"
+        ]
+    );
+}
+
+#[test]
+fn far_future_events_are_named_by_line_and_the_as_of_they_moved_is_recorded() {
+    let scratch = Scratch::new("weak-events");
+    let pipeline = event_pipeline(scratch.path(), true);
+    let out = segflow(&["run", pipeline.to_str().unwrap()]);
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    let run = scratch.path().join("run");
+    let audit = warnings_of(&run.join("ingest/audit_warnings.parquet"));
+    let far = find(&audit, "far_timestamps", None);
+    assert_eq!(far.rows, Some(5));
+    // Data rows 100..105 sit on lines 102..107 (line 1 is the header).
+    assert!(
+        far.detail.contains("lines 102, 103, 104, 105, 106;"),
+        "{}",
+        far.detail
+    );
+    assert!(far.detail.contains("9999-12-31"), "{}", far.detail);
+    assert_eq!(audit.len(), 1, "{audit:#?}");
+    assert!(err.contains("(far_timestamps)"), "{err}");
+    let features = read_parquet(&run.join("features/features.parquet")).unwrap();
+    assert!(
+        features
+            .meta("segflow.as_of")
+            .is_some_and(|a| a.starts_with("9999-12-31")),
+        "{:?}",
+        features.meta("segflow.as_of")
+    );
+}
+
+#[test]
+fn clean_data_gets_no_warning() {
+    let scratch = Scratch::new("weak-clean-table");
+    let out = segflow(&[
+        "run",
+        table_pipeline(scratch.path(), false).to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let run = scratch.path().join("run");
+    assert_eq!(
+        warnings_of(&run.join("ingest/audit_warnings.parquet")),
+        Vec::new()
+    );
+    assert_eq!(
+        warnings_of(&run.join("preprocess/warnings.parquet")),
+        Vec::new()
+    );
+    assert!(!stderr(&out).contains("warning:"), "{}", stderr(&out));
+
+    let scratch = Scratch::new("weak-clean-events");
+    let out = segflow(&[
+        "run",
+        event_pipeline(scratch.path(), false).to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        warnings_of(&scratch.path().join("run/ingest/audit_warnings.parquet")),
+        Vec::new()
+    );
+    assert!(!stderr(&out).contains("warning:"), "{}", stderr(&out));
+}
