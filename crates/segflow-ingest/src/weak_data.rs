@@ -240,11 +240,11 @@ impl EventDays {
             } else {
                 String::new()
             };
-            let dates = format!(
-                "{} to {}",
-                day_text(*far[0].0),
-                day_text(*far[far.len() - 1].0)
-            );
+            let (first, last) = (*far[0].0, *far[far.len() - 1].0);
+            let dates = match first == last {
+                true => format!("dated {}", day_text(first)),
+                false => format!("dated {} to {}", day_text(first), day_text(last)),
+            };
             out.push(
                 Warning::new(
                     "far_timestamps",
@@ -252,7 +252,8 @@ impl EventDays {
                     format!(
                         "{count} events ({dates}) lie more than {margin:.0} days {side} \
                          quartile of event dates ({}): lines {}{more}; an `as_of: latest_event` \
-                         and every recency and tenure follow them",
+                         and every recency and tenure follow them (features record the as_of \
+                         they used as `segflow.as_of`)",
                         day_text(edge.round() as i64),
                         lines.join(", ")
                     ),
