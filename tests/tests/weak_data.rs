@@ -1,5 +1,5 @@
-//! Weak-data warnings: a generated customer table with a constant column, an almost constant
-//! one, a 95 %-missing one, a row-number id and a rare 0/1 model column, and an event log with
+//! Weak-data warnings: a generated customer table with constant columns (one of them a model
+//! feature), an almost constant one, a 95 %-missing one, a row-number id and a rare 0/1 model column, and an event log with
 //! events re-dated 9999-12-31, get every warning named in the audit (and on stderr); clean
 //! versions of both get none. The expected rows and lines follow from how the data is built.
 
@@ -16,14 +16,14 @@ fn customer_row(i: usize, weak: bool) -> String {
     let spend = ((i * 37) % 101) as f64 * 1.5 + 10.0;
     let visits = (i * 13) % 29;
     if weak {
-        let fax = if i % 20 == 0 {
+        let fax = if i.is_multiple_of(20) {
             format!("+351 21 000 {i:04}")
         } else {
             String::new()
         };
         let senior = u8::from(i % 20 == 1);
         let plan = if i == 7 { "gold" } else { "basic" };
-        format!("{},PT,{fax},{plan},{senior},{spend},{visits}", i + 1)
+        format!("{},PT,{fax},{plan},{senior},{spend},{visits},3", i + 1)
     } else {
         let senior = i % 2;
         format!(
@@ -36,7 +36,7 @@ fn customer_row(i: usize, weak: bool) -> String {
 fn table_pipeline(scratch: &Path, weak: bool) -> std::path::PathBuf {
     let csv = scratch.join("customers.csv");
     let header = if weak {
-        "customer_no,country,fax,plan,senior,spend,visits"
+        "customer_no,country,fax,plan,senior,spend,visits,branch"
     } else {
         "customer_no,senior,spend,visits"
     };
@@ -50,11 +50,16 @@ fn table_pipeline(scratch: &Path, weak: bool) -> std::path::PathBuf {
              \x20 ingest:\n    input: {csv}\n    mode: table\n    table: {{id: customer_no}}\n\
              \x20 features:\n    needs: [ingest]\n    blocks:\n      usage:\n\
              \x20       senior: {{column: senior}}\n        spend: {{column: spend}}\n\
-             \x20       visits: {{column: visits}}\n    model_blocks: [usage]\n\
+             \x20       visits: {{column: visits}}\n{branch}    model_blocks: [usage]\n\
              \x20 preprocess:\n    needs: [features]\n    winsorize: null\n    scale: standard\n\
              \x20   cap: null\n",
             run = scratch.join("run").display(),
             csv = csv.display(),
+            branch = if weak {
+                "        branch: {column: branch}\n"
+            } else {
+                ""
+            },
         ),
     )
     .unwrap();
@@ -138,14 +143,17 @@ fn every_weak_column_of_a_table_is_named_in_the_audit_and_on_stderr() {
     assert_eq!((almost.rows, almost.share), (Some(1), Some(199.0 / 200.0)));
     let id = find(&audit, "row_number_id", Some("customer_no"));
     assert!(id.detail.contains("from 1 to 200"), "{}", id.detail);
-    assert_eq!(audit.len(), 4, "{audit:#?}");
+    find(&audit, "constant_column", Some("branch"));
+    assert_eq!(audit.len(), 5, "{audit:#?}");
 
     // 10 of 200 seniors: standard scaling puts them at sqrt(0.95 / 0.05) ≈ 4.36.
     let matrix = warnings_of(&run.join("preprocess/warnings.parquet"));
     let senior = find(&matrix, "dominant_binary", Some("senior"));
     assert_eq!((senior.rows, senior.share), (Some(10), Some(0.05)));
     assert!(senior.detail.contains("4.36"), "{}", senior.detail);
-    assert_eq!(matrix.len(), 1, "{matrix:#?}");
+    let branch = find(&matrix, "constant_feature", Some("branch"));
+    assert_eq!(branch.rows, Some(ROWS as u64));
+    assert_eq!(matrix.len(), 2, "{matrix:#?}");
 
     for needle in [
         "warning: ingest: `country` has one value",
@@ -171,6 +179,7 @@ fn every_weak_column_of_a_table_is_named_in_the_audit_and_on_stderr() {
             "constant_column",
             "mostly_missing_column",
             "almost_constant_column",
+            "constant_column",
             "row_number_id"
         ]
     );

@@ -7,7 +7,7 @@
 //! the matrix itself is produced by applying that transform, so applying it to new rows
 //! (scoring) is the same arithmetic, not a re-implementation.
 
-mod dominant;
+mod warnings;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -23,7 +23,6 @@ use segflow_core::stage::{
     Columns, OutputDir, Planned, Stage, StageCtx, compose_version, single_input,
 };
 use segflow_core::suggest::did_you_mean;
-use segflow_core::warnings;
 use segflow_core::{Error, Result};
 
 pub use segflow_transform::{
@@ -114,14 +113,18 @@ pub fn run(
             serde_json::Value::Object(map).to_string(),
         ));
     }
-    // Components mix every column: none of them is a 0/1 column.
-    let warnings = match &projection {
-        Some(_) => Vec::new(),
-        None => dominant::dominant_binaries(&output_names, &matrix),
-    };
     let rows = ids_len(&arrays);
+    let mut warnings = warnings::constant_features(&transform, rows as usize);
+    // Components mix every column: none of them is a 0/1 column.
+    if projection.is_none() {
+        warnings.extend(warnings::dominant_binaries(&output_names, &matrix));
+    }
     out.write("matrix", &batch(arrays)?, &extra)?;
-    out.write("warnings", &warnings::to_batch(&warnings)?, &[])?;
+    out.write(
+        "warnings",
+        &segflow_core::warnings::to_batch(&warnings)?,
+        &[],
+    )?;
     out.write("transform", &transform.to_batch()?, &transform.metadata())?;
     out.write("dominance", &dominance.to_batch()?, &[])?;
     if let Some(p) = &projection {
