@@ -29,13 +29,21 @@ pub const LISTED_LINES: usize = 20;
 
 const DAY_MICROS: i64 = 86_400_000_000;
 
+/// Distinct values counted per column, so memory stays bounded on a column of unique values.
+/// A value first seen after this many others is not counted: it could only be almost
+/// constant if the rows before its first one held none of it, over 6.5 million rows.
+const TALLIED_VALUES: usize = 65_536;
+
 /// How often each value of one column occurs, and how many rows have none.
 #[derive(Default)]
 pub struct ValueTally {
     rows: u64,
     nulls: u64,
-    /// Value fingerprint (XXH3 of its text, or its bits) → rows.
+    /// Value fingerprint (XXH3 of its text, or its bits) → rows, for the first
+    /// [`TALLIED_VALUES`] distinct values.
     counts: foldhash::HashMap<u64, u64>,
+    /// Whether a value beyond those was seen (the column is then not constant).
+    more: bool,
 }
 
 impl ValueTally {
@@ -43,7 +51,17 @@ impl ValueTally {
     pub fn observe(&mut self, array: &dyn Array) {
         self.rows += array.len() as u64;
         self.nulls += array.null_count() as u64;
-        let mut count = |key: u64| *self.counts.entry(key).or_default() += 1;
+        let (counts, more) = (&mut self.counts, &mut self.more);
+        let mut count = |key: u64| {
+            let room = counts.len() < TALLIED_VALUES;
+            match counts.get_mut(&key) {
+                Some(n) => *n += 1,
+                None if room => {
+                    counts.insert(key, 1);
+                }
+                None => *more = true,
+            }
+        };
         match array.data_type() {
             DataType::Utf8 => array
                 .as_string::<i32>()
@@ -94,7 +112,7 @@ impl ValueTally {
             return;
         };
         let share = top as f64 / present as f64;
-        if self.counts.len() == 1 {
+        if self.counts.len() == 1 && !self.more {
             out.push(
                 Warning::new(
                     "constant_column",
@@ -303,6 +321,38 @@ mod tests {
         assert!(row_number("id", "the id", &ids(&[1, 2, 4, 5])).is_none());
         assert!(row_number("id", "the id", &ids(&[1, 1, 2])).is_none());
         assert!(row_number("id", "the id", &[Some(1), None, Some(3)]).is_none());
+    }
+
+    fn codes(values: Vec<Option<&str>>) -> Vec<String> {
+        let mut tally = ValueTally::default();
+        tally.observe(&arrow::array::StringArray::from(values));
+        let mut out = Vec::new();
+        tally.warnings("c", &mut out);
+        out.into_iter().map(|w| w.code).collect()
+    }
+
+    #[test]
+    fn thresholds_are_inclusive_and_a_column_beyond_the_tally_is_not_constant() {
+        let mut rows = vec![Some("a"); 99];
+        rows.push(Some("b"));
+        assert_eq!(codes(rows.clone()), ["almost_constant_column"]);
+        rows.push(Some("b"));
+        assert!(codes(rows).is_empty());
+        assert_eq!(
+            codes(vec![Some("a"), None]),
+            ["mostly_missing_column", "constant_column"]
+        );
+        assert!(codes(vec![Some("a"), Some("b"), None]).is_empty());
+
+        let texts: Vec<String> = (0..=TALLIED_VALUES).map(|i| i.to_string()).collect();
+        let mut tally = ValueTally::default();
+        tally.observe(&arrow::array::StringArray::from_iter_values(
+            std::iter::repeat_n("0", TALLIED_VALUES).chain(texts.iter().map(String::as_str)),
+        ));
+        assert!(tally.more);
+        let mut out = Vec::new();
+        tally.warnings("c", &mut out);
+        assert!(out.is_empty(), "{out:?}");
     }
 
     #[test]
