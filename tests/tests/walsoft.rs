@@ -116,6 +116,10 @@ fn every_artifact_matches_its_snapshot() {
         "walsoft_features",
         render_full(&run.join("features/features.parquet"))
     );
+    insta::assert_snapshot!(
+        "walsoft_features_warnings",
+        render_full(&run.join("features/warnings.parquet"))
+    );
 }
 
 /// Each chart and the report by size and SHA-256: any change to a drawing shows up here.
@@ -574,7 +578,7 @@ fn standalone_stages_write_the_same_artifacts_as_the_runner() {
         );
         compared += 1;
     }
-    assert_eq!(compared, INGEST.len() + 1 + 4 + 2 + 11);
+    assert_eq!(compared, INGEST.len() + 2 + 4 + 2 + 11);
 }
 
 #[test]

@@ -205,6 +205,16 @@ fn far_future_events_are_named_by_line_and_the_as_of_they_moved_is_recorded() {
     assert!(far.detail.contains("9999-12-31"), "{}", far.detail);
     assert_eq!(audit.len(), 1, "{audit:#?}");
     assert!(err.contains("(far_timestamps)"), "{err}");
+    let as_of = warnings_of(&run.join("features/warnings.parquet"));
+    let far = find(&as_of, "far_as_of", None);
+    for needle in [
+        "the as_of used, 9999-12-31 ",
+        "(`latest_event`)",
+        "far_timestamps",
+    ] {
+        assert!(far.detail.contains(needle), "{needle}: {}", far.detail);
+    }
+    assert!(err.contains("warning: features: the as_of used"), "{err}");
     let features = read_parquet(&run.join("features/features.parquet")).unwrap();
     assert!(
         features
@@ -228,10 +238,9 @@ fn clean_data_gets_no_warning() {
         warnings_of(&run.join("ingest/audit_warnings.parquet")),
         Vec::new()
     );
-    assert_eq!(
-        warnings_of(&run.join("preprocess/warnings.parquet")),
-        Vec::new()
-    );
+    for file in ["features/warnings.parquet", "preprocess/warnings.parquet"] {
+        assert_eq!(warnings_of(&run.join(file)), Vec::new());
+    }
     assert!(!stderr(&out).contains("warning:"), "{}", stderr(&out));
 
     let scratch = Scratch::new("weak-clean-events");
@@ -240,9 +249,11 @@ fn clean_data_gets_no_warning() {
         event_pipeline(scratch.path(), false).to_str().unwrap(),
     ]);
     assert!(out.status.success(), "{}", stderr(&out));
-    assert_eq!(
-        warnings_of(&scratch.path().join("run/ingest/audit_warnings.parquet")),
-        Vec::new()
-    );
+    for file in ["ingest/audit_warnings.parquet", "features/warnings.parquet"] {
+        assert_eq!(
+            warnings_of(&scratch.path().join("run").join(file)),
+            Vec::new()
+        );
+    }
     assert!(!stderr(&out).contains("warning:"), "{}", stderr(&out));
 }

@@ -157,6 +157,17 @@ pub fn from_events(
         features.as_mut().expect("opened above").write(&chunk)?;
     }
     out.finish(features.expect("some contact is kept"))?;
+    let far = crate::warnings::far_as_of(
+        &events.ts,
+        as_of,
+        &micros_text(as_of),
+        params.as_of_micros().is_none(),
+    );
+    out.write(
+        "warnings",
+        &segflow_core::warnings::to_batch(&Vec::from_iter(far))?,
+        &[],
+    )?;
     if params.min_events > 1 {
         write_excluded(out, &events, &excluded, params.min_events)?;
     }

@@ -8,26 +8,20 @@
 //!   non-missing rows;
 //! - `row_number_id`: an id, or an integer column, whose values are the row numbers (each one
 //!   more than the row before), or a contiguous range of integers in another order;
-//! - `far_timestamps`: events dated more than max([`FAR_IQRS`] × IQR, [`FAR_MIN_DAYS`] days)
-//!   after the upper quartile of the event dates, or as far before the lower quartile
-//!   (quartiles of whole days, linear interpolation; quartiles rather than extreme
-//!   percentiles, so that even a few percent of mistyped dates cannot move the bar); at most
-//!   [`LISTED_LINES`] input lines are named, and the count of all.
+//! - `far_timestamps`: events dated beyond [`FarBounds`] (more than max(10 × IQR, 365 days)
+//!   past the quartiles of the event dates); at most [`LISTED_LINES`] input lines are named,
+//!   and the count of all.
 
 use std::collections::BTreeMap;
 
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::{DataType, Float64Type, Int64Type, TimestampMicrosecondType, UInt64Type};
 
-use segflow_core::warnings::Warning;
+use segflow_core::warnings::{FarBounds, Warning, day_of, day_text};
 
 pub const MOSTLY_MISSING_SHARE: f64 = 0.5;
 pub const ALMOST_CONSTANT_SHARE: f64 = 0.99;
-pub const FAR_IQRS: f64 = 10.0;
-pub const FAR_MIN_DAYS: f64 = 365.0;
 pub const LISTED_LINES: usize = 20;
-
-const DAY_MICROS: i64 = 86_400_000_000;
 
 /// Distinct values counted per column, so memory stays bounded on a column of unique values.
 /// A value first seen after this many others is not counted: it could only be almost
@@ -208,7 +202,7 @@ impl EventDays {
         let ts = ts.as_primitive::<TimestampMicrosecondType>();
         let lines = lines.as_primitive::<UInt64Type>();
         for (&t, &line) in ts.values().iter().zip(lines.values()) {
-            let (count, listed) = self.days.entry(t.div_euclid(DAY_MICROS)).or_default();
+            let (count, listed) = self.days.entry(day_of(t)).or_default();
             *count += 1;
             if listed.len() < LISTED_LINES {
                 listed.push((source, line));
@@ -219,26 +213,20 @@ impl EventDays {
     /// The `far_timestamps` warnings (late, then early); `sources` names the inputs when
     /// there are several.
     pub fn warnings(&self, sources: &[&str], out: &mut Vec<Warning>) {
-        let total: u64 = self.days.values().map(|(c, _)| c).sum();
-        if total < 2 {
+        let counts: Vec<(i64, u64)> = self.days.iter().map(|(d, (c, _))| (*d, *c)).collect();
+        let Some(bounds) = FarBounds::from_days(&counts) else {
             return;
-        }
-        let q = |p: f64| self.quantile(total, p);
-        let (q1, q3) = (q(0.25), q(0.75));
-        let margin = (FAR_IQRS * (q3 - q1)).max(FAR_MIN_DAYS);
-        let late: Vec<_> = self
-            .days
-            .iter()
-            .filter(|(d, _)| **d as f64 > q3 + margin)
-            .collect();
+        };
+        let total: u64 = counts.iter().map(|(_, c)| c).sum();
+        let late: Vec<_> = self.days.iter().filter(|(d, _)| bounds.late(**d)).collect();
         let early: Vec<_> = self
             .days
             .iter()
-            .filter(|(d, _)| (**d as f64) < q1 - margin)
+            .filter(|(d, _)| bounds.early(**d))
             .collect();
         for (far, side, edge) in [
-            (late, "after the upper", q3),
-            (early, "before the lower", q1),
+            (late, "after the upper", bounds.q3),
+            (early, "before the lower", bounds.q1),
         ] {
             if far.is_empty() {
                 continue;
@@ -268,10 +256,11 @@ impl EventDays {
                     "far_timestamps",
                     None,
                     format!(
-                        "{count} events ({dates}) lie more than {margin:.0} days {side} \
-                         quartile of event dates ({}): lines {}{more}; an `as_of: latest_event` \
-                         and every recency and tenure follow them (features record the as_of \
-                         they used as `segflow.as_of`)",
+                        "{count} events ({dates}) lie more than {:.0} days {side} quartile of \
+                         event dates ({}): lines {}{more}; an `as_of: latest_event` and every \
+                         recency and tenure follow them (features record the as_of they used \
+                         as `segflow.as_of`)",
+                        bounds.margin,
                         day_text(edge.round() as i64),
                         lines.join(", ")
                     ),
@@ -281,31 +270,6 @@ impl EventDays {
             );
         }
     }
-
-    /// The `p` quantile of the event days (linear interpolation between ranks).
-    fn quantile(&self, total: u64, p: f64) -> f64 {
-        let position = (total - 1) as f64 * p;
-        let (lo, hi) = (position.floor() as u64, position.ceil() as u64);
-        let day_at = |rank: u64| {
-            let mut seen = 0;
-            for (&day, (count, _)) in &self.days {
-                seen += count;
-                if rank < seen {
-                    return day as f64;
-                }
-            }
-            unreachable!("rank below the total")
-        };
-        let (a, b) = (day_at(lo), day_at(hi));
-        a + (b - a) * (position - lo as f64)
-    }
-}
-
-fn day_text(day: i64) -> String {
-    chrono::DateTime::from_timestamp(day.saturating_mul(86_400), 0).map_or_else(
-        || format!("day {day}"),
-        |t| t.format("%Y-%m-%d").to_string(),
-    )
 }
 
 #[cfg(test)]
@@ -353,16 +317,5 @@ mod tests {
         let mut out = Vec::new();
         tally.warnings("c", &mut out);
         assert!(out.is_empty(), "{out:?}");
-    }
-
-    #[test]
-    fn day_quantiles_interpolate_between_ranks() {
-        let mut days = EventDays::default();
-        for (day, count) in [(0, 1), (10, 1)] {
-            days.days.insert(day, (count, Vec::new()));
-        }
-        assert_eq!(days.quantile(2, 0.5), 5.0);
-        assert_eq!(days.quantile(2, 0.0), 0.0);
-        assert_eq!(days.quantile(2, 1.0), 10.0);
     }
 }
