@@ -75,8 +75,8 @@ fn dominant(name: &str, values: &[f64]) -> Option<Warning> {
                 "`{name}` takes two values; its rarer one ({rare_rows} rows, {:.1} %) sits at \
                  {rare:.2} after scaling, beyond ±{DOMINANT_Z} (a 0/1 column standard-scaled \
                  does when under 10 % of rows have the rare value): it dominates distances and \
-                 may form a segment of its own; leave it unscaled, scale it less, or keep it as \
-                 context",
+                 may form a segment of its own; keep it as context, or model it as a category \
+                 left at 0/1 (`per_column` encodings)",
                 share * 100.0
             ),
         )
