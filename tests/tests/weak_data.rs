@@ -226,6 +226,37 @@ fn far_future_events_are_named_by_line_and_the_as_of_they_moved_is_recorded() {
 }
 
 #[test]
+fn a_standalone_stage_prints_its_warnings_and_lists_them_under_json() {
+    let scratch = Scratch::new("weak-standalone");
+    event_pipeline(scratch.path(), true);
+    let params = scratch.path().join("ingest.yaml");
+    std::fs::write(
+        &params,
+        "mode: events\ncolumns: {contact: contact, timestamp: at, value: amount}\n",
+    )
+    .unwrap();
+    let out = segflow(&[
+        "ingest",
+        "--input",
+        scratch.path().join("events.csv").to_str().unwrap(),
+        "--output-dir",
+        scratch.path().join("out").to_str().unwrap(),
+        "--params",
+        params.to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("warning: ingest: 5 events (dated 9999-12-31)"),
+        "{}",
+        stderr(&out)
+    );
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(summary["warnings"][0]["code"], "far_timestamps");
+    assert_eq!(summary["warnings"][0]["rows"], 5);
+}
+
+#[test]
 fn clean_data_gets_no_warning() {
     let scratch = Scratch::new("weak-clean-table");
     let out = segflow(&[
