@@ -288,3 +288,83 @@ fn clean_data_gets_no_warning() {
     }
     assert!(!stderr(&out).contains("warning:"), "{}", stderr(&out));
 }
+
+/// The warnings segflow gives for the oracle's random table and log are those pandas and
+/// scikit-learn computed by the same rules (`tests/oracle/weak_data.py`).
+#[test]
+fn the_warnings_match_the_pandas_oracle() {
+    let oracle = repo_root().join("tests/oracle/weak_data");
+    let expected: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(oracle.join("expected.json")).unwrap())
+            .unwrap();
+    let scratch = Scratch::new("weak-oracle");
+    let pipeline = scratch.path().join("oracle.yaml");
+    std::fs::write(
+        &pipeline,
+        format!(
+            "pipeline: oracle\nrun_dir: {run}\nstages:\n\
+             \x20 ingest:\n    input: {table}\n    mode: table\n    table: {{id: customer_no}}\n\
+             \x20 features:\n    needs: [ingest]\n    blocks:\n      usage:\n\
+             \x20       senior: {{column: senior}}\n        spend: {{column: spend}}\n\
+             \x20       visits: {{column: visits}}\n    model_blocks: [usage]\n\
+             \x20 preprocess:\n    needs: [features]\n    winsorize: null\n    scale: standard\n\
+             \x20   cap: null\n\
+             \x20 log:\n    uses: ingest\n    input: {events}\n    mode: events\n\
+             \x20   columns: {{contact: contact, timestamp: at, value: amount}}\n",
+            run = scratch.path().join("run").display(),
+            table = oracle.join("customers.csv").display(),
+            events = oracle.join("events.csv").display(),
+        ),
+    )
+    .unwrap();
+    let out = segflow(&["run", pipeline.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let run = scratch.path().join("run");
+
+    let same = |got: &[Warning], want: &serde_json::Value| {
+        let want = want.as_array().unwrap();
+        assert_eq!(got.len(), want.len(), "{got:#?}");
+        for (g, w) in got.iter().zip(want) {
+            assert_eq!(g.code, w["code"].as_str().unwrap());
+            assert_eq!(g.column.as_deref(), w["column"].as_str());
+            assert_eq!(g.rows, w["rows"].as_u64());
+            match w["share"].as_f64() {
+                Some(share) => assert!((g.share.unwrap() - share).abs() < 1e-12, "{g:?}"),
+                None => assert_eq!(g.share, None),
+            }
+        }
+    };
+    same(
+        &warnings_of(&run.join("ingest/audit_warnings.parquet")),
+        &expected["table"],
+    );
+    let matrix = warnings_of(&run.join("preprocess/warnings.parquet"));
+    same(&matrix, &expected["matrix"]);
+    let z = format!(
+        "sits at {:.2}",
+        expected["matrix"][0]["z"].as_f64().unwrap()
+    );
+    assert!(matrix[0].detail.contains(&z), "{z}: {}", matrix[0].detail);
+
+    let events = &expected["events"];
+    let far = warnings_of(&run.join("log/audit_warnings.parquet"));
+    assert_eq!(far.len(), 1, "{far:#?}");
+    assert_eq!(far[0].code, events["code"].as_str().unwrap());
+    assert_eq!(far[0].rows, events["rows"].as_u64());
+    let lines: Vec<String> = events["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l.to_string())
+        .collect();
+    for needle in [
+        format!("lines {};", lines.join(", ")),
+        format!("more than {} days", events["margin_days"]),
+    ] {
+        assert!(
+            far[0].detail.contains(&needle),
+            "{needle}: {}",
+            far[0].detail
+        );
+    }
+}
