@@ -200,8 +200,8 @@ pub fn run(
         values: output.value.then_some(state.values),
     };
     let mut warnings = Vec::new();
-    for (name, tally) in &state.tallies {
-        tally.warnings(name, &mut warnings);
+    for t in &state.tallies {
+        t.tally.warnings(&t.name, &mut warnings);
     }
     let names: Vec<&str> = opened.iter().filter_map(|o| o.name).collect();
     state.days.warnings(&names, &mut warnings);
@@ -242,7 +242,7 @@ struct State {
     /// The source being read, as an index into the inputs.
     source: usize,
     /// The values of the written columns the weak-data warnings look at.
-    tallies: Vec<(String, ValueTally)>,
+    tallies: Vec<Tallied>,
     days: EventDays,
 }
 
@@ -740,9 +740,13 @@ fn hand_on(
         *nulls += array.null_count() as u64;
     }
     let batch = output.batch(&parsed, &derived, &state.contacts, source.name)?;
-    for (name, tally) in &mut state.tallies {
-        if let Some(array) = batch.column_by_name(name) {
-            tally.observe(array.as_ref());
+    for t in state
+        .tallies
+        .iter_mut()
+        .filter(|t| t.read_by(source.columns))
+    {
+        if let Some(array) = batch.column_by_name(&t.name) {
+            t.tally.observe(array.as_ref());
         }
     }
     state.days.observe(&batch, state.source);
@@ -915,17 +919,45 @@ fn column_audits(
 
 /// The written columns whose values the weak-data warnings tally: the value, the category and
 /// the kept columns (contact ids repeat by design, and derived columns follow their inputs).
-fn tallied_columns(params: &Params, output: &OutputColumns) -> Vec<(String, ValueTally)> {
-    let mut names: Vec<String> = Vec::new();
+fn tallied_columns(params: &Params, output: &OutputColumns) -> Vec<Tallied> {
+    let mut out: Vec<Tallied> = Vec::new();
+    let tallied = |name: &str, role| Tallied {
+        name: name.to_string(),
+        role,
+        tally: ValueTally::default(),
+    };
     if output.value {
-        names.push("value".into());
+        out.push(tallied("value", Some(Role::Value)));
     }
     if output.category {
-        names.push("category".into());
+        out.push(tallied("category", Some(Role::Category)));
     }
-    names.extend(params.keep.iter().cloned());
-    names
-        .into_iter()
-        .map(|n| (n, ValueTally::default()))
-        .collect()
+    out.extend(params.keep.iter().map(|k| tallied(k, None)));
+    out
+}
+
+/// A written column whose values the weak-data warnings tally.
+struct Tallied {
+    name: String,
+    /// The role whose column it is, or `None` for a kept column (every source has it).
+    role: Option<Role>,
+    tally: ValueTally,
+}
+
+#[derive(Clone, Copy)]
+enum Role {
+    Value,
+    Category,
+}
+
+impl Tallied {
+    /// Whether a source's rows have this column: a source without a value (or category)
+    /// column writes nulls there, which are not missing values of the column.
+    fn read_by(&self, columns: &EventColumns) -> bool {
+        match self.role {
+            None => true,
+            Some(Role::Value) => columns.value.is_some(),
+            Some(Role::Category) => columns.category.is_some(),
+        }
+    }
 }
