@@ -52,7 +52,10 @@ pub fn run(
             let table = table::from_table(&artifact.read_all()?, params)?;
             (ctx.progress)("writing features");
             out.write("features", &table.batch, &table.metadata)?;
-            out.write("warnings", &segflow_core::warnings::to_batch(&[])?, &[])?;
+            let mut constancy = warnings::Constancy::default();
+            constancy.observe(&table.batch)?;
+            let found = constancy.warnings();
+            out.write("warnings", &segflow_core::warnings::to_batch(&found)?, &[])?;
             Ok(table.batch.num_rows() as u64)
         }
         other => Err(Error::data(

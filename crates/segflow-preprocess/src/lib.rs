@@ -114,11 +114,11 @@ pub fn run(
         ));
     }
     let rows = ids_len(&arrays);
-    let mut warnings = warnings::constant_features(&transform, rows as usize);
     // Components mix every column: none of them is a 0/1 column.
-    if projection.is_none() {
-        warnings.extend(warnings::dominant_binaries(&output_names, &matrix));
-    }
+    let warnings = match &projection {
+        Some(_) => Vec::new(),
+        None => warnings::dominant_binaries(&output_names, &matrix),
+    };
     out.write("matrix", &batch(arrays)?, &extra)?;
     out.write(
         "warnings",

@@ -1,7 +1,6 @@
-//! The preprocess warnings, about the model columns as the matrix sees them.
+//! The preprocess warning about the model columns as the matrix sees them (constant features
+//! are the features stage's warning):
 //!
-//! - `constant_feature`: a model column with one value across all entities, left out of the
-//!   matrix (it cannot separate segments; the features spec may be wrong for this data).
 //! - `dominant_binary`: a model column with two values whose rarer value lies far from the
 //!   centre after scaling pulls every distance towards it, so the clustering tends to put that
 //!   value's rows in a segment of their own (the "all seniors" segment), whatever the other
@@ -11,31 +10,7 @@
 
 use segflow_core::warnings::Warning;
 
-use crate::Transform;
-
 pub const DOMINANT_Z: f64 = 3.0;
-
-/// A `constant_feature` warning for each column the transform left out as constant.
-pub fn constant_features(transform: &Transform, rows: usize) -> Vec<Warning> {
-    transform
-        .columns
-        .iter()
-        .filter(|c| c.dropped)
-        .map(|c| {
-            Warning::new(
-                "constant_feature",
-                Some(&c.name),
-                format!(
-                    "`{}` has one value for all {rows} entities: it cannot separate segments \
-                     and is left out of the matrix",
-                    c.name
-                ),
-            )
-            .share(1.0)
-            .rows(rows as u64)
-        })
-        .collect()
-}
 
 /// The `dominant_binary` warnings for the matrix columns `names`, whose values are `columns`.
 pub fn dominant_binaries(names: &[String], columns: &[Vec<f64>]) -> Vec<Warning> {
