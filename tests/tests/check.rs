@@ -441,6 +441,118 @@ fn a_typo_in_any_section_stops_the_run_before_anything_is_written() {
 }
 
 #[test]
+fn a_typo_in_an_ingest_reference_or_a_per_column_key_stops_the_run_before_anything_is_written() {
+    let typos = [
+        Typo {
+            pipeline: "walsoft",
+            section: "ingest-role",
+            edit: |d| d["stages"]["ingest"]["columns"]["value"] = yaml("duration_in_second"),
+            key: "stages.ingest.columns.value",
+            wrong: "duration_in_second",
+            suggestion: "duration_in_seconds",
+        },
+        Typo {
+            pipeline: "walsoft",
+            section: "ingest-drop",
+            edit: |d| d["stages"]["ingest"]["privacy"]["drop"] = yaml("[nme]"),
+            key: "stages.ingest.privacy.drop[0]",
+            wrong: "nme",
+            suggestion: "name",
+        },
+        Typo {
+            pipeline: "walsoft",
+            section: "per-column",
+            edit: |d| d["stages"]["preprocess"]["per_column"] = yaml("{n_cals: {impute: mean}}"),
+            key: "stages.preprocess.per_column.n_cals",
+            wrong: "n_cals",
+            suggestion: "n_calls",
+        },
+        Typo {
+            pipeline: "leads",
+            section: "ingest-id",
+            edit: |d| d["stages"]["ingest"]["table"]["id"] = yaml("lead_di"),
+            key: "stages.ingest.table.id",
+            wrong: "lead_di",
+            suggestion: "lead_id",
+        },
+        Typo {
+            pipeline: "leads",
+            section: "per-column",
+            edit: |d| {
+                d["stages"]["preprocess"]["per_column"] =
+                    yaml("{company_sise: {impute: {constant: 0}}}")
+            },
+            key: "stages.preprocess.per_column.company_sise",
+            wrong: "company_sise",
+            suggestion: "company_size",
+        },
+        Typo {
+            pipeline: "wholesale",
+            section: "ingest-types",
+            edit: |d| {
+                d["stages"]["ingest"]["table"]["types"] = yaml("{Chanel: string, Region: string}")
+            },
+            key: "stages.ingest.table.types.Chanel",
+            wrong: "Chanel",
+            suggestion: "Channel",
+        },
+        Typo {
+            pipeline: "wholesale",
+            section: "per-column",
+            edit: |d| d["stages"]["preprocess"]["per_column"] = yaml("{mlk: {impute: mean}}"),
+            key: "stages.preprocess.per_column.mlk",
+            wrong: "mlk",
+            suggestion: "milk",
+        },
+        Typo {
+            pipeline: "retail",
+            section: "ingest-keep",
+            edit: |d| d["stages"]["ingest"]["keep"] = yaml("[InvoiceNo, Quantiy]"),
+            key: "stages.ingest.keep[1]",
+            wrong: "Quantiy",
+            suggestion: "Quantity",
+        },
+        Typo {
+            pipeline: "retail",
+            section: "ingest-types",
+            edit: |d| d["stages"]["ingest"]["types"] = yaml("{Quantity: number, UnitPrce: number}"),
+            key: "stages.ingest.types.UnitPrce",
+            wrong: "UnitPrce",
+            suggestion: "UnitPrice",
+        },
+        Typo {
+            pipeline: "retail",
+            section: "ingest-derive",
+            edit: |d| {
+                d["stages"]["ingest"]["derive"]["line_value"] = yaml("'Quantity * UnitPrise'")
+            },
+            key: "stages.ingest.derive.line_value",
+            wrong: "UnitPrise",
+            suggestion: "UnitPrice",
+        },
+        Typo {
+            pipeline: "retail",
+            section: "ingest-where",
+            edit: |d| d["stages"]["ingest"]["where"] = yaml("'UnitPric > 0'"),
+            key: "stages.ingest.where",
+            wrong: "UnitPric",
+            suggestion: "UnitPrice",
+        },
+        Typo {
+            pipeline: "retail",
+            section: "ingest-role",
+            edit: |d| d["stages"]["ingest"]["columns"]["category"] = yaml("Contry"),
+            key: "stages.ingest.columns.category",
+            wrong: "Contry",
+            suggestion: "Country",
+        },
+    ];
+    for typo in &typos {
+        assert_stops_before_any_artifact(typo);
+    }
+}
+
+#[test]
 fn parameter_ranges_are_config_errors_found_upfront() {
     type Case = (
         &'static str,

@@ -200,6 +200,11 @@ fn calls_and_sms_as_two_sources_match_pandas() {
     let run_dir = scratch.path().join("run");
     check_counts(&run_dir, "twosource");
     check_features(&run_dir, "twosource");
+    // The SMS source maps no value: its nulls there are no weak data.
+    assert_eq!(
+        segflow_core::warnings::read(&run_dir.join("ingest/audit_warnings.parquet")).unwrap(),
+        Vec::new()
+    );
     let events = read_parquet(&run_dir.join("ingest/events.parquet")).unwrap();
     let source = events
         .batch

@@ -18,6 +18,7 @@ const INGEST: &[&str] = &[
     "audit_day_types",
     "audit_value_quantiles",
     "audit_monthly",
+    "audit_warnings",
 ];
 
 /// The outcome of each stage in a `run --json` summary.
@@ -50,7 +51,7 @@ fn every_artifact_matches_its_snapshot() {
         };
         insta::assert_snapshot!(format!("walsoft_ingest_{name}"), text);
     }
-    for name in ["transform", "dominance"] {
+    for name in ["transform", "dominance", "warnings"] {
         insta::assert_snapshot!(
             format!("walsoft_preprocess_{name}"),
             render_full(&run.join(format!("preprocess/{name}.parquet")))
@@ -114,6 +115,10 @@ fn every_artifact_matches_its_snapshot() {
     insta::assert_snapshot!(
         "walsoft_features",
         render_full(&run.join("features/features.parquet"))
+    );
+    insta::assert_snapshot!(
+        "walsoft_features_warnings",
+        render_full(&run.join("features/warnings.parquet"))
     );
 }
 
@@ -573,7 +578,7 @@ fn standalone_stages_write_the_same_artifacts_as_the_runner() {
         );
         compared += 1;
     }
-    assert_eq!(compared, INGEST.len() + 1 + 3 + 2 + 13);
+    assert_eq!(compared, INGEST.len() + 2 + 4 + 2 + 13);
 }
 
 #[test]

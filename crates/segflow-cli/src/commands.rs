@@ -140,10 +140,14 @@ pub(crate) fn stage(stage: &dyn Stage, args: StageArgs) -> Result<u8, Box<Failur
         })
     })?;
     let seconds = started.elapsed().as_secs_f64();
+    let warnings = segflow_core::warnings::read_written(&written)?;
+    crate::progress::print_warnings(stage.kind(), &warnings);
     if args.json {
-        print_json(
-            &serde_json::json!({ "stage": stage.kind(), "rows": rows, "seconds": seconds, "outputs": written }),
-        )?;
+        let mut summary = serde_json::json!({ "stage": stage.kind(), "rows": rows, "seconds": seconds, "outputs": written });
+        if !warnings.is_empty() {
+            summary["warnings"] = serde_json::json!(warnings);
+        }
+        print_json(&summary)?;
     } else {
         println!(
             "{}: {rows} rows → {} ({} artifacts) in {seconds:.2} s",

@@ -1,6 +1,7 @@
 //! Per-stage progress on a terminal (a spinner with the stage's current step); silent when
 //! stderr is not a terminal, so logs of orchestrated runs stay clean. It also remembers which
-//! stage is running, which names the stage in a failed run's JSON error.
+//! stage is running, which names the stage in a failed run's JSON error. A stage's weak-data
+//! warnings are printed when it finishes.
 
 use std::cell::RefCell;
 use std::time::Duration;
@@ -8,6 +9,7 @@ use std::time::Duration;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use segflow_core::runner::{Observer, Outcome, StageReport};
+use segflow_core::warnings::Warning;
 
 pub struct Progress {
     enabled: bool,
@@ -66,5 +68,14 @@ impl Observer for Progress {
             };
             bar.finish_with_message(what);
         }
+        print_warnings(&report.stage, &report.warnings);
+    }
+}
+
+/// A stage's weak-data warnings on stderr, one line each, whether or not stderr is a terminal:
+/// they concern the results, not the progress. (`--json` also lists them in its summary.)
+pub fn print_warnings(stage: &str, warnings: &[Warning]) {
+    for w in warnings {
+        eprintln!("warning: {stage}: {} ({})", w.detail, w.code);
     }
 }

@@ -17,6 +17,7 @@ pub mod runner;
 pub mod stage;
 pub mod stats;
 pub mod suggest;
+pub mod warnings;
 pub mod yaml;
 
 pub use error::{Error, Result};

@@ -13,6 +13,7 @@ use crate::hash::{file_sha256, params_hash};
 use crate::lock::{Lock, LockEntry};
 use crate::pipeline::{Pipeline, StageSpec};
 use crate::stage::{Format, OutputDir, StageCtx, input_hashes};
+use crate::warnings::Warning;
 use crate::{Error, Result, TOOL_VERSION};
 
 #[derive(Debug, Clone, Default)]
@@ -41,6 +42,10 @@ pub struct StageReport {
     pub seconds: f64,
     /// Why the stage ran (empty when skipped).
     pub reasons: Vec<String>,
+    /// What the stage noticed about weak data (empty when skipped: they were shown when it ran,
+    /// and stay in its warnings artifact).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<Warning>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -249,6 +254,7 @@ pub fn run(
                 rows: lock.stages[&spec.name].rows,
                 seconds: t0.elapsed().as_secs_f64(),
                 reasons,
+                warnings: Vec::new(),
             }
         } else {
             let entry = run_stage(pipeline, spec, observer)?;
@@ -262,6 +268,7 @@ pub fn run(
                 rows,
                 seconds: t0.elapsed().as_secs_f64(),
                 reasons,
+                warnings: crate::warnings::read_written(&spec.output_paths())?,
             }
         };
         pipeline.recheck_names(spec)?;

@@ -17,6 +17,7 @@ mod schema;
 mod spec;
 mod stats;
 mod table;
+mod warnings;
 
 use std::path::PathBuf;
 
@@ -51,6 +52,10 @@ pub fn run(
             let table = table::from_table(&artifact.read_all()?, params)?;
             (ctx.progress)("writing features");
             out.write("features", &table.batch, &table.metadata)?;
+            let mut constancy = warnings::Constancy::default();
+            constancy.observe(&table.batch)?;
+            let found = constancy.warnings();
+            out.write("warnings", &segflow_core::warnings::to_batch(&found)?, &[])?;
             Ok(table.batch.num_rows() as u64)
         }
         other => Err(Error::data(
@@ -65,7 +70,7 @@ pub fn run(
 
 /// The version of this stage's results: bump it with any change that alters them, and say what
 /// changed in CHANGELOG.md.
-const VERSION: u32 = 2;
+const VERSION: u32 = 3;
 
 pub struct FeaturesStage;
 
@@ -84,7 +89,7 @@ impl Stage for FeaturesStage {
 
     fn plan(&self, params: &ParamTree) -> Result<Vec<Planned>> {
         let params = parse_valid::<Params>(params)?;
-        let mut planned = vec![Planned::new("features")];
+        let mut planned = vec![Planned::new("features"), Planned::new("warnings")];
         // Only when contacts can be excluded, so other pipelines keep their outputs.
         if params.min_events > 1 {
             planned.push(Planned::new("excluded"));

@@ -95,6 +95,7 @@ pub fn from_events(
     // Contacts are aggregated and written a batch at a time, so the output columns of a large
     // log never exist whole.
     let mut features = None;
+    let mut constancy = crate::warnings::Constancy::default();
     for contacts in kept.chunks(ParquetBatches::BATCH_ROWS) {
         let (sorted, sorted_of) = order_statistics(params, &events, &sources, contacts);
         let mut columns = Columns::new();
@@ -154,9 +155,22 @@ pub fn from_events(
             }
             features = Some(out.stream("features", chunk.schema(), &metadata)?);
         }
+        constancy.observe(&chunk)?;
         features.as_mut().expect("opened above").write(&chunk)?;
     }
     out.finish(features.expect("some contact is kept"))?;
+    let mut warnings = constancy.warnings();
+    warnings.extend(crate::warnings::far_as_of(
+        &events.ts,
+        as_of,
+        &micros_text(as_of),
+        params.as_of_micros().is_none(),
+    ));
+    out.write(
+        "warnings",
+        &segflow_core::warnings::to_batch(&warnings)?,
+        &[],
+    )?;
     if params.min_events > 1 {
         write_excluded(out, &events, &excluded, params.min_events)?;
     }

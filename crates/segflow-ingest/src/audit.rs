@@ -18,6 +18,7 @@ use segflow_core::calendar::{self, Weekday};
 use segflow_core::error::Location;
 use segflow_core::stage::OutputDir;
 use segflow_core::stats::quantile_sorted;
+use segflow_core::warnings::{self, Warning};
 use segflow_core::{Error, Result};
 
 use crate::AuditParams;
@@ -56,6 +57,10 @@ pub const ARTIFACTS: &[AuditArtifact] = &[
     AuditArtifact {
         kind: "audit_monthly",
         events_only: true,
+    },
+    AuditArtifact {
+        kind: "audit_warnings",
+        events_only: false,
     },
 ];
 
@@ -307,9 +312,11 @@ pub fn write_event_audit(
     out: &mut OutputDir,
     a: EventAudit,
     columns: &[ColumnAudit],
+    warnings: &[Warning],
     params: &AuditParams,
     time_of_day: bool,
 ) -> Result<()> {
+    out.write("audit_warnings", &warnings::to_batch(warnings)?, &[])?;
     let mut summary = a.counts.arrays();
     summary.push((
         "distinct_contacts",
@@ -501,7 +508,9 @@ pub fn write_table_audit(
     out: &mut OutputDir,
     counts: &Counts,
     columns: &[ColumnAudit],
+    warnings: &[Warning],
 ) -> Result<()> {
+    out.write("audit_warnings", &warnings::to_batch(warnings)?, &[])?;
     let summary = counts.arrays().into_iter().chain(counts.ids.arrays());
     out.write("audit_summary", &batch(summary.collect())?, &[])?;
     out.write("audit_columns", &columns_batch(columns)?, &[])

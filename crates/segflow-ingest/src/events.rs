@@ -33,6 +33,7 @@ use crate::records::Records;
 use crate::rows::{
     CATEGORY, Columns, Extra, LINE, Layout, Parsing, Reading, TS, VALUE, blank_contact,
 };
+use crate::weak_data::{EventDays, ValueTally};
 use crate::{BlankIds, Dedupe, EventColumns, Formats, Outputs, Params, Source, ValueType};
 
 /// Rows per Parquet batch: a multiple of the writer's 1,024-row mini-batch, so the file's
@@ -108,6 +109,9 @@ pub fn run(
         value_ok: 0,
         value_rows: 0,
         derived_nulls: vec![0; output.derived.len()],
+        source: 0,
+        tallies: tallied_columns(params, &output),
+        days: EventDays::default(),
     };
     let mut audits: Vec<ColumnAudit> = Vec::new();
     let mut duplicate_rows = 0;
@@ -123,7 +127,8 @@ pub fn run(
         });
         let mut coalescer = BatchCoalescer::new(schema.clone(), BATCH_ROWS);
         let read = (|| -> Result<()> {
-            for source in opened.iter_mut() {
+            for (index, source) in opened.iter_mut().enumerate() {
+                state.source = index;
                 let read = read_source(
                     scope,
                     source,
@@ -194,7 +199,20 @@ pub fn run(
         tally: state.tally,
         values: output.value.then_some(state.values),
     };
-    audit::write_event_audit(out, event_audit, &audits, &params.audit, time_of_day)?;
+    let mut warnings = Vec::new();
+    for t in &state.tallies {
+        t.tally.warnings(&t.name, &mut warnings);
+    }
+    let names: Vec<&str> = opened.iter().filter_map(|o| o.name).collect();
+    state.days.warnings(&names, &mut warnings);
+    audit::write_event_audit(
+        out,
+        event_audit,
+        &audits,
+        &warnings,
+        &params.audit,
+        time_of_day,
+    )?;
     Ok(Outputs {
         rows_in: state.rows_in,
         accepted: state.accepted,
@@ -221,6 +239,11 @@ struct State {
     /// Accepted rows whose derived column is null (a division by zero, a null input, …),
     /// per derived column.
     derived_nulls: Vec<u64>,
+    /// The source being read, as an index into the inputs.
+    source: usize,
+    /// The values of the written columns the weak-data warnings look at.
+    tallies: Vec<Tallied>,
+    days: EventDays,
 }
 
 impl State {
@@ -717,6 +740,16 @@ fn hand_on(
         *nulls += array.null_count() as u64;
     }
     let batch = output.batch(&parsed, &derived, &state.contacts, source.name)?;
+    for t in state
+        .tallies
+        .iter_mut()
+        .filter(|t| t.read_by(source.columns))
+    {
+        if let Some(array) = batch.column_by_name(&t.name) {
+            t.tally.observe(array.as_ref());
+        }
+    }
+    state.days.observe(&batch, state.source);
     coalescer.push_batch(batch)?;
     while let Some(batch) = coalescer.next_completed_batch() {
         if batches.send(batch).is_err() {
@@ -882,4 +915,49 @@ fn column_audits(
             }
         })
         .collect()
+}
+
+/// The written columns whose values the weak-data warnings tally: the value, the category and
+/// the kept columns (contact ids repeat by design, and derived columns follow their inputs).
+fn tallied_columns(params: &Params, output: &OutputColumns) -> Vec<Tallied> {
+    let mut out: Vec<Tallied> = Vec::new();
+    let tallied = |name: &str, role| Tallied {
+        name: name.to_string(),
+        role,
+        tally: ValueTally::default(),
+    };
+    if output.value {
+        out.push(tallied("value", Some(Role::Value)));
+    }
+    if output.category {
+        out.push(tallied("category", Some(Role::Category)));
+    }
+    out.extend(params.keep.iter().map(|k| tallied(k, None)));
+    out
+}
+
+/// A written column whose values the weak-data warnings tally.
+struct Tallied {
+    name: String,
+    /// The role whose column it is, or `None` for a kept column (every source has it).
+    role: Option<Role>,
+    tally: ValueTally,
+}
+
+#[derive(Clone, Copy)]
+enum Role {
+    Value,
+    Category,
+}
+
+impl Tallied {
+    /// Whether a source's rows have this column: a source without a value (or category)
+    /// column writes nulls there, which are not missing values of the column.
+    fn read_by(&self, columns: &EventColumns) -> bool {
+        match self.role {
+            None => true,
+            Some(Role::Value) => columns.value.is_some(),
+            Some(Role::Category) => columns.category.is_some(),
+        }
+    }
 }

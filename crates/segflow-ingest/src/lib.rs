@@ -23,6 +23,7 @@ mod reader;
 mod records;
 mod rows;
 mod table;
+mod weak_data;
 
 use reader::TextLayout;
 
@@ -698,6 +699,7 @@ pub fn run(
     ctx: &StageCtx<'_>,
 ) -> Result<Outputs> {
     params.validate()?;
+    columns::check_inputs(params, inputs)?;
     let id = params.privacy.id.hasher()?;
     match params.mode {
         Mode::Events => events::run(inputs, params, &id, out, ctx),
@@ -707,7 +709,7 @@ pub fn run(
 
 /// The version of this stage's results: bump it with any change that alters them, and say what
 /// changed in CHANGELOG.md.
-const VERSION: u32 = 4;
+const VERSION: u32 = 5;
 
 /// The ingest stage as the runner sees it.
 pub struct IngestStage;
@@ -746,6 +748,7 @@ impl Stage for IngestStage {
         _upstream: Option<&Columns>,
     ) -> Result<Option<Columns>> {
         let params: Params = parse_valid(params)?;
+        columns::check_inputs(&params, inputs)?;
         Ok(Some(Columns::new(output_columns(&params, inputs)?)))
     }
 

@@ -6,7 +6,8 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, Float64Array, Int64Array, StringArray};
+use arrow::array::{ArrayRef, AsArray, Float64Array, Int64Array, StringArray};
+use arrow::datatypes::Int64Type;
 use csv::ByteRecord;
 
 use segflow_core::artifact::{META_ID_COLUMN, batch};
@@ -19,7 +20,9 @@ use crate::id_shape::IdShape;
 use crate::privacy::{IdHasher, normalize_id};
 use crate::reader::{ColumnProfile, Duplicates, field};
 use crate::records::Records;
+use crate::weak_data::{self, ValueTally};
 use crate::{ColumnType, Outputs, Params};
+use segflow_core::warnings::Warning;
 
 struct Record {
     line: u64,
@@ -202,6 +205,7 @@ pub fn run(
         };
         arrays.push((header[i].as_str(), array));
     }
+    let warnings = table_warnings(&header, id_col, &accepted, &arrays[1..]);
     let extra = vec![(META_ID_COLUMN.to_string(), "row_id".to_string())];
     out.write("table", &batch(arrays)?, &extra)?;
     out.write("rejects", &rejects.batch()?, &[])?;
@@ -235,10 +239,37 @@ pub fn run(
         excluded: Default::default(),
         ids: shape,
     };
-    audit::write_table_audit(out, &counts, &columns)?;
+    audit::write_table_audit(out, &counts, &columns, &warnings)?;
     Ok(Outputs {
         rows_in,
         accepted: accepted_n,
         rejected,
     })
+}
+
+/// The weak-data warnings of the table: per written column, then the id (or an integer
+/// column) that counts rows.
+fn table_warnings(
+    header: &[String],
+    id_col: Option<usize>,
+    accepted: &[Record],
+    columns: &[(&str, ArrayRef)],
+) -> Vec<Warning> {
+    let mut warnings = Vec::new();
+    for (name, array) in columns {
+        let mut tally = ValueTally::default();
+        tally.observe(array.as_ref());
+        tally.warnings(name, &mut warnings);
+    }
+    if let Some(i) = id_col {
+        let ids = weak_data::integers(accepted.iter().map(|r| r.fields[i].as_deref()));
+        warnings.extend(weak_data::row_number(&header[i], "the id column", &ids));
+    }
+    for (name, array) in columns {
+        if let Some(ints) = array.as_primitive_opt::<Int64Type>() {
+            let ints: Vec<Option<i64>> = ints.iter().collect();
+            warnings.extend(weak_data::row_number(name, "the column", &ints));
+        }
+    }
+    warnings
 }

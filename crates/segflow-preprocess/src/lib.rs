@@ -7,6 +7,8 @@
 //! the matrix itself is produced by applying that transform, so applying it to new rows
 //! (scoring) is the same arithmetic, not a re-implementation.
 
+mod warnings;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -20,6 +22,7 @@ use segflow_core::params::{ParamTree, Validate, parse_params, parse_valid};
 use segflow_core::stage::{
     Columns, OutputDir, Planned, Stage, StageCtx, compose_version, single_input,
 };
+use segflow_core::suggest::did_you_mean;
 use segflow_core::{Error, Result};
 
 pub use segflow_transform::{
@@ -111,7 +114,17 @@ pub fn run(
         ));
     }
     let rows = ids_len(&arrays);
+    // Components mix every column: none of them is a 0/1 column.
+    let warnings = match &projection {
+        Some(_) => Vec::new(),
+        None => warnings::dominant_binaries(&output_names, &matrix),
+    };
     out.write("matrix", &batch(arrays)?, &extra)?;
+    out.write(
+        "warnings",
+        &segflow_core::warnings::to_batch(&warnings)?,
+        &[],
+    )?;
     out.write("transform", &transform.to_batch()?, &transform.metadata())?;
     out.write("dominance", &dominance.to_batch()?, &[])?;
     if let Some(p) = &projection {
@@ -170,7 +183,7 @@ fn kept_blocks(meta: Option<&str>, output: &[String], transform: &Transform) -> 
 
 /// The version of this stage's results: bump it with any change that alters them, and say what
 /// changed in CHANGELOG.md.
-const VERSION: u32 = 2;
+const VERSION: u32 = 3;
 
 pub struct PreprocessStage;
 
@@ -193,6 +206,7 @@ impl Stage for PreprocessStage {
             Planned::new("matrix"),
             Planned::new("transform"),
             Planned::new("dominance"),
+            Planned::new("warnings"),
         ];
         if params.pca.is_some() {
             planned.push(Planned::new("projection"));
@@ -204,7 +218,8 @@ impl Stage for PreprocessStage {
         Ok(compose_version(VERSION, &[]))
     }
 
-    /// `columns` and `log1p` name feature columns.
+    /// `columns`, `log1p` and the keys of `per_column` name feature columns; with `columns`
+    /// given, a `per_column` key must be one of them.
     fn check_references(&self, params: &ParamTree, upstream: &Columns) -> Result<()> {
         let params: Params = parse_valid(params)?;
         let lists = [
@@ -219,7 +234,18 @@ impl Stage for PreprocessStage {
         // A misspelled column here would otherwise be ignored, and its column encoded or
         // imputed by the stage's defaults.
         for name in params.per_column.keys() {
-            upstream.check(&format!("per_column.{name}"), name, &[])?;
+            let key = format!("per_column.{name}");
+            upstream.check(&key, name, &[])?;
+            if let Some(columns) = params.columns.as_ref().filter(|c| !c.contains(name)) {
+                return Err(Error::config(
+                    "",
+                    key,
+                    format!(
+                        "`{name}` is not one of the preprocessed `columns`{}",
+                        did_you_mean(name, columns.iter().map(String::as_str))
+                    ),
+                ));
+            }
         }
         Ok(())
     }
