@@ -1,0 +1,7 @@
+//! SQL generation for the engines users already run: the features query (a pipeline's
+//! ingest and features definitions over a raw events table) and the scoring query (a finished
+//! run's transform and model), one text per dialect, exact or refused.
+
+pub mod dialect;
+
+pub use dialect::Dialect;
