@@ -105,4 +105,17 @@ fn a_log_of_offsets_reads_as_days_of_the_study() {
     );
     assert!(report.contains("<td>day 1 of the study</td>"));
     assert!(!report.contains("1970"), "a relative log reads as 1970");
+    // The monthly chart's bars are calendar months of the shifted clock: labelled by the days
+    // of the study they hold, never by the origin's calendar.
+    let monthly = std::fs::read_to_string(
+        scratch
+            .path()
+            .join("run/visualize/chart_monthly_volume.svg"),
+    )
+    .unwrap();
+    assert!(monthly.contains("\ndays 1–31\n"), "{monthly}");
+    assert!(
+        !monthly.contains("\n2022-"),
+        "a relative log's months read as dates"
+    );
 }

@@ -6,6 +6,7 @@ use segflow_core::nouns::{Noun, capitalized};
 use segflow_core::{Error, Result};
 
 use crate::binning::{self, Scale};
+use crate::study_time::StudyTime;
 use crate::{Chart, Params, PcaPicture, Sources, charts, clusters, strings};
 
 /// A drawn chart: what the report shows under it.
@@ -75,7 +76,8 @@ pub fn draw(chart: Chart, src: &Sources, params: &Params, pca: &PcaPicture) -> R
 
 fn monthly_volume(src: &Sources, params: &Params) -> Result<Figure> {
     let a = src.need("audit_monthly")?;
-    let months = strings(a, "month")?;
+    let time = StudyTime::of_run(src.get("events"), src.get("audit_summary"));
+    let months: Vec<String> = strings(a, "month")?.iter().map(|m| time.month(m)).collect();
     let events = a.float_column("events")?;
     let noun = &params.nouns.event;
     Ok((

@@ -258,17 +258,9 @@ pub fn render(
     let summary = src.need("summary")?;
     let names = strings(policy, "segment")?;
     let entity = &params.nouns.entity;
-    let ts_max = src
-        .get("audit_summary")
-        .and_then(|a| a.batch.column_by_name("ts_max"))
-        .and_then(|c| {
-            c.as_primitive_opt::<arrow::datatypes::TimestampMicrosecondType>()
-                .filter(|c| c.is_valid(0))
-                .map(|c| c.value(0))
-        });
     let words = Words {
         nouns: &params.nouns,
-        time: StudyTime::of_log(src.get("events"), ts_max),
+        time: StudyTime::of_run(src.get("events"), src.get("audit_summary")),
     };
     let words = &words;
     let mixes = match src.get("mix") {

@@ -4,7 +4,9 @@
 //! counts from `formats.origin`, and `unix_seconds` / `unix_millis` values that all fall in
 //! 1970 are offsets from 0 rather than real dates (no customer log ends before 1971).
 
-use chrono::{DateTime, NaiveDateTime};
+use arrow::array::{Array, AsArray};
+use arrow::datatypes::TimestampMicrosecondType;
+use chrono::{DateTime, Months, NaiveDate, NaiveDateTime};
 use serde_json::Value;
 
 use segflow_core::artifact::{Artifact, META_PARAMS};
@@ -23,6 +25,18 @@ pub enum StudyTime {
 }
 
 impl StudyTime {
+    /// From the events artifact's provenance and the last timestamp ingest's audit saw.
+    pub fn of_run(events: Option<&Artifact>, audit_summary: Option<&Artifact>) -> Self {
+        let ts_max = audit_summary
+            .and_then(|a| a.batch.column_by_name("ts_max"))
+            .and_then(|c| {
+                c.as_primitive_opt::<TimestampMicrosecondType>()
+                    .filter(|c| c.is_valid(0))
+                    .map(|c| c.value(0))
+            });
+        Self::of_log(events, ts_max)
+    }
+
     /// From the ingest params in `events`' provenance and the log's last timestamp.
     pub fn of_log(events: Option<&Artifact>, ts_max: Option<i64>) -> Self {
         let Some(params) = events
@@ -67,6 +81,30 @@ impl StudyTime {
         }
     }
 
+    /// A calendar month of the audit ("1970-02") as the report writes it: the month, or the
+    /// days of the study it holds ("days 32–59").
+    pub fn month(&self, month: &str) -> String {
+        let StudyTime::Relative { origin } = self else {
+            return month.to_string();
+        };
+        let Some(first) = NaiveDate::parse_from_str(&format!("{month}-01"), "%Y-%m-%d").ok() else {
+            return month.to_string();
+        };
+        let Some(next) = first.checked_add_months(Months::new(1)) else {
+            return month.to_string();
+        };
+        let day = |d: NaiveDate| {
+            (d.and_hms_opt(0, 0, 0)
+                .unwrap_or_default()
+                .and_utc()
+                .timestamp_micros()
+                - origin)
+                .div_euclid(DAY_MICROS)
+                + 1
+        };
+        format!("days {}–{}", day(first).max(1), day(next) - 1)
+    }
+
     /// A moment written by segflow as text ("2010-12-09 12:50:00"), rewritten for the study;
     /// text that is no moment stays as it is.
     pub fn moment_text(&self, text: &str) -> String {
@@ -98,6 +136,9 @@ mod tests {
         let s = StudyTime::Relative { origin: from };
         assert_eq!(s.moment(from + 11 * DAY_MICROS), "day 12 of the study");
         assert_eq!(s.moment(from - 1), "day 0 of the study");
+        assert_eq!(t.month("1970-01"), "days 1–31");
+        assert_eq!(t.month("1970-02"), "days 32–59");
+        assert_eq!(StudyTime::Calendar.month("2011-03"), "2011-03");
         assert_eq!(
             StudyTime::Calendar.moment_text("2010-12-09 12:50:00"),
             "2010-12-09 12:50:00"
