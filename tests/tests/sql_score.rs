@@ -71,7 +71,9 @@ impl Postgres {
     /// Runs psql with `args` against the server; stdout, or the error text.
     fn psql(&self, args: &[&str]) -> Result<String, String> {
         let out = Command::new("psql")
-            .args(["-h", &self.dir, "-U", "segflow", "-d", "postgres", "-X", "-q"])
+            .args([
+                "-h", &self.dir, "-U", "segflow", "-d", "postgres", "-X", "-q",
+            ])
             .args(["-v", "ON_ERROR_STOP=1"])
             .args(args)
             .output()
@@ -186,9 +188,23 @@ fn assigned(path: &Path) -> BTreeMap<String, Scored> {
     let a = read_parquet(path).unwrap();
     let b = &a.batch;
     let ids = b.column(0).as_string::<i32>();
-    let text = |name: &str, i: usize| b.column_by_name(name).unwrap().as_string::<i32>().value(i).to_string();
-    let float = |name: &str, i: usize| b.column_by_name(name).unwrap().as_primitive::<Float64Type>().value(i);
-    let clusters = b.column_by_name("cluster").unwrap().as_primitive::<Int32Type>();
+    let text = |name: &str, i: usize| {
+        b.column_by_name(name)
+            .unwrap()
+            .as_string::<i32>()
+            .value(i)
+            .to_string()
+    };
+    let float = |name: &str, i: usize| {
+        b.column_by_name(name)
+            .unwrap()
+            .as_primitive::<Float64Type>()
+            .value(i)
+    };
+    let clusters = b
+        .column_by_name("cluster")
+        .unwrap()
+        .as_primitive::<Int32Type>();
     (0..b.num_rows())
         .map(|i| {
             (
@@ -212,7 +228,12 @@ fn assigned(path: &Path) -> BTreeMap<String, Scored> {
 fn engine_rows(csv_text: &str) -> BTreeMap<String, Scored> {
     let mut reader = csv::Reader::from_reader(csv_text.as_bytes());
     let header = reader.headers().unwrap().clone();
-    let at = |name: &str| header.iter().position(|h| h == name).unwrap_or_else(|| panic!("no {name} in {header:?}"));
+    let at = |name: &str| {
+        header
+            .iter()
+            .position(|h| h == name)
+            .unwrap_or_else(|| panic!("no {name} in {header:?}"))
+    };
     let (cluster, segment, distance, margin, decision, rule) = (
         at("cluster"),
         at("segment"),
@@ -246,23 +267,52 @@ fn close(a: f64, b: f64) -> bool {
     (a - b).abs() <= TOLERANCE * b.abs().max(1.0)
 }
 
-fn assert_same_scores(engine: &str, got: &BTreeMap<String, Scored>, want: &BTreeMap<String, Scored>) {
+fn assert_same_scores(
+    engine: &str,
+    got: &BTreeMap<String, Scored>,
+    want: &BTreeMap<String, Scored>,
+) {
     assert_eq!(got.len(), want.len(), "{engine}: row count");
     let mut worst = 0.0f64;
     for (id, w) in want {
-        let g = got.get(id).unwrap_or_else(|| panic!("{engine}: id {id} missing"));
+        let g = got
+            .get(id)
+            .unwrap_or_else(|| panic!("{engine}: id {id} missing"));
         assert_eq!(g.cluster, w.cluster, "{engine}: cluster of {id}");
         assert_eq!(g.texts, w.texts, "{engine}: segment and action of {id}");
-        assert!(close(g.distance, w.distance), "{engine}: distance of {id}: {} vs {}", g.distance, w.distance);
-        assert!(close(g.margin, w.margin), "{engine}: margin of {id}: {} vs {}", g.margin, w.margin);
-        worst = worst.max((g.distance - w.distance).abs()).max((g.margin - w.margin).abs());
+        assert!(
+            close(g.distance, w.distance),
+            "{engine}: distance of {id}: {} vs {}",
+            g.distance,
+            w.distance
+        );
+        assert!(
+            close(g.margin, w.margin),
+            "{engine}: margin of {id}: {} vs {}",
+            g.margin,
+            w.margin
+        );
+        worst = worst
+            .max((g.distance - w.distance).abs())
+            .max((g.margin - w.margin).abs());
     }
-    eprintln!("{engine}: {} rows, clusters equal, largest distance or margin difference {worst:e}", want.len());
+    eprintln!(
+        "{engine}: {} rows, clusters equal, largest distance or margin difference {worst:e}",
+        want.len()
+    );
 }
 
-fn run_duckdb(table: &Path, query: &Path, out: &Path, drop: Option<&str>) -> Result<String, String> {
+fn run_duckdb(
+    table: &Path,
+    query: &Path,
+    out: &Path,
+    drop: Option<&str>,
+) -> Result<String, String> {
     let mut cmd = Command::new("python3");
-    cmd.arg(engines_dir().join("duckdb_run.py")).arg(table).arg(query).arg(out);
+    cmd.arg(engines_dir().join("duckdb_run.py"))
+        .arg(table)
+        .arg(query)
+        .arg(out);
     if let Some(column) = drop {
         cmd.args(["--drop", column]);
     }
@@ -365,22 +415,37 @@ fn an_edited_model_file_is_refused() {
     let o = segflow(&["sql", "score", run.to_str().unwrap(), "--dialect", "duckdb"]);
     assert_eq!(o.status.code(), Some(65), "{}", stderr(&o));
     let err = stderr(&o);
-    assert!(err.contains("centroids.parquet") && err.contains("changed since the run wrote it"), "{err}");
+    assert!(
+        err.contains("centroids.parquet") && err.contains("changed since the run wrote it"),
+        "{err}"
+    );
     assert!(o.stdout.is_empty(), "no query for an edited run");
 }
 
 #[test]
 fn dbscan_and_gaussian_mixtures_are_refused_with_the_reason() {
     for (fit, reason) in [
-        ("    algorithm: dbscan\n    dbscan: {eps: 1.5, min_samples: 3}\n", "DBSCAN"),
+        (
+            "    algorithm: dbscan\n    dbscan: {eps: 1.5, min_samples: 3}\n",
+            "DBSCAN",
+        ),
         ("    algorithm: gmm\n    k: 3\n", "Gaussian mixture"),
     ] {
         let scratch = Scratch::new(&format!("sql-score-{}", reason.len()));
         let run = categorical_run(scratch.path(), fit);
-        let o = segflow(&["sql", "score", run.to_str().unwrap(), "--dialect", "postgres"]);
+        let o = segflow(&[
+            "sql",
+            "score",
+            run.to_str().unwrap(),
+            "--dialect",
+            "postgres",
+        ]);
         assert_eq!(o.status.code(), Some(64), "{}", stderr(&o));
         let err = stderr(&o);
-        assert!(err.contains(reason) && err.contains("segflow assign"), "{err}");
+        assert!(
+            err.contains(reason) && err.contains("segflow assign"),
+            "{err}"
+        );
     }
 }
 
@@ -388,20 +453,42 @@ fn dbscan_and_gaussian_mixtures_are_refused_with_the_reason() {
 fn a_source_table_lacking_a_column_fails_in_the_engine_naming_it() {
     let scratch = Scratch::new("sql-score-missing-column");
     let run = categorical_run(scratch.path(), "    k: 3\n    n_init: 4\n");
-    let o = segflow(&["sql", "score", run.to_str().unwrap(), "--dialect", "bigquery"]);
+    let o = segflow(&[
+        "sql",
+        "score",
+        run.to_str().unwrap(),
+        "--dialect",
+        "bigquery",
+    ]);
     assert_eq!(o.status.code(), Some(64), "{}", stderr(&o));
     if duckdb_available() {
         let query = sql_score(&run, "duckdb", scratch.path());
-        let err = run_duckdb(&features(&run), &query, &scratch.path().join("out.csv"), Some("monthly_charges")).unwrap_err();
+        let err = run_duckdb(
+            &features(&run),
+            &query,
+            &scratch.path().join("out.csv"),
+            Some("monthly_charges"),
+        )
+        .unwrap_err();
         assert!(err.contains("monthly_charges"), "{err}");
     }
     if let Some(pg) = Postgres::start() {
         pg.load(&features(&run), "partial", Some("payment"), scratch.path());
-        let out = segflow(&["sql", "score", run.to_str().unwrap(), "--dialect", "postgres", "--source", "partial"]);
+        let out = segflow(&[
+            "sql",
+            "score",
+            run.to_str().unwrap(),
+            "--dialect",
+            "postgres",
+            "--source",
+            "partial",
+        ]);
         assert!(out.status.success(), "{}", stderr(&out));
         let query = scratch.path().join("partial.sql");
         std::fs::write(&query, out.stdout).unwrap();
-        let err = pg.psql(&["--csv", "-f", query.to_str().unwrap()]).unwrap_err();
+        let err = pg
+            .psql(&["--csv", "-f", query.to_str().unwrap()])
+            .unwrap_err();
         assert!(err.contains("column \"payment\" does not exist"), "{err}");
     }
 }

@@ -53,10 +53,8 @@ pub fn sql_score(run_dir: &Path, dialect: Dialect, source: &str) -> Result<Strin
         Ok(out.path)
     };
     let features = read_parquet(&locate("features", "features.parquet")?)?;
-    let transform = Transform::from_artifact(&read_parquet(&locate(
-        "preprocess",
-        "transform.parquet",
-    )?)?)?;
+    let transform =
+        Transform::from_artifact(&read_parquet(&locate("preprocess", "transform.parquet")?)?)?;
     let has_projection = lock.stages.values().any(|e| {
         e.kind == "preprocess" && e.outputs.keys().any(|k| k.ends_with("projection.parquet"))
     });

@@ -49,15 +49,18 @@ pub fn query(run: &Run<'_>, dialect: Dialect, source: &str) -> Result<String> {
     }
     out.push_str(&format!("-- dialect: {dialect}; reads: {source}\n"));
     let inputs = transform_inputs(run, sql)?;
-    let kept: Vec<_> = run.transform.columns.iter().filter(|c| !c.dropped).collect();
+    let kept: Vec<_> = run
+        .transform
+        .columns
+        .iter()
+        .filter(|c| !c.dropped)
+        .collect();
     let mut values = Vec::new();
     for t in &kept {
         let (_, expr) = inputs
             .iter()
             .find(|(name, _)| name == &t.name)
-            .ok_or_else(|| {
-                Error::Internal(format!("transform column {} has no input", t.name))
-            })?;
+            .ok_or_else(|| Error::Internal(format!("transform column {} has no input", t.name)))?;
         let v = if t.log1p {
             format!("LN({} + {expr})", sql.num(1.0))
         } else {
@@ -93,11 +96,7 @@ pub fn query(run: &Run<'_>, dialect: Dialect, source: &str) -> Result<String> {
             sql.num(t.scale)
         );
         matrix.push(match t.cap {
-            Some(c) => format!(
-                "LEAST(GREATEST({scaled}, {}), {})",
-                sql.num(-c),
-                sql.num(c)
-            ),
+            Some(c) => format!("LEAST(GREATEST({scaled}, {}), {})", sql.num(-c), sql.num(c)),
             None => scaled,
         });
     }
@@ -129,7 +128,11 @@ pub fn query(run: &Run<'_>, dialect: Dialect, source: &str) -> Result<String> {
         let centre = run.model.centroids.row(c);
         out.push_str(&format!(
             ",\n    SQRT({}) AS d{c}",
-            squared_distance(&(0..d).map(|j| format!("m{j}")).collect::<Vec<_>>(), centre.as_slice().expect("row-major centroids"), sql)
+            squared_distance(
+                &(0..d).map(|j| format!("m{j}")).collect::<Vec<_>>(),
+                centre.as_slice().expect("row-major centroids"),
+                sql
+            )
         ));
     }
     out.push_str(&format!("\n  FROM {model_input}\n),\n"));
@@ -155,7 +158,10 @@ pub fn query(run: &Run<'_>, dialect: Dialect, source: &str) -> Result<String> {
     } else {
         let mut e = String::from("CASE segflow_cluster");
         for c in 0..k {
-            let others: Vec<String> = (0..k).filter(|&o| o != c).map(|o| format!("d{o}")).collect();
+            let others: Vec<String> = (0..k)
+                .filter(|&o| o != c)
+                .map(|o| format!("d{o}"))
+                .collect();
             e.push_str(&format!(" WHEN {c} THEN {}", least(&others)));
         }
         e.push_str(" END");
@@ -184,7 +190,10 @@ pub fn query(run: &Run<'_>, dialect: Dialect, source: &str) -> Result<String> {
     if model.actions.iter().any(|a| a.campaign.is_some()) {
         out.push_str(&format!(
             ",\n  {} AS channel,\n  {} AS owner",
-            per_cluster(&|c| model.actions[c].campaign.as_ref().map(|a| a.channel.clone())),
+            per_cluster(&|c| model.actions[c]
+                .campaign
+                .as_ref()
+                .map(|a| a.channel.clone())),
             per_cluster(&|c| model.actions[c].campaign.as_ref().map(|a| a.owner.clone())),
         ));
     }
@@ -327,7 +336,10 @@ impl Label<'_> {
     fn guarded(&self, otherwise: String) -> String {
         match self.fill {
             Some(_) => otherwise,
-            None => format!("CASE WHEN {} IS NULL THEN NULL ELSE {otherwise} END", self.source),
+            None => format!(
+                "CASE WHEN {} IS NULL THEN NULL ELSE {otherwise} END",
+                self.source
+            ),
         }
     }
 }
@@ -503,7 +515,11 @@ mod tests {
         for x in [0.1, -2.5e-300, 1.0 / 3.0, 123456789.125] {
             let text = Sql(Dialect::Duckdb).num(x);
             let digits = text.trim_matches(|c| c == '(' || c == ')');
-            assert_eq!(digits.parse::<f64>().unwrap().to_bits(), x.to_bits(), "{text}");
+            assert_eq!(
+                digits.parse::<f64>().unwrap().to_bits(),
+                x.to_bits(),
+                "{text}"
+            );
             assert!(digits.contains('e'), "{text}");
         }
         assert_eq!(
