@@ -361,10 +361,15 @@ fn walsoft_run(scratch: &Path) -> PathBuf {
 
 const CATEGORICAL: &str = "tests/oracle/categorical_input.csv";
 
-/// The categorical oracle's subscriber table through fit with `fit` as the fit block's extra
-/// keys: one-hot (a list without `other`, top 2 with it, every label), binary, imputation
-/// and a missing indicator, robust scaling with a cap.
-fn categorical_run(scratch: &Path, fit: &str) -> PathBuf {
+/// The contract column one-hot encoded from a list, without `other`.
+const CONTRACT_ONE_HOT: &str =
+    "{encode: one_hot, categories: [Month-to-month, One year, Two year], other: false}";
+
+/// The categorical oracle's subscriber table through fit, `contract` encoded as given, with
+/// `preprocess` and `fit` as extra keys of those blocks: one-hot (top 2 with `other`, every
+/// label), binary (of text and of 0/1 numbers), imputation and a missing indicator, log1p,
+/// winsorizing, robust scaling with a cap.
+fn categorical_run(scratch: &Path, contract: &str, preprocess: &str, fit: &str) -> PathBuf {
     let text = format!(
         "pipeline: telco\nseed: 7\nrun_dir: {}\nstages:\n  ingest:\n    input: {}\n    mode: table\n  \
          features:\n    needs: [ingest]\n    blocks:\n      account:\n        contract: {{column: contract}}\n        \
@@ -373,11 +378,11 @@ fn categorical_run(scratch: &Path, fit: &str) -> PathBuf {
          total_charges: {{column: total_charges}}\n        age: {{column: age}}\n    model_blocks: [account, usage]\n  \
          preprocess:\n    needs: [features]\n    winsorize: [0.05, 0.95]\n    scale: robust\n    cap: 3\n    \
          log1p: [total_charges]\n    per_column:\n      \
-         contract: {{encode: one_hot, categories: [Month-to-month, One year, Two year], other: false}}\n      \
+         contract: {contract}\n      \
          payment: {{encode: one_hot, top: 2}}\n      internet: {{encode: one_hot}}\n      \
          paperless: {{encode: binary}}\n      senior: {{encode: binary}}\n      \
          monthly_charges: {{impute: median}}\n      \
-         total_charges: {{impute: {{constant: 0}}, missing_indicator: true}}\n  \
+         total_charges: {{impute: {{constant: 0}}, missing_indicator: true}}\n{preprocess}  \
          fit:\n    needs: [preprocess, features]\n{fit}",
         scratch.join("run").display(),
         repo_root().join(CATEGORICAL).display(),
@@ -400,14 +405,37 @@ fn the_walsoft_scoring_query_scores_as_assign_in_duckdb_and_postgres() {
 #[test]
 fn encoded_categories_score_as_assign_in_duckdb_and_postgres() {
     let scratch = Scratch::new("sql-score-categorical");
-    let run = categorical_run(scratch.path(), "    algorithm: ward\n    k: 4\n");
+    let run = categorical_run(
+        scratch.path(),
+        CONTRACT_ONE_HOT,
+        "",
+        "    algorithm: ward\n    k: 4\n",
+    );
+    engines_score_as_assign(&run, &repo_root().join(CATEGORICAL), scratch.path());
+}
+
+#[test]
+fn ordinal_ranks_and_a_pca_projection_score_as_assign_in_duckdb_and_postgres() {
+    let scratch = Scratch::new("sql-score-pca");
+    let run = categorical_run(
+        scratch.path(),
+        "{encode: ordinal, order: [Month-to-month, One year, Two year]}",
+        "    pca: {components: 4}\n",
+        "    k: 3\n    n_init: 4\n",
+    );
+    assert!(run.join("preprocess/projection.parquet").is_file());
     engines_score_as_assign(&run, &repo_root().join(CATEGORICAL), scratch.path());
 }
 
 #[test]
 fn an_edited_model_file_is_refused() {
     let scratch = Scratch::new("sql-score-edited");
-    let run = categorical_run(scratch.path(), "    k: 3\n    n_init: 4\n");
+    let run = categorical_run(
+        scratch.path(),
+        CONTRACT_ONE_HOT,
+        "",
+        "    k: 3\n    n_init: 4\n",
+    );
     let centroids = run.join("fit/centroids.parquet");
     let mut bytes = std::fs::read(&centroids).unwrap();
     bytes.push(0);
@@ -424,15 +452,16 @@ fn an_edited_model_file_is_refused() {
 
 #[test]
 fn dbscan_and_gaussian_mixtures_are_refused_with_the_reason() {
-    for (fit, reason) in [
+    for (name, fit, reason) in [
         (
+            "dbscan",
             "    algorithm: dbscan\n    dbscan: {eps: 1.5, min_samples: 3}\n",
             "DBSCAN",
         ),
-        ("    algorithm: gmm\n    k: 3\n", "Gaussian mixture"),
+        ("gmm", "    algorithm: gmm\n    k: 3\n", "Gaussian mixture"),
     ] {
-        let scratch = Scratch::new(&format!("sql-score-{}", reason.len()));
-        let run = categorical_run(scratch.path(), fit);
+        let scratch = Scratch::new(&format!("sql-score-{name}"));
+        let run = categorical_run(scratch.path(), CONTRACT_ONE_HOT, "", fit);
         let o = segflow(&[
             "sql",
             "score",
@@ -452,7 +481,12 @@ fn dbscan_and_gaussian_mixtures_are_refused_with_the_reason() {
 #[test]
 fn a_source_table_lacking_a_column_fails_in_the_engine_naming_it() {
     let scratch = Scratch::new("sql-score-missing-column");
-    let run = categorical_run(scratch.path(), "    k: 3\n    n_init: 4\n");
+    let run = categorical_run(
+        scratch.path(),
+        CONTRACT_ONE_HOT,
+        "",
+        "    k: 3\n    n_init: 4\n",
+    );
     let o = segflow(&[
         "sql",
         "score",
