@@ -34,6 +34,13 @@ report-check:
     SEGFLOW_REPORT_SCREENSHOT="$PWD/report.png" cargo test -p segflow-tests --test report_browser -- --nocapture
     @echo "screenshot: report.png"
 
+# The scoring query in DuckDB and a throwaway PostgreSQL against `assign` (installs both when
+# missing; installing PostgreSQL needs root and Debian's apt).
+sql-check-score:
+    python3 -m pip install --quiet -r tests/engines/requirements.txt
+    bash tests/engines/postgres.sh install
+    CI=true cargo test -p segflow-tests --test sql_score -- --nocapture
+
 # Fuzz CSV ingest and pipeline YAML for `seconds` (property-based, corpus in tests/fuzz/).
 fuzz seconds="600":
     SEGFLOW_FUZZ_SECONDS={{seconds}} cargo test --release -p segflow-tests --test fuzz -- --nocapture

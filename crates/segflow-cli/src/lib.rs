@@ -6,6 +6,7 @@ mod commands;
 mod model_version;
 mod panic;
 mod progress;
+mod sql_score;
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -140,6 +141,18 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// SQL for the engines a warehouse already runs (Spark, DuckDB, PostgreSQL).
+    Sql {
+        #[command(subcommand)]
+        what: Sql,
+    },
+}
+
+#[derive(Subcommand)]
+enum Sql {
+    /// The query that scores a features table with a finished run, exactly as `assign`:
+    /// saved transform, nearest centroid, segment and action per contact.
+    Score(sql_score::ScoreArgs),
 }
 
 #[derive(Subcommand)]
@@ -219,7 +232,10 @@ impl Command {
             | Command::Fit(args)
             | Command::Robustness(args)
             | Command::Visualize(args) => args.json,
-            Command::Check { .. } | Command::Dag { .. } | Command::Synth { .. } => false,
+            Command::Check { .. }
+            | Command::Dag { .. }
+            | Command::Synth { .. }
+            | Command::Sql { .. } => false,
         }
     }
 }
@@ -367,5 +383,8 @@ fn dispatch(command: Command) -> Result<u8, Box<Failure>> {
             },
             json,
         )?),
+        Command::Sql {
+            what: Sql::Score(args),
+        } => Ok(sql_score::command(&args)?),
     }
 }

@@ -3,5 +3,6 @@
 //! run's transform and model), one text per dialect, exact or refused.
 
 pub mod dialect;
+pub mod score;
 
 pub use dialect::Dialect;
