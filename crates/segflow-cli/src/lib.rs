@@ -6,6 +6,7 @@ mod commands;
 mod model_version;
 mod panic;
 mod progress;
+mod sql;
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -109,6 +110,11 @@ enum Command {
     Synth {
         #[command(subcommand)]
         what: Synth,
+    },
+    /// SQL for the engines a warehouse already runs (Spark, DuckDB, PostgreSQL).
+    Sql {
+        #[command(subcommand)]
+        what: sql::Sql,
     },
     /// Score new records with a finished run: its ingest and features params, saved
     /// transform and centroids; writes id, segment and action per contact.
@@ -219,7 +225,10 @@ impl Command {
             | Command::Fit(args)
             | Command::Robustness(args)
             | Command::Visualize(args) => args.json,
-            Command::Check { .. } | Command::Dag { .. } | Command::Synth { .. } => false,
+            Command::Check { .. }
+            | Command::Dag { .. }
+            | Command::Synth { .. }
+            | Command::Sql { .. } => false,
         }
     }
 }
@@ -348,6 +357,7 @@ fn dispatch(command: Command) -> Result<u8, Box<Failure>> {
                     output,
                 },
         } => Ok(commands::synth_calls(rows, contacts, seed, &output)?),
+        Command::Sql { what } => Ok(sql::run(what)?),
         Command::Assign {
             model,
             input,
