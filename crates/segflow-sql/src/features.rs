@@ -421,11 +421,12 @@ impl Events {
                 ident(d, name)
             ));
         }
+        let once = sp::materialized(d);
         format!(
             "sf_fields AS (\n  SELECT\n    {}\n  FROM {from}\n),\n\
-             sf_parts AS (\n  SELECT\n    {}\n  FROM sf_fields\n),\n\
-             sf_rows AS (\n  SELECT\n    {}\n  FROM sf_parts\n),\n\
-             sf_events AS (\n  SELECT\n    {}\n  FROM sf_rows\n  WHERE {}\n)",
+             sf_parts {once} (\n  SELECT\n    {}\n  FROM sf_fields\n),\n\
+             sf_rows {once} (\n  SELECT\n    {}\n  FROM sf_parts\n),\n\
+             sf_events {once} (\n  SELECT\n    {}\n  FROM sf_rows\n  WHERE {}\n)",
             fields.join(",\n    "),
             parts.join(",\n    "),
             rows.join(",\n    "),

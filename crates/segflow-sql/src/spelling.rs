@@ -184,3 +184,13 @@ pub fn bytewise(d: Dialect, expr: &str) -> String {
         Dialect::Spark | Dialect::Duckdb => expr.to_string(),
     }
 }
+
+/// How a CTE whose columns are read many times is introduced: computed once where the
+/// dialect lets a query say so (DuckDB and PostgreSQL otherwise inline it, repeating every
+/// regex per reference).
+pub fn materialized(d: Dialect) -> &'static str {
+    match d {
+        Dialect::Spark => "AS",
+        Dialect::Duckdb | Dialect::Postgres => "AS MATERIALIZED",
+    }
+}
