@@ -784,3 +784,66 @@ impl Query<'_> {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn query(d: Dialect, ingest: &str, features: &str) -> Result<String> {
+        features_query(&Request {
+            dialect: d,
+            pipeline: "p",
+            source: "raw_calls",
+            ingest: &ParamTree::from_json(ingest).unwrap(),
+            features: &ParamTree::from_json(features).unwrap(),
+            params_hash: "h",
+        })
+    }
+
+    const INGEST: &str = r#"{"mode": "events",
+        "columns": {"contact": "who", "timestamp": "at", "value": "secs", "category": "kind"},
+        "formats": {"timestamp": ["%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S"]},
+        "dedupe": "exact"}"#;
+    const FEATURES: &str = r#"{"as_of": "2024-01-01 00:00:00", "model_blocks": ["b"],
+        "blocks": {"b": {"n": "count", "p90": {"quantile": 0.9},
+                         "long": {"share": {"value_ge_quantile": 0.95}},
+                         "late": {"share": {"hour_in": [21, 23]}},
+                         "weekend": {"share": {"weekday_in": ["sat", "sun"]}},
+                         "rec": "recency_days", "lg": {"log1p": "n"}}}}"#;
+
+    #[test]
+    fn spark_and_postgres_texts_hold_their_dialect_functions() {
+        let spark = query(Dialect::Spark, INGEST, FEATURES).unwrap();
+        assert!(spark.contains("-- dialect: spark\n"));
+        assert!(spark.contains("FROM (SELECT DISTINCT * FROM raw_calls) sf_source"));
+        assert!(spark.contains("percentile(sf_events.`value`, CAST('0.9' AS DOUBLE))"));
+        assert!(spark.contains(
+            "(SELECT percentile(sf_events.`value`, CAST('0.95' AS DOUBLE)) FROM sf_events)"
+        ));
+        assert!(spark.contains("sf_events.sf_hour BETWEEN 21 AND 23"));
+        assert!(spark.contains("sf_events.sf_weekday IN (5, 6)"));
+        // The fixed as-of time, 2024-01-01 00:00:00, in microseconds.
+        assert!(spark.contains("(1704067200000000 - MAX(sf_events.sf_ts))"));
+        assert!(spark.contains("log1p(CAST(`n` AS DOUBLE)) AS `lg`"));
+        assert!(spark.contains("sf_events AS ("));
+        let pg = query(Dialect::Postgres, INGEST, FEATURES).unwrap();
+        assert!(pg.contains(
+            "percentile_cont(CAST('0.9' AS DOUBLE PRECISION)) WITHIN GROUP (ORDER BY \
+             sf_events.\"value\")"
+        ));
+        assert!(pg.contains("sf_events AS MATERIALIZED ("));
+        assert!(pg.contains("ORDER BY contact_id COLLATE \"C\""));
+    }
+
+    #[test]
+    fn default_timestamp_formats_are_refused_for_their_fraction() {
+        let ingest = r#"{"mode": "events", "columns": {"contact": "who", "timestamp": "at"}}"#;
+        let err = query(Dialect::Duckdb, ingest, FEATURES)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("ingest.formats.timestamp[2]: `%Y-%m-%d %H:%M:%S%.f`: `%.`"),
+            "{err}"
+        );
+    }
+}

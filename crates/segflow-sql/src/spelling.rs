@@ -194,3 +194,89 @@ pub fn materialized(d: Dialect) -> &'static str {
         Dialect::Duckdb | Dialect::Postgres => "AS MATERIALIZED",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exact_quantiles_per_dialect() {
+        let q = |d| quantile(d, "x", 0.9);
+        assert_eq!(q(Dialect::Spark), "percentile(x, CAST('0.9' AS DOUBLE))");
+        assert_eq!(
+            q(Dialect::Duckdb),
+            "quantile_cont(x, CAST('0.9' AS DOUBLE))"
+        );
+        assert_eq!(
+            q(Dialect::Postgres),
+            "percentile_cont(CAST('0.9' AS DOUBLE PRECISION)) WITHIN GROUP (ORDER BY x)"
+        );
+    }
+
+    #[test]
+    fn sha256_hex_truncated_per_dialect() {
+        assert_eq!(
+            sha256_hex(Dialect::Spark, "c", 12),
+            "substr(sha2(c, 256), 1, 12)"
+        );
+        assert_eq!(
+            sha256_hex(Dialect::Duckdb, "c", 12),
+            "substr(sha256(c), 1, 12)"
+        );
+        assert_eq!(
+            sha256_hex(Dialect::Postgres, "c", 12),
+            "substr(encode(sha256(convert_to(c, 'UTF8')), 'hex'), 1, 12)"
+        );
+    }
+
+    #[test]
+    fn integer_division_and_timestamps_per_dialect() {
+        assert_eq!(div(Dialect::Spark, "a", "b"), "(a div b)");
+        assert_eq!(div(Dialect::Duckdb, "a", "b"), "(a // b)");
+        assert_eq!(div(Dialect::Postgres, "a", "b"), "div(a, b)");
+        assert_eq!(
+            timestamp_from_micros(Dialect::Spark, "t"),
+            "timestampadd(MICROSECOND, t, TIMESTAMP_NTZ '1970-01-01 00:00:00')"
+        );
+        assert_eq!(
+            timestamp_from_micros(Dialect::Postgres, "t"),
+            "(TIMESTAMP '1970-01-01 00:00:00' + t * INTERVAL '1 microsecond')"
+        );
+    }
+
+    #[test]
+    fn whitespace_is_escaped_not_raw() {
+        let spark = trim(Dialect::Spark, "f");
+        assert!(
+            spark.starts_with("trim(BOTH '\\u0009\\u000A\\u000B"),
+            "{spark}"
+        );
+        assert!(spark.ends_with("\\u3000' FROM f)"), "{spark}");
+        let pg = trim(Dialect::Postgres, "f");
+        assert!(pg.starts_with("btrim(f, U&'\\0009\\000A"), "{pg}");
+        for d in Dialect::ALL {
+            assert!(!trim(d, "f").chars().any(|c| c.is_control()));
+        }
+    }
+
+    #[test]
+    fn regex_captures_per_dialect() {
+        let re = format!("^[{WS}]*([0-9]{{1,2}})$");
+        assert_eq!(
+            capture(Dialect::Postgres, "f", &re, 1).replace(&whitespace(Dialect::Postgres), "WS"),
+            "NULLIF((regexp_match(f, '^[' || WS || ']*([0-9]{1,2})$'))[1], '')"
+        );
+        assert_eq!(
+            capture(Dialect::Spark, "f", &re, 1).replace(&whitespace(Dialect::Spark), "WS"),
+            "NULLIF(regexp_extract(f, '^[' || WS || ']*([0-9]{1,2})$', 1), '')"
+        );
+        assert_eq!(matches(Dialect::Spark, "f", "^a$"), "(f RLIKE '^a$')");
+        assert_eq!(matches(Dialect::Postgres, "f", "^a$"), "(f ~ '^a$')");
+    }
+
+    #[test]
+    fn log1p_is_native_or_corrected() {
+        assert_eq!(log1p(Dialect::Spark, "x"), "log1p(x)");
+        assert!(log1p(Dialect::Postgres, "x").contains("ln("));
+    }
+}
