@@ -153,10 +153,12 @@ fn hmac_ids_are_refused_in_every_dialect_with_the_reason() {
 fn constructs_without_an_exact_rendering_are_refused_naming_the_key() {
     for dialect in ["spark", "duckdb", "postgres"] {
         let err = refusal(dialect, "fraction", |doc| {
-            set(doc, &["ingest", "formats", "time"], "\"%H:%M:%S%.3f\"")
+            set(doc, &["ingest", "formats", "time"], "\"%H:%M:%S%.2f\"")
         });
         assert!(
-            err.contains("ingest.formats.time: `%H:%M:%S%.3f`: `%.` has no exact SQL rendering"),
+            err.contains(
+                "ingest.formats.time: `%H:%M:%S%.2f`: `%.` is read only as %.f, %.3f, %.6f or %.9f"
+            ),
             "{err}"
         );
         let err = refusal(dialect, "zone", |doc| {
@@ -264,4 +266,67 @@ fn a_million_generated_events_in_duckdb_match_segflow() {
     assert!(ok, "{out}{err}");
     assert!(out.starts_with("same: 20000 rows, 28 columns"), "{out}");
     eprintln!("{out}");
+}
+
+/// Timestamps in the default formats, with fractions, padding, whitespace, leap days, a leap
+/// second and dates that do not exist (rejects), read by the query as ingest reads them.
+#[test]
+fn timestamps_in_the_default_formats_are_read_as_ingest_reads_them() {
+    if !duckdb_available() {
+        return;
+    }
+    let scratch = Scratch::new("sql-timestamps");
+    let log = scratch.path().join("log.csv");
+    let rows = [
+        ("a", "2024-02-29 23:59:60", "1"),
+        ("a", "2024-03-01T00:00:00.5", "2"),
+        ("a", "2023-1-2 3:4:5.1234567891", "3"),
+        ("a", "2023-02-29 10:00:00", "4"),
+        ("b", "2022-12-31  07:08:09.000001", "5"),
+        ("b", "0999-06-15 12:00:00.", "6"),
+        ("b", "1969-12-31 23:59:59.999999", "7"),
+        ("b", "2022-13-01 00:00:00", "8"),
+        (" 77.00 ", "2022-01-01 25:00:00", "9"),
+        (" 77.00 ", "2022-01-01 21:30:00", "-0"),
+        ("77", "2022-01-02 21:30:00", " 1.e1 "),
+        ("c", "2022-01-02 21:30:00", ".5"),
+        ("c", "2022-01-03 01:00:00", "abc"),
+        ("", "2022-01-03 01:00:00", "1"),
+    ];
+    let mut text = String::from("id,at,secs\n");
+    for (id, at, secs) in rows {
+        text.push_str(&format!("{id},{at},{secs}\n"));
+    }
+    std::fs::write(&log, text).unwrap();
+    let pipeline = scratch.path().join("p.yaml");
+    std::fs::write(
+        &pipeline,
+        format!(
+            "pipeline: ts\nrun_dir: {run}\nstages:\n  ingest:\n    input: {log}\n    \
+             mode: events\n    columns: {{contact: id, timestamp: at, value: secs}}\n    \
+             blank_ids: exclude\n    max_reject_fraction: 1\n  features:\n    needs: [ingest]\n    \
+             blocks:\n      b:\n        n: count\n        days: distinct_days\n        \
+             total: sum\n        first: first_ts\n        last: last_ts\n        \
+             tenure: tenure_days\n        rec: recency_days\n        \
+             late: {{share: {{hour_in: [21, 23]}}}}\n        \
+             sun: {{share: {{weekday_in: [sun]}}}}\n        \
+             vals: {{distinct: value}}\n    model_blocks: [b]\n",
+            run = scratch.path().join("run").display(),
+            log = log.display(),
+        ),
+    )
+    .unwrap();
+    let p = pipeline.to_str().unwrap();
+    let query = scratch.path().join("features.sql");
+    let q = query.to_str().unwrap();
+    let out = segflow(&["sql", "features", p, "--dialect", "duckdb", "-o", q]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    for stage in ["ingest", "features"] {
+        let out = segflow(&["run", p, "--only", stage]);
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    let features = scratch.path().join("run/features/features.parquet");
+    let (ok, out, err) = compare(&query, log.to_str().unwrap(), &features, &[]);
+    assert!(ok, "{out}{err}");
+    assert!(out.starts_with("same: 4 rows, 11 columns"), "{out}");
 }

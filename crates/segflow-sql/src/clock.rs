@@ -15,6 +15,8 @@ pub enum Field {
     Hour,
     Minute,
     Second,
+    /// The digits after the dot of `%.f` (or `%.3f`, `%.6f`, `%.9f`).
+    Fraction,
 }
 
 impl Field {
@@ -58,6 +60,28 @@ pub fn pattern(format: &str, holds: Holds) -> Result<Pattern, String> {
     while let Some(c) = chars.next() {
         if c == '%' {
             let spec = chars.next().ok_or("ends with a lone `%`")?;
+            if spec == '.' {
+                // chrono: an optional dot with its digits (any number of them for `%.f`,
+                // exactly 3, 6 or 9 otherwise); digits past the ninth are skipped.
+                let digits = match (chars.next(), chars.clone().next()) {
+                    (Some('f'), _) => "+".to_string(),
+                    (Some(n @ ('3' | '6' | '9')), Some('f')) => {
+                        chars.next();
+                        format!("{{{n}}}")
+                    }
+                    _ => return Err("`%.` is read only as %.f, %.3f, %.6f or %.9f".into()),
+                };
+                if after_number && !groups.contains(&Field::Second) {
+                    return Err("a fraction must follow %S".into());
+                }
+                if groups.contains(&Field::Fraction) {
+                    return Err("a fraction appears twice".into());
+                }
+                regex.push_str(&format!("(?:[.]([0-9]{digits}))?"));
+                groups.push(Field::Fraction);
+                after_number = true;
+                continue;
+            }
             let field = match spec {
                 'Y' => Field::Year,
                 'm' => Field::Month,
@@ -119,21 +143,26 @@ pub fn pattern(format: &str, holds: Holds) -> Result<Pattern, String> {
         }
         _ => {}
     }
+    if has(Field::Fraction) && !has(Field::Second) {
+        return Err("a fraction of a second needs %S".into());
+    }
     if has(Field::Hour) != has(Field::Minute) || (has(Field::Second) && !has(Field::Hour)) {
         return Err("a time of day needs %H and %M together (and %S only with them)".into());
     }
     Ok(Pattern { regex, groups })
 }
 
-/// The integer value of `field` read from `expr` by `pattern`, or NULL.
+/// The integer value of `field` read from `expr` by `pattern`, or NULL; a fraction as
+/// microseconds (its first six digits, truncated as chrono's microseconds are, 0 when absent).
 pub fn field_sql(d: Dialect, expr: &str, pattern: &Pattern, field: Field) -> Option<String> {
     let group = pattern.groups.iter().position(|&f| f == field)? + 1;
-    Some(spelling::to_bigint(&spelling::capture(
-        d,
-        expr,
-        &pattern.regex,
-        group,
-    )))
+    let text = spelling::capture(d, expr, &pattern.regex, group);
+    Some(match field {
+        Field::Fraction => spelling::to_bigint(&format!(
+            "COALESCE(rpad(substr({text}, 1, 6), 6, '0'), '0')"
+        )),
+        _ => spelling::to_bigint(&text),
+    })
 }
 
 /// Whether a year, month and day (integer expressions) make a date of the proleptic
@@ -173,9 +202,10 @@ pub fn days_from_civil(d: Dialect, y: &str, m: &str, day: &str) -> String {
     format!("({era} * 146097 + {doe} - 719468 - 146097)")
 }
 
-/// Microseconds since 1970-01-01 00:00:00 of days and an hour, minute and second.
-pub fn micros(days: &str, h: &str, mi: &str, s: &str) -> String {
-    format!("({days} * 86400000000 + ({h} * 3600 + {mi} * 60 + {s}) * 1000000)")
+/// Microseconds since 1970-01-01 00:00:00 of days, an hour, minute and second, and the
+/// microseconds of the fraction.
+pub fn micros(days: &str, h: &str, mi: &str, s: &str, us: &str) -> String {
+    format!("({days} * 86400000000 + ({h} * 3600 + {mi} * 60 + {s}) * 1000000 + {us})")
 }
 
 #[cfg(test)]
@@ -190,12 +220,21 @@ mod tests {
         assert!(p.regex.contains("[/]"));
         pattern("%H:%M:%S", Holds::Time).unwrap();
         pattern("%Y-%m-%dT%H:%M:%S", Holds::DateAndMaybeTime).unwrap();
+        let p = pattern("%Y-%m-%d %H:%M:%S%.f", Holds::DateAndMaybeTime).unwrap();
+        assert!(
+            p.regex.ends_with("([0-9]{1,2})(?:[.]([0-9]+))?$"),
+            "{}",
+            p.regex
+        );
+        let p = pattern("%H:%M:%S%.3f", Holds::Time).unwrap();
+        assert!(p.regex.ends_with("(?:[.]([0-9]{3}))?$"), "{}", p.regex);
     }
 
     #[test]
     fn refusals() {
         let refused = |f: &str, h: Holds| pattern(f, h).unwrap_err();
-        assert!(refused("%Y-%m-%d %H:%M:%S%.f", Holds::DateAndMaybeTime).contains("`%.`"));
+        assert!(refused("%Y-%m-%d %H:%M:%S%.2f", Holds::DateAndMaybeTime).contains("`%.`"));
+        assert!(refused("%Y-%m-%d %H:%M%.f", Holds::DateAndMaybeTime).contains("%S"));
         assert!(refused("%Y%m%d", Holds::Date).contains("no separator"));
         assert!(refused("%d %b %Y", Holds::Date).contains("`%b`"));
         assert!(refused("%H", Holds::Time).contains("%H and %M"));

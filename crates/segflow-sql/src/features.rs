@@ -288,10 +288,10 @@ impl Events {
         let g = |i| sp::capture(d, f, NUMBER, i);
         format!(
             "CASE WHEN {m} AND ({int} IS NOT NULL OR {frac} IS NOT NULL) THEN CAST(\
-             CASE WHEN {sign} = '-' THEN '-' ELSE '' END || COALESCE({int}, '0') || '.' || \
+             CASE WHEN COALESCE({sign}, '') = '-' THEN '-' ELSE '' END || COALESCE({int}, '0') || '.' || \
              COALESCE({frac}, '0') || COALESCE({exp}, '') AS {t}) END",
             m = sp::matches(d, f, NUMBER),
-            sign = format!("COALESCE({}, '')", g(1)),
+            sign = g(1),
             int = g(2),
             frac = g(3),
             exp = g(4),
@@ -453,10 +453,11 @@ impl Events {
                 f(k, Field::Day).expect("a date format has %d"),
             );
             let t = with_time.unwrap_or(k);
-            let (h, mi, s) = (
+            let (h, mi, s, us) = (
                 f(t, Field::Hour).unwrap_or_else(|| "0".into()),
                 f(t, Field::Minute).unwrap_or_else(|| "0".into()),
                 f(t, Field::Second).unwrap_or_else(|| "0".into()),
+                f(t, Field::Fraction).unwrap_or_else(|| "0".into()),
             );
             let mut present = vec![y.clone(), m.clone(), day.clone()];
             present.extend(
@@ -478,8 +479,8 @@ impl Events {
                 clock::valid_date(&y, &m, &day),
                 clock::valid_time(&h, &mi, &s)
             );
-            let us = clock::micros(&clock::days_from_civil(d, &y, &m, &day), &h, &mi, &s);
-            (ok, us)
+            let micros = clock::micros(&clock::days_from_civil(d, &y, &m, &day), &h, &mi, &s, &us);
+            (ok, micros)
         };
         match (&self.columns.timestamp, self.clock.len()) {
             (Some(_), n) => {
@@ -511,6 +512,7 @@ fn field_name(f: Field) -> &'static str {
         Field::Hour => "h",
         Field::Minute => "mi",
         Field::Second => "s",
+        Field::Fraction => "us",
     }
 }
 
