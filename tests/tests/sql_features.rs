@@ -42,9 +42,26 @@ fn compare(query: &Path, log: &str, features: &Path, extra: &[&str]) -> (bool, S
     )
 }
 
-/// Writes the Walsoft features query for DuckDB and runs ingest and features the segflow way.
+/// Writes the Walsoft features query for DuckDB and runs ingest and features the segflow way,
+/// with the aggregations the pipeline does not use added to its reference block.
 fn walsoft(scratch: &Scratch) -> (std::path::PathBuf, std::path::PathBuf) {
-    let pipeline = isolated_pipeline("walsoft", scratch.path(), |_| {});
+    let pipeline = isolated_pipeline("walsoft", scratch.path(), |doc| {
+        for (name, aggregation) in [
+            ("gap_mean", "mean_gap_days"),
+            ("gap_median", "median_gap_days"),
+            ("long_calls", "{share: {value_ge: 300}}"),
+            (
+                "family_or_supplier",
+                "{share: {category_in: [Family, Supplier]}}",
+            ),
+            ("shortest", "min"),
+            ("longest", "max"),
+            ("sd", "std"),
+            ("n_categories", "{distinct: category}"),
+        ] {
+            set(doc, &["features", "blocks", "reference", name], aggregation);
+        }
+    });
     let p = pipeline.to_str().unwrap();
     let query = scratch.path().join("features.sql");
     let out = segflow(&[
@@ -77,7 +94,7 @@ fn walsoft_features_in_duckdb_match_segflow() {
     assert!(text.contains("-- dialect: duckdb\n"));
     let (ok, out, err) = compare(&query, WALSOFT_LOG, &features, &[]);
     assert!(ok, "{out}{err}");
-    assert!(out.starts_with("same: 2091 rows, 28 columns"), "{out}");
+    assert!(out.starts_with("same: 2091 rows, 36 columns"), "{out}");
 }
 
 #[test]
@@ -310,7 +327,8 @@ fn timestamps_in_the_default_formats_are_read_as_ingest_reads_them() {
              tenure: tenure_days\n        rec: recency_days\n        \
              late: {{share: {{hour_in: [21, 23]}}}}\n        \
              sun: {{share: {{weekday_in: [sun]}}}}\n        \
-             vals: {{distinct: value}}\n    model_blocks: [b]\n",
+             vals: {{distinct: value}}\n        gap: mean_gap_days\n        \
+             mgap: median_gap_days\n    model_blocks: [b]\n",
             run = scratch.path().join("run").display(),
             log = log.display(),
         ),
@@ -328,5 +346,5 @@ fn timestamps_in_the_default_formats_are_read_as_ingest_reads_them() {
     let features = scratch.path().join("run/features/features.parquet");
     let (ok, out, err) = compare(&query, log.to_str().unwrap(), &features, &[]);
     assert!(ok, "{out}{err}");
-    assert!(out.starts_with("same: 4 rows, 11 columns"), "{out}");
+    assert!(out.starts_with("same: 4 rows, 13 columns"), "{out}");
 }

@@ -47,6 +47,7 @@ pub fn features_query(req: &Request<'_>) -> Result<String> {
         events: &events,
         ranks: Vec::new(),
         base: Vec::new(),
+        median_gaps: false,
     };
     let columns = q.feature_columns()?;
     let mut out = header(req);
@@ -62,7 +63,16 @@ pub fn features_query(req: &Request<'_>) -> Result<String> {
             cat = events.category_column(),
         ));
     }
-    let joins: String = (0..q.ranks.len())
+    if q.median_gaps {
+        out.push_str(&format!(
+            ",\nsf_median_gap AS (\n  SELECT contact_id, {} AS sf_median_gap\n  FROM (\n    \
+             SELECT contact_id, sf_day - LAG(sf_day) OVER (PARTITION BY contact_id ORDER BY \
+             sf_day) AS sf_gap\n    FROM (SELECT DISTINCT contact_id, sf_day FROM sf_events) \
+             sf_days\n  ) sf_gaps\n  WHERE sf_gap IS NOT NULL\n  GROUP BY contact_id\n)",
+            sp::quantile(d, &sp::to_double(d, "sf_gap"), 0.5)
+        ));
+    }
+    let mut joins: String = (0..q.ranks.len())
         .map(|i| {
             format!(
                 "\n  LEFT JOIN {t} ON {t}.category = sf_events.{}",
@@ -71,6 +81,11 @@ pub fn features_query(req: &Request<'_>) -> Result<String> {
             )
         })
         .collect();
+    if q.median_gaps {
+        joins.push_str(
+            "\n  LEFT JOIN sf_median_gap ON sf_median_gap.contact_id = sf_events.contact_id",
+        );
+    }
     let having = match features.min_events {
         1 => String::new(),
         n => format!("\n  HAVING COUNT(*) >= {n}"),
@@ -526,6 +541,8 @@ struct Query<'a> {
     ranks: Vec<usize>,
     /// Base aggregations: column of `sf_base`, expression.
     base: Vec<(String, String)>,
+    /// Whether a feature reads the median gap between active days (`sf_median_gap`).
+    median_gaps: bool,
 }
 
 impl Query<'_> {
@@ -694,12 +711,21 @@ impl Query<'_> {
             Aggregation::TenureDays => {
                 single(days("(MAX(sf_events.sf_ts) - MIN(sf_events.sf_ts))"))
             }
-            Aggregation::MeanGapDays | Aggregation::MedianGapDays | Aggregation::Mode => {
-                Err(refuse(
-                    key,
-                    format!("this aggregation is not rendered in {d} SQL by this segflow version"),
-                ))
+            // The gaps between sorted distinct days are integers, so their sum is exact and
+            // their mean is the span over the number of gaps.
+            Aggregation::MeanGapDays => single(format!(
+                "CASE WHEN COUNT(DISTINCT sf_events.sf_day) >= 2 THEN {} / {} END",
+                sp::to_double(d, "MAX(sf_events.sf_day) - MIN(sf_events.sf_day)"),
+                sp::to_double(d, "COUNT(DISTINCT sf_events.sf_day) - 1")
+            )),
+            Aggregation::MedianGapDays => {
+                self.median_gaps = true;
+                single("MAX(sf_median_gap.sf_median_gap)".into())
             }
+            Aggregation::Mode => Err(refuse(
+                key,
+                format!("this aggregation is not rendered in {d} SQL by this segflow version"),
+            )),
             Aggregation::Share(condition) => {
                 let test = self.condition(key, feature, condition)?;
                 single(format!(
