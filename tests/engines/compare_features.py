@@ -79,7 +79,7 @@ def main():
                 if a is not None or b is not None:
                     fail(f"{names[j]} of {ids[i]}: {a} vs {b}")
                 continue
-            if hasattr(b, "timestamp"):
+            if hasattr(b, "timestamp") or isinstance(b, str):
                 if a != b:
                     fail(f"{names[j]} of {ids[i]}: {a} vs {b}")
                 continue

@@ -58,6 +58,8 @@ fn walsoft(scratch: &Scratch) -> (std::path::PathBuf, std::path::PathBuf) {
             ("longest", "max"),
             ("sd", "std"),
             ("n_categories", "{distinct: category}"),
+            ("usual_category", "{mode: category}"),
+            ("usual_duration", "{mode: value}"),
         ] {
             set(doc, &["features", "blocks", "reference", name], aggregation);
         }
@@ -94,7 +96,7 @@ fn walsoft_features_in_duckdb_match_segflow() {
     assert!(text.contains("-- dialect: duckdb\n"));
     let (ok, out, err) = compare(&query, WALSOFT_LOG, &features, &[]);
     assert!(ok, "{out}{err}");
-    assert!(out.starts_with("same: 2091 rows, 36 columns"), "{out}");
+    assert!(out.starts_with("same: 2091 rows, 38 columns"), "{out}");
 }
 
 #[test]
@@ -191,13 +193,13 @@ fn constructs_without_an_exact_rendering_are_refused_naming_the_key() {
         let err = refusal(dialect, "mode", |doc| {
             set(
                 doc,
-                &["features", "blocks", "category", "top_category"],
-                "{mode: category}",
+                &["features", "blocks", "category", "busiest"],
+                "{mode: ts}",
             )
         });
         assert!(
             err.contains(&format!(
-                "features.blocks.category.top_category: this aggregation is not rendered in \
+                "features.blocks.category.busiest.of: the mode of ts is not rendered in \
                  {dialect} SQL"
             )),
             "{err}"

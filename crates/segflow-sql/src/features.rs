@@ -47,7 +47,7 @@ pub fn features_query(req: &Request<'_>) -> Result<String> {
         events: &events,
         ranks: Vec::new(),
         base: Vec::new(),
-        median_gaps: false,
+        sides: Vec::new(),
     };
     let columns = q.feature_columns()?;
     let mut out = header(req);
@@ -63,14 +63,8 @@ pub fn features_query(req: &Request<'_>) -> Result<String> {
             cat = events.category_column(),
         ));
     }
-    if q.median_gaps {
-        out.push_str(&format!(
-            ",\nsf_median_gap AS (\n  SELECT contact_id, {} AS sf_median_gap\n  FROM (\n    \
-             SELECT contact_id, sf_day - LAG(sf_day) OVER (PARTITION BY contact_id ORDER BY \
-             sf_day) AS sf_gap\n    FROM (SELECT DISTINCT contact_id, sf_day FROM sf_events) \
-             sf_days\n  ) sf_gaps\n  WHERE sf_gap IS NOT NULL\n  GROUP BY contact_id\n)",
-            sp::quantile(d, &sp::to_double(d, "sf_gap"), 0.5)
-        ));
+    for (name, query) in &q.sides {
+        out.push_str(&format!(",\n{name} AS (\n{query}\n)"));
     }
     let mut joins: String = (0..q.ranks.len())
         .map(|i| {
@@ -81,10 +75,10 @@ pub fn features_query(req: &Request<'_>) -> Result<String> {
             )
         })
         .collect();
-    if q.median_gaps {
-        joins.push_str(
-            "\n  LEFT JOIN sf_median_gap ON sf_median_gap.contact_id = sf_events.contact_id",
-        );
+    for (name, _) in &q.sides {
+        joins.push_str(&format!(
+            "\n  LEFT JOIN {name} ON {name}.contact_id = sf_events.contact_id"
+        ));
     }
     let having = match features.min_events {
         1 => String::new(),
@@ -541,8 +535,9 @@ struct Query<'a> {
     ranks: Vec<usize>,
     /// Base aggregations: column of `sf_base`, expression.
     base: Vec<(String, String)>,
-    /// Whether a feature reads the median gap between active days (`sf_median_gap`).
-    median_gaps: bool,
+    /// Per-contact tables (at most one row per contact) the base aggregation joins: name and
+    /// query, e.g. the median gap between active days, or a mode.
+    sides: Vec<(String, String)>,
 }
 
 impl Query<'_> {
@@ -626,11 +621,13 @@ impl Query<'_> {
         }
         let readable = self.events.readable();
         let Some((_, number)) = readable.iter().find(|(c, _)| c == name) else {
-            let known: Vec<&str> = readable.iter().map(|(c, _)| c.as_str()).collect();
+            let known: Vec<&str> = std::iter::once("ts")
+                .chain(readable.iter().map(|(c, _)| c.as_str()))
+                .collect();
             return Err(refuse(
                 &format!("{key}.of"),
                 format!(
-                    "the events have no column `{name}` (they have: ts, {})",
+                    "the events have no column `{name}` (they have: {})",
                     known.join(", ")
                 ),
             ));
@@ -719,13 +716,52 @@ impl Query<'_> {
                 sp::to_double(d, "COUNT(DISTINCT sf_events.sf_day) - 1")
             )),
             Aggregation::MedianGapDays => {
-                self.median_gaps = true;
-                single("MAX(sf_median_gap.sf_median_gap)".into())
+                if !self.sides.iter().any(|(n, _)| n == "sf_median_gap") {
+                    self.sides.push((
+                        "sf_median_gap".into(),
+                        format!(
+                            "  SELECT contact_id, {} AS sf_value\n  FROM (\n    \
+                             SELECT contact_id, sf_day - LAG(sf_day) OVER (PARTITION BY \
+                             contact_id ORDER BY sf_day) AS sf_gap\n    FROM (SELECT DISTINCT \
+                             contact_id, sf_day FROM sf_events) sf_days\n  ) sf_gaps\n  \
+                             WHERE sf_gap IS NOT NULL\n  GROUP BY contact_id",
+                            sp::quantile(d, &sp::to_double(d, "sf_gap"), 0.5)
+                        ),
+                    ));
+                }
+                single("MAX(sf_median_gap.sf_value)".into())
             }
-            Aggregation::Mode => Err(refuse(
-                key,
-                format!("this aggregation is not rendered in {d} SQL by this segflow version"),
+            Aggregation::Mode if feature.column() == Some("ts") => Err(refuse(
+                &format!("{key}.of"),
+                format!("the mode of ts is not rendered in {d} SQL by this segflow version"),
             )),
+            Aggregation::Mode => {
+                let col = self.of_column(key, feature)?;
+                let numeric = self
+                    .events
+                    .readable()
+                    .iter()
+                    .any(|(c, n)| *n && Some(c.as_str()) == feature.column());
+                // -0 and 0 are one value; a tie goes to the smallest value, text by its bytes.
+                let (value, order) = if numeric {
+                    let v = format!("({col} + {})", sp::double(d, 0.0));
+                    (v.clone(), v)
+                } else {
+                    (col.clone(), sp::bytewise(d, &col))
+                };
+                let table = format!("sf_mode_{}", self.sides.len());
+                self.sides.push((
+                    table.clone(),
+                    format!(
+                        "  SELECT contact_id, sf_value\n  FROM (\n    SELECT contact_id, \
+                         {value} AS sf_value, ROW_NUMBER() OVER (PARTITION BY contact_id \
+                         ORDER BY COUNT(*) DESC, {order}) AS sf_rank\n    FROM sf_events\n    \
+                         WHERE {col} IS NOT NULL\n    GROUP BY contact_id, {value}\n  ) \
+                         sf_counts\n  WHERE sf_rank = 1"
+                    ),
+                ));
+                single(format!("MAX({table}.sf_value)"))
+            }
             Aggregation::Share(condition) => {
                 let test = self.condition(key, feature, condition)?;
                 single(format!(
@@ -864,13 +900,18 @@ mod tests {
     }
 
     #[test]
-    fn default_timestamp_formats_are_refused_for_their_fraction() {
-        let ingest = r#"{"mode": "events", "columns": {"contact": "who", "timestamp": "at"}}"#;
+    fn default_timestamp_formats_render_and_a_two_digit_year_is_refused() {
+        let ingest = r#"{"mode": "events",
+            "columns": {"contact": "who", "timestamp": "at", "value": "secs"}}"#;
+        let text = query(Dialect::Duckdb, ingest, FEATURES).unwrap();
+        assert!(text.contains("AS sf_p2_us"), "{text}");
+        let ingest = r#"{"mode": "events", "columns": {"contact": "who", "timestamp": "at"},
+            "formats": {"timestamp": ["%Y-%m-%d", "%d/%m/%y %H:%M"]}}"#;
         let err = query(Dialect::Duckdb, ingest, FEATURES)
             .unwrap_err()
             .to_string();
         assert!(
-            err.contains("ingest.formats.timestamp[2]: `%Y-%m-%d %H:%M:%S%.f`: `%.`"),
+            err.contains("ingest.formats.timestamp[1]: `%d/%m/%y %H:%M`: `%y` has no exact"),
             "{err}"
         );
     }
