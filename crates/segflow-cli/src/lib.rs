@@ -6,6 +6,7 @@ mod commands;
 mod model_version;
 mod panic;
 mod progress;
+mod sql;
 mod sql_score;
 
 use std::ffi::OsString;
@@ -111,6 +112,11 @@ enum Command {
         #[command(subcommand)]
         what: Synth,
     },
+    /// SQL for the engines a warehouse already runs (Spark, DuckDB, PostgreSQL).
+    Sql {
+        #[command(subcommand)]
+        what: sql::Sql,
+    },
     /// Score new records with a finished run: its ingest and features params, saved
     /// transform and centroids; writes id, segment and action per contact.
     Assign {
@@ -141,18 +147,6 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// SQL for the engines a warehouse already runs (Spark, DuckDB, PostgreSQL).
-    Sql {
-        #[command(subcommand)]
-        what: Sql,
-    },
-}
-
-#[derive(Subcommand)]
-enum Sql {
-    /// The query that scores a features table with a finished run, exactly as `assign`:
-    /// saved transform, nearest centroid, segment and action per contact.
-    Score(sql_score::ScoreArgs),
 }
 
 #[derive(Subcommand)]
@@ -364,6 +358,7 @@ fn dispatch(command: Command) -> Result<u8, Box<Failure>> {
                     output,
                 },
         } => Ok(commands::synth_calls(rows, contacts, seed, &output)?),
+        Command::Sql { what } => Ok(sql::run(what)?),
         Command::Assign {
             model,
             input,
@@ -383,8 +378,5 @@ fn dispatch(command: Command) -> Result<u8, Box<Failure>> {
             },
             json,
         )?),
-        Command::Sql {
-            what: Sql::Score(args),
-        } => Ok(sql_score::command(&args)?),
     }
 }
