@@ -53,7 +53,7 @@ fn fixture(n: usize, d: usize, k: usize) -> Array2<f64> {
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     let m = v.len() / 2;
-    if v.len() % 2 == 0 {
+    if v.len().is_multiple_of(2) {
         (v[m - 1] + v[m]) / 2.0
     } else {
         v[m]
@@ -68,14 +68,13 @@ fn setup() -> (Value, Array2<f64>, MiniBatchKMeansParams) {
     let first: Vec<f64> = serde_json::from_value(o["first_row"].clone()).unwrap();
     // serde_json may round the last bit of a decimal it reads.
     for (a, b) in x.row(0).iter().zip(&first) {
-        assert!((a - b).abs() <= 1e-12 * b.abs(), "fixture's first row: {a} vs {b}");
+        assert!(
+            (a - b).abs() <= 1e-12 * b.abs(),
+            "fixture's first row: {a} vs {b}"
+        );
     }
     let sum = o["sum"].as_f64().unwrap();
-    assert!(
-        (x.sum() - sum).abs() <= 1e-9 * sum,
-        "{} vs {sum}",
-        x.sum()
-    );
+    assert!((x.sum() - sum).abs() <= 1e-9 * sum, "{} vs {sum}", x.sum());
     let params = MiniBatchKMeansParams::new(get("k")).batch_size(get("batch_size"));
     (o, x, params)
 }
@@ -85,7 +84,14 @@ fn minibatch_inertia_within_one_percent_of_scikit_learn() {
     let (o, x, params) = setup();
     let theirs: Vec<f64> = serde_json::from_value(o["inertia"].clone()).unwrap();
     let ours: Vec<f64> = (0..theirs.len() as u64)
-        .map(|seed| params.clone().seed(seed).fit_array(x.view()).unwrap().inertia)
+        .map(|seed| {
+            params
+                .clone()
+                .seed(seed)
+                .fit_array(x.view())
+                .unwrap()
+                .inertia
+        })
         .collect();
     let (ours_m, theirs_m) = (median(ours.clone()), median(theirs.clone()));
     assert!(

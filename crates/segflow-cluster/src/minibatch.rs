@@ -15,6 +15,7 @@
 use linfa::dataset::DatasetBase;
 use linfa::traits::Fit;
 use ndarray::{ArrayBase, ArrayView2, Axis, Data, Ix2};
+use serde::Deserialize;
 
 use crate::kernel::{Packed, Rows};
 use crate::kmeans::{Buffers, Centers, KMeans, Seeding, assign, kmeans_plusplus};
@@ -327,6 +328,80 @@ impl Plateau {
             self.no_improvement += 1;
         }
         self.patience.is_some_and(|p| self.no_improvement >= p)
+    }
+}
+
+/// Mini-batch k-means' settings as pipelines write them (`minibatch: {batch_size: 4096}`),
+/// scikit-learn's defaults; `max_no_improvement: null` never stops early.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MiniBatchSpec {
+    #[serde(default = "default_batch_size")]
+    pub batch_size: usize,
+    #[serde(default = "default_max_iter")]
+    pub max_iter: usize,
+    #[serde(default = "default_n_init")]
+    pub n_init: usize,
+    #[serde(default = "default_max_no_improvement")]
+    pub max_no_improvement: Option<usize>,
+    #[serde(default = "default_reassignment_ratio")]
+    pub reassignment_ratio: f64,
+}
+
+impl Default for MiniBatchSpec {
+    fn default() -> Self {
+        let p = MiniBatchKMeansParams::new(1);
+        Self {
+            batch_size: p.batch_size,
+            max_iter: p.max_iter,
+            n_init: p.n_init,
+            max_no_improvement: p.max_no_improvement,
+            reassignment_ratio: p.reassignment_ratio,
+        }
+    }
+}
+
+fn default_batch_size() -> usize {
+    MiniBatchSpec::default().batch_size
+}
+fn default_max_iter() -> usize {
+    MiniBatchSpec::default().max_iter
+}
+fn default_n_init() -> usize {
+    MiniBatchSpec::default().n_init
+}
+fn default_max_no_improvement() -> Option<usize> {
+    MiniBatchSpec::default().max_no_improvement
+}
+fn default_reassignment_ratio() -> f64 {
+    MiniBatchSpec::default().reassignment_ratio
+}
+
+impl MiniBatchSpec {
+    pub fn params(&self, n_clusters: usize, seed: u64) -> MiniBatchKMeansParams {
+        MiniBatchKMeansParams {
+            n_clusters,
+            batch_size: self.batch_size,
+            max_iter: self.max_iter,
+            n_init: self.n_init,
+            max_no_improvement: self.max_no_improvement,
+            reassignment_ratio: self.reassignment_ratio,
+            seed,
+        }
+    }
+
+    /// What is wrong with these settings, if anything (for a config error on `minibatch`).
+    pub fn problem(&self) -> Option<String> {
+        if self.batch_size == 0 || self.max_iter == 0 || self.n_init == 0 {
+            return Some("needs batch_size, max_iter and n_init ≥ 1".into());
+        }
+        if !(0.0..1.0).contains(&self.reassignment_ratio) {
+            return Some(format!(
+                "reassignment_ratio = {} must lie in [0, 1)",
+                self.reassignment_ratio
+            ));
+        }
+        None
     }
 }
 
