@@ -99,7 +99,7 @@ impl MiniBatchKMeansParams {
         let mut rng = Rng::new(self.seed, 0);
         let batch = self.batch_size.min(n);
         let mut centers = self.initial_centers(&x, batch, &mut rng);
-        let steps = ((self.max_iter * n) / batch).max(1);
+        let steps = (self.max_iter * n) / batch;
         let (taken, stopped_early) = self.refine(&data, &mut centers, batch, steps, &mut rng);
 
         let mut labels = vec![0u32; n];
