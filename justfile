@@ -100,6 +100,13 @@ bench:
     python3 -m pip install --quiet -r crates/segflow-cluster/benches/requirements.txt
     cargo bench -p segflow-cluster --bench vs_scikit_learn
 
+# Mini-batch k-means on generated 10^6 and 10^7 rows x 20 features beside scikit-learn's
+# MiniBatchKMeans (same data, batch size and seed): fit time, inertia ratio, peak memory.
+bench-minibatch sizes="1e6,1e7":
+    python3 -m pip install --quiet -r crates/segflow-cluster/benches/requirements.txt
+    cargo build --release -p segflow-cluster --example minibatch_fit
+    python3 crates/segflow-cluster/benches/minibatch_bench.py target/release/examples/minibatch_fit --sizes {{sizes}}
+
 # SQL expression evaluation over 10^6 rows: segflow-expr, then pandas doing the same.
 bench-expressions:
     python3 -m pip install --quiet -r tests/bench/requirements.txt

@@ -339,3 +339,86 @@ fn assign_refuses_core_points_other_than_the_ones_the_run_wrote() {
         "99 is not one of the 5 segments",
     );
 }
+
+/// The lead pipeline through fit with mini-batch k-means in select_k and fit (batches of 512
+/// of the 5,000 leads), or with k-means.
+fn minibatch_run(scratch: &Scratch, minibatch: bool) -> PathBuf {
+    let pipeline = isolated_pipeline("leads", scratch.path(), |doc| {
+        stop_after(doc, "fit");
+        if minibatch {
+            for stage in ["select_k", "fit"] {
+                let s = &mut doc["stages"][stage];
+                s["algorithm"] = "minibatch_kmeans".into();
+                s["minibatch"] = yaml_serde::from_str("{batch_size: 512}").unwrap();
+            }
+        }
+    });
+    let out = segflow(&["run", pipeline.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    scratch.path().join("run")
+}
+
+#[test]
+fn minibatch_kmeans_chooses_k_and_finds_the_segments_full_kmeans_finds() {
+    let (mb_scratch, km_scratch) = (
+        Scratch::new("algorithms-minibatch"),
+        Scratch::new("algorithms-minibatch-kmeans"),
+    );
+    let run = minibatch_run(&mb_scratch, true);
+    let summary = render_full(&run.join("fit/summary.parquet"));
+    assert!(
+        summary.contains("mini-batch k-means (k-means++, 3 inits, batch_size 512, max_iter 100, reassignment_ratio 0.01, seed"),
+        "{summary}"
+    );
+    let baseline = minibatch_run(&km_scratch, false);
+    let k = |run: &Path| {
+        read_parquet(&run.join("select_k/decision.parquet"))
+            .unwrap()
+            .float_column("k")
+            .unwrap()[0]
+    };
+    assert_eq!(k(&run), k(&baseline), "the same K");
+    let labels = |run: &Path| -> Vec<usize> {
+        clusters(&run.join("fit/assignments.parquet"))
+            .iter()
+            .map(|&c| c as usize)
+            .collect()
+    };
+    let fitted = labels(&run);
+    let ari = segflow_cluster::metrics::adjusted_rand_index(&fitted, &labels(&baseline)).unwrap();
+    assert!(ari >= 0.99, "ARI against full k-means: {ari}");
+
+    // Scoring the training leads gives back their clusters: both label by the nearest centre.
+    let scored = mb_scratch.path().join("scored.parquet");
+    assign(&run, &repo_root().join("data/leads/leads.csv"), &scored);
+    let again: Vec<usize> = clusters(&scored).iter().map(|&c| c as usize).collect();
+    assert_eq!(again, fitted);
+}
+
+#[test]
+fn minibatch_settings_need_their_algorithm_and_a_ratio_below_one() {
+    let scratch = Scratch::new("algorithms-minibatch-config");
+    for (algorithm, spec, message) in [
+        (
+            "kmeans",
+            "{batch_size: 512}",
+            "mini-batch settings need `algorithm: minibatch_kmeans`",
+        ),
+        (
+            "minibatch_kmeans",
+            "{reassignment_ratio: 1.5}",
+            "reassignment_ratio = 1.5 must lie in [0, 1)",
+        ),
+        ("minibatch_kmeans", "{batch_sise: 512}", "batch_sise"),
+    ] {
+        let pipeline = isolated_pipeline("leads", scratch.path(), |doc| {
+            let fit = &mut doc["stages"]["fit"];
+            fit["algorithm"] = algorithm.into();
+            fit["minibatch"] = yaml_serde::from_str(spec).unwrap();
+        });
+        let o = segflow(&["run", pipeline.to_str().unwrap()]);
+        assert_eq!(o.status.code(), Some(78), "{spec}: {}", stderr(&o));
+        assert!(stderr(&o).contains(message), "{spec}: {}", stderr(&o));
+        assert!(stderr(&o).contains("minibatch"), "{spec}: {}", stderr(&o));
+    }
+}

@@ -29,7 +29,7 @@ pub use dbscan::{Dbscan, DbscanParams, k_distances};
 pub use gmm::{Covariance, Gmm, GmmParams};
 pub use kmeans::{KMeans, KMeansParams, Nearest, distances, nearest};
 pub use knee::{CLEAR_KNEE, Knee, kneedle};
-pub use minibatch::MiniBatchKMeansParams;
+pub use minibatch::{MiniBatchKMeansParams, MiniBatchSpec};
 pub use random_state::RandomState;
 pub use structure::Structure;
 pub use ward::ward;

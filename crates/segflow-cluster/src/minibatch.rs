@@ -1,18 +1,29 @@
-//! Seeded mini-batch k-means for data too large for full Lloyd passes (n ≥ 10⁶), after
-//! scikit-learn's `MiniBatchKMeans`: k-means++ on a random sample (best of `n_init` by the
-//! sample's inertia), then centre updates from random mini-batches as running means, stopped
-//! after `max_iter` epochs or when the smoothed batch inertia has not improved for
-//! `max_no_improvement` batches. The final labels and inertia come from one exact pass over
-//! all rows. scikit-learn's random reassignment of rarely chosen centres is not performed.
+//! Seeded mini-batch k-means for data too large for full Lloyd passes (n ≥ 10⁶), with
+//! scikit-learn's `MiniBatchKMeans` semantics: each of the `n_init` k-means++ seedings runs on
+//! its own random sample of `init_size` rows and the one with the lowest inertia on a shared
+//! validation sample wins; centres then move as running means of random mini-batches, drawn
+//! with replacement; centres whose accumulated weight falls below `reassignment_ratio` times
+//! the heaviest one's are moved to random rows of the batch (at every batch while some centre
+//! has no weight, else once every 10·k rows); the fit stops after `max_iter` epochs or when
+//! the smoothed mean batch inertia has not reached a new minimum for `max_no_improvement`
+//! batches (the first batch, scored against the initial centres, is not counted). The final
+//! labels and inertia come from one exact pass over all rows.
+//!
+//! Random numbers come from seeded xoshiro streams (`rng.rs`), not numpy's, so the result is
+//! scikit-learn's algorithm but not its exact draws: the oracle compares inertia, not labels.
 
 use linfa::dataset::DatasetBase;
 use linfa::traits::Fit;
 use ndarray::{ArrayBase, ArrayView2, Axis, Data, Ix2};
+use serde::Deserialize;
 
 use crate::kernel::{Packed, Rows};
 use crate::kmeans::{Buffers, Centers, KMeans, Seeding, assign, kmeans_plusplus};
 use crate::rng::Rng;
 use crate::{ClusterError, Result, check_finite};
+
+/// Version of mini-batch k-means' results; bump it with any change that alters them.
+pub const VERSION: u32 = 2;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct MiniBatchKMeansParams {
@@ -20,20 +31,28 @@ pub struct MiniBatchKMeansParams {
     pub batch_size: usize,
     /// Passes over the data (in batches) at most.
     pub max_iter: usize,
-    /// k-means++ initialisations tried on the sample.
+    /// k-means++ initialisations tried, each on its own sample.
     pub n_init: usize,
-    pub max_no_improvement: usize,
+    /// Batches without a new minimum of the smoothed inertia before stopping; `None` never
+    /// stops early.
+    pub max_no_improvement: Option<usize>,
+    /// Centres lighter than this fraction of the heaviest are moved to random batch rows;
+    /// 0 turns reassignment off.
+    pub reassignment_ratio: f64,
     pub seed: u64,
 }
 
 impl MiniBatchKMeansParams {
+    /// scikit-learn's defaults (`batch_size` 1024, `max_iter` 100, `n_init` 3,
+    /// `max_no_improvement` 10, `reassignment_ratio` 0.01).
     pub fn new(n_clusters: usize) -> Self {
         Self {
             n_clusters,
             batch_size: 1024,
             max_iter: 100,
             n_init: 3,
-            max_no_improvement: 10,
+            max_no_improvement: Some(10),
+            reassignment_ratio: 0.01,
             seed: 0,
         }
     }
@@ -48,17 +67,40 @@ impl MiniBatchKMeansParams {
         self
     }
 
+    pub fn max_iter(mut self, max_iter: usize) -> Self {
+        self.max_iter = max_iter;
+        self
+    }
+
+    pub fn n_init(mut self, n_init: usize) -> Self {
+        self.n_init = n_init;
+        self
+    }
+
+    pub fn max_no_improvement(mut self, max_no_improvement: Option<usize>) -> Self {
+        self.max_no_improvement = max_no_improvement;
+        self
+    }
+
+    pub fn reassignment_ratio(mut self, reassignment_ratio: f64) -> Self {
+        self.reassignment_ratio = reassignment_ratio;
+        self
+    }
+
+    /// `n_iter` of the result is the number of batches processed; `converged` says whether
+    /// the fit stopped early.
     pub fn fit_array(&self, x: ArrayView2<'_, f64>) -> Result<KMeans> {
         check_finite(&x)?;
         let n = x.nrows();
         self.check(n)?;
         let data = Rows::new(&x);
-        // One stream for the sample and then every batch, in that order.
+        // Stream 0 draws the validation sample, then every batch and reassignment, in that
+        // order; each seeding has a stream of its own.
         let mut rng = Rng::new(self.seed, 0);
         let batch = self.batch_size.min(n);
         let mut centers = self.initial_centers(&x, batch, &mut rng);
         let steps = (self.max_iter * n) / batch;
-        let stopped_early = self.refine(&data, &mut centers, batch, steps, &mut rng);
+        let (taken, stopped_early) = self.refine(&data, &mut centers, batch, steps, &mut rng);
 
         let mut labels = vec![0u32; n];
         let p = assign(&data, &centers, &mut labels, false);
@@ -66,7 +108,7 @@ impl MiniBatchKMeansParams {
             centroids: centers.to_array(),
             labels: labels.into_iter().map(|l| l as usize).collect(),
             inertia: p.inertia,
-            n_iter: steps,
+            n_iter: taken,
             converged: stopped_early,
         })
     }
@@ -83,26 +125,39 @@ impl MiniBatchKMeansParams {
                 "batch_size, max_iter and n_init must be at least 1".into(),
             ));
         }
+        // Below 1 the heaviest centre is never reassigned, so some centre keeps its weight.
+        if !(0.0..1.0).contains(&self.reassignment_ratio) {
+            return Err(ClusterError::InvalidParam(format!(
+                "reassignment_ratio = {} must lie in [0, 1)",
+                self.reassignment_ratio
+            )));
+        }
         Ok(())
     }
 
-    /// k-means++ on a sample drawn from `rng`; the sample's inertia picks the best of the
-    /// `n_init` runs.
+    /// The best of `n_init` k-means++ seedings, each on its own sample of `init_size` rows,
+    /// by inertia on a validation sample drawn first from `rng`.
     fn initial_centers(&self, x: &ArrayView2<'_, f64>, batch: usize, rng: &mut Rng) -> Centers {
         let (n, k) = (x.nrows(), self.n_clusters);
-        let init_size = (3 * batch).max(3 * k).min(n);
-        let sample_idx: Vec<usize> = (0..init_size).map(|_| rng.below(n)).collect();
-        let sample = x.select(Axis(0), &sample_idx);
-        let sample_view = sample.view();
-        let sample_rows = Rows::new(&sample_view);
+        let init_size = if 3 * batch < k { 3 * k } else { 3 * batch }.min(n);
+        let sample_of = |rng: &mut Rng| {
+            let idx: Vec<usize> = (0..init_size).map(|_| rng.below(n)).collect();
+            x.select(Axis(0), &idx)
+        };
+        let validation = sample_of(rng);
+        let validation_view = validation.view();
+        let validation_rows = Rows::new(&validation_view);
         let mut best: Option<(f64, Centers)> = None;
         let mut buffers = Buffers::default();
+        let mut labels = vec![0u32; init_size];
         for init in 0..self.n_init {
             let mut init_rng = Rng::new(self.seed, 1 + init as u64);
+            let sample = sample_of(&mut init_rng);
+            let sample_view = sample.view();
+            let sample_rows = Rows::new(&sample_view);
             let seeding = Seeding::draw(k, &mut init_rng, |r| r.below(init_size), Rng::uniform);
             let centers = kmeans_plusplus(&sample_rows, k, &seeding, &mut buffers);
-            let mut labels = vec![0u32; init_size];
-            let inertia = assign(&sample_rows, &centers, &mut labels, false).inertia;
+            let inertia = assign(&validation_rows, &centers, &mut labels, false).inertia;
             if best.as_ref().is_none_or(|b| inertia < b.0) {
                 best = Some((inertia, centers));
             }
@@ -110,8 +165,8 @@ impl MiniBatchKMeansParams {
         best.expect("n_init ≥ 1").1
     }
 
-    /// Up to `steps` mini-batch updates of `centers`; true when stopped early because the
-    /// smoothed batch inertia stopped improving.
+    /// Up to `steps` mini-batch updates of `centers`: the number of batches taken, and
+    /// whether the fit stopped early because the smoothed batch inertia stopped improving.
     fn refine(
         &self,
         data: &Rows<'_>,
@@ -119,29 +174,48 @@ impl MiniBatchKMeansParams {
         batch: usize,
         steps: usize,
         rng: &mut Rng,
-    ) -> bool {
+    ) -> (usize, bool) {
         let k = self.n_clusters;
         let mut weights = vec![0.0f64; k];
         let mut plateau = Plateau::new(batch, data.n, self.max_no_improvement);
+        let mut since_reassign = 0usize;
         let mut dist = Vec::new();
-        for _ in 0..steps {
-            let (sums, counts, inertia) = draw_batch(data, centers, batch, rng, &mut dist);
+        let mut rows = Vec::with_capacity(batch);
+        for step in 0..steps {
+            // Decided before the batch, on the weights so far, as scikit-learn does.
+            since_reassign += batch;
+            let reassign = weights.contains(&0.0) || since_reassign >= 10 * k;
+            if reassign {
+                since_reassign = 0;
+            }
+            rows.clear();
+            rows.extend((0..batch).map(|_| rng.below(data.n)));
+            let (sums, counts, inertia) = batch_sums(data, centers, &rows, &mut dist);
             update_running_means(centers, &mut weights, &sums, &counts);
-            if plateau.reached(inertia / batch as f64) {
-                return true;
+            if reassign && self.reassignment_ratio > 0.0 {
+                reassign_light_centers(
+                    data,
+                    centers,
+                    &mut weights,
+                    &rows,
+                    self.reassignment_ratio,
+                    rng,
+                );
+            }
+            if step > 0 && plateau.reached(inertia / batch as f64) {
+                return (step + 1, true);
             }
         }
-        false
+        (steps, false)
     }
 }
 
-/// Assigns `batch` rows drawn from `rng` to their nearest centre: per centre the sum of its
-/// rows and their count, and the batch's total squared distance.
-fn draw_batch(
+/// Assigns the batch's `rows` to their nearest centre: per centre the sum of its rows and
+/// their count, and the batch's total squared distance.
+fn batch_sums(
     data: &Rows<'_>,
     centers: &Centers,
-    batch: usize,
-    rng: &mut Rng,
+    rows: &[usize],
     dist: &mut Vec<f64>,
 ) -> (Vec<f64>, Vec<u64>, f64) {
     let (k, w) = (centers.k, data.w);
@@ -150,8 +224,8 @@ fn draw_batch(
     let mut sums = vec![0.0; k * w];
     let mut counts = vec![0u64; k];
     let mut inertia = 0.0;
-    for _ in 0..batch {
-        let row = data.row(rng.below(data.n));
+    for &i in rows {
+        let row = data.row(i);
         packed.distances(row, dist);
         let (j, d) =
             dist[..k].iter().enumerate().fold(
@@ -182,6 +256,43 @@ fn update_running_means(centers: &mut Centers, weights: &mut [f64], sums: &[f64]
     }
 }
 
+/// scikit-learn's random reassignment: centres lighter than `ratio` × the heaviest (at most
+/// half a batch of them, the lightest, ties by index) move to distinct rows of the batch drawn
+/// uniformly, and take the lightest remaining weight so they are not reassigned at once.
+fn reassign_light_centers(
+    data: &Rows<'_>,
+    centers: &mut Centers,
+    weights: &mut [f64],
+    rows: &[usize],
+    ratio: f64,
+    rng: &mut Rng,
+) {
+    let heaviest = weights.iter().copied().fold(0.0, f64::max);
+    let mut light: Vec<usize> = (0..centers.k)
+        .filter(|&j| weights[j] < ratio * heaviest)
+        .collect();
+    if light.is_empty() {
+        return;
+    }
+    light.sort_by(|&a, &b| weights[a].total_cmp(&weights[b]).then(a.cmp(&b)));
+    light.truncate(rows.len() / 2);
+    light.sort_unstable();
+    let kept_min = (0..centers.k)
+        .filter(|j| light.binary_search(j).is_err())
+        .map(|j| weights[j])
+        .fold(f64::INFINITY, f64::min);
+    // A partial Fisher–Yates shuffle of the batch positions: distinct rows, uniformly.
+    let mut positions: Vec<usize> = (0..rows.len()).collect();
+    let w = centers.w;
+    for (m, &j) in light.iter().enumerate() {
+        let pick = m + rng.below(rows.len() - m);
+        positions.swap(m, pick);
+        let row = data.row(rows[positions[m]]);
+        centers.data[j * w..(j + 1) * w].copy_from_slice(row);
+        weights[j] = kept_min;
+    }
+}
+
 /// Early stopping as scikit-learn's: the mean batch inertia, exponentially smoothed, has not
 /// reached a new minimum for `patience` batches.
 struct Plateau {
@@ -189,11 +300,11 @@ struct Plateau {
     smoothed: Option<f64>,
     min: f64,
     no_improvement: usize,
-    patience: usize,
+    patience: Option<usize>,
 }
 
 impl Plateau {
-    fn new(batch: usize, n: usize, patience: usize) -> Self {
+    fn new(batch: usize, n: usize, patience: Option<usize>) -> Self {
         Self {
             alpha: (batch as f64 * 2.0 / (n as f64 + 1.0)).min(1.0),
             smoothed: None,
@@ -213,11 +324,84 @@ impl Plateau {
         if smoothed < self.min {
             self.min = smoothed;
             self.no_improvement = 0;
-            false
         } else {
             self.no_improvement += 1;
-            self.no_improvement >= self.patience
         }
+        self.patience.is_some_and(|p| self.no_improvement >= p)
+    }
+}
+
+/// Mini-batch k-means' settings as pipelines write them (`minibatch: {batch_size: 4096}`),
+/// scikit-learn's defaults; `max_no_improvement: null` never stops early.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MiniBatchSpec {
+    #[serde(default = "default_batch_size")]
+    pub batch_size: usize,
+    #[serde(default = "default_max_iter")]
+    pub max_iter: usize,
+    #[serde(default = "default_n_init")]
+    pub n_init: usize,
+    #[serde(default = "default_max_no_improvement")]
+    pub max_no_improvement: Option<usize>,
+    #[serde(default = "default_reassignment_ratio")]
+    pub reassignment_ratio: f64,
+}
+
+impl Default for MiniBatchSpec {
+    fn default() -> Self {
+        let p = MiniBatchKMeansParams::new(1);
+        Self {
+            batch_size: p.batch_size,
+            max_iter: p.max_iter,
+            n_init: p.n_init,
+            max_no_improvement: p.max_no_improvement,
+            reassignment_ratio: p.reassignment_ratio,
+        }
+    }
+}
+
+fn default_batch_size() -> usize {
+    MiniBatchSpec::default().batch_size
+}
+fn default_max_iter() -> usize {
+    MiniBatchSpec::default().max_iter
+}
+fn default_n_init() -> usize {
+    MiniBatchSpec::default().n_init
+}
+fn default_max_no_improvement() -> Option<usize> {
+    MiniBatchSpec::default().max_no_improvement
+}
+fn default_reassignment_ratio() -> f64 {
+    MiniBatchSpec::default().reassignment_ratio
+}
+
+impl MiniBatchSpec {
+    pub fn params(&self, n_clusters: usize, seed: u64) -> MiniBatchKMeansParams {
+        MiniBatchKMeansParams {
+            n_clusters,
+            batch_size: self.batch_size,
+            max_iter: self.max_iter,
+            n_init: self.n_init,
+            max_no_improvement: self.max_no_improvement,
+            reassignment_ratio: self.reassignment_ratio,
+            seed,
+        }
+    }
+
+    /// What is wrong with these settings, if anything (for a config error on `minibatch`).
+    pub fn problem(&self) -> Option<String> {
+        if self.batch_size == 0 || self.max_iter == 0 || self.n_init == 0 {
+            return Some("needs batch_size, max_iter and n_init ≥ 1".into());
+        }
+        if !(0.0..1.0).contains(&self.reassignment_ratio) {
+            return Some(format!(
+                "reassignment_ratio = {} must lie in [0, 1)",
+                self.reassignment_ratio
+            ));
+        }
+        None
     }
 }
 
@@ -273,5 +457,43 @@ mod tests {
             .fit_array(x.view())
             .unwrap();
         assert_eq!(again, mini, "same seed, same model");
+    }
+
+    #[test]
+    fn light_centres_move_to_distinct_batch_rows_and_take_the_lightest_kept_weight() {
+        let x = ndarray::Array2::from_shape_fn((6, 2), |(i, t)| (10 * i + t) as f64);
+        let view = x.view();
+        let data = Rows::new(&view);
+        let mut centers = Centers::from_array(&ndarray::Array2::zeros((4, 2)));
+        // Centres 1 and 3 weigh under 1 % of the heaviest (200).
+        let mut weights = vec![200.0, 1.0, 50.0, 0.0];
+        let rows = [0, 2, 4, 5];
+        let mut rng = Rng::new(9, 0);
+        reassign_light_centers(&data, &mut centers, &mut weights, &rows, 0.01, &mut rng);
+        assert_eq!(weights, [200.0, 50.0, 50.0, 50.0]);
+        let moved: Vec<Vec<f64>> = [1, 3]
+            .iter()
+            .map(|&j| centers.row(j)[..2].to_vec())
+            .collect();
+        assert_ne!(moved[0], moved[1], "distinct rows");
+        for c in &moved {
+            assert!(rows.iter().any(|&i| x.row(i).to_vec() == *c), "{c:?}");
+        }
+        assert_eq!(centers.row(0)[..2], [0.0, 0.0], "heavy centres stay");
+        assert_eq!(centers.row(2)[..2], [0.0, 0.0]);
+    }
+
+    #[test]
+    fn at_most_half_a_batch_of_centres_is_reassigned_the_lightest_first() {
+        let x = ndarray::Array2::from_shape_fn((4, 1), |(i, _)| 1.0 + i as f64);
+        let view = x.view();
+        let data = Rows::new(&view);
+        let mut centers = Centers::from_array(&ndarray::Array2::zeros((4, 1)));
+        let mut weights = vec![1000.0, 0.5, 0.0, 0.2];
+        let mut rng = Rng::new(1, 0);
+        reassign_light_centers(&data, &mut centers, &mut weights, &[0, 1], 0.01, &mut rng);
+        assert_eq!(weights, [1000.0, 0.5, 0.2, 0.2]);
+        assert_ne!(centers.row(2)[0], 0.0);
+        assert_eq!((centers.row(1)[0], centers.row(3)[0]), (0.0, 0.0));
     }
 }

@@ -1,10 +1,11 @@
 //! The clusterings fit can run, brought to one shape: canonical ids (largest cluster first,
-//! ties by centroid order), noise as `None`, each cluster's centroid (the mean of its members),
-//! and every row's distance to its own centroid and margin to the next nearest.
+//! ties by centroid order), noise as `None`, each cluster's centroid (the mean of its members;
+//! mini-batch k-means keeps its running-mean centres, as scikit-learn), and every row's
+//! distance to its own centroid and margin to the next nearest.
 
 use ndarray::{Array2, ArrayView2, Axis};
 
-use segflow_cluster::{DbscanParams, Gmm, KMeansParams, nearest, ward};
+use segflow_cluster::{DbscanParams, Gmm, KMeans, KMeansParams, nearest, ward};
 
 use crate::params::{Algorithm, Params};
 
@@ -134,7 +135,19 @@ pub fn cluster(
     seed: u64,
 ) -> segflow_cluster::Result<Clustered> {
     match params.algorithm {
-        Algorithm::Kmeans => kmeans(params, x, k, seed),
+        Algorithm::Kmeans => {
+            let model = KMeansParams::new(k)
+                .n_init(params.n_init)
+                .max_iter(params.max_iter)
+                .tol(params.tol)
+                .seed(seed)
+                .fit_array(x)?;
+            Ok(centred(x, model, k))
+        }
+        Algorithm::MinibatchKmeans => {
+            let spec = params.minibatch.clone().unwrap_or_default();
+            Ok(centred(x, spec.params(k, seed).fit_array(x)?, k))
+        }
         Algorithm::Ward => Ok(canonical(x, ward(x, k)?.into_iter().map(Some).collect(), k)),
         Algorithm::Gmm => mixture(params, x, k, seed),
         Algorithm::Dbscan => {
@@ -147,25 +160,16 @@ pub fn cluster(
     }
 }
 
-fn kmeans(
-    params: &Params,
-    x: ArrayView2<'_, f64>,
-    k: usize,
-    seed: u64,
-) -> segflow_cluster::Result<Clustered> {
-    let model = KMeansParams::new(k)
-        .n_init(params.n_init)
-        .max_iter(params.max_iter)
-        .tol(params.tol)
-        .seed(seed)
-        .fit_array(x)?;
+/// A centroid model (k-means or mini-batch) in canonical order, rows labelled by their
+/// nearest centroid.
+fn centred(x: ArrayView2<'_, f64>, model: KMeans, k: usize) -> Clustered {
     let mut sizes = vec![0usize; k];
     model.labels.iter().for_each(|&l| sizes[l] += 1);
     let order = canonical_order(&sizes, &model.centroids);
     let centroids = model.centroids.select(Axis(0), &order);
     // Labels come from the same nearest-centroid arithmetic that scores new rows.
     let near = nearest(x, centroids.view());
-    Ok(Clustered {
+    Clustered {
         k,
         labels: near.labels.iter().map(|&l| Some(l)).collect(),
         centroids,
@@ -175,7 +179,7 @@ fn kmeans(
         iterations: Some((model.n_iter, model.converged)),
         core: Vec::new(),
         mixture: None,
-    })
+    }
 }
 
 fn mixture(

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use segflow_cluster::{dbscan, gmm, kmeans, ward};
+use segflow_cluster::{MiniBatchSpec, dbscan, gmm, kmeans, minibatch, ward};
 use segflow_core::nouns::{Noun, Nouns, plural_of};
 use segflow_core::params::Validate;
 use segflow_core::stage::Columns;
@@ -21,6 +21,9 @@ pub struct Params {
     pub dbscan: Option<DbscanSpec>,
     /// The mixture's settings (with `algorithm: gmm`).
     pub gmm: Option<GmmSpec>,
+    /// Mini-batch k-means' settings (with `algorithm: minibatch_kmeans`; its own `n_init`
+    /// and `max_iter`, scikit-learn's defaults).
+    pub minibatch: Option<MiniBatchSpec>,
     /// Number of segments; absent → the K in select_k's decision artifact.
     pub k: Option<usize>,
     #[serde(default = "default_n_init")]
@@ -75,6 +78,10 @@ pub enum Algorithm {
     /// Gaussian mixture at K components (`gmm: {covariance, …}`); rows go to their most
     /// probable component.
     Gmm,
+    /// scikit-learn's mini-batch k-means (`minibatch: {batch_size, …}`), for 10⁶ rows and
+    /// more; rows go to their nearest centre.
+    #[serde(rename = "minibatch_kmeans")]
+    MinibatchKmeans,
 }
 
 impl Algorithm {
@@ -84,6 +91,7 @@ impl Algorithm {
             Algorithm::Ward => "ward",
             Algorithm::Dbscan => "dbscan",
             Algorithm::Gmm => "gmm",
+            Algorithm::MinibatchKmeans => "minibatch_kmeans",
         }
     }
 
@@ -95,6 +103,7 @@ impl Algorithm {
             Algorithm::Ward => &[("ward", ward::VERSION)],
             Algorithm::Dbscan => &[("dbscan", dbscan::VERSION)],
             Algorithm::Gmm => &[("gmm", gmm::VERSION), ("kmeans", kmeans::VERSION)],
+            Algorithm::MinibatchKmeans => &[("minibatch_kmeans", minibatch::VERSION)],
         }
     }
 }
@@ -654,8 +663,21 @@ impl Params {
         Ok(())
     }
 
-    /// DBSCAN's and the mixture's settings go with their algorithm and are in range.
+    /// DBSCAN's, the mixture's and mini-batch k-means' settings go with their algorithm and
+    /// are in range.
     fn check_algorithm_settings(&self) -> Result<()> {
+        if let Some(m) = &self.minibatch {
+            if self.algorithm != Algorithm::MinibatchKmeans {
+                return Err(Error::config(
+                    "",
+                    "minibatch",
+                    "mini-batch settings need `algorithm: minibatch_kmeans`",
+                ));
+            }
+            if let Some(problem) = m.problem() {
+                return Err(Error::config("", "minibatch", problem));
+            }
+        }
         if let Some(d) = &self.dbscan {
             if self.algorithm != Algorithm::Dbscan {
                 return Err(Error::config(

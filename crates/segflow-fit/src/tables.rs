@@ -391,6 +391,14 @@ fn algorithm_text(fit: &Fitted<'_>) -> String {
             "k-means (k-means++, {} restarts, max_iter {}, tol {}, seed {seed})",
             params.n_init, params.max_iter, params.tol
         ),
+        Algorithm::MinibatchKmeans => {
+            let m = params.minibatch.clone().unwrap_or_default();
+            format!(
+                "mini-batch k-means (k-means++, {} inits, batch_size {}, max_iter {}, \
+                 reassignment_ratio {}, seed {seed})",
+                m.n_init, m.batch_size, m.max_iter, m.reassignment_ratio
+            )
+        }
         Algorithm::Ward => "Ward agglomeration".to_string(),
         Algorithm::Dbscan => {
             let spec = params.dbscan.clone().unwrap_or_default();

@@ -3,7 +3,9 @@
 //! `sha256` reproduces the reference analysis (hex SHA-256 of the decimal string, truncated).
 //! It is pseudonymous, not private: 9-digit phone numbers can be enumerated in minutes.
 //! `hmac_sha256` keys the hash with a secret read from the environment or a file, never from
-//! the YAML, so ids cannot be reversed without the key.
+//! the YAML, so ids cannot be reversed without the key. `none` keeps ids as the input holds
+//! them (trimmed): only for ids that are already pseudonyms, e.g. hashed by the engine that
+//! computed the features.
 
 use std::path::PathBuf;
 
@@ -19,6 +21,8 @@ use segflow_core::{Error, Result};
 pub enum IdMethod {
     Sha256,
     HmacSha256,
+    /// The input's ids, already pseudonyms, kept as they are.
+    None,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -77,6 +81,12 @@ impl IdRule {
                 ))
             }
             (IdMethod::HmacSha256, _, _) => Ok(()),
+            (IdMethod::None, None, None) if self.hex_chars == default_hex_chars() => Ok(()),
+            (IdMethod::None, _, _) => Err(Error::config(
+                "",
+                "privacy.id",
+                "none keeps the ids as they are: it takes no key and no hex_chars",
+            )),
         }
     }
 
@@ -120,6 +130,7 @@ impl IdRule {
         Ok(IdHasher {
             key,
             hex_chars: self.hex_chars,
+            keep: self.method == IdMethod::None,
         })
     }
 }
@@ -127,10 +138,14 @@ impl IdRule {
 pub struct IdHasher {
     key: Option<Vec<u8>>,
     hex_chars: usize,
+    keep: bool,
 }
 
 impl IdHasher {
     pub fn id(&self, raw: &str) -> String {
+        if self.keep {
+            return raw.to_string();
+        }
         let digest = match &self.key {
             None => Sha256::digest(raw.as_bytes()).to_vec(),
             Some(key) => {
@@ -184,10 +199,30 @@ mod tests {
         let h = IdHasher {
             key: Some(b"Jefe".to_vec()),
             hex_chars: 64,
+            keep: false,
         };
         assert_eq!(
             h.id("what do ya want for nothing?"),
             "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
         );
+    }
+
+    #[test]
+    fn none_keeps_the_trimmed_id_and_takes_no_settings() {
+        let rule = |json: &str| -> IdRule { serde_json::from_str(json).unwrap() };
+        let keep = rule(r#"{"method": "none"}"#);
+        keep.validate().unwrap();
+        let h = keep.hasher().unwrap();
+        assert_eq!(
+            normalize_id(" 3fa9c2e01b7d ").map(|id| h.id(id)),
+            Some("3fa9c2e01b7d".into())
+        );
+        for bad in [
+            r#"{"method": "none", "hex_chars": 8}"#,
+            r#"{"method": "none", "key_env": "K"}"#,
+        ] {
+            let e = rule(bad).validate().unwrap_err().to_string();
+            assert!(e.contains("none keeps the ids as they are"), "{bad}: {e}");
+        }
     }
 }

@@ -1,4 +1,5 @@
-//! The select-k stage: k-means for every K in a range on the model matrix, validity indices
+//! The select-k stage: k-means (or mini-batch k-means) for every K in a range on the model
+//! matrix, validity indices
 //! per K, knee detection on the inertia curve, and a decision rule chosen in the YAML that
 //! writes its reason next to the chosen K.
 
@@ -11,10 +12,10 @@ use std::sync::Arc;
 use arrow::array::{ArrayRef, BooleanArray, Float64Array, StringArray, UInt32Array, UInt64Array};
 use serde::Deserialize;
 
-use segflow_cluster::KMeansParams;
 use segflow_cluster::metrics::{
     calinski_harabasz, davies_bouldin, silhouette_score, silhouette_score_sampled,
 };
+use segflow_cluster::{KMeans, KMeansParams, MiniBatchSpec};
 use segflow_core::artifact::batch;
 use segflow_core::error::Location;
 use segflow_core::matrix::read_matrix;
@@ -93,11 +94,28 @@ pub enum Elbow {
     LargestDrop,
 }
 
+/// The clustering fitted at each K.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Algorithm {
+    /// k-means++ and Lloyd, best of `n_init` restarts.
+    #[default]
+    Kmeans,
+    /// scikit-learn's mini-batch k-means (`minibatch: {batch_size, …}`), for 10⁶ rows and
+    /// more.
+    MinibatchKmeans,
+}
+
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Params {
     /// Inclusive range of K.
     pub k: [usize; 2],
+    #[serde(default)]
+    pub algorithm: Algorithm,
+    /// Mini-batch k-means' settings (with `algorithm: minibatch_kmeans`; its own `n_init`
+    /// and `max_iter`).
+    pub minibatch: Option<MiniBatchSpec>,
     #[serde(default = "default_n_init")]
     pub n_init: usize,
     #[serde(default = "default_max_iter")]
@@ -131,7 +149,8 @@ pub struct GapSpec {
     /// How many reference sets (B).
     #[serde(default = "default_gap_b")]
     pub b: usize,
-    /// k-means restarts per reference set and K (default: select_k's `n_init`).
+    /// k-means restarts per reference set and K (default: select_k's `n_init`; mini-batch
+    /// k-means uses its own `minibatch.n_init`).
     pub n_init: Option<usize>,
 }
 
@@ -270,6 +289,18 @@ impl Validate for Params {
         if self.shortlist == 0 {
             return Err(Error::config("", "shortlist", "must be ≥ 1"));
         }
+        if let Some(m) = &self.minibatch {
+            if self.algorithm != Algorithm::MinibatchKmeans {
+                return Err(Error::config(
+                    "",
+                    "minibatch",
+                    "mini-batch settings need `algorithm: minibatch_kmeans`",
+                ));
+            }
+            if let Some(problem) = m.problem() {
+                return Err(Error::config("", "minibatch", problem));
+            }
+        }
         if self.n_init == 0 || self.max_iter == 0 || self.silhouette_sample_size < 2 {
             return Err(Error::config(
                 "",
@@ -278,6 +309,31 @@ impl Validate for Params {
             ));
         }
         Ok(())
+    }
+}
+
+impl Params {
+    /// The clustering at `k`.
+    fn fit(
+        &self,
+        k: usize,
+        x: ndarray::ArrayView2<'_, f64>,
+        seed: u64,
+    ) -> segflow_cluster::Result<KMeans> {
+        match self.algorithm {
+            Algorithm::Kmeans => KMeansParams::new(k)
+                .n_init(self.n_init)
+                .max_iter(self.max_iter)
+                .tol(self.tol)
+                .seed(seed)
+                .fit_array(x),
+            Algorithm::MinibatchKmeans => self
+                .minibatch
+                .clone()
+                .unwrap_or_default()
+                .params(k, seed)
+                .fit_array(x),
+        }
     }
 }
 
@@ -327,12 +383,8 @@ pub fn run(
     let mut scores = Vec::new();
     for k in lo..=hi {
         (ctx.progress)(&format!("K = {k} of {lo}..{hi}"));
-        let model = KMeansParams::new(k)
-            .n_init(params.n_init)
-            .max_iter(params.max_iter)
-            .tol(params.tol)
-            .seed(ctx.seed)
-            .fit_array(m.values.view())
+        let model = params
+            .fit(k, m.values.view(), ctx.seed)
             .map_err(cluster_err)?;
         let labels = model.labels.as_slice().expect("contiguous");
         let sampled = n >= params.silhouette_exact_below;
@@ -426,14 +478,18 @@ fn add_gap(
     }
     (ctx.progress)(&format!("gap statistic: {} reference sets", spec.b));
     let ks: Vec<usize> = scores.iter().map(|s| s.k).collect();
+    // Reference sets are clustered by the same algorithm as the data.
     let reference = gap::reference_inertias(x, &ks, spec.b, ctx.seed, |k, set| {
-        KMeansParams::new(k)
-            .n_init(spec.n_init.unwrap_or(params.n_init))
-            .max_iter(params.max_iter)
-            .tol(params.tol)
-            .seed(ctx.seed)
-            .fit_array(set)
-            .map(|model| model.inertia)
+        match params.algorithm {
+            Algorithm::Kmeans => KMeansParams::new(k)
+                .n_init(spec.n_init.unwrap_or(params.n_init))
+                .max_iter(params.max_iter)
+                .tol(params.tol)
+                .seed(ctx.seed)
+                .fit_array(set),
+            Algorithm::MinibatchKmeans => params.fit(k, set, ctx.seed),
+        }
+        .map(|model| model.inertia)
     })?;
     let inertia: Vec<f64> = scores.iter().map(|s| s.inertia).collect();
     for (s, g) in scores.iter_mut().zip(gap::gap_scores(&inertia, &reference)) {
@@ -573,7 +629,12 @@ impl Stage for SelectKStage {
     fn algorithm_version(&self, params: &ParamTree) -> Result<String> {
         let params: Params = parse_params(params)?;
         let mut algorithms = vec![
-            ("kmeans", segflow_cluster::kmeans::VERSION),
+            match params.algorithm {
+                Algorithm::Kmeans => ("kmeans", segflow_cluster::kmeans::VERSION),
+                Algorithm::MinibatchKmeans => {
+                    ("minibatch_kmeans", segflow_cluster::minibatch::VERSION)
+                }
+            },
             params.rule.version(),
         ];
         if params.bic.is_some() {

@@ -1,4 +1,4 @@
-//! The report's note on unsalted pseudonyms, computed from the shape of the raw ids the ingest
+//! The report's note on ids ingest kept unhashed, and on unsalted pseudonyms, computed from the shape of the raw ids the ingest
 //! audit saw (length, digits only, alphabet; never the ids): how many ids of that shape exist,
 //! and how long hashing them all takes.
 
@@ -38,6 +38,15 @@ fn shape(audit: &Artifact) -> Option<Shape> {
         digits_only_share: share,
         alphabet: u("id_alphabet")?,
     })
+}
+
+/// The note for ids ingest kept as they were (`method: none`): segflow hashed nothing, so they
+/// are exactly as private as whatever made them.
+pub fn kept(nouns: &Nouns) -> String {
+    format!(
+        "{} ids are the input's own ids, kept as they were (`privacy.id.method: none`): segflow did not hash them. They are only as private as the system that produced them; `none` is meant for ids that are already pseudonyms.",
+        capitalized(&nouns.entity.singular)
+    )
 }
 
 /// The note for unsalted SHA-256 ids; generic (no sizes) when the audit holds no id shape.

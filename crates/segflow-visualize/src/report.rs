@@ -214,6 +214,9 @@ fn limitations(
         if method == "sha256" {
             out.push(privacy_note::note(src.get("audit_summary"), words.nouns));
         }
+        if method == "none" {
+            out.push(privacy_note::kept(words.nouns));
+        }
     }
     if let Some(f) = src.get("features") {
         let blocks: Vec<serde_json::Value> = f
