@@ -570,3 +570,41 @@ pub fn assert_no_summary(stdout: &str) {
         .unwrap_or_default();
     assert_eq!(keys, ["error"], "half a summary: {stdout}");
 }
+
+/// Walsoft's model blocks and their features, in the order its features stage writes them.
+pub const WALSOFT_MODEL_BLOCKS: &[(&str, &[&str])] = &[
+    (
+        "volume",
+        &[
+            "n_calls",
+            "n_days_active",
+            "calls_per_active_day",
+            "calls_per_tenure_day",
+            "log_n_calls",
+        ],
+    ),
+    (
+        "duration",
+        &[
+            "total_dur_sec",
+            "mean_dur_sec",
+            "median_dur_sec",
+            "p90_dur_sec",
+            "log_total_dur",
+            "log_median_dur",
+            "long_call_share",
+        ],
+    ),
+    ("recency", &["recency_days", "tenure_days"]),
+    (
+        "timing",
+        &[
+            "share_business_hours",
+            "share_evening",
+            "share_early_morning",
+            "share_late_night",
+            "share_open_day",
+            "share_closed_day",
+        ],
+    ),
+];

@@ -9,7 +9,7 @@
 use ndarray::{Array2, Axis};
 use segflow_cluster::KMeansParams;
 use segflow_cluster::metrics::adjusted_rand_index;
-use segflow_tests::{read_csv, repo_root};
+use segflow_tests::{WALSOFT_MODEL_BLOCKS, read_csv, repo_root};
 use serde_json::Value;
 
 /// Rows whose label may differ from scikit-learn's because two centroids are equally near to
@@ -148,42 +148,7 @@ fn walsoft_seed_stability_and_block_refits_equal_scikit_learn() {
             "seed {seed}: ARI {ari} vs {want}"
         );
     }
-    let blocks: Vec<(&str, &[&str])> = vec![
-        (
-            "volume",
-            &[
-                "n_calls",
-                "n_days_active",
-                "calls_per_active_day",
-                "calls_per_tenure_day",
-                "log_n_calls",
-            ],
-        ),
-        (
-            "duration",
-            &[
-                "total_dur_sec",
-                "mean_dur_sec",
-                "median_dur_sec",
-                "p90_dur_sec",
-                "log_total_dur",
-                "log_median_dur",
-                "long_call_share",
-            ],
-        ),
-        ("recency", &["recency_days", "tenure_days"]),
-        (
-            "timing",
-            &[
-                "share_business_hours",
-                "share_evening",
-                "share_early_morning",
-                "share_late_night",
-                "share_open_day",
-                "share_closed_day",
-            ],
-        ),
-    ];
+    let blocks = WALSOFT_MODEL_BLOCKS;
     let rows = walsoft["blocks"].as_array().unwrap();
     assert_eq!(rows.len(), blocks.len());
     for ((block, cols), row) in blocks.iter().zip(rows) {

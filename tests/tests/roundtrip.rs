@@ -11,54 +11,17 @@ use arrow::array::{Array, AsArray};
 use segflow_core::artifact::read_parquet;
 use segflow_tests::*;
 
-/// Walsoft's model blocks and the category shares, in the order Walsoft's features stage
-/// writes them.
-const BLOCKS: &[(&str, &[&str])] = &[
-    (
-        "volume",
-        &[
-            "n_calls",
-            "n_days_active",
-            "calls_per_active_day",
-            "calls_per_tenure_day",
-            "log_n_calls",
-        ],
-    ),
-    (
-        "duration",
-        &[
-            "total_dur_sec",
-            "mean_dur_sec",
-            "median_dur_sec",
-            "p90_dur_sec",
-            "log_total_dur",
-            "log_median_dur",
-            "long_call_share",
-        ],
-    ),
-    ("recency", &["recency_days", "tenure_days"]),
-    (
-        "timing",
-        &[
-            "share_business_hours",
-            "share_evening",
-            "share_early_morning",
-            "share_late_night",
-            "share_open_day",
-            "share_closed_day",
-        ],
-    ),
-    (
-        "category",
-        &[
-            "share_cat_Unknown",
-            "share_cat_Family",
-            "share_cat_Supplier",
-            "share_cat_Important Contacts",
-            "share_cat_Service Provider",
-        ],
-    ),
-];
+/// Walsoft's category shares, the block its features stage writes after the model blocks.
+const CATEGORY_SHARES: (&str, &[&str]) = (
+    "category",
+    &[
+        "share_cat_Unknown",
+        "share_cat_Family",
+        "share_cat_Supplier",
+        "share_cat_Important Contacts",
+        "share_cat_Service Provider",
+    ],
+);
 
 /// Each entity's id and cluster in a fit's assignments (the id is the first column).
 fn clusters(run: &Path) -> BTreeMap<String, usize> {
@@ -90,8 +53,9 @@ fn engine_features_as_hive_parquet_give_the_segments_of_the_all_segflow_run() {
             dataset.display()
         ))
         .unwrap();
-        let blocks: String = BLOCKS
+        let blocks: String = WALSOFT_MODEL_BLOCKS
             .iter()
+            .chain([&CATEGORY_SHARES])
             .map(|(block, columns)| {
                 let features: String = columns
                     .iter()
