@@ -75,10 +75,29 @@ pub fn silhouette_score_sampled(
     sample_size: usize,
     seed: u64,
 ) -> Result<f64> {
+    let (_, s) = silhouette_samples_sampled(x, labels, sample_size, seed)?;
+    Ok(s.iter().sum::<f64>() / s.len() as f64)
+}
+
+/// The rows of a seeded silhouette sample (`sample_size` of `n`, without replacement, in draw
+/// order) and each one's silhouette within the sample: the per-sample values behind
+/// [`silhouette_score_sampled`].
+pub fn silhouette_samples_sampled(
+    x: ArrayView2<'_, f64>,
+    labels: &[usize],
+    sample_size: usize,
+    seed: u64,
+) -> Result<(Vec<usize>, Array1<f64>)> {
     let n = x.nrows();
     if sample_size == 0 || sample_size > n {
         return Err(ClusterError::InvalidParam(format!(
             "sample_size = {sample_size} must lie in 1..={n}"
+        )));
+    }
+    if labels.len() != n {
+        return Err(ClusterError::InvalidInput(format!(
+            "{} labels for {n} rows",
+            labels.len()
         )));
     }
     let mut rng = Rng::new(seed, 0);
@@ -90,7 +109,8 @@ pub fn silhouette_score_sampled(
     idx.truncate(sample_size);
     let xs = x.select(ndarray::Axis(0), &idx);
     let ls: Vec<usize> = idx.iter().map(|&i| labels[i]).collect();
-    silhouette_score(xs.view(), &ls)
+    let s = silhouette_samples(xs.view(), &ls)?;
+    Ok((idx, s))
 }
 
 /// Lanes of the distance kernel: distances from one row to `LANES` rows at once.
