@@ -492,7 +492,7 @@ fn random_state_draws_what_numpy_draws() {
     assert!(RandomState::from_seed(1 << 32).is_err());
 }
 
-/// Clusters large enough for the exact silhouette's blocked within-cluster pass (821, 411
+/// Clusters large enough for the exact silhouette's blocked within-cluster pass (822, 410
 /// and 205 rows, in blocks of 256): every row's value against the definition evaluated pair
 /// by pair, and bit-identical on 1, 2 and 3 threads.
 #[test]
