@@ -1,6 +1,7 @@
 //! `just bench`: segflow-cluster against scikit-learn on the same deterministic data, in one
 //! invocation. Writes Gaussian blobs (d = 12, and d = 20 for the larger-K fits; five blobs of
-//! unequal sizes, heavy-tailed columns) as .npy, times segflow here, runs benches/sklearn_bench.py on the same files, and prints
+//! unequal sizes, heavy-tailed columns) as .npy, times segflow here, runs
+//! benches/sklearn_bench.py on the same files, and prints
 //! speed ratios (scikit-learn time / segflow time) next to the goals.
 
 use std::io::Write;

@@ -75,29 +75,17 @@ pub fn silhouette_score_sampled(
     sample_size: usize,
     seed: u64,
 ) -> Result<f64> {
-    let (_, s) = silhouette_samples_sampled(x, labels, sample_size, seed)?;
+    let idx = silhouette_sample_rows(x.nrows(), sample_size, seed)?;
+    let s = silhouette_samples_of(x, labels, &idx)?;
     Ok(s.iter().sum::<f64>() / s.len() as f64)
 }
 
-/// The rows of a seeded silhouette sample (`sample_size` of `n`, without replacement, in draw
-/// order) and each one's silhouette within the sample: the per-sample values behind
-/// [`silhouette_score_sampled`].
-pub fn silhouette_samples_sampled(
-    x: ArrayView2<'_, f64>,
-    labels: &[usize],
-    sample_size: usize,
-    seed: u64,
-) -> Result<(Vec<usize>, Array1<f64>)> {
-    let n = x.nrows();
+/// The rows of a seeded silhouette sample: `sample_size` of `n`, without replacement, in
+/// draw order.
+pub fn silhouette_sample_rows(n: usize, sample_size: usize, seed: u64) -> Result<Vec<usize>> {
     if sample_size == 0 || sample_size > n {
         return Err(ClusterError::InvalidParam(format!(
             "sample_size = {sample_size} must lie in 1..={n}"
-        )));
-    }
-    if labels.len() != n {
-        return Err(ClusterError::InvalidInput(format!(
-            "{} labels for {n} rows",
-            labels.len()
         )));
     }
     let mut rng = Rng::new(seed, 0);
@@ -107,10 +95,26 @@ pub fn silhouette_samples_sampled(
         idx.swap(i, j);
     }
     idx.truncate(sample_size);
-    let xs = x.select(ndarray::Axis(0), &idx);
-    let ls: Vec<usize> = idx.iter().map(|&i| labels[i]).collect();
-    let s = silhouette_samples(xs.view(), &ls)?;
-    Ok((idx, s))
+    Ok(idx)
+}
+
+/// The silhouette of each row of `rows` within `rows` (the per-sample values behind
+/// [`silhouette_score_sampled`] for the rows [`silhouette_sample_rows`] draws).
+pub fn silhouette_samples_of(
+    x: ArrayView2<'_, f64>,
+    labels: &[usize],
+    rows: &[usize],
+) -> Result<Array1<f64>> {
+    if labels.len() != x.nrows() {
+        return Err(ClusterError::InvalidInput(format!(
+            "{} labels for {} rows",
+            labels.len(),
+            x.nrows()
+        )));
+    }
+    let xs = x.select(ndarray::Axis(0), rows);
+    let ls: Vec<usize> = rows.iter().map(|&i| labels[i]).collect();
+    silhouette_samples(xs.view(), &ls)
 }
 
 /// Lanes of the distance kernel: distances from one row to `LANES` rows at once.
