@@ -355,3 +355,120 @@ fn fit_runs_alone_with_k_in_its_params_and_needs_a_k() {
     assert!(stderr(&o).contains("no K"), "{}", stderr(&o));
     assert!(!scratch.path().join("none").exists());
 }
+
+/// Silhouette of each row of `x` within `x`, straight from the definition (sklearn.metrics):
+/// a = mean distance to the other members of its cluster, b = the lowest mean distance to
+/// another cluster, (b − a) / max(a, b), 0 for members of singleton clusters.
+fn naive_silhouettes(x: &[Vec<f64>], labels: &[i32]) -> Vec<f64> {
+    let dist = |a: &[f64], b: &[f64]| {
+        a.iter()
+            .zip(b)
+            .map(|(p, q)| (p - q) * (p - q))
+            .sum::<f64>()
+            .sqrt()
+    };
+    (0..x.len())
+        .map(|i| {
+            let mut by_cluster: HashMap<i32, (f64, usize)> = HashMap::new();
+            for j in (0..x.len()).filter(|&j| j != i) {
+                let e = by_cluster.entry(labels[j]).or_default();
+                e.0 += dist(&x[i], &x[j]);
+                e.1 += 1;
+            }
+            let Some(&(own_sum, own_n)) = by_cluster.get(&labels[i]) else {
+                return 0.0;
+            };
+            let a = own_sum / own_n as f64;
+            let b = by_cluster
+                .iter()
+                .filter(|(c, _)| **c != labels[i])
+                .map(|(_, (s, n))| s / *n as f64)
+                .fold(f64::INFINITY, f64::min);
+            (b - a) / a.max(b)
+        })
+        .collect()
+}
+
+#[test]
+fn above_the_exact_threshold_a_seeded_sample_is_scored_and_said_so() {
+    let scratch = Scratch::new("fit-sampled-silhouette");
+    let pipeline = isolated_pipeline("walsoft", scratch.path(), |doc| {
+        stop_after(doc, "fit");
+        doc["stages"]["fit"]["silhouette_exact_below"] = 1000.into();
+        doc["stages"]["fit"]["silhouette_sample_size"] = 300.into();
+    });
+    let out = segflow(&["run", pipeline.to_str().unwrap()]);
+    assert!(out.status.success(), "run failed: {}", stderr(&out));
+    let run = scratch.path().join("run");
+    let assignments = read_parquet(&run.join("fit/assignments.parquet")).unwrap();
+    assert_eq!(
+        assignments.meta("segflow.silhouette"),
+        Some("sampled: 300 of 2091, seed 42")
+    );
+    let silhouette = floats(&assignments, "silhouette");
+    let sampled: Vec<usize> = (0..silhouette.len())
+        .filter(|&i| !silhouette[i].is_nan())
+        .collect();
+    assert_eq!(sampled.len(), 300);
+
+    // The sampled rows' values are their silhouettes within the sample.
+    let matrix = read_parquet(&run.join("preprocess/matrix.parquet")).unwrap();
+    assert_eq!(
+        texts(&matrix, "contact_id"),
+        texts(&assignments, "contact_id")
+    );
+    let columns: Vec<Vec<f64>> = column_names(&matrix)
+        .iter()
+        .filter(|c| *c != "contact_id")
+        .map(|c| floats(&matrix, c))
+        .collect();
+    let rows: Vec<Vec<f64>> = sampled
+        .iter()
+        .map(|&i| columns.iter().map(|c| c[i]).collect())
+        .collect();
+    let clusters = assignments
+        .batch
+        .column_by_name("cluster")
+        .unwrap()
+        .as_primitive::<arrow::datatypes::Int32Type>()
+        .values()
+        .to_vec();
+    let labels: Vec<i32> = sampled.iter().map(|&i| clusters[i]).collect();
+    for (pos, expected) in naive_silhouettes(&rows, &labels).into_iter().enumerate() {
+        let ours = silhouette[sampled[pos]];
+        assert!(
+            close(ours, expected, 1e-12),
+            "row {}: {ours} vs {expected}",
+            sampled[pos]
+        );
+    }
+
+    // The summary states it, and its mean is the sample's.
+    let summary = read_parquet(&run.join("fit/summary.parquet")).unwrap();
+    let metrics = texts(&summary, "metric");
+    let values = texts(&summary, "value");
+    let at = |name: &str| metrics.iter().position(|m| m == name).unwrap();
+    assert_eq!(
+        values[at("silhouette_method")],
+        "sampled: 300 of 2091 contacts (seed 42), each scored within the sample; exact below 1000"
+    );
+    let mean = sampled.iter().map(|&i| silhouette[i]).sum::<f64>() / 300.0;
+    assert!(close(
+        floats(&summary, "number")[at("silhouette")],
+        mean,
+        1e-12
+    ));
+}
+
+#[test]
+fn below_the_exact_threshold_every_contact_is_scored() {
+    let scratch = Scratch::new("fit-exact-silhouette");
+    let run = run_walsoft(&scratch);
+    let assignments = read_parquet(&run.join("fit/assignments.parquet")).unwrap();
+    assert_eq!(assignments.meta("segflow.silhouette"), Some("exact"));
+    assert!(
+        floats(&assignments, "silhouette")
+            .iter()
+            .all(|v| !v.is_nan())
+    );
+}

@@ -20,6 +20,7 @@ load = lambda name: np.load(f"{data}/{name}.npy")
 x6, l6 = load("blobs_1000000"), load("labels_1000000")
 x5 = load("blobs_100000")
 x4, l4 = load("blobs_10000"), load("labels_10000")
+xw = load("blobs_100000x20")
 
 
 def best_of(repeats, fn):
@@ -32,8 +33,8 @@ def best_of(repeats, fn):
     return best, result
 
 
-def kmeans(x, k):
-    return KMeans(n_clusters=k, n_init=10, max_iter=300, tol=1e-4, random_state=0, algorithm="lloyd").fit(x)
+def kmeans(x, k, n_init=10):
+    return KMeans(n_clusters=k, n_init=n_init, max_iter=300, tol=1e-4, random_state=0, algorithm="lloyd").fit(x)
 
 
 out = {"versions": {"python": sys.version.split()[0], "numpy": np.__version__, "sklearn": sklearn.__version__}}
@@ -46,6 +47,10 @@ out["minibatch_1e6"] = {"seconds": t, "inertia": float(mb.inertia_)}
 
 t, fits = best_of(1, lambda: [kmeans(x5, k) for k in range(2, 11)])
 out["ksweep_1e5"] = {"seconds": t, "inertia": [float(f.inertia_) for f in fits]}
+
+for k in (8, 12):
+    t, km = best_of(1, lambda: kmeans(xw, k, n_init=50))
+    out[f"kmeans_1e5x20_k{k}"] = {"seconds": t, "inertia": float(km.inertia_), "n_iter": int(km.n_iter_)}
 
 t, s = best_of(5, lambda: silhouette_score(x4, l4))
 out["silhouette_1e4"] = {"seconds": t, "value": float(s)}

@@ -1,6 +1,7 @@
 //! `just bench`: segflow-cluster against scikit-learn on the same deterministic data, in one
-//! invocation. Writes Gaussian blobs (d = 12, k = 5, unequal sizes, heavy-tailed columns) as
-//! .npy, times segflow here, runs benches/sklearn_bench.py on the same files, and prints
+//! invocation. Writes Gaussian blobs (d = 12, and d = 20 for the larger-K fits; five blobs of
+//! unequal sizes, heavy-tailed columns) as .npy, times segflow here, runs
+//! benches/sklearn_bench.py on the same files, and prints
 //! speed ratios (scikit-learn time / segflow time) next to the goals.
 
 use std::io::Write;
@@ -14,20 +15,23 @@ use segflow_cluster::metrics::{calinski_harabasz, davies_bouldin, silhouette_sco
 use segflow_cluster::{KMeansParams, MiniBatchKMeansParams};
 
 const D: usize = 12;
+/// Columns of the 10⁵-row matrix the larger-K fits run on, as in a Walsoft-like feature matrix.
+const D_WIDE: usize = 20;
 const K: usize = 5;
 const SHARES: [f64; K] = [0.40, 0.25, 0.18, 0.12, 0.05];
 
-/// Blobs with unequal sizes; columns 9–11 get Student-t(2)-like heavy-tailed noise.
-fn blobs(n: usize, seed: u64) -> (Array2<f64>, Array1<i64>) {
+/// Blobs with unequal sizes in `d` columns; columns 9 and up get Student-t(2)-like
+/// heavy-tailed noise.
+fn blobs(n: usize, d: usize, seed: u64) -> (Array2<f64>, Array1<i64>) {
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
     let mut uniform = move || ((rng.next_u64() >> 11) as f64 + 0.5) / (1u64 << 53) as f64;
     let normal = move |u: &mut dyn FnMut() -> f64| {
         (-2.0 * u().ln()).sqrt() * (2.0 * std::f64::consts::PI * u()).cos()
     };
     let centers: Vec<Vec<f64>> = (0..K)
-        .map(|_| (0..D).map(|_| normal(&mut uniform) * 4.0).collect())
+        .map(|_| (0..d).map(|_| normal(&mut uniform) * 4.0).collect())
         .collect();
-    let mut x = Array2::zeros((n, D));
+    let mut x = Array2::zeros((n, d));
     let mut labels = Array1::zeros(n);
     let mut bounds = Vec::new();
     let mut acc = 0.0;
@@ -40,7 +44,7 @@ fn blobs(n: usize, seed: u64) -> (Array2<f64>, Array1<i64>) {
         let r = (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) as usize % n;
         let c = bounds.iter().position(|&b| r < b).unwrap_or(K - 1);
         labels[i] = c as i64;
-        for t in 0..D {
+        for t in 0..d {
             let noise = if t >= 9 {
                 let z = normal(&mut uniform);
                 let chi = -2.0 * uniform().ln();
@@ -78,11 +82,12 @@ fn write_npy(path: &Path, descr: &str, shape: &[usize], bytes: &[u8]) {
     f.write_all(bytes).unwrap();
 }
 
-fn save(dir: &Path, n: usize, x: &Array2<f64>, labels: &Array1<i64>) {
+fn save(dir: &Path, name: &str, x: &Array2<f64>, labels: &Array1<i64>) {
+    let (n, d) = x.dim();
     let xb: Vec<u8> = x.iter().flat_map(|v| v.to_le_bytes()).collect();
-    write_npy(&dir.join(format!("blobs_{n}.npy")), "<f8", &[n, D], &xb);
+    write_npy(&dir.join(format!("blobs_{name}.npy")), "<f8", &[n, d], &xb);
     let lb: Vec<u8> = labels.iter().flat_map(|v| v.to_le_bytes()).collect();
-    write_npy(&dir.join(format!("labels_{n}.npy")), "<i8", &[n], &lb);
+    write_npy(&dir.join(format!("labels_{name}.npy")), "<i8", &[n], &lb);
 }
 
 fn best_of<T>(repeats: usize, mut f: impl FnMut() -> T) -> (f64, T) {
@@ -111,12 +116,14 @@ fn main() {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/bench-data");
     std::fs::create_dir_all(&dir).unwrap();
     eprintln!("generating data in {}", dir.display());
-    let (x6, l6) = blobs(1_000_000, 1);
-    let (x5, l5) = blobs(100_000, 2);
-    let (x4, l4) = blobs(10_000, 3);
-    save(&dir, 1_000_000, &x6, &l6);
-    save(&dir, 100_000, &x5, &l5);
-    save(&dir, 10_000, &x4, &l4);
+    let (x6, l6) = blobs(1_000_000, D, 1);
+    let (x5, l5) = blobs(100_000, D, 2);
+    let (x4, l4) = blobs(10_000, D, 3);
+    let (xw, lw) = blobs(100_000, D_WIDE, 4);
+    save(&dir, "1000000", &x6, &l6);
+    save(&dir, "100000", &x5, &l5);
+    save(&dir, "10000", &x4, &l4);
+    save(&dir, "100000x20", &xw, &lw);
     let u6: Vec<usize> = l6.iter().map(|&v| v as usize).collect();
     let u4: Vec<usize> = l4.iter().map(|&v| v as usize).collect();
     let threads = rayon::current_num_threads();
@@ -161,6 +168,16 @@ fn main() {
             })
             .collect::<Vec<_>>()
     });
+    // Larger K on the wider matrix, 50 restarts as select_k and fit run them by default.
+    let wide = |k: usize| {
+        KMeansParams::new(k)
+            .n_init(50)
+            .seed(0)
+            .fit_array(xw.view())
+            .unwrap()
+    };
+    let (t_k8, k8) = best_of(1, || wide(8));
+    let (t_k12, k12) = best_of(1, || wide(12));
     let (t_sil, sil) = best_of(5, || silhouette_score(x4.view(), &u4).unwrap());
     let (t_db, db) = best_of(3, || davies_bouldin(x6.view(), &u6).unwrap());
     let (t_ch, ch) = best_of(3, || calinski_harabasz(x6.view(), &u6).unwrap());
@@ -212,6 +229,18 @@ fn main() {
         3.0,
     );
     row(
+        "k-means 1e5×20 k=8 n_init=50",
+        t_k8,
+        secs("kmeans_1e5x20_k8"),
+        3.0,
+    );
+    row(
+        "k-means 1e5×20 k=12 n_init=50",
+        t_k12,
+        secs("kmeans_1e5x20_k12"),
+        3.0,
+    );
+    row(
         "silhouette exact n=1e4",
         t_sil,
         secs("silhouette_1e4"),
@@ -255,6 +284,16 @@ fn main() {
             "WORSE"
         }
     );
+    for (name, ours) in [("k8", &k8), ("k12", &k12)] {
+        let theirs = &sk[format!("kmeans_1e5x20_{name}")];
+        println!(
+            "k-means 1e5×20 {name}: inertia segflow {:.6} ({} iterations), scikit-learn {:.6} ({} iterations)",
+            ours.inertia,
+            ours.n_iter,
+            theirs["inertia"].as_f64().unwrap(),
+            theirs["n_iter"]
+        );
+    }
     let sweep_sk: Vec<f64> = serde_json::from_value(sk["ksweep_1e5"]["inertia"].clone()).unwrap();
     let worse = sweep
         .iter()
@@ -269,5 +308,5 @@ fn main() {
         rel(db, sk["davies_bouldin_1e6"]["value"].as_f64().unwrap()),
         rel(ch, sk["calinski_harabasz_1e6"]["value"].as_f64().unwrap())
     );
-    let _ = l5;
+    let _ = (l5, lw);
 }

@@ -75,7 +75,14 @@ pub fn silhouette_score_sampled(
     sample_size: usize,
     seed: u64,
 ) -> Result<f64> {
-    let n = x.nrows();
+    let idx = silhouette_sample_rows(x.nrows(), sample_size, seed)?;
+    let s = silhouette_samples_of(x, labels, &idx)?;
+    Ok(s.iter().sum::<f64>() / s.len() as f64)
+}
+
+/// The rows of a seeded silhouette sample: `sample_size` of `n`, without replacement, in
+/// draw order.
+pub fn silhouette_sample_rows(n: usize, sample_size: usize, seed: u64) -> Result<Vec<usize>> {
     if sample_size == 0 || sample_size > n {
         return Err(ClusterError::InvalidParam(format!(
             "sample_size = {sample_size} must lie in 1..={n}"
@@ -88,9 +95,26 @@ pub fn silhouette_score_sampled(
         idx.swap(i, j);
     }
     idx.truncate(sample_size);
-    let xs = x.select(ndarray::Axis(0), &idx);
-    let ls: Vec<usize> = idx.iter().map(|&i| labels[i]).collect();
-    silhouette_score(xs.view(), &ls)
+    Ok(idx)
+}
+
+/// The silhouette of each row of `rows` within `rows` (the per-sample values behind
+/// [`silhouette_score_sampled`] for the rows [`silhouette_sample_rows`] draws).
+pub fn silhouette_samples_of(
+    x: ArrayView2<'_, f64>,
+    labels: &[usize],
+    rows: &[usize],
+) -> Result<Array1<f64>> {
+    if labels.len() != x.nrows() {
+        return Err(ClusterError::InvalidInput(format!(
+            "{} labels for {} rows",
+            labels.len(),
+            x.nrows()
+        )));
+    }
+    let xs = x.select(ndarray::Axis(0), rows);
+    let ls: Vec<usize> = rows.iter().map(|&i| labels[i]).collect();
+    silhouette_samples(xs.view(), &ls)
 }
 
 /// Lanes of the distance kernel: distances from one row to `LANES` rows at once.
@@ -116,17 +140,15 @@ fn silhouette_encoded(x: &ArrayView2<'_, f64>, enc: &Encoded) -> Vec<f64> {
         }
     }
     let sizes: Vec<usize> = (0..k).map(|c| bounds[c + 1] - bounds[c]).collect();
-    let row = |pos: usize| -> Vec<f64> { (0..d).map(|t| cols[t * n + pos]).collect() };
 
     // sums[pos · k + c]: Σ of distances from sorted row `pos` to the rows of cluster c.
     let mut sums = vec![0.0; n * k];
-    sums.par_chunks_mut(k)
-        .enumerate()
-        .with_min_len(64)
-        .for_each(|(pos, s)| {
-            let own = enc.codes[order[pos]];
-            s[own] = distance_sum(&cols, n, &row(pos), bounds[own], bounds[own + 1]);
-        });
+    for c in 0..k {
+        let own = own_sums(&cols, n, d, bounds[c], bounds[c + 1]);
+        for (r, v) in own.into_iter().enumerate() {
+            sums[(bounds[c] + r) * k + c] = v;
+        }
+    }
     // Between two clusters each distance is computed once and feeds both rows. Row blocks of
     // cluster a run in parallel; their partial sums for the rows of b are added in block order.
     for a in 0..k {
@@ -170,6 +192,50 @@ fn silhouette_encoded(x: &ArrayView2<'_, f64>, enc: &Encoded) -> Vec<f64> {
         scores[i] = if v.is_nan() { 0.0 } else { v };
     }
     scores
+}
+
+/// Rows per block of the within-cluster pass.
+const OWN_BLOCK: usize = 256;
+
+/// Σ of distances from each row of [a0, a1) to every row of [a0, a1) (one cluster). Each
+/// distance between two blocks is computed once and feeds both rows' sums; a block with
+/// itself is computed row by row. Block p's rows add their parts in a fixed order (the blocks
+/// before p, p itself, then the blocks after it), so the sums do not depend on the threads.
+fn own_sums(cols: &[f64], n: usize, d: usize, a0: usize, a1: usize) -> Vec<f64> {
+    let len = a1 - a0;
+    let blocks = len.div_ceil(OWN_BLOCK);
+    let range = |p: usize| (a0 + p * OWN_BLOCK, (a0 + (p + 1) * OWN_BLOCK).min(a1));
+    let mut sums = vec![0.0; len];
+    for p in 0..blocks {
+        let (p0, p1) = range(p);
+        // Block p against itself and against every later block, side by side.
+        let diagonal: Vec<f64> = (p0..p1)
+            .into_par_iter()
+            .map(|i| {
+                let xi: Vec<f64> = (0..d).map(|t| cols[t * n + i]).collect();
+                distance_sum(cols, n, &xi, p0, p1)
+            })
+            .collect();
+        let later: Vec<(Vec<f64>, Vec<f64>)> = (p + 1..blocks)
+            .into_par_iter()
+            .map(|q| {
+                let (q0, q1) = range(q);
+                cross_sums(cols, n, d, p0, p1, q0, q1)
+            })
+            .collect();
+        let (done, rest) = sums.split_at_mut(p1 - a0);
+        let own = &mut done[p0 - a0..];
+        own.iter_mut().zip(&diagonal).for_each(|(s, v)| *s += v);
+        for (q, (rows, column)) in (p + 1..blocks).zip(later) {
+            own.iter_mut().zip(&rows).for_each(|(s, v)| *s += v);
+            let (q0, q1) = range(q);
+            rest[q0 - p1..q1 - p1]
+                .iter_mut()
+                .zip(&column)
+                .for_each(|(s, v)| *s += v);
+        }
+    }
+    sums
 }
 
 multiversion! {

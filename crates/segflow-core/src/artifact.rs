@@ -41,6 +41,8 @@ pub const META_BLOCKS: &str = "segflow.blocks";
 /// The clustering behind a fit's assignments, as JSON (algorithm, k, n_init, max_iter, tol):
 /// what robustness refits with.
 pub const META_MODEL: &str = "segflow.model";
+/// How a fit's per-row silhouettes were computed: `exact`, or `sampled: S of N, seed X`.
+pub const META_SILHOUETTE: &str = "segflow.silhouette";
 /// JSON list of the model-input columns in order.
 pub const META_MODEL_COLUMNS: &str = "segflow.model_columns";
 

@@ -26,7 +26,7 @@ use std::sync::Arc;
 
 use arrow::array::{ArrayRef, Float64Array, Int32Array, RecordBatch, StringArray};
 
-use segflow_core::artifact::{META_ID_COLUMN, META_MODEL, batch};
+use segflow_core::artifact::{META_ID_COLUMN, META_MODEL, META_SILHOUETTE, batch};
 use segflow_core::error::Location;
 use segflow_core::params::{ParamTree, Validate, parse_params, parse_valid};
 use segflow_core::stage::{
@@ -110,7 +110,7 @@ pub fn run(
     let clustered = cluster(params, &training, chosen.as_ref(), ctx.seed)?;
     let chosen = chosen.unwrap_or_else(|| k::found_by_dbscan(params, &clustered));
     (ctx.progress)("scoring and profiling the segments");
-    let segments = Segments::describe(params, &training, &clustered)?;
+    let segments = Segments::describe(params, &training, &clustered, ctx.seed)?;
     let fit = Fitted {
         params,
         training: &training,
@@ -238,6 +238,10 @@ fn assignments(fit: &Fitted<'_>) -> Result<Table> {
         .with_meta((
             META_MODEL.to_string(),
             model::description(fit.params, clustered.k),
+        ))
+        .with_meta((
+            META_SILHOUETTE.to_string(),
+            fit.segments.scores.silhouette_method.describe(),
         )))
 }
 
@@ -254,7 +258,7 @@ fn write(out: &mut OutputDir, tables: &[Table]) -> Result<()> {
 /// The version of this stage's own computations, composed with the versions of the algorithms
 /// its params select: bump it with any change that alters its results, and say what changed in
 /// CHANGELOG.md.
-const VERSION: u32 = 2;
+const VERSION: u32 = 3;
 
 pub struct FitStage;
 

@@ -32,6 +32,13 @@ pub struct Params {
     pub max_iter: usize,
     #[serde(default = "default_tol")]
     pub tol: f64,
+    /// Every contact's exact silhouette below this many clustered contacts (an O(n²) pass);
+    /// at or above it, the silhouettes of a seeded sample of `silhouette_sample_size` of them
+    /// within the sample, the others left empty.
+    #[serde(default = "default_silhouette_exact_below")]
+    pub silhouette_exact_below: usize,
+    #[serde(default = "default_silhouette_sample_size")]
+    pub silhouette_sample_size: usize,
     #[serde(default)]
     pub cards: Cards,
     /// How many distinguishing features each segment lists (profile `top`, findings).
@@ -212,6 +219,12 @@ fn default_max_iter() -> usize {
 }
 fn default_tol() -> f64 {
     1e-4
+}
+fn default_silhouette_exact_below() -> usize {
+    50_000
+}
+fn default_silhouette_sample_size() -> usize {
+    20_000
 }
 fn default_mix_top() -> usize {
     8
@@ -597,6 +610,9 @@ impl Validate for Params {
         }
         if !(self.tol >= 0.0 && self.tol.is_finite()) {
             return Err(Error::config("", "tol", "must be a finite number ≥ 0"));
+        }
+        if self.silhouette_sample_size < 2 {
+            return Err(Error::config("", "silhouette_sample_size", "must be ≥ 2"));
         }
         if self.mix_top == 0 {
             return Err(Error::config("", "mix_top", "must be ≥ 1"));

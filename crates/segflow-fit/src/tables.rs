@@ -15,6 +15,7 @@ use crate::params::{
     Algorithm, Campaign, FeatureWords, Format, Impact, parse_placeholder, placeholders,
 };
 use crate::profile::{self, FeatureProfile};
+use crate::segments::SilhouetteMethod;
 use crate::{Fitted, Table, fmt_num};
 
 pub fn build(fit: &Fitted<'_>) -> Result<Vec<Table>> {
@@ -359,8 +360,19 @@ fn quality(fit: &Fitted<'_>) -> Vec<Metric> {
         .filter(|v| !v.is_nan())
         .collect();
     let silhouette = scored.iter().sum::<f64>() / scored.len() as f64;
-    let negative =
-        scored.iter().filter(|s| **s < 0.0).count() as f64 / fit.training.rows() as f64 * 100.0;
+    let method = scores.silhouette_method;
+    // Exact: a share of every contact (noise counts as not negative); sampled: of the sample.
+    let base = match method {
+        SilhouetteMethod::Exact => fit.training.rows(),
+        SilhouetteMethod::Sampled { sample, .. } => sample,
+    };
+    let negative = scored.iter().filter(|s| **s < 0.0).count() as f64 / base as f64 * 100.0;
+    let entities = match method {
+        SilhouetteMethod::Exact => fit.params.nouns.entity.plural.clone(),
+        SilhouetteMethod::Sampled { .. } => {
+            format!("the sampled {}", fit.params.nouns.entity.plural)
+        }
+    };
     let (inertia, db, ch) = (
         fit.clustered.inertia,
         scores.davies_bouldin,
@@ -369,15 +381,30 @@ fn quality(fit: &Fitted<'_>) -> Vec<Metric> {
     vec![
         ("inertia", fmt_num(inertia), Some(inertia)),
         ("silhouette", format!("{silhouette:.4}"), Some(silhouette)),
+        (
+            "silhouette_method",
+            match method {
+                SilhouetteMethod::Exact => format!(
+                    "exact, over every clustered {}",
+                    fit.params.nouns.entity.singular
+                ),
+                SilhouetteMethod::Sampled {
+                    sample,
+                    members,
+                    seed,
+                } => format!(
+                    "sampled: {sample} of {members} {} (seed {seed}), each scored within the sample; exact below {}",
+                    fit.params.nouns.entity.plural, fit.params.silhouette_exact_below
+                ),
+            },
+            None,
+        ),
         ("structure", Structure::reading(silhouette), None),
         ("davies_bouldin", format!("{db:.4}"), Some(db)),
         ("calinski_harabasz", fmt_num(ch), Some(ch)),
         (
             "negative_silhouette_pct",
-            format!(
-                "{negative:.1} % of {} sit closer to another segment on average",
-                fit.params.nouns.entity.plural
-            ),
+            format!("{negative:.1} % of {entities} sit closer to another segment on average",),
             Some(negative),
         ),
     ]

@@ -604,7 +604,7 @@ fn scores_batch(
 /// The version of this stage's own computations, composed with the versions of the algorithms
 /// its params select: bump it with any change that alters its results, and say what changed in
 /// CHANGELOG.md.
-const VERSION: u32 = 2;
+const VERSION: u32 = 3;
 
 pub struct SelectKStage;
 

@@ -2,6 +2,7 @@
 
 use arrow::array::AsArray;
 
+use segflow_core::artifact::META_SILHOUETTE;
 use segflow_core::nouns::{Noun, capitalized};
 use segflow_core::{Error, Result};
 
@@ -248,6 +249,16 @@ fn silhouette(src: &Sources, params: &Params) -> Result<Figure> {
         entity.count(negative as u64),
         if negative == 1 { "sits" } else { "sit" }
     );
+    // fit scores a seeded sample instead of every contact above its exact threshold.
+    let sampled = a
+        .meta(META_SILHOUETTE)
+        .and_then(|m| m.strip_prefix("sampled: "));
+    if let Some(how) = sampled {
+        caption.push_str(&format!(
+            " Silhouettes of a seeded sample of {} ({how}), each scored within the sample.",
+            entity.plural
+        ));
+    }
     if step > 1 {
         caption.push_str(&format!(
             " Above {} {}, each segment's outline passes through one in {step} of its sorted values.",
@@ -257,7 +268,10 @@ fn silhouette(src: &Sources, params: &Params) -> Result<Figure> {
     }
     Ok((
         charts::silhouette(
-            &format!("Silhouette of every {}, by segment", entity.singular),
+            &match sampled {
+                None => format!("Silhouette of every {}, by segment", entity.singular),
+                Some(_) => format!("Silhouette of sampled {}, by segment", entity.plural),
+            },
             &scored,
             &names,
             mean,
