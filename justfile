@@ -113,7 +113,8 @@ bench-expressions:
     cargo run -p segflow-tests --example expression_speed
     python3 tests/bench/expression_speed.py
 
-# The whole Walsoft pipeline against pandas + scikit-learn doing the same steps, side by side.
+# The whole Walsoft pipeline against pandas + scikit-learn doing the same steps, side by side
+# (--contacts N: on a generated log of N contacts; --robustness-defaults: robustness at defaults).
 bench-pipeline *flags="":
     python3 -m pip install --quiet -r tests/bench/requirements.txt
     cargo build --release

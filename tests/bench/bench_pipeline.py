@@ -4,6 +4,7 @@ Run from the repository root after `cargo build --release`:
 
     python3 -m pip install -r tests/bench/requirements.txt
     python3 tests/bench/bench_pipeline.py [--segflow target/release/segflow] [--threads N]
+        [--contacts N] [--robustness-defaults]
 
 Both sides run in this one invocation, on the same machine and data:
 
@@ -14,6 +15,13 @@ Both sides run in this one invocation, on the same machine and data:
              100-resample bootstrap, charts and the HTML report).
   reference  tests/bench/walsoft_reference.run(), timed in-process; importing pandas and
              scikit-learn is not counted.
+
+--contacts N runs both sides on a generated log of N contacts and 10·N calls (`segflow synth
+calls --seed 3`) instead of the Walsoft log; --robustness-defaults leaves the robustness block
+at its defaults, so its effort follows the rule of n (docs/robustness.md). The reference then
+runs segflow's settings, read from segflow's artifacts: K from select_k's decision, the seeds
+and restarts from the verdict's segflow.effort, and a 10,000-row silhouette sample where
+select_k sampled (it does from 20,000 rows on). Neither side is told the other's results.
 
 --threads N caps both sides (RAYON_NUM_THREADS for segflow, a threadpoolctl limit for
 scikit-learn's OpenMP/BLAS pools); without it each library uses its own default (all CPUs).
@@ -40,6 +48,7 @@ import traceback
 import numpy as np
 import pandas as pd
 import pyarrow
+import pyarrow.parquet
 import sklearn
 from sklearn.metrics import adjusted_rand_score
 from threadpoolctl import threadpool_limits  # installed with scikit-learn
@@ -60,18 +69,30 @@ REL_TOL = 1e-9
 ARI_TOL = 1e-9
 
 
-def write_pipeline(run_dir, dest):
-    """A copy of pipelines/walsoft.yaml whose run_dir is `run_dir` (all else unchanged)."""
+def edit(config, run_dir, log=None, robustness_defaults=False):
+    """The bench's changes to pipelines/walsoft.yaml: its run_dir, and optionally its input
+    (a generated log) and a robustness block left at its defaults."""
+    config["run_dir"] = str(run_dir)
+    if log is not None:
+        config["stages"]["ingest"]["input"] = str(log)
+    if robustness_defaults:
+        config["stages"]["robustness"] = {"needs": config["stages"]["robustness"]["needs"]}
+    return config
+
+
+def write_pipeline(run_dir, dest, log=None, robustness_defaults=False):
+    """A copy of pipelines/walsoft.yaml with the bench's edits (all else unchanged)."""
     text = PIPELINE.read_text()
+    if yaml is None and (log is not None or robustness_defaults):
+        sys.exit("--contacts and --robustness-defaults edit the pipeline with PyYAML: "
+                 "python3 -m pip install -r tests/bench/requirements.txt")
     if yaml is not None:
-        config = yaml.safe_load(text)
-        config["run_dir"] = str(run_dir)
+        config = edit(yaml.safe_load(text), run_dir, log, robustness_defaults)
         # sort_keys=False: segflow runs stages in the file's order.
         out = yaml.safe_dump(config, sort_keys=False, allow_unicode=True, width=1000)
-        # The edited copy must say the same thing as the original, apart from run_dir.
-        check = yaml.safe_load(out)
-        check["run_dir"] = yaml.safe_load(text)["run_dir"]
-        assert check == yaml.safe_load(text), "YAML round trip changed the pipeline"
+        # The edited copy must say the same thing as the original with the same edits.
+        expected = edit(yaml.safe_load(text), run_dir, log, robustness_defaults)
+        assert yaml.safe_load(out) == expected, "YAML round trip changed the pipeline"
     else:
         lines = text.splitlines(keepends=True)
         hits = [i for i, line in enumerate(lines) if line.startswith("run_dir:")]
@@ -98,15 +119,36 @@ def run_segflow(binary, pipeline, threads=None):
     return seconds, stages
 
 
-def run_reference(threads=None):
+def run_reference(threads=None, settings=None):
+    """settings: keyword arguments of walsoft_reference.run (segflow's, on a generated log)."""
     import walsoft_reference  # import (pandas, scikit-learn) outside the timed region
 
     # scikit-learn's k-means and metrics run on OpenMP (and BLAS) threads.
     limits = threadpool_limits(limits=threads) if threads is not None else contextlib.nullcontext()
     with limits:
         start = time.perf_counter()
-        result = walsoft_reference.run()
+        result = walsoft_reference.run(**(settings or {}))
         return time.perf_counter() - start, result
+
+
+def segflow_settings(run_dir, log):
+    """What segflow ran, for the reference to run the same: the log, K, the robustness seeds
+    and restarts (the verdict's segflow.effort), and the silhouette sample when select_k
+    sampled."""
+    decision = pd.read_parquet(run_dir / "select_k/decision.parquet")
+    k_scores = pd.read_parquet(run_dir / "select_k/k_scores.parquet")
+    meta = pyarrow.parquet.read_metadata(run_dir / "robustness/verdict.parquet").metadata
+    effort = json.loads(meta[b"segflow.effort"])
+    sampled = bool((k_scores["silhouette_method"] == "sampled").any())
+    import walsoft_reference
+
+    return {
+        "csv": log if log is not None else walsoft_reference.CSV,
+        "k_final": int(decision["k"].iloc[0]),
+        "n_seeds": int(effort["seeds"]),
+        "seed_n_init": int(effort["n_init"]),
+        "silhouette_sample": 10_000 if sampled else None,
+    }, effort
 
 
 def read_segflow(run_dir):
@@ -153,7 +195,7 @@ def seed_summary(ari):
             f"{int((a == 1.0).sum())}/{len(a)}"]
 
 
-def report(seg_s, ref_s, seg, ref, threads):
+def report(seg_s, ref_s, seg, ref, threads, settings):
     ratio = ref_s / seg_s
     word = "faster" if ratio >= 1 else "slower"
     factor = ratio if ratio >= 1 else 1 / ratio
@@ -167,8 +209,10 @@ def report(seg_s, ref_s, seg, ref, threads):
     stage_rows = [[name, f"{s:.2f}", f"{ref['seconds'][name]:.2f}" if name in ref["seconds"] else "-"]
                   for name, s in seg["seconds"].items()]
     table(["stage", "segflow", "reference"], stage_rows)
-    print("  segflow's robustness also runs a 100-resample bootstrap (10 restarts each), and its\n"
+    print(f"  segflow's robustness also runs a {seg['effort']['resamples']}-resample bootstrap "
+          f"({seg['effort']['bootstrap_n_init']} restarts each), and its\n"
           "  ingest/fit/visualize write audit tables, cards, 15 charts and report.html")
+    print(f"  robustness ran {seg['effort']['text']}; the reference ran its seeds and restarts")
 
     print("\nK sweep (s = segflow, r = reference)")
     ref_k = {row["k"]: row for row in ref["k_table"]}
@@ -199,7 +243,7 @@ def report(seg_s, ref_s, seg, ref, threads):
         print("  where sizes differ, the two sides' best of 50 restarts are different local "
               "optima; the lower inertia is the better fit")
 
-    print("\nfinal fit (K = 4)")
+    print(f"\nfinal fit (K = {settings['k_final']})")
     final_ari = adjusted_rand_score(
         seg["labels"].sort_index().to_numpy(),
         ref["labels"].reindex(seg["labels"].sort_index().index).to_numpy(),
@@ -209,7 +253,8 @@ def report(seg_s, ref_s, seg, ref, threads):
     print(f"  ARI between segflow's and the reference's labels, contact by contact: "
           f"{final_ari:.6f}")
 
-    print("\nseed stability (seeds 0..49, 50 restarts each; ARI against the final fit)")
+    print(f"\nseed stability (seeds 0..{settings['n_seeds'] - 1}, {settings['seed_n_init']} restarts "
+          "each; ARI against the final fit)")
     table(["", "min", "median", "max", "ARI == 1"],
           [["segflow"] + seed_summary(seg["seed_ari"]),
            ["reference"] + seed_summary(ref["seed_ari"])])
@@ -255,6 +300,12 @@ def main():
     parser.add_argument("--threads", type=int, default=None,
                         help="threads for both sides (segflow: RAYON_NUM_THREADS; reference: "
                              "threadpoolctl limit on OpenMP/BLAS); default: each library's own")
+    parser.add_argument("--contacts", type=int, default=None,
+                        help="run on a generated log (`segflow synth calls --rows 10N "
+                             "--contacts N --seed 3`) instead of the Walsoft log")
+    parser.add_argument("--robustness-defaults", action="store_true",
+                        help="leave the pipeline's robustness block at its defaults (the "
+                             "effort rule of n, docs/robustness.md)")
     parser.add_argument("--keep", action="store_true",
                         help="keep segflow's temporary run directory and print its path")
     args = parser.parse_args()
@@ -267,15 +318,26 @@ def main():
     tmp = pathlib.Path(tempfile.mkdtemp(prefix="segflow-bench-"))
     try:
         run_dir = tmp / "run"
-        pipeline = write_pipeline(run_dir, tmp / "walsoft.yaml")
+        log = None
+        if args.contacts is not None:
+            log = tmp / "calls.csv"
+            print(f"generating a log of {args.contacts} contacts ...", flush=True)
+            subprocess.run([str(binary), "synth", "calls", "--rows", str(10 * args.contacts),
+                            "--contacts", str(args.contacts), "--seed", "3",
+                            "--output", str(log)], check=True, capture_output=True)
+        pipeline = write_pipeline(run_dir, tmp / "walsoft.yaml", log, args.robustness_defaults)
         print(f"running segflow ({binary}) ...", flush=True)
         seg_s, seg_stages = run_segflow(binary, pipeline, args.threads)
-        print("running pandas + scikit-learn (tests/bench/walsoft_reference.py) ...", flush=True)
-        ref_s, ref = run_reference(args.threads)
+        settings, effort = segflow_settings(run_dir, log)
+        print("running pandas + scikit-learn (tests/bench/walsoft_reference.py) with segflow's "
+              f"settings: K = {settings['k_final']}, {settings['n_seeds']} seeds × "
+              f"{settings['seed_n_init']} restarts ...", flush=True)
+        ref_s, ref = run_reference(args.threads, settings)
         seg = read_segflow(run_dir)
         seg["seconds"] = seg_stages
+        seg["effort"] = effort
         print()
-        report(seg_s, ref_s, seg, ref, args.threads)
+        report(seg_s, ref_s, seg, ref, args.threads, settings)
     except Exception as e:  # noqa: BLE001 - any failure to run or read is exit code 1
         traceback.print_exc()
         print(f"bench failed: {e}", file=sys.stderr)

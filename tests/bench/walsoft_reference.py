@@ -125,8 +125,9 @@ def model_matrix(features, columns):
     return scaled.clip(-10, 10)
 
 
-def kmeans(X, k, seed=SEED):
-    return KMeans(n_clusters=k, random_state=seed, **KMEANS).fit(X)
+def kmeans(X, k, seed=SEED, n_init=KMEANS["n_init"]):
+    return KMeans(n_clusters=k, random_state=seed, n_init=n_init,
+                  max_iter=KMEANS["max_iter"], tol=KMEANS["tol"]).fit(X)
 
 
 def size_string(labels):
@@ -148,14 +149,17 @@ def canonical_labels(km):
     return canonical[km.labels_]
 
 
-def k_sweep(X):
+def k_sweep(X, silhouette_sample=None):
+    """silhouette_sample: None for the exact silhouette, else the number of rows it is
+    estimated on (segflow's select_k samples from 20,000 rows on, 10,000 rows by default)."""
     rows = []
     for k in K_RANGE:
         km = kmeans(X, k)
         rows.append({
             "k": k,
             "inertia": float(km.inertia_),
-            "silhouette": float(silhouette_score(X, km.labels_)),  # exact, Euclidean
+            "silhouette": float(silhouette_score(X, km.labels_, sample_size=silhouette_sample,
+                                                 random_state=SEED)),
             "davies_bouldin": float(davies_bouldin_score(X, km.labels_)),
             "calinski_harabasz": float(calinski_harabasz_score(X, km.labels_)),
             "sizes": size_string(km.labels_),
@@ -163,25 +167,29 @@ def k_sweep(X):
     return rows
 
 
-def seed_stability(X, labels):
-    return [float(adjusted_rand_score(labels, kmeans(X, K_FINAL, seed=s).labels_))
-            for s in range(N_SEEDS)]
+def seed_stability(X, labels, k, n_seeds, n_init):
+    return [float(adjusted_rand_score(labels, kmeans(X, k, seed=s, n_init=n_init).labels_))
+            for s in range(n_seeds)]
 
 
-def block_sensitivity(features):
+def block_sensitivity(features, k, n_init):
     # The baseline goes through the same rebuild as the drops, so a difference in ARI can only
     # come from the dropped block (on this data it equals the fit's partition).
-    baseline = kmeans(model_matrix(features, MODEL).to_numpy(), K_FINAL).labels_
+    baseline = kmeans(model_matrix(features, MODEL).to_numpy(), k, n_init=n_init).labels_
     out = {}
     for block, cols in BLOCKS.items():
         kept = [c for c in MODEL if c not in cols]
-        labels = kmeans(model_matrix(features, kept).to_numpy(), K_FINAL).labels_
+        labels = kmeans(model_matrix(features, kept).to_numpy(), k, n_init=n_init).labels_
         out[block] = float(adjusted_rand_score(baseline, labels))
     return out
 
 
-def run():
-    """The whole analysis, CSV to PCA; returns the numbers the bench compares with segflow."""
+def run(csv=CSV, k_final=K_FINAL, n_seeds=N_SEEDS, seed_n_init=KMEANS["n_init"],
+        silhouette_sample=None):
+    """The whole analysis, CSV to PCA; returns the numbers the bench compares with segflow.
+
+    The defaults are the Walsoft pipeline's settings; the bench passes segflow's own (K, the
+    robustness effort, the silhouette sample) when it runs on a generated log."""
     seconds, clock = {}, time.perf_counter()
 
     def lap(step):  # wall clock per step, named after the segflow stage doing the same work
@@ -190,19 +198,19 @@ def run():
         seconds[step] = now - clock
         clock = now
 
-    calls = load_calls()
+    calls = load_calls(csv)
     lap("ingest")
     features = contact_features(calls)
     lap("features")
     matrix = model_matrix(features, MODEL)
     X = matrix.to_numpy(dtype=np.float64)
     lap("preprocess")
-    k_table = k_sweep(X)
+    k_table = k_sweep(X, silhouette_sample)
     lap("select_k")
-    labels = canonical_labels(kmeans(X, K_FINAL))
+    labels = canonical_labels(kmeans(X, k_final))
     lap("fit")
-    seed_ari = seed_stability(X, labels)
-    block_ari = block_sensitivity(features)
+    seed_ari = seed_stability(X, labels, k_final, n_seeds, seed_n_init)
+    block_ari = block_sensitivity(features, k_final, seed_n_init)
     lap("robustness")
     pca_ratio = [float(r) for r in PCA(n_components=2).fit(X).explained_variance_ratio_]
     lap("visualize")

@@ -13,7 +13,7 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, RngSeed, TestCaseError, TestRunner};
 
 use segflow_core::pipeline::Pipeline;
-use segflow_core::stage::run_with_params;
+use segflow_core::stage::{no_tally, run_with_params};
 use segflow_tests::*;
 
 /// One byte-level edit: (kind, position, byte).
@@ -129,7 +129,15 @@ fn csv_ingest_never_panics_and_leaves_nothing_on_failure() {
         std::fs::write(&input, &bytes).unwrap();
         for p in &params {
             let _ = std::fs::remove_dir_all(&out);
-            match run_with_params(stage, std::slice::from_ref(&input), p, &out, 42, &|_| {}) {
+            match run_with_params(
+                stage,
+                std::slice::from_ref(&input),
+                p,
+                &out,
+                42,
+                &|_| {},
+                &no_tally,
+            ) {
                 Ok(_) => prop_assert!(out.join("rejects.parquet").is_file()),
                 Err(err) => {
                     prop_assert!(

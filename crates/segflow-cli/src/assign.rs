@@ -19,7 +19,7 @@ use segflow_core::error::Location;
 use segflow_core::hash::{file_sha256, params_hash, params_json};
 use segflow_core::lock::Lock;
 use segflow_core::params::ParamTree;
-use segflow_core::stage::{Stage, run_with_params};
+use segflow_core::stage::{Stage, no_tally, run_with_params};
 use segflow_core::{Error, Result};
 use segflow_fit::{Action, Campaign, FeatureWords, Model, NOISE, Scored};
 use segflow_transform::{Projection, Transform, Unseen};
@@ -605,6 +605,7 @@ fn new_features(
         &stage_dir(ingest),
         scoring.seed,
         progress,
+        &no_tally,
     )?;
     let events = pick(&written, &["events.parquet", "table.parquet"])?;
     let rows = RowCounts::of(&pick(&written, &["audit_summary.parquet"])?)?;
@@ -617,6 +618,7 @@ fn new_features(
         &stage_dir(features_stage),
         scoring.seed,
         progress,
+        &no_tally,
     )?;
     // With `min_events`, features lists the contacts it left out; they are reported, not
     // silently unscored.

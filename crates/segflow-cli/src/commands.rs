@@ -5,18 +5,18 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 use segflow_core::pipeline::Pipeline;
-use segflow_core::runner::{self, Outcome, RunOptions};
-use segflow_core::stage::{Stage, run_standalone};
+use segflow_core::runner::{self, Observer, Outcome, RunOptions, StageReport};
+use segflow_core::stage::{Stage, Tally, run_standalone};
 use segflow_core::{Error, Result};
 
-use crate::progress::Progress;
+use crate::progress::{Display, Progress};
 use crate::{DagFormat, Failure, StageArgs};
 
 /// `segflow run`: the pipeline's stages, then a table (or JSON) of what ran.
 pub(crate) fn run(pipeline: &Path, options: RunOptions, json: bool) -> Result<u8, Box<Failure>> {
     let pipeline = load(pipeline)?;
     pipeline.check_names()?;
-    let observer = Progress::new(std::io::stderr().is_terminal());
+    let observer = Progress::new(Display::choose(json));
     let summary = runner::run(&pipeline, &options, &observer).map_err(|error| {
         Box::new(Failure {
             stage: observer.running(),
@@ -118,13 +118,12 @@ pub(crate) fn verify(run_dir: &Path, json: bool) -> Result<u8> {
 
 /// `segflow <stage>`: one stage on the files given, outside any pipeline.
 pub(crate) fn stage(stage: &dyn Stage, args: StageArgs) -> Result<u8, Box<Failure>> {
-    let show = std::io::stderr().is_terminal() && !args.json;
+    let observer = Progress::new(Display::choose(args.json));
+    let kind = stage.kind();
+    observer.started(kind, kind);
     let started = std::time::Instant::now();
-    let progress = |msg: &str| {
-        if show {
-            eprintln!("{}: {msg}", stage.kind());
-        }
-    };
+    let progress = |msg: &str| observer.message(kind, msg);
+    let tally = |step: &str, t: Tally| observer.tally(kind, step, t);
     let (rows, written) = run_standalone(
         stage,
         &args.input,
@@ -132,6 +131,7 @@ pub(crate) fn stage(stage: &dyn Stage, args: StageArgs) -> Result<u8, Box<Failur
         &args.output_dir,
         args.seed,
         &progress,
+        &tally,
     )
     .map_err(|error| {
         Box::new(Failure {
@@ -141,7 +141,15 @@ pub(crate) fn stage(stage: &dyn Stage, args: StageArgs) -> Result<u8, Box<Failur
     })?;
     let seconds = started.elapsed().as_secs_f64();
     let warnings = segflow_core::warnings::read_written(&written)?;
-    crate::progress::print_warnings(stage.kind(), &warnings);
+    observer.finished(&StageReport {
+        stage: kind.to_string(),
+        kind: kind.to_string(),
+        outcome: Outcome::Ran,
+        rows,
+        seconds,
+        reasons: Vec::new(),
+        warnings: warnings.clone(),
+    });
     if args.json {
         let mut summary = serde_json::json!({ "stage": stage.kind(), "rows": rows, "seconds": seconds, "outputs": written });
         if !warnings.is_empty() {

@@ -12,7 +12,7 @@ use crate::dataset::{self, input_sha256};
 use crate::hash::{file_sha256, params_hash};
 use crate::lock::{Lock, LockEntry};
 use crate::pipeline::{Pipeline, StageSpec};
-use crate::stage::{Format, OutputDir, StageCtx, input_hashes};
+use crate::stage::{Format, OutputDir, StageCtx, Tally, input_hashes};
 use crate::warnings::Warning;
 use crate::{Error, Result, TOOL_VERSION};
 
@@ -57,9 +57,12 @@ pub struct RunSummary {
 }
 
 /// Receives progress from the runner (a progress bar in a terminal, nothing elsewhere).
-pub trait Observer {
+/// `Sync` because stages count their steps from worker threads.
+pub trait Observer: Sync {
     fn started(&self, stage: &str, kind: &str);
     fn message(&self, stage: &str, message: &str);
+    /// A counted step of the running stage moved.
+    fn tally(&self, _stage: &str, _step: &str, _tally: Tally) {}
     fn finished(&self, report: &StageReport);
 }
 
@@ -314,9 +317,11 @@ fn run_stage(pipeline: &Pipeline, spec: &StageSpec, observer: &dyn Observer) -> 
     };
     let mut out = OutputDir::owned(&spec.output_dir, provenance, spec.outputs.clone())?;
     let progress = |msg: &str| observer.message(&spec.name, msg);
+    let tally = |step: &str, t: Tally| observer.tally(&spec.name, step, t);
     let ctx = StageCtx {
         seed: pipeline.seed,
         progress: &progress,
+        tally: &tally,
     };
     let rows = spec
         .stage

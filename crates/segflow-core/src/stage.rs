@@ -17,7 +17,22 @@ pub struct StageCtx<'a> {
     pub seed: u64,
     /// Reports what the stage is doing now, for progress display.
     pub progress: &'a dyn Fn(&str),
+    /// Counts the units of a named step ("seeds", "K") for progress bars with counts; callable
+    /// from worker threads, so parallel refits count as they finish.
+    pub tally: &'a (dyn Fn(&str, Tally) + Sync),
 }
+
+/// A change to one counted step of a stage ("seeds 23/50").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tally {
+    /// The step has this many units; announced before the first is done.
+    Total(u64),
+    /// One more unit done.
+    Done,
+}
+
+/// Counts nothing: for callers that show no progress.
+pub fn no_tally(_step: &str, _tally: Tally) {}
 
 /// A stage kind (ingest, features, …), implemented by a stage crate over its `Params` and `run`.
 pub trait Stage: Sync {
@@ -555,6 +570,7 @@ pub fn run_standalone(
     output_dir: &Path,
     seed: u64,
     progress: &dyn Fn(&str),
+    tally: &(dyn Fn(&str, Tally) + Sync),
 ) -> Result<(u64, Vec<PathBuf>)> {
     let text = crate::yaml::read_config(params_file)?;
     let file = params_file.display().to_string();
@@ -564,7 +580,7 @@ pub fn run_standalone(
     } else {
         params
     };
-    run_with_params(stage, inputs, &params, output_dir, seed, progress)
+    run_with_params(stage, inputs, &params, output_dir, seed, progress, tally)
         .map_err(|e| e.in_config(&file, "params"))
 }
 
@@ -577,6 +593,7 @@ pub fn run_with_params(
     output_dir: &Path,
     seed: u64,
     progress: &dyn Fn(&str),
+    tally: &(dyn Fn(&str, Tally) + Sync),
 ) -> Result<(u64, Vec<PathBuf>)> {
     for input in inputs {
         if !crate::dataset::exists(input) {
@@ -601,7 +618,11 @@ pub fn run_with_params(
         seed,
     };
     let mut out = OutputDir::new(output_dir, provenance, planned)?;
-    let ctx = StageCtx { seed, progress };
+    let ctx = StageCtx {
+        seed,
+        progress,
+        tally,
+    };
     let rows = stage.run(inputs, params, &mut out, &ctx)?;
     Ok((rows, out.commit()?))
 }

@@ -14,6 +14,7 @@
 //! Refits run in parallel; each is seeded on its own, so results do not depend on scheduling.
 
 mod bootstrap;
+mod effort;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -32,20 +33,24 @@ use segflow_core::error::Location;
 use segflow_core::matrix::read_matrix;
 use segflow_core::params::{ParamTree, Validate, parse_params, parse_valid};
 use segflow_core::stage::{
-    OutputDir, Planned, Stage, StageCtx, compose_version, inputs_by_kind, required_input,
+    OutputDir, Planned, Stage, StageCtx, Tally, compose_version, inputs_by_kind, required_input,
 };
 use segflow_core::stats::quantile_sorted;
 use segflow_core::{Error, Result};
 
 pub use bootstrap::{Method, Resampled};
+pub use effort::{Effort, FULL_UP_TO, MEDIUM_UP_TO};
+
+/// Metadata key of the verdict artifact: the effort that ran (JSON of [`Effort`]).
+pub const META_EFFORT: &str = "segflow.effort";
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Params {
-    /// Seeds of the stability refits: a count `n` (seeds 0..n) or a list.
-    #[serde(default = "default_seeds")]
-    pub seeds: Seeds,
-    /// Restarts per refit; default: the fit's.
+    /// Seeds of the stability refits: a count `n` (seeds 0..n) or a list; default: the
+    /// effort rule's count of n (`effort.rs`).
+    pub seeds: Option<Seeds>,
+    /// Restarts per refit; default: the fit's, or the effort rule's when `seeds` is unset too.
     pub n_init: Option<usize>,
     /// Rebuild and refit without each model feature block.
     #[serde(default = "yes")]
@@ -70,9 +75,6 @@ impl Seeds {
     }
 }
 
-fn default_seeds() -> Seeds {
-    Seeds::Count(50)
-}
 fn yes() -> bool {
     true
 }
@@ -80,54 +82,47 @@ fn yes() -> bool {
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Bootstrap {
-    /// Number of resamples; 0 skips the bootstrap.
-    #[serde(default = "default_resamples")]
-    pub resamples: usize,
+    /// Number of resamples; 0 skips the bootstrap. Default: the effort rule's.
+    pub resamples: Option<usize>,
     /// `boot` (n draws with replacement) or `subset` (a share of the rows without).
     #[serde(default)]
     pub method: Method,
     /// Share of rows in a `subset` resample.
     #[serde(default = "default_subset")]
     pub subset_fraction: f64,
-    /// Restarts per resample fit.
-    #[serde(default = "default_boot_n_init")]
-    pub n_init: usize,
+    /// Restarts per resample fit. Default: the effort rule's.
+    pub n_init: Option<usize>,
 }
 
 impl Default for Bootstrap {
     fn default() -> Self {
         Bootstrap {
-            resamples: default_resamples(),
+            resamples: None,
             method: Method::default(),
             subset_fraction: default_subset(),
-            n_init: default_boot_n_init(),
+            n_init: None,
         }
     }
 }
 
-fn default_resamples() -> usize {
-    100
-}
 fn default_subset() -> f64 {
     0.8
-}
-fn default_boot_n_init() -> usize {
-    10
 }
 
 impl Validate for Params {
     fn validate(&self) -> Result<()> {
-        if self.seeds.list().is_empty() {
+        let seeds = self.seeds.as_ref().map(Seeds::list).unwrap_or_default();
+        if self.seeds.is_some() && seeds.is_empty() {
             return Err(Error::config("", "seeds", "needs at least one seed"));
         }
-        if self.seeds.list().iter().any(|&s| s > u32::MAX as u64) {
+        if seeds.iter().any(|&s| s > u32::MAX as u64) {
             return Err(Error::config(
                 "",
                 "seeds",
                 "seeds are scikit-learn's random_state values, 0 to 4294967295",
             ));
         }
-        if self.n_init == Some(0) || self.bootstrap.n_init == 0 {
+        if self.n_init == Some(0) || self.bootstrap.n_init == Some(0) {
             return Err(Error::config("", "n_init", "must be ≥ 1"));
         }
         let f = self.bootstrap.subset_fraction;
@@ -294,20 +289,35 @@ pub fn run(
         ));
     }
     let k = clustering.k;
-    let n_init = params.n_init.unwrap_or(clustering.n_init);
     let x = m.values.view();
-
-    let seeds = params.seeds.list();
+    let effort = effort::resolve(
+        x.nrows(),
+        clustering.n_init,
+        &effort::Given {
+            seeds: params.seeds.as_ref().map(|s| s.list().len()),
+            n_init: params.n_init,
+            resamples: params.bootstrap.resamples,
+            bootstrap_n_init: params.bootstrap.n_init,
+        },
+    );
+    let n_init = effort.n_init;
+    let seeds = match &params.seeds {
+        Some(s) => s.list(),
+        None => (0..effort.seeds as u64).collect(),
+    };
     (ctx.progress)(&format!(
         "seed stability: {} refits × {n_init} restarts",
         seeds.len()
     ));
+    let tally = ctx.tally;
+    tally("seeds", Tally::Total(seeds.len() as u64));
+    tally("bootstrap", Tally::Total(effort.resamples as u64));
     let refits: Vec<(u64, Vec<usize>, f64)> = seeds
         .par_iter()
         .map(|&seed| {
-            clustering
-                .fit(x, n_init, seed)
-                .map(|(l, inertia)| (seed, l, inertia))
+            let fitted = clustering.fit(x, n_init, seed);
+            tally("seeds", Tally::Done);
+            fitted.map(|(l, inertia)| (seed, l, inertia))
         })
         .collect::<Result<_>>()?;
     let aris: Vec<f64> = refits.iter().map(|(_, l, _)| ari(l, &baseline)).collect();
@@ -356,8 +366,13 @@ pub fn run(
             value: quantile_sorted(&sorted, 0.5),
             band: band.into(),
             reading: format!(
-                "ARI against the fit over {} seeds: min {:.3}, p05 {:.3}, median {:.3}, p95 {:.3}, max {:.3}; worst seed {}",
+                "ARI against the fit over {} seeds{}: min {:.3}, p05 {:.3}, median {:.3}, p95 {:.3}, max {:.3}; worst seed {}",
                 aris.len(),
+                if effort.reduced() {
+                    format!(" ({}, the default effort for {})", effort.text, effort.tier)
+                } else {
+                    String::new()
+                },
                 sorted[0],
                 quantile_sorted(&sorted, 0.05),
                 quantile_sorted(&sorted, 0.5),
@@ -378,6 +393,7 @@ pub fn run(
             n_init,
             ctx.seed,
             &baseline,
+            tally,
         )?
     } else {
         Vec::new()
@@ -398,18 +414,22 @@ pub fn run(
     out.write("block_sensitivity", &blocks_batch(&blocks)?, &[])?;
 
     let boot = &params.bootstrap;
-    (ctx.progress)(&format!("bootstrap: {} resamples", boot.resamples));
+    (ctx.progress)(&format!("bootstrap: {} resamples", effort.resamples));
     let stability = bootstrap::cluster_stability(
         x,
         &baseline,
         &Resampled {
             k,
-            resamples: boot.resamples,
+            resamples: effort.resamples,
             method: boot.method,
             subset_fraction: boot.subset_fraction,
             seed: ctx.seed,
         },
-        &|xs, seed| clustering.fit(xs, boot.n_init, seed).map(|r| r.0),
+        &|xs, seed| {
+            let fitted = clustering.fit(xs, effort.bootstrap_n_init, seed);
+            tally("bootstrap", Tally::Done);
+            fitted.map(|r| r.0)
+        },
     )?;
     for (c, s) in stability.iter().enumerate() {
         if let Some(mean) = s.mean() {
@@ -461,7 +481,10 @@ pub fn run(
                 )),
             ),
         ])?,
-        &[],
+        &[(
+            META_EFFORT.to_string(),
+            serde_json::to_string(&effort).map_err(|e| Error::Internal(e.to_string()))?,
+        )],
     )?;
     Ok(seeds.len() as u64)
 }
@@ -586,6 +609,7 @@ fn block_sensitivity(
     n_init: usize,
     seed: u64,
     fit_labels: &[usize],
+    tally: &(dyn Fn(&str, Tally) + Sync),
 ) -> Result<Vec<BlockRun>> {
     let params_json = matrix.meta(META_PARAMS).ok_or_else(|| {
         Error::data(
@@ -628,9 +652,14 @@ fn block_sensitivity(
                     .then(|| (Some(name.clone()), dropped, left))
             }))
             .collect();
+    tally("blocks", Tally::Total(runs.len() as u64));
     let labels: Vec<Vec<usize>> = runs
         .par_iter()
-        .map(|(_, _, left)| rebuild(left.clone()))
+        .map(|(_, _, left)| {
+            let rebuilt = rebuild(left.clone());
+            tally("blocks", Tally::Done);
+            rebuilt
+        })
         .collect::<Result<_>>()?;
     let base = &labels[0];
     Ok(runs
@@ -693,7 +722,7 @@ fn blocks_batch(runs: &[BlockRun]) -> Result<arrow::array::RecordBatch> {
 /// The version of this stage's own computations, composed with the versions of the clustering
 /// algorithms it runs: bump it with any change that alters its results, and say what changed in
 /// CHANGELOG.md.
-const VERSION: u32 = 2;
+const VERSION: u32 = 3;
 
 pub struct RobustnessStage;
 

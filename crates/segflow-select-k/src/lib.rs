@@ -20,7 +20,9 @@ use segflow_core::artifact::batch;
 use segflow_core::error::Location;
 use segflow_core::matrix::read_matrix;
 use segflow_core::params::{ParamTree, Validate, parse_params, parse_valid};
-use segflow_core::stage::{OutputDir, Planned, Stage, StageCtx, compose_version, single_input};
+use segflow_core::stage::{
+    OutputDir, Planned, Stage, StageCtx, Tally, compose_version, single_input,
+};
 use segflow_core::{Error, Result};
 
 pub use gap::GapScore;
@@ -381,6 +383,7 @@ pub fn run(
     let cluster_err =
         |e: segflow_cluster::ClusterError| Error::data(Location::file(input), e.to_string());
     let mut scores = Vec::new();
+    (ctx.tally)("K", Tally::Total((hi - lo + 1) as u64));
     for k in lo..=hi {
         (ctx.progress)(&format!("K = {k} of {lo}..{hi}"));
         let model = params
@@ -427,6 +430,7 @@ pub fn run(
             },
             gap: None,
         });
+        (ctx.tally)("K", Tally::Done);
     }
     if let Some(spec) = params.gap_spec() {
         add_gap(&mut scores, m.values.view(), &spec, params, ctx).map_err(cluster_err)?;
