@@ -608,3 +608,35 @@ pub const WALSOFT_MODEL_BLOCKS: &[(&str, &[&str])] = &[
         ],
     ),
 ];
+
+/// The call-log oracle's pipeline (`tests/oracle/calllog`) with preprocess and fit at `k`
+/// added, `fit_extra` appended to fit's params, run into `scratch/run`; returns the run
+/// directory.
+pub fn calllog_run(scratch: &Path, k: usize, fit_extra: &str) -> PathBuf {
+    let text =
+        std::fs::read_to_string(repo_root().join("tests/oracle/calllog/pipeline.yaml")).unwrap();
+    let mut doc: yaml_serde::Value = yaml_serde::from_str(&text).unwrap();
+    doc["run_dir"] = yaml_serde::Value::String(scratch.join("run").display().to_string());
+    doc["stages"]["ingest"]["input"] = yaml_serde::Value::String(
+        repo_root()
+            .join("tests/oracle/calllog/calls.csv")
+            .display()
+            .to_string(),
+    );
+    let rest: yaml_serde::Value = yaml_serde::from_str(&format!(
+        "preprocess: {{needs: [features]}}\n\
+         fit: {{needs: [preprocess, features], k: {k}, n_init: 5, {fit_extra}}}\n"
+    ))
+    .unwrap();
+    for (key, value) in rest.as_mapping().unwrap() {
+        doc["stages"]
+            .as_mapping_mut()
+            .unwrap()
+            .insert(key.clone(), value.clone());
+    }
+    let path = scratch.join("pipeline.yaml");
+    std::fs::write(&path, yaml_serde::to_string(&doc).unwrap()).unwrap();
+    let out = segflow(&["run", path.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    scratch.join("run")
+}

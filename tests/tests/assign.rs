@@ -15,33 +15,8 @@ use segflow_tests::*;
 
 const CALLS: &str = "tests/oracle/calllog/calls.csv";
 
-/// The call-log oracle's pipeline with preprocess and fit added, its run in `scratch`; the
-/// fit declares words for `n_calls`.
-fn calllog_run(scratch: &Path) -> PathBuf {
-    let text =
-        std::fs::read_to_string(repo_root().join("tests/oracle/calllog/pipeline.yaml")).unwrap();
-    let mut doc: yaml_serde::Value = yaml_serde::from_str(&text).unwrap();
-    doc["run_dir"] = yaml_serde::Value::String(scratch.join("run").display().to_string());
-    doc["stages"]["ingest"]["input"] =
-        yaml_serde::Value::String(repo_root().join(CALLS).display().to_string());
-    let rest: yaml_serde::Value = yaml_serde::from_str(
-        "preprocess: {needs: [features]}\n\
-         fit: {needs: [preprocess, features], k: 3, n_init: 5,\n\
-         \x20     features: {n_calls: {label: calls, low: few calls, high: many calls}}}\n",
-    )
-    .unwrap();
-    for (k, v) in rest.as_mapping().unwrap() {
-        doc["stages"]
-            .as_mapping_mut()
-            .unwrap()
-            .insert(k.clone(), v.clone());
-    }
-    let path = scratch.join("pipeline.yaml");
-    std::fs::write(&path, yaml_serde::to_string(&doc).unwrap()).unwrap();
-    let out = segflow(&["run", path.to_str().unwrap()]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    scratch.join("run")
-}
+/// fit's words for `n_calls`, which the explanations use.
+const WORDS: &str = "features: {n_calls: {label: calls, low: few calls, high: many calls}}";
 
 /// The call log's lines whose offset lies in the first half of its time span, header kept.
 fn first_half(scratch: &Path) -> PathBuf {
@@ -110,7 +85,7 @@ fn growing_features() -> Vec<String> {
 #[test]
 fn a_half_length_window_warns_and_names_the_window_dependent_features() {
     let scratch = Scratch::new("assign-window");
-    let run = calllog_run(scratch.path());
+    let run = calllog_run(scratch.path(), 3, WORDS);
     let half = first_half(scratch.path());
     let output = scratch.path().join("half.parquet");
     let out = assign(&run, &half, &output, &["--json"]);
@@ -152,7 +127,7 @@ fn a_half_length_window_warns_and_names_the_window_dependent_features() {
 #[test]
 fn max_reject_fraction_overrides_the_runs_value() {
     let scratch = Scratch::new("assign-rejects");
-    let run = calllog_run(scratch.path());
+    let run = calllog_run(scratch.path(), 3, WORDS);
     let bad = scratch.path().join("new calls.csv");
     std::fs::write(
         &bad,
@@ -191,7 +166,7 @@ fn max_reject_fraction_overrides_the_runs_value() {
 #[test]
 fn errors_name_the_users_file_never_a_staging_path() {
     let scratch = Scratch::new("assign-errors");
-    let run = calllog_run(scratch.path());
+    let run = calllog_run(scratch.path(), 3, WORDS);
     let output = scratch.path().join("scored.parquet");
     for (name, text) in [
         (
@@ -236,7 +211,7 @@ fn errors_name_the_users_file_never_a_staging_path() {
 #[test]
 fn explain_writes_the_runner_up_and_the_strongest_features() {
     let scratch = Scratch::new("assign-explain");
-    let run = calllog_run(scratch.path());
+    let run = calllog_run(scratch.path(), 3, WORDS);
     let output = scratch.path().join("scored.parquet");
     let out = assign(&run, &repo_root().join(CALLS), &output, &["--explain"]);
     assert!(out.status.success(), "{}", stderr(&out));

@@ -3,7 +3,7 @@
 //! narrows the choice, and a narrative share written as a percentage — each checked against
 //! statistics the test computes itself from the features and the assignments.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use arrow::array::AsArray;
 use arrow::datatypes::{Float64Type, Int32Type};
@@ -11,37 +11,6 @@ use segflow_core::artifact::read_parquet;
 use segflow_tests::*;
 
 const ACTION: &str = "{decision_use: a, operational_rule: b, typical_pattern: c}";
-
-/// The call-log oracle's pipeline through fit at K = 4, with `fit_extra` added to fit's
-/// params.
-fn calllog_run(scratch: &Path, fit_extra: &str) -> PathBuf {
-    let text =
-        std::fs::read_to_string(repo_root().join("tests/oracle/calllog/pipeline.yaml")).unwrap();
-    let mut doc: yaml_serde::Value = yaml_serde::from_str(&text).unwrap();
-    doc["run_dir"] = yaml_serde::Value::String(scratch.join("run").display().to_string());
-    doc["stages"]["ingest"]["input"] = yaml_serde::Value::String(
-        repo_root()
-            .join("tests/oracle/calllog/calls.csv")
-            .display()
-            .to_string(),
-    );
-    let rest: yaml_serde::Value = yaml_serde::from_str(&format!(
-        "preprocess: {{needs: [features]}}\n\
-         fit: {{needs: [preprocess, features], k: 4, n_init: 5, {fit_extra}}}\n"
-    ))
-    .unwrap();
-    for (k, v) in rest.as_mapping().unwrap() {
-        doc["stages"]
-            .as_mapping_mut()
-            .unwrap()
-            .insert(k.clone(), v.clone());
-    }
-    let path = scratch.join("pipeline.yaml");
-    std::fs::write(&path, yaml_serde::to_string(&doc).unwrap()).unwrap();
-    let out = segflow(&["run", path.to_str().unwrap()]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    scratch.join("run")
-}
 
 /// Per cluster, the values of a feature over its members (features and assignments share
 /// the row order: ascending contact id).
@@ -109,7 +78,7 @@ fn roles_with_thresholds_and_statistics_name_the_clusters_the_data_says() {
          {{name: Night busy, by: [{{highest: n_calls, stat: mean}}], \
            where: {{share_nonzero: {{night_share: {{ge: 0.5}}}}}}, action: {ACTION}}}]}}"
     );
-    let run = calllog_run(scratch.path(), &roles);
+    let run = calllog_run(scratch.path(), 4, &roles);
     let names = segment_names(&run);
     let n_calls = by_cluster(&run, "n_calls");
     let night = by_cluster(&run, "night_share");
