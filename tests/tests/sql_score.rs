@@ -3,8 +3,9 @@
 //! run's features, gives `segflow assign`'s clusters exactly and its distances and margins
 //! within 1e-9, on the Walsoft run (k-means) and on a categorical customer table (Ward, with
 //! one-hot, binary and imputed columns). An engine that is missing is skipped with a message,
-//! and fails the test under `CI=true`. Bad input: an edited model file, DBSCAN and a Gaussian
-//! mixture are refused; a source table lacking a column fails in the engine, naming it.
+//! and fails the test under `CI=true`. Gaussian mixtures (full and diagonal covariance) score by
+//! their highest posterior, as assign does. Bad input: an edited model file and DBSCAN are
+//! refused; a source table lacking a column fails in the engine, naming it.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -451,30 +452,81 @@ fn an_edited_model_file_is_refused() {
 }
 
 #[test]
-fn dbscan_and_gaussian_mixtures_are_refused_with_the_reason() {
-    for (name, fit, reason) in [
-        (
-            "dbscan",
-            "    algorithm: dbscan\n    dbscan: {eps: 1.5, min_samples: 3}\n",
-            "DBSCAN",
-        ),
-        ("gmm", "    algorithm: gmm\n    k: 3\n", "Gaussian mixture"),
-    ] {
-        let scratch = Scratch::new(&format!("sql-score-{name}"));
-        let run = categorical_run(scratch.path(), CONTRACT_ONE_HOT, "", fit);
-        let o = segflow(&[
-            "sql",
-            "score",
-            run.to_str().unwrap(),
-            "--dialect",
-            "postgres",
-        ]);
-        assert_eq!(o.status.code(), Some(64), "{}", stderr(&o));
-        let err = stderr(&o);
-        assert!(
-            err.contains(reason) && err.contains("segflow assign"),
-            "{err}"
-        );
+fn dbscan_is_refused_with_the_reason() {
+    let scratch = Scratch::new("sql-score-dbscan");
+    let run = categorical_run(
+        scratch.path(),
+        CONTRACT_ONE_HOT,
+        "",
+        "    algorithm: dbscan\n    dbscan: {eps: 1.5, min_samples: 3}\n",
+    );
+    let o = segflow(&[
+        "sql",
+        "score",
+        run.to_str().unwrap(),
+        "--dialect",
+        "postgres",
+    ]);
+    assert_eq!(o.status.code(), Some(64), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("DBSCAN") && err.contains("segflow assign"),
+        "{err}"
+    );
+}
+
+#[test]
+fn gaussian_mixtures_score_as_assign_in_duckdb_and_postgres() {
+    // Walsoft's contacts through a mixture with a full covariance (an upper-triangular
+    // precision factor) and with a diagonal one; overlapping components put rows near the
+    // boundaries, where a different rounding would change the cluster.
+    let input = repo_root().join("data/walsoft/walsoft_semi_categorized_phone_dataset.csv");
+    for covariance in ["full", "diag"] {
+        let scratch = Scratch::new(&format!("sql-score-gmm-{covariance}"));
+        let pipeline = isolated_pipeline("walsoft", scratch.path(), |doc| {
+            stop_after(doc, "fit");
+            let fit = &mut doc["stages"]["fit"];
+            fit["algorithm"] = "gmm".into();
+            fit["gmm"] = yaml_serde::from_str(&format!("{{covariance: {covariance}}}")).unwrap();
+        });
+        let o = segflow(&["run", pipeline.to_str().unwrap()]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let run = scratch.path().join("run");
+        assert!(run.join("fit/mixture.parquet").is_file());
+        engines_score_as_assign(&run, &input, scratch.path());
+
+        // The posterior of the row's component, which assign also reports for a mixture.
+        let a = read_parquet(&scratch.path().join("assigned.parquet")).unwrap();
+        let want: BTreeMap<String, f64> = (0..a.batch.num_rows())
+            .map(|i| cell(a.batch.column(0).as_ref(), i))
+            .zip(a.float_column("probability").unwrap())
+            .collect();
+        let uncertain = want.values().filter(|p| **p < 0.9).count();
+        eprintln!("{covariance}: {uncertain} rows with a posterior below 0.9");
+        assert!(uncertain > 0, "some rows lie near a boundary");
+        let engine = scratch.path().join("duckdb.csv");
+        if engine.is_file() {
+            let mut reader = csv::Reader::from_path(&engine).unwrap();
+            let at = reader
+                .headers()
+                .unwrap()
+                .iter()
+                .position(|h| h == "probability")
+                .expect("a probability column");
+            let mut got = BTreeMap::new();
+            for r in reader.records() {
+                let r = r.unwrap();
+                got.insert(r[0].to_string(), r[at].parse::<f64>().unwrap());
+            }
+            assert_eq!(got.len(), want.len());
+            for (id, w) in &want {
+                assert!(
+                    close(got[id], *w),
+                    "probability of {id}: {} vs {w}",
+                    got[id]
+                );
+            }
+        }
     }
 }
 

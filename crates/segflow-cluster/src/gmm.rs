@@ -12,7 +12,7 @@ use crate::{ClusterError, KMeansParams, RandomState, Result, check_finite};
 /// The version of this algorithm's results, part of the algorithm version of every stage that
 /// runs it (`segflow_core::stage::compose_version`): bump it with any change to its labels, probabilities or parameters (a change to its k-means initialisation bumps `kmeans::VERSION`), and
 /// say what changed in CHANGELOG.md.
-pub const VERSION: u32 = 2;
+pub const VERSION: u32 = 3;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Covariance {
@@ -71,24 +71,54 @@ fn log_sum_exp(v: &[f64]) -> f64 {
 }
 
 impl Gmm {
-    /// Per row: log of weight × density for each component (n × k).
+    /// Per component, the part of its weighted log-density that no row changes:
+    /// (ln weight + ln det P) − ½ · d · ln 2π.
+    pub fn log_constants(&self) -> Vec<f64> {
+        let d = self.means.ncols() as f64;
+        self.precision_cholesky
+            .iter()
+            .zip(&self.weights)
+            .map(|(p, w)| {
+                let log_det: f64 = p.diag().iter().map(|v| v.ln()).sum();
+                (w.ln() + log_det) - 0.5 * (d * LN_2PI)
+            })
+            .collect()
+    }
+
+    /// Per row: log of weight × density for each component (n × k), as
+    /// `constant − 0.5 · Σⱼ zⱼ²` with `zⱼ = Σᵢ (xᵢ − μᵢ) · Pᵢⱼ` over the nonzero `Pᵢⱼ`, every
+    /// sum taken in index order, one operation at a time. The order is spelled out (not a
+    /// matrix product, whose kernels regroup sums and fuse multiply-adds by CPU) so that
+    /// `segflow sql score` writes the same arithmetic and an SQL engine's doubles pick the
+    /// same component.
     fn weighted_log_prob(&self, x: ArrayView2<'_, f64>) -> Array2<f64> {
         let (n, d) = x.dim();
         let k = self.means.nrows();
+        let constants = self.log_constants();
         let mut out = Array2::zeros((n, k));
+        let mut diff = vec![0.0; d];
         for c in 0..k {
             let p = &self.precision_cholesky[c];
-            let log_det: f64 = p.diag().iter().map(|v| v.ln()).sum();
-            let mean_p = self.means.row(c).dot(p);
-            let y = x.dot(p);
-            for i in 0..n {
-                let m: f64 = y
-                    .row(i)
-                    .iter()
-                    .zip(mean_p.iter())
-                    .map(|(a, b)| (a - b) * (a - b))
-                    .sum();
-                out[[i, c]] = -0.5 * (d as f64 * LN_2PI + m) + log_det + self.weights[c].ln();
+            let mean = self.means.row(c);
+            // Per output coordinate j, the (i, Pᵢⱼ) that contribute to it.
+            let terms: Vec<Vec<(usize, f64)>> = (0..d)
+                .map(|j| {
+                    (0..d)
+                        .map(|i| (i, p[[i, j]]))
+                        .filter(|&(_, v)| v != 0.0)
+                        .collect()
+                })
+                .collect();
+            for (r, row) in x.rows().into_iter().enumerate() {
+                for ((slot, v), m) in diff.iter_mut().zip(row.iter()).zip(mean.iter()) {
+                    *slot = v - m;
+                }
+                let mut squares = 0.0;
+                for column in &terms {
+                    let z = column.iter().fold(0.0, |s, &(i, v)| s + diff[i] * v);
+                    squares += z * z;
+                }
+                out[[r, c]] = constants[c] - 0.5 * squares;
             }
         }
         out

@@ -12,9 +12,12 @@
 //!   verdict.
 //!
 //! Refits run in parallel; each is seeded on its own, so results do not depend on scheduling.
+//! A mini-batch fit, made for more rows than repeated refits can afford, is refitted with
+//! mini-batch k-means on a seeded subsample of a stated size (`subsample.rs`).
 
 mod bootstrap;
 mod effort;
+mod subsample;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -27,7 +30,7 @@ use rayon::prelude::*;
 use serde::Deserialize;
 
 use segflow_cluster::metrics::{adjusted_rand_index, contingency};
-use segflow_cluster::{KMeansParams, Structure};
+use segflow_cluster::{KMeansParams, MiniBatchSpec, Structure};
 use segflow_core::artifact::{Artifact, META_BLOCKS, META_MODEL, META_PARAMS, batch, read_parquet};
 use segflow_core::error::Location;
 use segflow_core::matrix::read_matrix;
@@ -40,6 +43,7 @@ use segflow_core::{Error, Result};
 
 pub use bootstrap::{Method, Resampled};
 pub use effort::{Effort, FULL_UP_TO, MEDIUM_UP_TO};
+pub use subsample::{META_SUBSAMPLE, Subsample};
 
 /// Metadata key of the verdict artifact: the effort that ran (JSON of [`Effort`]).
 pub const META_EFFORT: &str = "segflow.effort";
@@ -57,6 +61,14 @@ pub struct Params {
     pub drop_blocks: bool,
     #[serde(default)]
     pub bootstrap: Bootstrap,
+    /// Rows a mini-batch fit's refits run on: a seeded sample of this many (all rows when
+    /// there are no more). Ignored for a k-means fit, whose refits use every row.
+    #[serde(default = "default_subsample")]
+    pub subsample: usize,
+}
+
+fn default_subsample() -> usize {
+    subsample::DEFAULT
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -122,6 +134,9 @@ impl Validate for Params {
                 "seeds are scikit-learn's random_state values, 0 to 4294967295",
             ));
         }
+        if self.subsample < 2 {
+            return Err(Error::config("", "subsample", "must be ≥ 2"));
+        }
         if self.n_init == Some(0) || self.bootstrap.n_init == Some(0) {
             return Err(Error::config("", "n_init", "must be ≥ 1"));
         }
@@ -137,7 +152,8 @@ impl Validate for Params {
     }
 }
 
-/// The clustering the fit used, from its assignments' `segflow.model`.
+/// The clustering the fit used, from its assignments' `segflow.model` (and, for mini-batch
+/// k-means, its settings from the fit's params).
 #[derive(Debug, Clone, Deserialize)]
 struct Clustering {
     algorithm: String,
@@ -145,18 +161,38 @@ struct Clustering {
     n_init: usize,
     max_iter: usize,
     tol: f64,
+    #[serde(skip)]
+    minibatch: Option<MiniBatchSpec>,
 }
 
 impl Clustering {
     fn fit(&self, x: ArrayView2<'_, f64>, n_init: usize, seed: u64) -> Result<(Vec<usize>, f64)> {
-        let model = KMeansParams::new(self.k)
-            .n_init(n_init)
-            .max_iter(self.max_iter)
-            .tol(self.tol)
-            .seed(seed)
-            .fit_array(x)
-            .map_err(|e| Error::data(Location::default(), e.to_string()))?;
+        let model = match &self.minibatch {
+            Some(spec) => spec.params(self.k, seed).n_init(n_init).fit_array(x),
+            None => KMeansParams::new(self.k)
+                .n_init(n_init)
+                .max_iter(self.max_iter)
+                .tol(self.tol)
+                .seed(seed)
+                .fit_array(x),
+        }
+        .map_err(|e| Error::data(Location::default(), e.to_string()))?;
         Ok((model.labels.to_vec(), model.inertia))
+    }
+}
+
+/// A mini-batch fit's settings, from the `minibatch` key of the fit's params (scikit-learn's
+/// defaults where it is absent).
+fn minibatch_spec(assignments: &Artifact) -> Result<MiniBatchSpec> {
+    let at = || Location::file(&assignments.path);
+    let params: serde_json::Value = assignments
+        .meta(META_PARAMS)
+        .and_then(|j| serde_json::from_str(j).ok())
+        .ok_or_else(|| Error::data(at(), "no segflow.params: rerun fit"))?;
+    match params.get("minibatch") {
+        None | Some(serde_json::Value::Null) => Ok(MiniBatchSpec::default()),
+        Some(spec) => serde_json::from_value(spec.clone())
+            .map_err(|e| Error::data(at(), format!("the fit's minibatch params: {e}"))),
     }
 }
 
@@ -249,7 +285,7 @@ pub fn run(
     params.validate()?;
     let m = read_matrix(&inputs.matrix)?;
     let assignments = read_parquet(&inputs.assignments)?;
-    let clustering: Clustering = assignments
+    let mut clustering: Clustering = assignments
         .meta(META_MODEL)
         .and_then(|j| serde_json::from_str(j).ok())
         .ok_or_else(|| {
@@ -258,7 +294,12 @@ pub fn run(
                 "no segflow.model metadata: not an assignments artifact of fit",
             )
         })?;
-    if clustering.algorithm != "kmeans" {
+    if clustering.algorithm == "minibatch_kmeans" {
+        let spec = minibatch_spec(&assignments)?;
+        // "The fit's restarts" for a mini-batch fit are its own `minibatch.n_init`.
+        clustering.n_init = spec.n_init;
+        clustering.minibatch = Some(spec);
+    } else if clustering.algorithm != "kmeans" {
         return Err(Error::data(
             Location::file(&inputs.assignments),
             format!(
@@ -289,7 +330,21 @@ pub fn run(
         ));
     }
     let k = clustering.k;
-    let x = m.values.view();
+    let sample = clustering
+        .minibatch
+        .as_ref()
+        .map(|_| Subsample::draw(m.ids.len(), params.subsample, ctx.seed));
+    let (sampled, baseline) = match &sample {
+        Some(s) => {
+            (ctx.progress)(&s.describe());
+            (
+                Some(m.values.select(ndarray::Axis(0), &s.rows)),
+                s.rows.iter().map(|&r| baseline[r]).collect(),
+            )
+        }
+        None => (None, baseline),
+    };
+    let x = sampled.as_ref().map_or(m.values.view(), Array2::view);
     let effort = effort::resolve(
         x.nrows(),
         clustering.n_init,
@@ -379,7 +434,10 @@ pub fn run(
                 quantile_sorted(&sorted, 0.95),
                 sorted[sorted.len() - 1],
                 refits[worst].0
-            ),
+            ) + &sample
+                .as_ref()
+                .map(|s| format!("; {}", s.describe()))
+                .unwrap_or_default(),
         },
     ];
 
@@ -393,6 +451,7 @@ pub fn run(
             n_init,
             ctx.seed,
             &baseline,
+            sample.as_ref().map(|s| &s.rows[..]),
             tally,
         )?
     } else {
@@ -453,6 +512,13 @@ pub fn run(
         &bootstrap::batch_of(&stability, &segments, boot.method)?,
         &[],
     )?;
+    let mut verdict_meta = vec![(
+        META_EFFORT.to_string(),
+        serde_json::to_string(&effort).map_err(|e| Error::Internal(e.to_string()))?,
+    )];
+    if let Some(s) = &sample {
+        verdict_meta.push((META_SUBSAMPLE.to_string(), s.to_json()));
+    }
     out.write(
         "verdict",
         &batch(vec![
@@ -481,10 +547,7 @@ pub fn run(
                 )),
             ),
         ])?,
-        &[(
-            META_EFFORT.to_string(),
-            serde_json::to_string(&effort).map_err(|e| Error::Internal(e.to_string()))?,
-        )],
+        &verdict_meta,
     )?;
     Ok(seeds.len() as u64)
 }
@@ -609,6 +672,7 @@ fn block_sensitivity(
     n_init: usize,
     seed: u64,
     fit_labels: &[usize],
+    rows: Option<&[usize]>,
     tally: &(dyn Fn(&str, Tally) + Sync),
 ) -> Result<Vec<BlockRun>> {
     let params_json = matrix.meta(META_PARAMS).ok_or_else(|| {
@@ -639,7 +703,10 @@ fn block_sensitivity(
         p.columns = Some(columns);
         let built = segflow_transform::build(features, &p)?;
         let (n, d) = (built.matrix.first().map_or(0, Vec::len), built.matrix.len());
-        let x = Array2::from_shape_fn((n, d), |(i, j)| built.matrix[j][i]);
+        let x = match rows {
+            Some(rows) => Array2::from_shape_fn((rows.len(), d), |(i, j)| built.matrix[j][rows[i]]),
+            None => Array2::from_shape_fn((n, d), |(i, j)| built.matrix[j][i]),
+        };
         Ok(clustering.fit(x.view(), n_init, seed)?.0)
     };
     let runs: Vec<(Option<String>, Vec<String>, Vec<String>)> =

@@ -7,7 +7,13 @@
 //! the same order (four partial sums of squares, combined pairwise), so each engine's IEEE
 //! doubles give `assign`'s distances. `log1p` is the one exception: no engine but Spark has
 //! it, so it is `ln(1 + x)`, which may differ from it in the last bits.
+//!
+//! A Gaussian mixture (full or diagonal covariance, the two segflow fits) scores by its highest
+//! weighted log-density: the quadratic form through the precision's Cholesky factor, summed in
+//! `Gmm::weighted_log_prob`'s order, plus per-component constants segflow computes; its
+//! distance and margin are still to the nearest centroid, as assign reports them.
 
+use segflow_cluster::Gmm;
 use segflow_core::{Error, Result};
 use segflow_fit::Model;
 use segflow_transform::{Fitted, Projection, Transform};
@@ -123,40 +129,79 @@ pub fn query(run: &Run<'_>, dialect: Dialect, source: &str) -> Result<String> {
     }
     let d = run.model.columns.len();
     let k = run.model.centroids.nrows();
-    out.push_str("segflow_distances AS (\n  SELECT segflow_id");
+    let coordinates: Vec<String> = (0..d).map(|j| format!("m{j}")).collect();
+    let mixture = run.model.mixture.as_ref();
+    // A mixture's whitened coordinates and log-densities are long expressions that later steps
+    // name several times; PostgreSQL would inline them into every use, so there they are
+    // computed once.
+    let once = match (mixture, dialect) {
+        (Some(_), Dialect::Postgres) => " MATERIALIZED",
+        _ => "",
+    };
+    if let Some(g) = mixture {
+        out.push_str(&whitened(g, &coordinates, model_input, once, sql));
+        model_input = "segflow_whitened";
+    }
+    out.push_str(&format!(
+        "segflow_distances AS{once} (\n  SELECT segflow_id"
+    ));
     for c in 0..k {
         let centre = run.model.centroids.row(c);
         out.push_str(&format!(
             ",\n    SQRT({}) AS d{c}",
             squared_distance(
-                &(0..d).map(|j| format!("m{j}")).collect::<Vec<_>>(),
+                &coordinates,
                 centre.as_slice().expect("row-major centroids"),
                 sql
             )
         ));
     }
+    if let Some(g) = mixture {
+        out.push_str(&log_densities(g, sql));
+    }
     out.push_str(&format!("\n  FROM {model_input}\n),\n"));
 
     let all: Vec<String> = (0..k).map(|c| format!("d{c}")).collect();
+    let densities: Vec<String> = (0..k).map(|c| format!("l{c}")).collect();
+    let highest = match mixture {
+        Some(_) => format!(", {} AS segflow_log_density", greatest(&densities)),
+        None => String::new(),
+    };
     out.push_str(&format!(
-        "segflow_nearest AS (\n  SELECT *, {} AS segflow_distance\n  FROM segflow_distances\n),\n",
+        "segflow_nearest AS (\n  SELECT *, {} AS segflow_distance{highest}\n  FROM segflow_distances\n),\n",
         least(&all)
     ));
-    // The first centroid at the smallest distance, as `assign` breaks ties.
-    let mut cluster = String::from("CASE");
-    for c in 0..k {
-        cluster.push_str(&format!(" WHEN d{c} = segflow_distance THEN {c}"));
-    }
-    cluster.push_str(" END");
+    // The first centroid at the smallest distance, as `assign` breaks ties; a mixture's
+    // cluster is the first component of highest log-density, and its distance and margin
+    // still measure the nearest centroid, as assign reports them.
+    let first_at = |values: &[String], best: &str| {
+        let mut e = String::from("CASE");
+        for (c, v) in values.iter().enumerate() {
+            e.push_str(&format!(" WHEN {v} = {best} THEN {c}"));
+        }
+        e.push_str(" END");
+        e
+    };
+    let nearest = first_at(&all, "segflow_distance");
+    let (labels, centroid) = match mixture {
+        Some(_) => (
+            format!(
+                "{nearest} AS segflow_centroid, {} AS segflow_cluster",
+                first_at(&densities, "segflow_log_density")
+            ),
+            "segflow_centroid",
+        ),
+        None => (format!("{nearest} AS segflow_cluster"), "segflow_cluster"),
+    };
     out.push_str(&format!(
-        "segflow_labelled AS (\n  SELECT *, {cluster} AS segflow_cluster\n  FROM segflow_nearest\n)\n"
+        "segflow_labelled AS (\n  SELECT *, {labels}\n  FROM segflow_nearest\n)\n"
     ));
 
     // The runner-up: the smallest distance to any other centroid; with one centroid, none.
     let runner_up = if k == 1 {
         format!("CAST('Infinity' AS {})", sql.double())
     } else {
-        let mut e = String::from("CASE segflow_cluster");
+        let mut e = format!("CASE {centroid}");
         for c in 0..k {
             let others: Vec<String> = (0..k)
                 .filter(|&o| o != c)
@@ -187,6 +232,9 @@ pub fn query(run: &Run<'_>, dialect: Dialect, source: &str) -> Result<String> {
         per_cluster(&|c| Some(model.actions[c].decision_use.clone())),
         per_cluster(&|c| Some(model.actions[c].operational_rule.clone())),
     ));
+    if mixture.is_some() {
+        out.push_str(&format!(",\n  {} AS probability", probability(k, sql)));
+    }
     if model.actions.iter().any(|a| a.campaign.is_some()) {
         out.push_str(&format!(
             ",\n  {} AS channel,\n  {} AS owner",
@@ -201,23 +249,13 @@ pub fn query(run: &Run<'_>, dialect: Dialect, source: &str) -> Result<String> {
     Ok(out)
 }
 
-/// DBSCAN and Gaussian mixtures score by other rules than the nearest mean; neither has an
-/// exact SQL form here.
+/// DBSCAN scores by a search over its core points, which has no per-row SQL form.
 fn refuse_unsupported(model: &Model) -> Result<()> {
     if model.core.is_some() {
         return Err(Error::Usage(
             "the run's algorithm is DBSCAN: a new row joins the cluster of its nearest core \
              point within eps, a search over every core point that a per-row SQL expression \
              does not express; score it with `segflow assign`"
-                .into(),
-        ));
-    }
-    if model.mixture.is_some() {
-        return Err(Error::Usage(
-            "the run's algorithm is a Gaussian mixture: its highest posterior comes from \
-             Cholesky-whitened log-densities normalised by log-sum-exp, whose rounding SQL \
-             engines do not reproduce, so rows near a boundary could change segment; score it \
-             with `segflow assign`"
                 .into(),
         ));
     }
@@ -447,6 +485,84 @@ fn squared_distance(coordinates: &[String], centre: &[f64], sql: Sql) -> String 
         }
     };
     format!("({} + {}) + ({} + {})", lane(0), lane(1), lane(2), lane(3))
+}
+
+/// A mixture's whitened coordinates: per component c and coordinate j,
+/// `z{c}_{j} = Σᵢ (mᵢ − μᵢ) · Pᵢⱼ` over the nonzero entries of the precision factor (upper
+/// triangular for a full covariance, diagonal for a diagonal one), in index order, as
+/// `Gmm::weighted_log_prob` sums them.
+fn whitened(g: &Gmm, coordinates: &[String], from: &str, once: &str, sql: Sql) -> String {
+    let mut out = format!("segflow_whitened AS{once} (\n  SELECT *");
+    for (c, p) in g.precision_cholesky.iter().enumerate() {
+        let mean = g.means.row(c);
+        for j in 0..coordinates.len() {
+            let terms: Vec<String> = coordinates
+                .iter()
+                .enumerate()
+                .filter(|&(i, _)| p[[i, j]] != 0.0)
+                .map(|(i, m)| format!("({m} - {}) * {}", sql.num(mean[i]), sql.num(p[[i, j]])))
+                .collect();
+            let z = match terms.len() {
+                0 => sql.num(0.0),
+                _ => terms.join(" + "),
+            };
+            out.push_str(&format!(",\n    {z} AS z{c}_{j}"));
+        }
+    }
+    out.push_str(&format!("\n  FROM {from}\n),\n"));
+    out
+}
+
+/// Each component's weighted log-density, `constant − 0.5 · Σⱼ zⱼ²`, the constant (log weight,
+/// log determinant and the 2π term) computed by segflow and written as a literal. A square
+/// below 1e-300 is written as 0: PostgreSQL refuses a product that underflows (a coordinate at
+/// a component's mean of 1e-200, say), and so small a square cannot move the constant.
+fn log_densities(g: &Gmm, sql: Sql) -> String {
+    let d = g.means.ncols();
+    g.log_constants()
+        .iter()
+        .enumerate()
+        .map(|(c, constant)| {
+            let squares: Vec<String> = (0..d)
+                .map(|j| {
+                    format!(
+                        "CASE WHEN ABS(z{c}_{j}) < {} THEN {} ELSE z{c}_{j} * z{c}_{j} END",
+                        sql.num(1e-150),
+                        sql.num(0.0)
+                    )
+                })
+                .collect();
+            format!(
+                ",\n    {} - {} * ({}) AS l{c}",
+                sql.num(*constant),
+                sql.num(0.5),
+                squares.join(" + ")
+            )
+        })
+        .collect()
+}
+
+/// The posterior of the row's component: 1 / Σ exp(lⱼ − lmax). A term below e⁻⁷⁰⁰ counts as
+/// 0, both because it cannot move the sum and because PostgreSQL's EXP refuses to underflow.
+fn probability(k: usize, sql: Sql) -> String {
+    let terms: Vec<String> = (0..k)
+        .map(|c| {
+            format!(
+                "CASE WHEN l{c} - segflow_log_density < {} THEN {} ELSE EXP(l{c} - segflow_log_density) END",
+                sql.num(-700.0),
+                sql.num(0.0)
+            )
+        })
+        .collect();
+    format!("{} / ({})", sql.num(1.0), terms.join(" + "))
+}
+
+/// The largest of several values (GREATEST needs two in Spark).
+fn greatest(values: &[String]) -> String {
+    match values {
+        [one] => one.clone(),
+        _ => format!("GREATEST({})", values.join(", ")),
+    }
 }
 
 /// The smallest of several values (LEAST needs two in Spark).
