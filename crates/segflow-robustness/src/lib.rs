@@ -450,8 +450,10 @@ pub fn run(
             &clustering,
             n_init,
             ctx.seed,
-            &baseline,
-            sample.as_ref().map(|s| &s.rows[..]),
+            &Refitted {
+                labels: &baseline,
+                rows: sample.as_ref().map(|s| &s.rows[..]),
+            },
             tally,
         )?
     } else {
@@ -665,14 +667,20 @@ fn model_blocks(features: &Artifact) -> Vec<(String, Vec<String>)> {
         .collect()
 }
 
+/// The rows the refits run on: which of the matrix's (all when `rows` is None), and the fit's
+/// labels of them.
+struct Refitted<'a> {
+    labels: &'a [usize],
+    rows: Option<&'a [usize]>,
+}
+
 fn block_sensitivity(
     features: &Artifact,
     matrix: &Artifact,
     clustering: &Clustering,
     n_init: usize,
     seed: u64,
-    fit_labels: &[usize],
-    rows: Option<&[usize]>,
+    refitted: &Refitted<'_>,
     tally: &(dyn Fn(&str, Tally) + Sync),
 ) -> Result<Vec<BlockRun>> {
     let params_json = matrix.meta(META_PARAMS).ok_or_else(|| {
@@ -703,7 +711,7 @@ fn block_sensitivity(
         p.columns = Some(columns);
         let built = segflow_transform::build(features, &p)?;
         let (n, d) = (built.matrix.first().map_or(0, Vec::len), built.matrix.len());
-        let x = match rows {
+        let x = match refitted.rows {
             Some(rows) => Array2::from_shape_fn((rows.len(), d), |(i, j)| built.matrix[j][rows[i]]),
             None => Array2::from_shape_fn((n, d), |(i, j)| built.matrix[j][i]),
         };
@@ -733,7 +741,14 @@ fn block_sensitivity(
         .into_iter()
         .zip(&labels)
         .map(|((block, dropped, left), l)| BlockRun {
-            ari: ari(l, if block.is_none() { fit_labels } else { base }),
+            ari: ari(
+                l,
+                if block.is_none() {
+                    refitted.labels
+                } else {
+                    base
+                },
+            ),
             sizes: sizes_text(l, clustering.k),
             block,
             dropped,
