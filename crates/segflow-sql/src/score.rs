@@ -653,6 +653,35 @@ mod tests {
     }
 
     #[test]
+    fn a_mixture_whitens_by_the_nonzero_factor_entries_and_adds_its_constants() {
+        let g = Gmm {
+            covariance: segflow_cluster::Covariance::Full,
+            weights: ndarray::array![1.0],
+            means: ndarray::array![[1.0, -2.0]],
+            precision_cholesky: vec![ndarray::array![[2.0, 0.5], [0.0, 4.0]]],
+            lower_bound: 0.0,
+            n_iter: 0,
+            converged: true,
+        };
+        let m: Vec<String> = (0..2).map(|j| format!("m{j}")).collect();
+        let sql = Sql(Dialect::Duckdb);
+        assert_eq!(
+            whitened(&g, &m, "segflow_matrix", "", sql),
+            "segflow_whitened AS (\n  SELECT *,\n    (m0 - 1e0) * 2e0 AS z0_0,\n    \
+             (m0 - 1e0) * 5e-1 + (m1 - (-2e0)) * 4e0 AS z0_1\n  FROM segflow_matrix\n),\n"
+        );
+        // ln 1 + ln 2 + ln 4 − ln 2π, as the scoring in segflow computes it.
+        let constant = g.log_constants()[0];
+        assert!((constant - (8f64.ln() - (2.0 * std::f64::consts::PI).ln())).abs() < 1e-15);
+        let l = log_densities(&g, sql);
+        assert!(l.starts_with(&format!(
+            ",\n    {} - 5e-1 * (CASE WHEN ABS(z0_0)",
+            sql.num(constant)
+        )));
+        assert!(l.ends_with(" ELSE z0_1 * z0_1 END) AS l0"), "{l}");
+    }
+
+    #[test]
     fn distances_sum_in_the_kernels_four_lanes() {
         let m: Vec<String> = (0..6).map(|j| format!("m{j}")).collect();
         let e = squared_distance(&m, &[0.0; 6], Sql(Dialect::Duckdb));
