@@ -6,6 +6,7 @@
 use linfa_linalg::cholesky::Cholesky;
 use linfa_linalg::triangular::{SolveTriangular, UPLO};
 use ndarray::{Array1, Array2, ArrayView2, Axis};
+use rayon::prelude::*;
 
 use crate::{ClusterError, KMeansParams, RandomState, Result, check_finite};
 
@@ -95,33 +96,43 @@ impl Gmm {
         let (n, d) = x.dim();
         let k = self.means.nrows();
         let constants = self.log_constants();
-        let mut out = Array2::zeros((n, k));
-        let mut diff = vec![0.0; d];
-        for c in 0..k {
-            let p = &self.precision_cholesky[c];
-            let mean = self.means.row(c);
-            // Per output coordinate j, the (i, Pᵢⱼ) that contribute to it.
-            let terms: Vec<Vec<(usize, f64)>> = (0..d)
-                .map(|j| {
-                    (0..d)
-                        .map(|i| (i, p[[i, j]]))
-                        .filter(|&(_, v)| v != 0.0)
-                        .collect()
-                })
-                .collect();
-            for (r, row) in x.rows().into_iter().enumerate() {
-                for ((slot, v), m) in diff.iter_mut().zip(row.iter()).zip(mean.iter()) {
-                    *slot = v - m;
+        // Per component and output coordinate j, the (i, Pᵢⱼ) that contribute to it.
+        let terms: Vec<Vec<Vec<(usize, f64)>>> = self
+            .precision_cholesky
+            .iter()
+            .map(|p| {
+                (0..d)
+                    .map(|j| {
+                        (0..d)
+                            .map(|i| (i, p[[i, j]]))
+                            .filter(|&(_, v)| v != 0.0)
+                            .collect()
+                    })
+                    .collect()
+            })
+            .collect();
+        // Rows in parallel: each value is computed by one thread alone, in the same order
+        // whatever the thread count.
+        let mut out = vec![0.0; n * k];
+        out.par_chunks_mut(k).enumerate().for_each_init(
+            || vec![0.0; d],
+            |diff, (r, slots)| {
+                let row = x.row(r);
+                for (c, slot) in slots.iter_mut().enumerate() {
+                    let mean = self.means.row(c);
+                    for ((dv, v), m) in diff.iter_mut().zip(row.iter()).zip(mean.iter()) {
+                        *dv = v - m;
+                    }
+                    let mut squares = 0.0;
+                    for column in &terms[c] {
+                        let z = column.iter().fold(0.0, |s, &(i, v)| s + diff[i] * v);
+                        squares += z * z;
+                    }
+                    *slot = constants[c] - 0.5 * squares;
                 }
-                let mut squares = 0.0;
-                for column in &terms {
-                    let z = column.iter().fold(0.0, |s, &(i, v)| s + diff[i] * v);
-                    squares += z * z;
-                }
-                out[[r, c]] = constants[c] - 0.5 * squares;
-            }
-        }
-        out
+            },
+        );
+        Array2::from_shape_vec((n, k), out).expect("n × k")
     }
 
     /// Posterior probability of each component for each row (n × k).
@@ -310,6 +321,30 @@ mod tests {
             let p = g.predict_proba(x.view());
             assert!(p.iter().all(|v| *v > 1.0 - 1e-9 || *v < 1e-9));
             assert!(g.bic(x.view()).is_finite());
+        }
+    }
+
+    #[test]
+    fn a_fit_is_bit_identical_whatever_the_thread_count() {
+        let x = Array2::from_shape_fn((600, 3), |(i, j)| {
+            ((i * 7919 + j * 104_729) % 1000) as f64 / 100.0 + (i % 3) as f64 * 4.0
+        });
+        let fit = |threads: usize| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap()
+                .install(|| {
+                    let g = GmmParams::new(3, Covariance::Full)
+                        .fit_array(x.view())
+                        .unwrap();
+                    let p = g.predict_proba(x.view());
+                    p.iter().map(|v| v.to_bits()).collect::<Vec<u64>>()
+                })
+        };
+        let one = fit(1);
+        for threads in [2, 3] {
+            assert!(one == fit(threads), "{threads} threads");
         }
     }
 }
