@@ -1,15 +1,20 @@
 //! `segflow sql features`: one query computing a pipeline's features artifact from the raw
-//! events table, as ingest (typing, blank ids, dedupe, id hashing, rejects dropped) and the
-//! features stage (every aggregation, the log-wide quantities as sub-queries) compute it.
-//! A construct with no exact rendering is refused, naming its YAML key.
+//! events table, as ingest (typing, blank ids, dedupe, id hashing, derived columns and the
+//! row filter, rejects dropped) and the features stage (every aggregation and its condition,
+//! the log-wide quantities as sub-queries) compute it. A construct with no exact rendering is
+//! refused, naming its YAML key.
 
 use segflow_core::params::{ParamTree, parse_valid};
 use segflow_core::{Error, Result};
+use segflow_expr::{Expr, Type};
 use segflow_features::{Aggregation, Condition, Feature};
-use segflow_ingest::{EventColumns, IdMethod, Mode, SECONDS_SINCE, UNIX_MILLIS, UNIX_SECONDS};
+use segflow_ingest::{
+    EventColumns, IdMethod, Mode, SECONDS_SINCE, UNIX_MILLIS, UNIX_SECONDS, ValueType,
+};
 
 use crate::Dialect;
 use crate::clock::{self, Field, Holds, Pattern};
+use crate::expression::{self, text_to_number};
 use crate::spelling::{self as sp, ident};
 
 /// What the query is written for and from.
@@ -24,9 +29,6 @@ pub struct Request<'a> {
     pub params_hash: &'a str,
 }
 
-/// A decimal number as Rust's `f64::from_str` reads it (sign, digits with an optional
-/// fraction, optional exponent); captures: sign, integer digits, fraction digits, exponent.
-const NUMBER: &str = "^([+-]?)([0-9]*)(?:[.]([0-9]*))?([eE][+-]?[0-9]+)?$";
 /// An id written as a whole number with a zero fraction (`648578192.0`), which ingest reads
 /// as the number's digits.
 const ZERO_FRACTION: &str = "^([0-9]+)[.]0+$";
@@ -48,6 +50,7 @@ pub fn features_query(req: &Request<'_>) -> Result<String> {
         ranks: Vec::new(),
         base: Vec::new(),
         sides: Vec::new(),
+        gap_conditions: Vec::new(),
     };
     let columns = q.feature_columns()?;
     let mut out = header(req);
@@ -142,6 +145,12 @@ struct Events {
     /// Source columns written as pseudonyms (`privacy.hash`).
     hashed: Vec<String>,
     hex_chars: usize,
+    /// Source columns only `derive` and `where` read, with whether each is a number.
+    inputs: Vec<(String, bool)>,
+    /// `derive`: name, type, SQL over the parsed row.
+    derived: Vec<(String, Type, String)>,
+    /// `where` as SQL over the parsed row and its derived columns.
+    filter: Option<String>,
 }
 
 impl Events {
@@ -158,24 +167,6 @@ impl Events {
                 "ingest.sources",
                 "several sources are not rendered as SQL yet; union them into one table with \
                  the layout of one source",
-            ));
-        }
-        if !p.derive.is_empty() {
-            return Err(refuse(
-                "ingest.derive",
-                format!(
-                    "row expressions are not rendered in {d} SQL by this segflow version; \
-                     compute the column in the source table"
-                ),
-            ));
-        }
-        if p.filter.is_some() {
-            return Err(refuse(
-                "ingest.where",
-                format!(
-                    "row expressions are not rendered in {d} SQL by this segflow version; \
-                     filter the source table"
-                ),
             ));
         }
         if p.timezone.is_some() {
@@ -245,38 +236,207 @@ impl Events {
             .keep
             .iter()
             .map(|c| {
-                let number = p.types.get(c) == Some(&segflow_ingest::ValueType::Number);
+                let number = p.types.get(c) == Some(&ValueType::Number);
                 (c.clone(), c.clone(), number)
             })
             .collect();
-        Ok(Events {
+        let mut events = Events {
             d,
             columns,
             clock,
             kept,
             hashed: p.privacy.hash.clone(),
             hex_chars: p.privacy.id.hex_chars,
-        })
+            inputs: Vec::new(),
+            derived: Vec::new(),
+            filter: None,
+        };
+        events.compile_expressions(p)?;
+        Ok(events)
+    }
+
+    /// The type a source column has in ingest's expressions: the value a number, the clock a
+    /// timestamp, the others text unless `types` declares them numbers.
+    fn source_type(&self, p: &segflow_ingest::Params, name: &str) -> Type {
+        let c = &self.columns;
+        let is = |role: &Option<String>| role.as_deref() == Some(name);
+        if is(&c.value) || p.types.get(name) == Some(&ValueType::Number) {
+            Type::Number
+        } else if is(&c.timestamp) || is(&c.date) {
+            Type::Timestamp
+        } else {
+            Type::Text
+        }
+    }
+
+    /// `derive` and `where` parsed as ingest parses them. The source table's columns are not
+    /// known here: a name that is no column the pipeline declares is read as a text column
+    /// of the source, named as written.
+    fn compile_expressions(&mut self, p: &segflow_ingest::Params) -> Result<()> {
+        let c = &self.columns;
+        let mut declared: Vec<&String> = vec![&c.contact];
+        declared.extend(
+            [&c.timestamp, &c.date, &c.time, &c.value, &c.category]
+                .into_iter()
+                .flatten(),
+        );
+        declared.extend(p.types.keys().chain(&p.keep).chain(&p.privacy.hash));
+        let mut available: Vec<(String, Type)> = Vec::new();
+        for name in declared {
+            if !available.iter().any(|(n, _)| n == name) {
+                available.push((name.clone(), self.source_type(p, name)));
+            }
+        }
+        let mut parsed: Vec<Expr> = Vec::new();
+        for (name, text) in &p.derive {
+            let key = format!("ingest.derive.{name}");
+            let expr = Expr::parse_open(text, &available, Type::Text)
+                .map_err(|e| refuse(&key, e.to_string()))?;
+            for col in expr.columns() {
+                let why = if *col == c.contact {
+                    Some("the raw contact column, which only ever becomes contact_id")
+                } else if p.privacy.drop.contains(col) {
+                    Some("listed in privacy.drop")
+                } else if p.privacy.hash.contains(col) {
+                    Some("listed in privacy.hash, so only its pseudonym is written")
+                } else {
+                    None
+                };
+                if let Some(why) = why {
+                    return Err(refuse(
+                        &key,
+                        format!(
+                            "reads `{col}`, {why}; a derived column may not carry it into the \
+                             events artifact"
+                        ),
+                    ));
+                }
+            }
+            available.retain(|(n, _)| n != name);
+            available.push((name.clone(), expr.output_type()));
+            self.derived
+                .push((name.clone(), expr.output_type(), String::new()));
+            parsed.push(expr);
+        }
+        let filter = match &p.filter {
+            Some(text) => {
+                let expr = Expr::parse_open(text, &available, Type::Text)
+                    .map_err(|e| refuse("ingest.where", e.to_string()))?;
+                if expr.output_type() != Type::Bool {
+                    return Err(refuse(
+                        "ingest.where",
+                        format!(
+                            "`{text}` is {}, not a condition (true or false)",
+                            expr.output_type().name()
+                        ),
+                    ));
+                }
+                Some(expr)
+            }
+            None => None,
+        };
+        // The source columns the expressions read besides the roles and the kept columns.
+        for expr in parsed.iter().chain(&filter) {
+            for col in expr.columns() {
+                let known = self.role(col).is_some()
+                    || self.kept.iter().any(|(k, _, _)| k == col)
+                    || self.derived.iter().any(|(n, _, _)| n == col)
+                    || self.inputs.iter().any(|(n, _)| n == col);
+                if known {
+                    continue;
+                }
+                if p.privacy.hash.contains(col) {
+                    return Err(refuse(
+                        "ingest.where",
+                        format!("`{col}` is listed in privacy.hash; conditions cannot read it"),
+                    ));
+                }
+                let number = p.types.get(col) == Some(&ValueType::Number);
+                self.inputs.push((col.clone(), number));
+            }
+        }
+        for (k, expr) in parsed.iter().enumerate() {
+            let key = format!("ingest.derive.{}", self.derived[k].0);
+            let sql = expression::render(self.d, &key, expr.tree(), &|name| self.row_column(name))?;
+            self.derived[k].2 = sql;
+        }
+        if let Some(expr) = &filter {
+            self.filter = Some(expression::render(
+                self.d,
+                "ingest.where",
+                expr.tree(),
+                &|name| self.row_column(name),
+            )?);
+        }
+        Ok(())
+    }
+
+    /// The row column of a role's source column, as ingest's expressions read it (the
+    /// value and clock parsed, the category as text).
+    fn role(&self, name: &str) -> Option<&'static str> {
+        let c = &self.columns;
+        let is = |role: &Option<String>| role.as_deref() == Some(name);
+        if is(&c.value) {
+            Some("sf_value")
+        } else if is(&c.timestamp) || is(&c.date) {
+            Some("sf_ts")
+        } else if is(&c.category) {
+            Some("sf_category")
+        } else {
+            None
+        }
+    }
+
+    /// A column an ingest expression reads, as a column of the rows after parsing.
+    fn row_column(&self, name: &str) -> String {
+        if let Some(role) = self.role(name) {
+            return role.to_string();
+        }
+        if let Some(i) = self.kept.iter().position(|(k, _, _)| k == name) {
+            return if self.kept[i].2 {
+                format!("sf_kept_number_{i}")
+            } else {
+                format!("sf_kept_{i}")
+            };
+        }
+        if let Some(k) = self.derived.iter().position(|(n, _, _)| n == name) {
+            return format!("sf_derived_{k}");
+        }
+        let i = self
+            .inputs
+            .iter()
+            .position(|(n, _)| n == name)
+            .expect("every column read is listed");
+        if self.inputs[i].1 {
+            format!("sf_input_number_{i}")
+        } else {
+            format!("sf_input_{i}")
+        }
     }
 
     fn category_column(&self) -> String {
         ident(self.d, "category")
     }
 
-    /// The events columns the features may read (`of:`), with whether each is a number.
-    fn readable(&self) -> Vec<(String, bool)> {
+    /// The events columns the features may read (`of:`, conditions) besides `ts`, with
+    /// their types.
+    fn readable(&self) -> Vec<(String, Type)> {
         let mut cols = Vec::new();
         if self.columns.value.is_some() {
-            cols.push(("value".to_string(), true));
+            cols.push(("value".to_string(), Type::Number));
         }
         if self.columns.category.is_some() {
-            cols.push(("category".to_string(), false));
+            cols.push(("category".to_string(), Type::Text));
         }
         for (_, name, number) in &self.kept {
-            cols.push((name.clone(), *number));
+            let ty = if *number { Type::Number } else { Type::Text };
+            cols.push((name.clone(), ty));
         }
         for name in &self.hashed {
-            cols.push((name.clone(), false));
+            cols.push((name.clone(), Type::Text));
+        }
+        for (name, ty, _) in &self.derived {
+            cols.push((name.clone(), *ty));
         }
         cols
     }
@@ -290,22 +450,9 @@ impl Events {
         )
     }
 
-    /// The number ingest reads from trimmed text `f` (NULL when it is not one), rebuilt in a
-    /// form every engine parses (`1.` and `.5` are numbers to Rust, not to every engine).
+    /// The number ingest reads from trimmed text `f`, NULL when it is not one.
     fn number(&self, f: &str) -> String {
-        let d = self.d;
-        let g = |i| sp::capture(d, f, NUMBER, i);
-        format!(
-            "CASE WHEN {m} AND ({int} IS NOT NULL OR {frac} IS NOT NULL) THEN CAST(\
-             CASE WHEN COALESCE({sign}, '') = '-' THEN '-' ELSE '' END || COALESCE({int}, '0') || '.' || \
-             COALESCE({frac}, '0') || COALESCE({exp}, '') AS {t}) END",
-            m = sp::matches(d, f, NUMBER),
-            sign = g(1),
-            int = g(2),
-            frac = g(3),
-            exp = g(4),
-            t = sp::double_type(d),
-        )
+        text_to_number(self.d, f)
     }
 
     fn ctes(&self, source: &str, p: &segflow_ingest::Params) -> String {
@@ -343,6 +490,9 @@ impl Events {
         }
         for (i, src) in self.hashed.iter().enumerate() {
             fields.push(format!("{} AS sf_hashed_{i}", self.field(src)));
+        }
+        for (i, (src, _)) in self.inputs.iter().enumerate() {
+            fields.push(format!("{} AS sf_input_{i}", self.field(src)));
         }
         let clock_col = |col: &str| {
             let i = seen_clock.iter().position(|c| c == col).expect("listed");
@@ -387,6 +537,31 @@ impl Events {
                 ));
             }
         }
+        for (i, (_, number)) in self.inputs.iter().enumerate() {
+            if *number {
+                rows.push(format!(
+                    "{} AS sf_input_number_{i}",
+                    self.number(&format!("sf_input_{i}"))
+                ));
+                accepted.push(format!(
+                    "(sf_input_{i} IS NULL OR sf_input_number_{i} IS NOT NULL)"
+                ));
+            }
+        }
+        // `derive`, each column over the row and the columns derived before it; then `where`
+        // keeps the rows where it is TRUE.
+        let mut layers = String::new();
+        let mut last = "sf_rows".to_string();
+        for (k, (_, _, sql)) in self.derived.iter().enumerate() {
+            let layer = format!("sf_derived_rows_{k}");
+            layers.push_str(&format!(
+                "{layer} AS (\n  SELECT\n    {last}.*,\n    {sql} AS sf_derived_{k}\n  FROM {last}\n),\n"
+            ));
+            last = layer;
+        }
+        if let Some(filter) = &self.filter {
+            accepted.push(filter.clone());
+        }
         // 4. The events: hashed ids and calendar fields.
         let canonical = |f: &str| format!("COALESCE({}, {f})", sp::capture(d, f, ZERO_FRACTION, 1));
         let mut events = vec![
@@ -430,12 +605,16 @@ impl Events {
                 ident(d, name)
             ));
         }
+        for (k, (name, _, _)) in self.derived.iter().enumerate() {
+            events.push(format!("sf_derived_{k} AS {}", ident(d, name)));
+        }
         let once = sp::materialized(d);
         format!(
             "sf_fields AS (\n  SELECT\n    {}\n  FROM {from}\n),\n\
              sf_parts {once} (\n  SELECT\n    {}\n  FROM sf_fields\n),\n\
              sf_rows {once} (\n  SELECT\n    {}\n  FROM sf_parts\n),\n\
-             sf_events {once} (\n  SELECT\n    {}\n  FROM sf_rows\n  WHERE {}\n)",
+             {layers}\
+             sf_events {once} (\n  SELECT\n    {}\n  FROM {last}\n  WHERE {}\n)",
             fields.join(",\n    "),
             parts.join(",\n    "),
             rows.join(",\n    "),
@@ -449,9 +628,12 @@ impl Events {
     fn ts_sql(&self) -> String {
         let d = self.d;
         let f = |k: usize, field: Field| -> Option<String> {
-            self.clock[k]
-                .1
-                .groups
+            let groups = &self.clock[k].1.groups;
+            let field = match field {
+                Field::Year if groups.contains(&Field::ShortYear) => Field::ShortYear,
+                field => field,
+            };
+            groups
                 .contains(&field)
                 .then(|| format!("sf_p{k}_{}", field_name(field)))
         };
@@ -513,9 +695,15 @@ impl Events {
     }
 }
 
+/// `AND` a condition, for a WHERE clause that has one already.
+fn also_where(cond: Option<&str>) -> String {
+    cond.map(|c| format!(" AND {c}")).unwrap_or_default()
+}
+
 fn field_name(f: Field) -> &'static str {
     match f {
         Field::Year => "y",
+        Field::ShortYear => "yy",
         Field::Month => "m",
         Field::Day => "d",
         Field::Hour => "h",
@@ -538,6 +726,8 @@ struct Query<'a> {
     /// Per-contact tables (at most one row per contact) the base aggregation joins: name and
     /// query, e.g. the median gap between active days, or a mode.
     sides: Vec<(String, String)>,
+    /// The conditions of median gaps, one side table each.
+    gap_conditions: Vec<String>,
 }
 
 impl Query<'_> {
@@ -620,7 +810,7 @@ impl Query<'_> {
             return Ok("sf_ts".into());
         }
         let readable = self.events.readable();
-        let Some((_, number)) = readable.iter().find(|(c, _)| c == name) else {
+        let Some((_, ty)) = readable.iter().find(|(c, _)| c == name) else {
             let known: Vec<&str> = std::iter::once("ts")
                 .chain(readable.iter().map(|(c, _)| c.as_str()))
                 .collect();
@@ -636,10 +826,10 @@ impl Query<'_> {
             feature.aggregation,
             Aggregation::Distinct | Aggregation::Mode
         );
-        if numeric && !number {
+        if numeric && *ty != Type::Number {
             return Err(refuse(
                 &format!("{key}.of"),
-                format!("`{name}` is text, not a number"),
+                format!("`{name}` is {}, not a number", ty.name()),
             ));
         }
         Ok(format!("sf_events.{}", ident(d, name)))
@@ -652,12 +842,30 @@ impl Query<'_> {
         feature: &Feature,
     ) -> Result<Vec<(String, String)>> {
         let d = self.d;
-        if feature.filter.is_some() {
-            return Err(refuse(
-                &format!("{key}.where"),
-                format!("conditions are not rendered in {d} SQL by this segflow version"),
-            ));
-        }
+        let cond = match &feature.filter {
+            Some(text) => {
+                if matches!(
+                    feature.aggregation,
+                    Aggregation::Share(_) | Aggregation::CategoryShares { .. }
+                ) {
+                    return Err(refuse(
+                        &format!("{key}.where"),
+                        format!(
+                            "a condition on a share is not rendered in {d} SQL by this segflow \
+                             version"
+                        ),
+                    ));
+                }
+                Some(self.condition_sql(&format!("{key}.where"), text)?)
+            }
+            None => None,
+        };
+        // The events the feature sees: with a condition, the others' values are NULL, which
+        // every aggregation skips.
+        let seen = |expr: &str| match &cond {
+            Some(c) => format!("CASE WHEN {c} THEN {expr} END"),
+            None => expr.to_string(),
+        };
         let days = |micros: &str| {
             format!(
                 "{} / {} / {}",
@@ -668,68 +876,106 @@ impl Query<'_> {
         };
         let single = |expr: String| Ok(vec![(name.to_string(), expr)]);
         match &feature.aggregation {
-            Aggregation::Count => single("COUNT(*)".into()),
-            Aggregation::DistinctDays => single("COUNT(DISTINCT sf_events.sf_day)".into()),
+            Aggregation::Count => single(match &cond {
+                Some(_) => format!("COUNT({})", seen("1")),
+                None => "COUNT(*)".into(),
+            }),
+            Aggregation::DistinctDays => {
+                single(format!("COUNT(DISTINCT {})", seen("sf_events.sf_day")))
+            }
             Aggregation::Distinct => {
                 let col = self.of_column(key, feature)?;
                 // -0 and 0 are one value: adding 0 turns -0 into 0.
-                let numeric = self
-                    .events
-                    .readable()
-                    .iter()
-                    .any(|(c, n)| *n && Some(c.as_str()) == feature.column());
-                let col = if numeric {
+                let col = if self.column_type(feature) == Some(Type::Number) {
                     format!("({col} + {})", sp::double(d, 0.0))
                 } else {
                     col
                 };
-                single(format!("COUNT(DISTINCT {col})"))
+                single(format!("COUNT(DISTINCT {})", seen(&col)))
             }
             Aggregation::Sum => single(format!(
                 "COALESCE(SUM({}), {})",
-                self.of_column(key, feature)?,
+                seen(&self.of_column(key, feature)?),
                 sp::double(d, 0.0)
             )),
-            Aggregation::Mean => single(format!("AVG({})", self.of_column(key, feature)?)),
-            Aggregation::Min => single(format!("MIN({})", self.of_column(key, feature)?)),
-            Aggregation::Max => single(format!("MAX({})", self.of_column(key, feature)?)),
-            Aggregation::Std => single(format!("STDDEV_SAMP({})", self.of_column(key, feature)?)),
-            Aggregation::Median => single(sp::quantile(d, &self.of_column(key, feature)?, 0.5)),
-            Aggregation::Quantile(q) => single(sp::quantile(d, &self.of_column(key, feature)?, *q)),
-            Aggregation::FirstTs => single(sp::timestamp_from_micros(d, "MIN(sf_events.sf_ts)")),
-            Aggregation::LastTs => single(sp::timestamp_from_micros(d, "MAX(sf_events.sf_ts)")),
+            Aggregation::Mean => single(format!("AVG({})", seen(&self.of_column(key, feature)?))),
+            Aggregation::Min => single(format!("MIN({})", seen(&self.of_column(key, feature)?))),
+            Aggregation::Max => single(format!("MAX({})", seen(&self.of_column(key, feature)?))),
+            Aggregation::Std => single(format!(
+                "STDDEV_SAMP({})",
+                seen(&self.of_column(key, feature)?)
+            )),
+            Aggregation::Median => {
+                single(sp::quantile(d, &seen(&self.of_column(key, feature)?), 0.5))
+            }
+            Aggregation::Quantile(q) => {
+                single(sp::quantile(d, &seen(&self.of_column(key, feature)?), *q))
+            }
+            Aggregation::FirstTs => single(sp::timestamp_from_micros(
+                d,
+                &format!("MIN({})", seen("sf_events.sf_ts")),
+            )),
+            Aggregation::LastTs => single(sp::timestamp_from_micros(
+                d,
+                &format!("MAX({})", seen("sf_events.sf_ts")),
+            )),
             Aggregation::RecencyDays => {
                 let as_of = match self.features.as_of_micros() {
                     Some(us) => us.to_string(),
                     None => "(SELECT MAX(sf_ts) FROM sf_events)".into(),
                 };
-                single(days(&format!("({as_of} - MAX(sf_events.sf_ts))")))
+                single(days(&format!(
+                    "({as_of} - MAX({}))",
+                    seen("sf_events.sf_ts")
+                )))
             }
-            Aggregation::TenureDays => {
-                single(days("(MAX(sf_events.sf_ts) - MIN(sf_events.sf_ts))"))
-            }
+            Aggregation::TenureDays => single(days(&format!(
+                "(MAX({ts}) - MIN({ts}))",
+                ts = seen("sf_events.sf_ts")
+            ))),
             // The gaps between sorted distinct days are integers, so their sum is exact and
             // their mean is the span over the number of gaps.
-            Aggregation::MeanGapDays => single(format!(
-                "CASE WHEN COUNT(DISTINCT sf_events.sf_day) >= 2 THEN {} / {} END",
-                sp::to_double(d, "MAX(sf_events.sf_day) - MIN(sf_events.sf_day)"),
-                sp::to_double(d, "COUNT(DISTINCT sf_events.sf_day) - 1")
-            )),
+            Aggregation::MeanGapDays => {
+                let day = seen("sf_events.sf_day");
+                single(format!(
+                    "CASE WHEN COUNT(DISTINCT {day}) >= 2 THEN {} / {} END",
+                    sp::to_double(d, &format!("MAX({day}) - MIN({day})")),
+                    sp::to_double(d, &format!("COUNT(DISTINCT {day}) - 1"))
+                ))
+            }
             Aggregation::MedianGapDays => {
-                if !self.sides.iter().any(|(n, _)| n == "sf_median_gap") {
+                // One table per condition (or none), shared by the features that use it.
+                let table = match &cond {
+                    None => "sf_median_gap".to_string(),
+                    Some(c) => format!(
+                        "sf_median_gap_{}",
+                        self.gap_conditions
+                            .iter()
+                            .position(|g| g == c)
+                            .unwrap_or_else(|| {
+                                self.gap_conditions.push(c.clone());
+                                self.gap_conditions.len() - 1
+                            })
+                    ),
+                };
+                if !self.sides.iter().any(|(n, _)| *n == table) {
+                    let filter = match &cond {
+                        Some(c) => format!(" WHERE {c}"),
+                        None => String::new(),
+                    };
                     self.sides.push((
-                        "sf_median_gap".into(),
+                        table.clone(),
                         format!(
                             "  SELECT contact_id, {} AS sf_value\n  FROM (\n    \
                              SELECT contact_id, sf_day - LAG(sf_day) OVER (PARTITION BY \
                              contact_id ORDER BY sf_day) AS sf_gap\n    FROM (SELECT DISTINCT \
-                             contact_id, sf_day FROM sf_events) sf_days\n  ) sf_gaps\n  \
+                             contact_id, sf_day FROM sf_events{filter}) sf_days\n  ) sf_gaps\n  \
                              WHERE sf_gap IS NOT NULL\n  GROUP BY contact_id",
                             sp::quantile(d, &sp::to_double(d, "sf_gap"), 0.5)
                         ),
                     ));
                 }
-                single("MAX(sf_median_gap.sf_value)".into())
+                single(format!("MAX({table}.sf_value)"))
             }
             Aggregation::Mode if feature.column() == Some("ts") => Err(refuse(
                 &format!("{key}.of"),
@@ -737,11 +983,21 @@ impl Query<'_> {
             )),
             Aggregation::Mode => {
                 let col = self.of_column(key, feature)?;
-                let numeric = self
-                    .events
-                    .readable()
-                    .iter()
-                    .any(|(c, n)| *n && Some(c.as_str()) == feature.column());
+                let numeric = match self.column_type(feature) {
+                    Some(Type::Number) => true,
+                    Some(Type::Text) => false,
+                    Some(ty) => {
+                        return Err(refuse(
+                            &format!("{key}.of"),
+                            format!(
+                                "the mode of a {} column is not rendered in {d} SQL by this \
+                                 segflow version",
+                                ty.name()
+                            ),
+                        ));
+                    }
+                    None => unreachable!("of_column checked the column"),
+                };
                 // -0 and 0 are one value; a tie goes to the smallest value, text by its bytes.
                 let (value, order) = if numeric {
                     let v = format!("({col} + {})", sp::double(d, 0.0));
@@ -756,8 +1012,9 @@ impl Query<'_> {
                         "  SELECT contact_id, sf_value\n  FROM (\n    SELECT contact_id, \
                          {value} AS sf_value, ROW_NUMBER() OVER (PARTITION BY contact_id \
                          ORDER BY COUNT(*) DESC, {order}) AS sf_rank\n    FROM sf_events\n    \
-                         WHERE {col} IS NOT NULL\n    GROUP BY contact_id, {value}\n  ) \
-                         sf_counts\n  WHERE sf_rank = 1"
+                         WHERE {col} IS NOT NULL{also}\n    GROUP BY contact_id, {value}\n  ) \
+                         sf_counts\n  WHERE sf_rank = 1",
+                        also = also_where(cond.as_deref()),
                     ),
                 ));
                 single(format!("MAX({table}.sf_value)"))
@@ -839,11 +1096,43 @@ impl Query<'_> {
                     list.join(", ")
                 )
             }
-            Condition::Where(_) => {
-                return Err(refuse(
-                    &format!("{key}.share.where"),
-                    format!("conditions are not rendered in {d} SQL by this segflow version"),
-                ));
+            Condition::Where(text) => self.condition_sql(&format!("{key}.share.where"), text)?,
+        })
+    }
+
+    /// The type of the events column a feature reads.
+    fn column_type(&self, feature: &Feature) -> Option<Type> {
+        let name = feature.column()?;
+        if name == "ts" {
+            return Some(Type::Timestamp);
+        }
+        self.events
+            .readable()
+            .into_iter()
+            .find(|(c, _)| c == name)
+            .map(|(_, ty)| ty)
+    }
+
+    /// A feature's condition over the events artifact's columns, as SQL over `sf_events`.
+    fn condition_sql(&self, key: &str, text: &str) -> Result<String> {
+        let d = self.d;
+        let mut columns = vec![("ts".to_string(), Type::Timestamp)];
+        columns.extend(self.events.readable());
+        let expr = Expr::parse(text, &columns).map_err(|e| refuse(key, e.to_string()))?;
+        if expr.output_type() != Type::Bool {
+            return Err(refuse(
+                key,
+                format!(
+                    "a condition is true or false, and `{text}` is a {}",
+                    expr.output_type().name()
+                ),
+            ));
+        }
+        expression::render(d, key, expr.tree(), &|name| {
+            if name == "ts" {
+                "sf_events.sf_ts".to_string()
+            } else {
+                format!("sf_events.{}", ident(d, name))
             }
         })
     }
@@ -900,18 +1189,18 @@ mod tests {
     }
 
     #[test]
-    fn default_timestamp_formats_render_and_a_two_digit_year_is_refused() {
+    fn default_timestamp_formats_render_and_a_month_name_is_refused() {
         let ingest = r#"{"mode": "events",
             "columns": {"contact": "who", "timestamp": "at", "value": "secs"}}"#;
         let text = query(Dialect::Duckdb, ingest, FEATURES).unwrap();
         assert!(text.contains("AS sf_p2_us"), "{text}");
         let ingest = r#"{"mode": "events", "columns": {"contact": "who", "timestamp": "at"},
-            "formats": {"timestamp": ["%Y-%m-%d", "%d/%m/%y %H:%M"]}}"#;
+            "formats": {"timestamp": ["%Y-%m-%d", "%d %b %Y %H:%M"]}}"#;
         let err = query(Dialect::Duckdb, ingest, FEATURES)
             .unwrap_err()
             .to_string();
         assert!(
-            err.contains("ingest.formats.timestamp[1]: `%d/%m/%y %H:%M`: `%y` has no exact"),
+            err.contains("ingest.formats.timestamp[1]: `%d %b %Y %H:%M`: `%b` has no exact"),
             "{err}"
         );
     }

@@ -4,6 +4,7 @@
 
 mod clock;
 pub mod dialect;
+pub mod expression;
 pub mod features;
 pub mod score;
 mod spelling;
