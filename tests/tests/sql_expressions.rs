@@ -34,8 +34,11 @@ fn columns() -> Vec<(String, Type)> {
         .collect()
 }
 
+/// A value per (expression, row), as the oracle writes it.
+type Cells = BTreeMap<(String, usize), String>;
+
 /// (expression, type) in file order, and the expected value of each (expression, row).
-fn expected() -> (Vec<(String, String)>, BTreeMap<(String, usize), String>) {
+fn expected() -> (Vec<(String, String)>, Cells) {
     let mut reader = csv::Reader::from_path(repo_root().join(EXPECTED)).unwrap();
     let mut order = Vec::new();
     let mut values = BTreeMap::new();
@@ -112,12 +115,7 @@ fn constructs_without_the_same_semantics_are_refused_per_dialect() {
 
 /// Runs the rendered expressions of `d` in `engine` over the oracle's input; the values
 /// file's cells keyed by (expression, row), with the number of queries run.
-fn run(
-    d: Dialect,
-    engine: &str,
-    scratch: &Scratch,
-    env: &[(&str, &str)],
-) -> (BTreeMap<(String, usize), String>, usize) {
+fn run(d: Dialect, engine: &str, scratch: &Scratch, env: &[(&str, &str)]) -> (Cells, usize) {
     let queries: Vec<serde_json::Value> = rendered(d)
         .into_iter()
         .filter_map(|(text, kind, sql)| {
@@ -166,11 +164,7 @@ fn available(what: &str, check: &mut Command) -> bool {
 
 /// The cells that differ from the oracle's by more than `relative` (0: doubles bit for bit,
 /// as equal shortest round-trip texts), as messages naming `engine`.
-fn differences(
-    cells: &BTreeMap<(String, usize), String>,
-    engine: &str,
-    relative: f64,
-) -> Vec<String> {
+fn differences(cells: &Cells, engine: &str, relative: f64) -> Vec<String> {
     let (_, expected) = expected();
     let near = |got: &str, want: &str| match (got.parse::<f64>(), want.parse::<f64>()) {
         (Ok(g), Ok(w)) => (g - w).abs() <= relative * w.abs(),
