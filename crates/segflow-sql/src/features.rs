@@ -14,6 +14,7 @@ use segflow_ingest::{
 
 use crate::Dialect;
 use crate::clock::{self, Field, Holds, Pattern};
+use crate::epoch::Count;
 use crate::expression::{self, text_to_number};
 use crate::spelling::{self as sp, ident};
 
@@ -139,7 +140,7 @@ fn rank_table(i: usize) -> String {
 struct Events {
     d: Dialect,
     columns: EventColumns,
-    clock: Vec<(String, Pattern)>,
+    clock: Vec<(String, Read)>,
     /// Source name, artifact name, whether a number.
     kept: Vec<(String, String, bool)>,
     /// Source columns written as pseudonyms (`privacy.hash`).
@@ -198,34 +199,55 @@ impl Events {
             .ok_or_else(|| refuse("ingest.columns", "events mode needs columns"))?;
         let clock = match (&columns.timestamp, &columns.date) {
             (Some(ts), _) => {
-                let mut patterns = Vec::new();
+                let mut reads = Vec::new();
                 for (i, f) in p.formats.timestamp.iter().enumerate() {
                     let key = format!("ingest.formats.timestamp[{i}]");
-                    if [UNIX_SECONDS, UNIX_MILLIS, SECONDS_SINCE].contains(&f.as_str()) {
-                        return Err(refuse(
-                            &key,
-                            format!("`{f}` epoch counts are not rendered in {d} SQL"),
-                        ));
-                    }
-                    let pattern = clock::pattern(f, Holds::DateAndMaybeTime)
-                        .map_err(|m| refuse(&key, format!("`{f}`: {m}")))?;
-                    patterns.push((ts.clone(), pattern));
+                    let read = match f.as_str() {
+                        UNIX_SECONDS => Read::Count(Count {
+                            digits: 6,
+                            origin: 0,
+                        }),
+                        UNIX_MILLIS => Read::Count(Count {
+                            digits: 3,
+                            origin: 0,
+                        }),
+                        SECONDS_SINCE => Read::Count(Count {
+                            digits: 6,
+                            origin: p
+                                .formats
+                                .origin_micros()
+                                .map_err(|e| refuse("ingest.formats.origin", e.to_string()))?
+                                .ok_or_else(|| {
+                                    refuse("ingest.formats.origin", "seconds_since needs an origin")
+                                })?,
+                        }),
+                        _ => Read::Pattern(
+                            clock::pattern(f, Holds::DateAndMaybeTime)
+                                .map_err(|m| refuse(&key, format!("`{f}`: {m}")))?,
+                        ),
+                    };
+                    reads.push((ts.clone(), read));
                 }
-                patterns
+                reads
             }
             (None, Some(date)) => {
                 let f = &p.formats.date;
                 let mut parts = vec![(
                     date.clone(),
-                    clock::pattern(f, Holds::Date)
-                        .map_err(|m| refuse("ingest.formats.date", format!("`{f}`: {m}")))?,
+                    Read::Pattern(
+                        clock::pattern(f, Holds::Date)
+                            .map_err(|m| refuse("ingest.formats.date", format!("`{f}`: {m}")))?,
+                    ),
                 )];
                 if let Some(time) = &columns.time {
                     let f = &p.formats.time;
                     parts.push((
                         time.clone(),
-                        clock::pattern(f, Holds::Time)
-                            .map_err(|m| refuse("ingest.formats.time", format!("`{f}`: {m}")))?,
+                        Read::Pattern(
+                            clock::pattern(f, Holds::Time).map_err(|m| {
+                                refuse("ingest.formats.time", format!("`{f}`: {m}"))
+                            })?,
+                        ),
                     ));
                 }
                 parts
@@ -500,10 +522,20 @@ impl Events {
         };
         // 2. Clock fields as integers, per format.
         let mut parts = vec!["sf_fields.*".to_string()];
-        for (k, (col, pattern)) in self.clock.iter().enumerate() {
-            for &field in &pattern.groups {
-                let expr = clock::field_sql(d, &clock_col(col), pattern, field).expect("group");
-                parts.push(format!("{expr} AS sf_p{k}_{}", field_name(field)));
+        for (k, (col, read)) in self.clock.iter().enumerate() {
+            match read {
+                Read::Pattern(pattern) => {
+                    for &field in &pattern.groups {
+                        let expr =
+                            clock::field_sql(d, &clock_col(col), pattern, field).expect("group");
+                        parts.push(format!("{expr} AS sf_p{k}_{}", field_name(field)));
+                    }
+                }
+                Read::Count(count) => {
+                    for (expr, name) in count.parts(d, &clock_col(col), &format!("sf_c{k}")) {
+                        parts.push(format!("{expr} AS {name}"));
+                    }
+                }
             }
         }
         // 3. The clock in microseconds, the value, and whether the row is accepted.
@@ -628,7 +660,10 @@ impl Events {
     fn ts_sql(&self) -> String {
         let d = self.d;
         let f = |k: usize, field: Field| -> Option<String> {
-            let groups = &self.clock[k].1.groups;
+            let Read::Pattern(pattern) = &self.clock[k].1 else {
+                unreachable!("dates and times are read by patterns")
+            };
+            let groups = &pattern.groups;
             let field = match field {
                 Field::Year if groups.contains(&Field::ShortYear) => Field::ShortYear,
                 field => field,
@@ -677,7 +712,10 @@ impl Events {
             (Some(_), n) => {
                 let branches: String = (0..n)
                     .map(|k| {
-                        let (ok, us) = read(k, None);
+                        let (ok, us) = match &self.clock[k].1 {
+                            Read::Pattern(_) => read(k, None),
+                            Read::Count(count) => count.read(&format!("sf_c{k}")),
+                        };
                         format!(" WHEN {ok} THEN {us}")
                     })
                     .collect();
@@ -698,6 +736,14 @@ impl Events {
 /// `AND` a condition, for a WHERE clause that has one already.
 fn also_where(cond: Option<&str>) -> String {
     cond.map(|c| format!(" AND {c}")).unwrap_or_default()
+}
+
+/// How one clock format reads its field.
+enum Read {
+    /// A chrono format, by a regex.
+    Pattern(Pattern),
+    /// An epoch count.
+    Count(Count),
 }
 
 fn field_name(f: Field) -> &'static str {

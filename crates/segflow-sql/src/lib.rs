@@ -4,6 +4,7 @@
 
 mod clock;
 pub mod dialect;
+mod epoch;
 pub mod expression;
 pub mod features;
 pub mod score;
