@@ -43,7 +43,7 @@ pub fn features_query(req: &Request<'_>) -> Result<String> {
     let ingest: segflow_ingest::Params = parse_valid(req.ingest)?;
     let features: segflow_features::Params = parse_valid(req.features)?;
     let d = req.dialect;
-    let events = Events::new(d, &ingest)?;
+    let events = Log::new(d, &ingest)?;
     let mut q = Query {
         d,
         features: &features,
@@ -150,24 +150,27 @@ struct Events {
     inputs: Vec<(String, bool)>,
     /// `derive`: name, type, SQL over the parsed row.
     derived: Vec<(String, Type, String)>,
-    /// `where` as SQL over the parsed row and its derived columns.
-    filter: Option<String>,
+    /// `where` (the stage's and the source's) as SQL over the parsed row and its derived
+    /// columns.
+    filters: Vec<String>,
 }
 
-impl Events {
-    fn new(d: Dialect, p: &segflow_ingest::Params) -> Result<Events> {
+/// The events of every source, unioned as ingest writes them (with a `source` column when
+/// there are several).
+struct Log {
+    d: Dialect,
+    sources: Vec<Events>,
+    /// The sources' names, when there are several.
+    tags: Option<Vec<String>>,
+}
+
+impl Log {
+    fn new(d: Dialect, p: &segflow_ingest::Params) -> Result<Log> {
         if p.mode != Mode::Events {
             return Err(refuse(
                 "ingest.mode",
                 "the features query is written for events mode; an entity table is already \
                  one row per entity",
-            ));
-        }
-        if !p.sources.is_empty() {
-            return Err(refuse(
-                "ingest.sources",
-                "several sources are not rendered as SQL yet; union them into one table with \
-                 the layout of one source",
             ));
         }
         if p.timezone.is_some() {
@@ -193,14 +196,128 @@ impl Events {
                 format!("hmac_sha256 ids cannot be computed in {d} SQL: {why}"),
             ));
         }
-        let columns = p
-            .columns
-            .clone()
-            .ok_or_else(|| refuse("ingest.columns", "events mode needs columns"))?;
+        if p.sources.is_empty() {
+            let columns = p
+                .columns
+                .clone()
+                .ok_or_else(|| refuse("ingest.columns", "events mode needs columns"))?;
+            let events = Events::new(d, p, columns, &p.formats, None)?;
+            return Ok(Log {
+                d,
+                sources: vec![events],
+                tags: None,
+            });
+        }
+        let mut sources = Vec::new();
+        for (i, source) in p.sources.iter().enumerate() {
+            let own = source
+                .filter
+                .as_deref()
+                .map(|text| (format!("ingest.sources[{i}].where"), text));
+            let formats = source.formats.as_ref().unwrap_or(&p.formats);
+            sources.push(Events::new(d, p, source.columns.clone(), formats, own)?);
+        }
+        // Ingest writes one column per derived name: of one type in every source.
+        for other in &sources[1..] {
+            for ((name, a, _), (_, b, _)) in sources[0].derived.iter().zip(&other.derived) {
+                if a != b {
+                    return Err(refuse(
+                        &format!("ingest.derive.{name}"),
+                        format!("is {} in one source and {} in another", a.name(), b.name()),
+                    ));
+                }
+            }
+        }
+        Ok(Log {
+            d,
+            sources,
+            tags: Some(p.sources.iter().map(|s| s.name.clone()).collect()),
+        })
+    }
+
+    fn has_value(&self) -> bool {
+        self.sources.iter().any(|s| s.columns.value.is_some())
+    }
+
+    fn has_category(&self) -> bool {
+        self.sources.iter().any(|s| s.columns.category.is_some())
+    }
+
+    fn category_column(&self) -> String {
+        ident(self.d, "category")
+    }
+
+    /// The events columns the features may read (`of:`, conditions) besides `ts`, with
+    /// their types.
+    fn readable(&self) -> Vec<(String, Type)> {
+        let mut cols = Vec::new();
+        if self.has_value() {
+            cols.push(("value".to_string(), Type::Number));
+        }
+        if self.has_category() {
+            cols.push(("category".to_string(), Type::Text));
+        }
+        let first = &self.sources[0];
+        for (_, name, number) in &first.kept {
+            let ty = if *number { Type::Number } else { Type::Text };
+            cols.push((name.clone(), ty));
+        }
+        for name in &first.hashed {
+            cols.push((name.clone(), Type::Text));
+        }
+        for (name, ty, _) in &first.derived {
+            cols.push((name.clone(), *ty));
+        }
+        if self.tags.is_some() {
+            cols.push(("source".to_string(), Type::Text));
+        }
+        cols
+    }
+
+    /// The CTEs up to `sf_events`: one chain per source, read from `table` (with several
+    /// sources, `table_NAME` per source), unioned.
+    fn ctes(&self, table: &str, p: &segflow_ingest::Params) -> String {
+        let shape = Shape {
+            value: self.has_value(),
+            category: self.has_category(),
+        };
+        let Some(tags) = &self.tags else {
+            return self.sources[0].ctes(table, p, "sf", &shape, None);
+        };
+        let mut out = Vec::new();
+        let mut union = Vec::new();
+        for (i, (events, tag)) in self.sources.iter().zip(tags).enumerate() {
+            let prefix = format!("sf_s{i}");
+            out.push(events.ctes(&format!("{table}_{tag}"), p, &prefix, &shape, Some(tag)));
+            union.push(format!("  SELECT * FROM {prefix}_events"));
+        }
+        out.push(format!(
+            "sf_events {} (\n{}\n)",
+            sp::materialized(self.d),
+            union.join("\n  UNION ALL\n")
+        ));
+        out.join(",\n")
+    }
+}
+
+/// The columns every source's events carry, so that they union.
+struct Shape {
+    value: bool,
+    category: bool,
+}
+
+impl Events {
+    fn new(
+        d: Dialect,
+        p: &segflow_ingest::Params,
+        columns: EventColumns,
+        formats: &segflow_ingest::Formats,
+        own_filter: Option<(String, &str)>,
+    ) -> Result<Events> {
         let clock = match (&columns.timestamp, &columns.date) {
             (Some(ts), _) => {
                 let mut reads = Vec::new();
-                for (i, f) in p.formats.timestamp.iter().enumerate() {
+                for (i, f) in formats.timestamp.iter().enumerate() {
                     let key = format!("ingest.formats.timestamp[{i}]");
                     let read = match f.as_str() {
                         UNIX_SECONDS => Read::Count(Count {
@@ -213,8 +330,7 @@ impl Events {
                         }),
                         SECONDS_SINCE => Read::Count(Count {
                             digits: 6,
-                            origin: p
-                                .formats
+                            origin: formats
                                 .origin_micros()
                                 .map_err(|e| refuse("ingest.formats.origin", e.to_string()))?
                                 .ok_or_else(|| {
@@ -231,7 +347,7 @@ impl Events {
                 reads
             }
             (None, Some(date)) => {
-                let f = &p.formats.date;
+                let f = &formats.date;
                 let mut parts = vec![(
                     date.clone(),
                     Read::Pattern(
@@ -240,7 +356,7 @@ impl Events {
                     ),
                 )];
                 if let Some(time) = &columns.time {
-                    let f = &p.formats.time;
+                    let f = &formats.time;
                     parts.push((
                         time.clone(),
                         Read::Pattern(
@@ -271,9 +387,9 @@ impl Events {
             hex_chars: p.privacy.id.hex_chars,
             inputs: Vec::new(),
             derived: Vec::new(),
-            filter: None,
+            filters: Vec::new(),
         };
-        events.compile_expressions(p)?;
+        events.compile_expressions(p, own_filter)?;
         Ok(events)
     }
 
@@ -294,7 +410,11 @@ impl Events {
     /// `derive` and `where` parsed as ingest parses them. The source table's columns are not
     /// known here: a name that is no column the pipeline declares is read as a text column
     /// of the source, named as written.
-    fn compile_expressions(&mut self, p: &segflow_ingest::Params) -> Result<()> {
+    fn compile_expressions(
+        &mut self,
+        p: &segflow_ingest::Params,
+        own_filter: Option<(String, &str)>,
+    ) -> Result<()> {
         let c = &self.columns;
         let mut declared: Vec<&String> = vec![&c.contact];
         declared.extend(
@@ -340,25 +460,25 @@ impl Events {
                 .push((name.clone(), expr.output_type(), String::new()));
             parsed.push(expr);
         }
-        let filter = match &p.filter {
-            Some(text) => {
-                let expr = Expr::parse_open(text, &available, Type::Text)
-                    .map_err(|e| refuse("ingest.where", e.to_string()))?;
-                if expr.output_type() != Type::Bool {
-                    return Err(refuse(
-                        "ingest.where",
-                        format!(
-                            "`{text}` is {}, not a condition (true or false)",
-                            expr.output_type().name()
-                        ),
-                    ));
-                }
-                Some(expr)
+        // The stage's `where`, then the source's own.
+        let mut filters: Vec<(String, Expr)> = Vec::new();
+        let stage = p.filter.as_deref().map(|t| ("ingest.where".to_string(), t));
+        for (key, text) in stage.into_iter().chain(own_filter) {
+            let expr = Expr::parse_open(text, &available, Type::Text)
+                .map_err(|e| refuse(&key, e.to_string()))?;
+            if expr.output_type() != Type::Bool {
+                return Err(refuse(
+                    &key,
+                    format!(
+                        "`{text}` is {}, not a condition (true or false)",
+                        expr.output_type().name()
+                    ),
+                ));
             }
-            None => None,
-        };
+            filters.push((key, expr));
+        }
         // The source columns the expressions read besides the roles and the kept columns.
-        for expr in parsed.iter().chain(&filter) {
+        for expr in parsed.iter().chain(filters.iter().map(|(_, e)| e)) {
             for col in expr.columns() {
                 let known = self.role(col).is_some()
                     || self.kept.iter().any(|(k, _, _)| k == col)
@@ -382,13 +502,9 @@ impl Events {
             let sql = expression::render(self.d, &key, expr.tree(), &|name| self.row_column(name))?;
             self.derived[k].2 = sql;
         }
-        if let Some(expr) = &filter {
-            self.filter = Some(expression::render(
-                self.d,
-                "ingest.where",
-                expr.tree(),
-                &|name| self.row_column(name),
-            )?);
+        for (key, expr) in &filters {
+            let sql = expression::render(self.d, key, expr.tree(), &|name| self.row_column(name))?;
+            self.filters.push(sql);
         }
         Ok(())
     }
@@ -436,33 +552,6 @@ impl Events {
         }
     }
 
-    fn category_column(&self) -> String {
-        ident(self.d, "category")
-    }
-
-    /// The events columns the features may read (`of:`, conditions) besides `ts`, with
-    /// their types.
-    fn readable(&self) -> Vec<(String, Type)> {
-        let mut cols = Vec::new();
-        if self.columns.value.is_some() {
-            cols.push(("value".to_string(), Type::Number));
-        }
-        if self.columns.category.is_some() {
-            cols.push(("category".to_string(), Type::Text));
-        }
-        for (_, name, number) in &self.kept {
-            let ty = if *number { Type::Number } else { Type::Text };
-            cols.push((name.clone(), ty));
-        }
-        for name in &self.hashed {
-            cols.push((name.clone(), Type::Text));
-        }
-        for (name, ty, _) in &self.derived {
-            cols.push((name.clone(), *ty));
-        }
-        cols
-    }
-
     /// A source column as ingest reads a field: trimmed text, NULL when blank.
     fn field(&self, column: &str) -> String {
         let d = self.d;
@@ -477,7 +566,17 @@ impl Events {
         text_to_number(self.d, f)
     }
 
-    fn ctes(&self, source: &str, p: &segflow_ingest::Params) -> String {
+    /// This source's CTEs, named `{prefix}_…`, the last `{prefix}_events`; its events carry
+    /// the columns of `shape` (NULL where this source has none) and, with a `tag`, the
+    /// `source` column.
+    fn ctes(
+        &self,
+        source: &str,
+        p: &segflow_ingest::Params,
+        prefix: &str,
+        shape: &Shape,
+        tag: Option<&str>,
+    ) -> String {
         let d = self.d;
         let from = if p.dedupe == segflow_ingest::Dedupe::Exact {
             // A record identical to an earlier one is excluded: a set of records.
@@ -521,7 +620,7 @@ impl Events {
             ident(d, &format!("sf_clock_{i}"))
         };
         // 2. Clock fields as integers, per format.
-        let mut parts = vec!["sf_fields.*".to_string()];
+        let mut parts = vec![format!("{prefix}_fields.*")];
         for (k, (col, read)) in self.clock.iter().enumerate() {
             match read {
                 Read::Pattern(pattern) => {
@@ -549,7 +648,7 @@ impl Events {
             "sf_contact IS NOT NULL".to_string(),
             "sf_ts IS NOT NULL".into(),
         ];
-        let mut rows = vec!["sf_parts.*".to_string(), format!("{ts} AS sf_ts")];
+        let mut rows = vec![format!("{prefix}_parts.*"), format!("{ts} AS sf_ts")];
         if let Some(value) = value {
             rows.push(format!("{value} AS sf_value"));
             accepted.push("sf_value IS NOT NULL".into());
@@ -583,17 +682,15 @@ impl Events {
         // `derive`, each column over the row and the columns derived before it; then `where`
         // keeps the rows where it is TRUE.
         let mut layers = String::new();
-        let mut last = "sf_rows".to_string();
+        let mut last = format!("{prefix}_rows");
         for (k, (_, _, sql)) in self.derived.iter().enumerate() {
-            let layer = format!("sf_derived_rows_{k}");
+            let layer = format!("{prefix}_derived_rows_{k}");
             layers.push_str(&format!(
                 "{layer} AS (\n  SELECT\n    {last}.*,\n    {sql} AS sf_derived_{k}\n  FROM {last}\n),\n"
             ));
             last = layer;
         }
-        if let Some(filter) = &self.filter {
-            accepted.push(filter.clone());
-        }
+        accepted.extend(self.filters.iter().cloned());
         // 4. The events: hashed ids and calendar fields.
         let canonical = |f: &str| format!("COALESCE({}, {f})", sp::capture(d, f, ZERO_FRACTION, 1));
         let mut events = vec![
@@ -617,9 +714,21 @@ impl Events {
         events.push(format!("(({day}) % 7 + 7 + 3) % 7 AS sf_weekday"));
         if self.columns.value.is_some() {
             events.push(format!("sf_value AS {}", ident(d, "value")));
+        } else if shape.value {
+            events.push(format!(
+                "CAST(NULL AS {}) AS {}",
+                sp::double_type(d),
+                ident(d, "value")
+            ));
         }
         if self.columns.category.is_some() {
             events.push(format!("sf_category AS {}", ident(d, "category")));
+        } else if shape.category {
+            events.push(format!(
+                "CAST(NULL AS {}) AS {}",
+                sp::text_type(d),
+                ident(d, "category")
+            ));
         }
         for (i, (_, name, number)) in self.kept.iter().enumerate() {
             let col = if *number {
@@ -640,13 +749,16 @@ impl Events {
         for (k, (name, _, _)) in self.derived.iter().enumerate() {
             events.push(format!("sf_derived_{k} AS {}", ident(d, name)));
         }
+        if let Some(tag) = tag {
+            events.push(format!("{} AS {}", sp::string(d, tag), ident(d, "source")));
+        }
         let once = sp::materialized(d);
         format!(
-            "sf_fields AS (\n  SELECT\n    {}\n  FROM {from}\n),\n\
-             sf_parts {once} (\n  SELECT\n    {}\n  FROM sf_fields\n),\n\
-             sf_rows {once} (\n  SELECT\n    {}\n  FROM sf_parts\n),\n\
+            "{prefix}_fields AS (\n  SELECT\n    {}\n  FROM {from}\n),\n\
+             {prefix}_parts {once} (\n  SELECT\n    {}\n  FROM {prefix}_fields\n),\n\
+             {prefix}_rows {once} (\n  SELECT\n    {}\n  FROM {prefix}_parts\n),\n\
              {layers}\
-             sf_events {once} (\n  SELECT\n    {}\n  FROM {last}\n  WHERE {}\n)",
+             {prefix}_events {once} (\n  SELECT\n    {}\n  FROM {last}\n  WHERE {}\n)",
             fields.join(",\n    "),
             parts.join(",\n    "),
             rows.join(",\n    "),
@@ -764,7 +876,7 @@ fn field_name(f: Field) -> &'static str {
 struct Query<'a> {
     d: Dialect,
     features: &'a segflow_features::Params,
-    events: &'a Events,
+    events: &'a Log,
     /// One ranking of the log's categories per `category_shares` feature (its `top`).
     ranks: Vec<usize>,
     /// Base aggregations: column of `sf_base`, expression.
@@ -1074,7 +1186,7 @@ impl Query<'_> {
                 ))
             }
             Aggregation::CategoryShares { top } => {
-                if self.events.columns.category.is_none() {
+                if !self.events.has_category() {
                     return Err(refuse(
                         key,
                         "category_shares needs ingest's category column",
@@ -1132,7 +1244,7 @@ impl Query<'_> {
                 format!("{col} >= {bar}")
             }
             Condition::CategoryIn(names) => {
-                if self.events.columns.category.is_none() {
+                if !self.events.has_category() {
                     return Err(refuse(key, "category_in needs ingest's category column"));
                 }
                 let list: Vec<String> = names.iter().map(|n| sp::text(n)).collect();
