@@ -54,7 +54,7 @@ pub fn features_query(req: &Request<'_>) -> Result<String> {
         gap_conditions: Vec::new(),
     };
     let columns = q.feature_columns()?;
-    let mut out = header(req);
+    let mut out = header(req, &events);
     out.push_str(&events.ctes(req.source, &ingest));
     // Every ranking is the same (all categories, by count then name); each feature keeps its
     // own `top` of it.
@@ -113,15 +113,21 @@ pub fn features_query(req: &Request<'_>) -> Result<String> {
     Ok(out)
 }
 
-fn header(req: &Request<'_>) -> String {
+fn header(req: &Request<'_>, log: &Log) -> String {
+    let tables = match &log.tags {
+        None => req.source.to_string(),
+        Some(tags) => {
+            let tables: Vec<String> = tags.iter().map(|t| format!("{}_{t}", req.source)).collect();
+            format!("{} (one table per source)", tables.join(", "))
+        }
+    };
     let mut h = format!(
         "-- segflow {} features query\n-- pipeline: {}\n-- params hash (ingest + features): {}\n\
-         -- dialect: {}\n-- source: {} (the raw events, columns as the input's text)\n",
+         -- dialect: {}\n-- source: {tables} (the raw events, columns as the input's text)\n",
         env!("CARGO_PKG_VERSION"),
         req.pipeline,
         req.params_hash,
         req.dialect,
-        req.source,
     );
     if req.dialect == Dialect::Spark {
         h.push_str("-- needs Spark 3.4 or later (TIMESTAMP_NTZ)\n");
