@@ -53,6 +53,10 @@ fn two_sources_in_duckdb_match_segflow() {
         sql.contains("FROM raw_calls\n") && sql.contains("FROM raw_sms\n"),
         "{sql}"
     );
+    assert!(
+        sql.contains("-- source: raw_calls, raw_sms (one table per source)"),
+        "{sql}"
+    );
     for stage in ["ingest", "features"] {
         let out = segflow(&["run", p, "--only", stage]);
         assert!(out.status.success(), "{}", stderr(&out));
