@@ -222,15 +222,23 @@ fn constructs_without_an_exact_rendering_are_refused_naming_the_key() {
     }
 }
 
-/// The UCI Online Retail log through the retail pipeline: two-digit years, typed columns,
-/// `derive`, `where` and the features' conditions, all in the query.
+/// The UCI Online Retail log through the retail pipeline (with a conditional
+/// `category_shares` added): two-digit years, typed columns, `derive`, `where` and the
+/// features' conditions, all in the query.
 #[test]
 fn retail_features_in_duckdb_match_segflow() {
     if !duckdb_available() {
         return;
     }
     let scratch = Scratch::new("sql-retail");
-    let pipeline = isolated_pipeline("retail", scratch.path(), |_| {});
+    let pipeline = isolated_pipeline("retail", scratch.path(), |doc| {
+        // The countries' shares of each customer's sales lines (a ranking over those lines).
+        set(
+            doc,
+            &["features", "blocks", "context", "countries"],
+            "{category_shares: {top: 3, where: \"NOT is_return\"}}",
+        )
+    });
     let p = pipeline.to_str().unwrap();
     let query = scratch.path().join("features.sql");
     let q = query.to_str().unwrap();
@@ -244,7 +252,7 @@ fn retail_features_in_duckdb_match_segflow() {
     let log = "data/retail/online_retail_first20k.csv";
     let (ok, out, err) = compare(&query, log, &features, &[]);
     assert!(ok, "{out}{err}");
-    assert!(out.starts_with("same: 559 rows, 14 columns"), "{out}");
+    assert!(out.starts_with("same: 559 rows, 17 columns"), "{out}");
 }
 
 #[test]

@@ -56,11 +56,15 @@ pub fn features_query(req: &Request<'_>) -> Result<String> {
     let columns = q.feature_columns()?;
     let mut out = header(req, &events);
     out.push_str(&events.ctes(req.source, &ingest));
-    // Every ranking is the same (all categories, by count then name); each feature keeps its
-    // own `top` of it.
-    for i in 0..q.ranks.len() {
+    // A ranking of all the log's categories by the count of the events the feature sees
+    // (all, or those meeting its condition), then by name; each feature keeps its `top`.
+    for (i, cond) in q.ranks.iter().enumerate() {
+        let count = match cond {
+            Some(c) => format!("SUM(CASE WHEN {c} THEN 1 ELSE 0 END)"),
+            None => "COUNT(*)".to_string(),
+        };
         out.push_str(&format!(
-            ",\n{} AS (\n  SELECT {cat} AS category, ROW_NUMBER() OVER (ORDER BY COUNT(*) DESC, \
+            ",\n{} AS (\n  SELECT {cat} AS category, ROW_NUMBER() OVER (ORDER BY {count} DESC, \
              {}) AS category_rank\n  FROM sf_events WHERE {cat} IS NOT NULL GROUP BY {cat}\n)",
             rank_table(i),
             sp::bytewise(d, &events.category_column()),
@@ -883,8 +887,9 @@ struct Query<'a> {
     d: Dialect,
     features: &'a segflow_features::Params,
     events: &'a Log,
-    /// One ranking of the log's categories per `category_shares` feature (its `top`).
-    ranks: Vec<usize>,
+    /// One ranking of the log's categories per `category_shares` feature, with the
+    /// feature's condition.
+    ranks: Vec<Option<String>>,
     /// Base aggregations: column of `sf_base`, expression.
     base: Vec<(String, String)>,
     /// Per-contact tables (at most one row per contact) the base aggregation joins: name and
@@ -1007,21 +1012,7 @@ impl Query<'_> {
     ) -> Result<Vec<(String, String)>> {
         let d = self.d;
         let cond = match &feature.filter {
-            Some(text) => {
-                if matches!(
-                    feature.aggregation,
-                    Aggregation::Share(_) | Aggregation::CategoryShares { .. }
-                ) {
-                    return Err(refuse(
-                        &format!("{key}.where"),
-                        format!(
-                            "a condition on a share is not rendered in {d} SQL by this segflow \
-                             version"
-                        ),
-                    ));
-                }
-                Some(self.condition_sql(&format!("{key}.where"), text)?)
-            }
+            Some(text) => Some(self.condition_sql(&format!("{key}.where"), text)?),
             None => None,
         };
         // The events the feature sees: with a condition, the others' values are NULL, which
@@ -1199,23 +1190,29 @@ impl Query<'_> {
                     ));
                 }
                 let table = rank_table(self.ranks.len());
-                self.ranks.push(*top);
+                self.ranks.push(cond.clone());
+                // Over the events the feature sees; none seen: 0.
+                let seen_count = sp::to_double(d, &format!("SUM({})", seen("1")));
                 Ok((1..=*top)
                     .map(|k| {
-                        (
-                            format!("{name}_top{k}"),
-                            format!(
-                                "{} / {}",
-                                sp::to_double(
-                                    d,
-                                    &format!(
-                                        "SUM(CASE WHEN {table}.category_rank = {k} \
-                                         THEN 1 ELSE 0 END)"
-                                    )
-                                ),
-                                sp::to_double(d, "COUNT(*)")
+                        let hits = sp::to_double(
+                            d,
+                            &format!(
+                                "SUM({})",
+                                seen(&format!(
+                                    "CASE WHEN {table}.category_rank = {k} THEN 1 ELSE 0 END"
+                                ))
                             ),
-                        )
+                        );
+                        let share = match &cond {
+                            None => format!("{hits} / {}", sp::to_double(d, "COUNT(*)")),
+                            Some(_) => format!(
+                                "CASE WHEN {seen_count} > {zero} THEN {hits} / {seen_count} \
+                                 ELSE {zero} END",
+                                zero = sp::double(d, 0.0)
+                            ),
+                        };
+                        (format!("{name}_top{k}"), share)
                     })
                     .collect())
             }
