@@ -191,20 +191,6 @@ fn constructs_without_an_exact_rendering_are_refused_naming_the_key() {
         assert!(err.contains(&format!(
             "{dialect} SQL is written only for logs kept in UTC"
         )));
-        let err = refusal(dialect, "mode", |doc| {
-            set(
-                doc,
-                &["features", "blocks", "category", "busiest"],
-                "{mode: ts}",
-            )
-        });
-        assert!(
-            err.contains(&format!(
-                "features.blocks.category.busiest.of: the mode of ts is not rendered in \
-                 {dialect} SQL"
-            )),
-            "{err}"
-        );
         let err = refusal(dialect, "where", |doc| {
             set(
                 doc,
@@ -223,7 +209,7 @@ fn constructs_without_an_exact_rendering_are_refused_naming_the_key() {
 }
 
 /// The UCI Online Retail log through the retail pipeline (with a conditional
-/// `category_shares` added): two-digit years, typed columns, `derive`, `where` and the
+/// `category_shares` and the modes of a boolean and of `ts` added): two-digit years, typed columns, `derive`, `where` and the
 /// features' conditions, all in the query.
 #[test]
 fn retail_features_in_duckdb_match_segflow() {
@@ -233,11 +219,17 @@ fn retail_features_in_duckdb_match_segflow() {
     let scratch = Scratch::new("sql-retail");
     let pipeline = isolated_pipeline("retail", scratch.path(), |doc| {
         // The countries' shares of each customer's sales lines (a ranking over those lines).
-        set(
-            doc,
-            &["features", "blocks", "context", "countries"],
-            "{category_shares: {top: 3, where: \"NOT is_return\"}}",
-        )
+        let context = ["features", "blocks", "context"];
+        for (name, aggregation) in [
+            (
+                "countries",
+                "{category_shares: {top: 3, where: \"NOT is_return\"}}",
+            ),
+            ("usual_kind", "{mode: is_return}"),
+            ("busiest", "{mode: ts}"),
+        ] {
+            set(doc, &[&context[..], &[name]].concat(), aggregation);
+        }
     });
     let p = pipeline.to_str().unwrap();
     let query = scratch.path().join("features.sql");
@@ -252,7 +244,7 @@ fn retail_features_in_duckdb_match_segflow() {
     let log = "data/retail/online_retail_first20k.csv";
     let (ok, out, err) = compare(&query, log, &features, &[]);
     assert!(ok, "{out}{err}");
-    assert!(out.starts_with("same: 559 rows, 17 columns"), "{out}");
+    assert!(out.starts_with("same: 559 rows, 19 columns"), "{out}");
 }
 
 #[test]

@@ -1132,33 +1132,20 @@ impl Query<'_> {
                 }
                 single(format!("MAX({table}.sf_value)"))
             }
-            Aggregation::Mode if feature.column() == Some("ts") => Err(refuse(
-                &format!("{key}.of"),
-                format!("the mode of ts is not rendered in {d} SQL by this segflow version"),
-            )),
             Aggregation::Mode => {
                 let col = self.of_column(key, feature)?;
-                let numeric = match self.column_type(feature) {
-                    Some(Type::Number) => true,
-                    Some(Type::Text) => false,
-                    Some(ty) => {
-                        return Err(refuse(
-                            &format!("{key}.of"),
-                            format!(
-                                "the mode of a {} column is not rendered in {d} SQL by this \
-                                 segflow version",
-                                ty.name()
-                            ),
-                        ));
+                let ty = self
+                    .column_type(feature)
+                    .expect("of_column checked the column");
+                // -0 and 0 are one value; a tie goes to the smallest value (FALSE first, the
+                // earliest time), text by its bytes.
+                let (value, order) = match ty {
+                    Type::Number => {
+                        let v = format!("({col} + {})", sp::double(d, 0.0));
+                        (v.clone(), v)
                     }
-                    None => unreachable!("of_column checked the column"),
-                };
-                // -0 and 0 are one value; a tie goes to the smallest value, text by its bytes.
-                let (value, order) = if numeric {
-                    let v = format!("({col} + {})", sp::double(d, 0.0));
-                    (v.clone(), v)
-                } else {
-                    (col.clone(), sp::bytewise(d, &col))
+                    Type::Text => (col.clone(), sp::bytewise(d, &col)),
+                    Type::Bool | Type::Timestamp => (col.clone(), col.clone()),
                 };
                 let table = format!("sf_mode_{}", self.sides.len());
                 self.sides.push((
@@ -1172,7 +1159,14 @@ impl Query<'_> {
                         also = also_where(cond.as_deref()),
                     ),
                 ));
-                single(format!("MAX({table}.sf_value)"))
+                // One row per contact: the aggregate only carries it through the GROUP BY.
+                single(match ty {
+                    Type::Bool => format!("bool_or({table}.sf_value)"),
+                    Type::Timestamp => {
+                        sp::timestamp_from_micros(d, &format!("MAX({table}.sf_value)"))
+                    }
+                    Type::Number | Type::Text => format!("MAX({table}.sf_value)"),
+                })
             }
             Aggregation::Share(condition) => {
                 let test = self.condition(key, feature, condition)?;
