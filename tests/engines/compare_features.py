@@ -2,9 +2,11 @@
 segflow's features.parquet: identical ids and rows, every value within 1e-9 relative.
 
     python3 compare_features.py QUERY.sql LOG.csv FEATURES.parquet [--drop COLUMN]
+        [--table NAME CSV]...
 
-The log is loaded with every column as text, as ingest reads it (`--drop` leaves a column out,
-to check that the engine names it). Columns are matched by position: `category_shares` columns
+The log is loaded as table `events` with every column as text, as ingest reads it (`--drop`
+leaves a column out, to check that the engine names it); each `--table` loads another CSV
+likewise (its delimiter sniffed), for the tables of a several-source pipeline. Columns are matched by position: `category_shares` columns
 are named after the log's categories in the artifact and by rank (`<name>_topK`) in the query.
 Prints one line per check; exits 1 on the first difference.
 """
@@ -28,8 +30,18 @@ def main():
         i = args.index("--drop")
         drop = args[i + 1]
         del args[i : i + 2]
+    tables = []
+    while "--table" in args:
+        i = args.index("--table")
+        tables.append((args[i + 1], args[i + 2]))
+        del args[i : i + 3]
     query_file, log, features = args
     con = duckdb.connect()
+    for name, path in tables:
+        con.execute(
+            f'CREATE TABLE "{name}" AS SELECT * FROM read_csv(?, all_varchar = true, header = true)',
+            [path],
+        )
     con.execute(
         "CREATE TABLE events AS SELECT * FROM read_csv(?, all_varchar = true, header = true)",
         [log],

@@ -1,6 +1,7 @@
 //! `segflow sql features`: the query run in DuckDB (its Python wheel) gives segflow's features
-//! artifact (same ids and rows, values within 1e-9 relative), and constructs without an exact
-//! SQL equivalent are refused in every dialect (exit 78, naming the YAML key).
+//! artifact (same ids and rows, values within 1e-9 relative) on the Walsoft and retail logs,
+//! and constructs without an exact SQL equivalent are refused in every dialect (exit 78,
+//! naming the YAML key).
 
 use std::path::Path;
 use std::process::Command;
@@ -190,51 +191,60 @@ fn constructs_without_an_exact_rendering_are_refused_naming_the_key() {
         assert!(err.contains(&format!(
             "{dialect} SQL is written only for logs kept in UTC"
         )));
-        let err = refusal(dialect, "mode", |doc| {
-            set(
-                doc,
-                &["features", "blocks", "category", "busiest"],
-                "{mode: ts}",
-            )
-        });
-        assert!(
-            err.contains(&format!(
-                "features.blocks.category.busiest.of: the mode of ts is not rendered in \
-                 {dialect} SQL"
-            )),
-            "{err}"
-        );
         let err = refusal(dialect, "where", |doc| {
             set(
                 doc,
                 &["features", "blocks", "duration", "total_dur_sec"],
-                "{sum: {where: \"value > 10\"}}",
+                "{sum: {where: \"lower(category) = 'family'\"}}",
             )
         });
         assert!(
-            err.contains(
-                "features.blocks.duration.total_dur_sec.where: conditions are not rendered"
-            ),
+            err.contains(&format!(
+                "features.blocks.duration.total_dur_sec.where: lower() and upper() is not \
+                 rendered in {dialect} SQL"
+            )),
             "{err}"
         );
     }
 }
 
+/// The UCI Online Retail log through the retail pipeline (with a conditional
+/// `category_shares` and the modes of a boolean and of `ts` added): two-digit years, typed columns, `derive`, `where` and the
+/// features' conditions, all in the query.
 #[test]
-fn the_retail_pipeline_is_refused_for_its_row_expressions() {
-    let out = segflow(&[
-        "sql",
-        "features",
-        "pipelines/retail.yaml",
-        "--dialect",
-        "spark",
-    ]);
-    assert_eq!(out.status.code(), Some(78), "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains("ingest.derive: row expressions are not rendered in spark SQL"),
-        "{}",
-        stderr(&out)
-    );
+fn retail_features_in_duckdb_match_segflow() {
+    if !duckdb_available() {
+        return;
+    }
+    let scratch = Scratch::new("sql-retail");
+    let pipeline = isolated_pipeline("retail", scratch.path(), |doc| {
+        // The countries' shares of each customer's sales lines (a ranking over those lines).
+        let context = ["features", "blocks", "context"];
+        for (name, aggregation) in [
+            (
+                "countries",
+                "{category_shares: {top: 3, where: \"NOT is_return\"}}",
+            ),
+            ("usual_kind", "{mode: is_return}"),
+            ("busiest", "{mode: ts}"),
+        ] {
+            set(doc, &[&context[..], &[name]].concat(), aggregation);
+        }
+    });
+    let p = pipeline.to_str().unwrap();
+    let query = scratch.path().join("features.sql");
+    let q = query.to_str().unwrap();
+    let out = segflow(&["sql", "features", p, "--dialect", "duckdb", "-o", q]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    for stage in ["ingest", "features"] {
+        let out = segflow(&["run", p, "--only", stage]);
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    let features = scratch.path().join("run/features/features.parquet");
+    let log = "data/retail/online_retail_first20k.csv";
+    let (ok, out, err) = compare(&query, log, &features, &[]);
+    assert!(ok, "{out}{err}");
+    assert!(out.starts_with("same: 559 rows, 19 columns"), "{out}");
 }
 
 #[test]

@@ -14,7 +14,7 @@ mod names;
 mod parse;
 mod resolve;
 mod timestamp;
-mod tree;
+pub mod tree;
 
 #[cfg(test)]
 mod tests;
@@ -85,6 +85,29 @@ impl Expr {
             columns,
             multiline,
         })
+    }
+
+    /// Like [`Expr::parse`], for callers that do not know every column: a name that is none
+    /// of `columns` is read as a column of type `other`, named as written.
+    pub fn parse_open<S: AsRef<str>>(
+        text: &str,
+        columns: &[(S, Type)],
+        other: Type,
+    ) -> Result<Expr, ExprError> {
+        let multiline = error::is_multiline(text);
+        let ast = parse::parse(text).map_err(|e| e.in_text(multiline))?;
+        let (root, columns) =
+            resolve::resolve_open(&ast, columns, other).map_err(|e| e.in_text(multiline))?;
+        Ok(Expr {
+            root,
+            columns,
+            multiline,
+        })
+    }
+
+    /// The resolved, typed tree, for rendering the expression elsewhere.
+    pub fn tree(&self) -> &tree::Node {
+        &self.root
     }
 
     pub fn output_type(&self) -> Type {

@@ -22,10 +22,36 @@ pub(crate) fn resolve<S: AsRef<str>>(
     ast: &Ast,
     columns: &[(S, Type)],
 ) -> Result<(Node, Vec<String>), ExprError> {
-    let mut resolver = Resolver {
-        columns,
-        used: Vec::new(),
-    };
+    run(
+        Resolver {
+            columns,
+            other: None,
+            used: Vec::new(),
+        },
+        ast,
+    )
+}
+
+/// As [`resolve`], reading a name that is none of `columns` as a column of type `other`.
+pub(crate) fn resolve_open<S: AsRef<str>>(
+    ast: &Ast,
+    columns: &[(S, Type)],
+    other: Type,
+) -> Result<(Node, Vec<String>), ExprError> {
+    run(
+        Resolver {
+            columns,
+            other: Some(other),
+            used: Vec::new(),
+        },
+        ast,
+    )
+}
+
+fn run<S: AsRef<str>>(
+    mut resolver: Resolver<'_, S>,
+    ast: &Ast,
+) -> Result<(Node, Vec<String>), ExprError> {
     match resolver.expr(ast, Pos::START, 0)? {
         Resolved::Typed(node) => Ok((node, resolver.used)),
         Resolved::Null(pos) => Err(ExprError::new(
@@ -85,6 +111,8 @@ fn article(ty: Type) -> &'static str {
 
 struct Resolver<'a, S> {
     columns: &'a [(S, Type)],
+    /// The type of a name that is none of `columns`, when such names are columns too.
+    other: Option<Type>,
     used: Vec<String>,
 }
 
@@ -249,14 +277,22 @@ impl<S: AsRef<str>> Resolver<'_, S> {
                         .join(", ")
                 ),
             )),
-            Resolution::Unknown { suggestion } => Err(ExprError::new(
-                ErrorKind::UnknownColumn,
-                pos,
-                match suggestion {
-                    Some(s) => format!("unknown column `{name}` (did you mean `{s}`?)"),
-                    None => format!("unknown column `{name}`"),
-                },
-            )),
+            Resolution::Unknown { suggestion } => match self.other {
+                Some(ty) => {
+                    if !self.used.iter().any(|u| u == name) {
+                        self.used.push(name.to_string());
+                    }
+                    Ok(node(Kind::Column(name.to_string()), ty, pos))
+                }
+                None => Err(ExprError::new(
+                    ErrorKind::UnknownColumn,
+                    pos,
+                    match suggestion {
+                        Some(s) => format!("unknown column `{name}` (did you mean `{s}`?)"),
+                        None => format!("unknown column `{name}`"),
+                    },
+                )),
+            },
         }
     }
 

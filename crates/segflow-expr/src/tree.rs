@@ -1,18 +1,19 @@
-//! The resolved, typed expression tree that evaluation walks once per batch.
+//! The resolved, typed expression tree that evaluation walks once per batch, and that
+//! other renderings of the language (SQL per dialect) read through [`crate::Expr::tree`].
 
 use crate::Type;
 use crate::error::Pos;
 
 #[derive(Debug, Clone)]
-pub(crate) struct Node {
+pub struct Node {
     pub kind: Kind,
     pub ty: Type,
     /// Where the sub-expression starts in the text, for errors found while evaluating.
-    pub pos: Pos,
+    pub(crate) pos: Pos,
 }
 
 #[derive(Debug, Clone)]
-pub(crate) enum Kind {
+pub enum Kind {
     Literal(Literal),
     /// A column by its resolved name.
     Column(String),
@@ -56,7 +57,7 @@ pub(crate) enum Kind {
 
 /// A constant; `Null` is the NULL of the node's type.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Literal {
+pub enum Literal {
     Null,
     Number(f64),
     Text(String),
@@ -66,7 +67,7 @@ pub(crate) enum Literal {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum ArithOp {
+pub enum ArithOp {
     Add,
     Sub,
     Mul,
@@ -75,7 +76,7 @@ pub(crate) enum ArithOp {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum CmpOp {
+pub enum CmpOp {
     Eq,
     NotEq,
     Lt,
@@ -87,7 +88,7 @@ pub(crate) enum CmpOp {
 /// The type a CAST converts to; `Integer` and `BigInt` are numbers truncated toward zero
 /// and NULL outside the SQL type's range.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Target {
+pub enum Target {
     Double,
     Integer,
     BigInt,
@@ -106,7 +107,7 @@ impl Target {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Function {
+pub enum Function {
     Abs,
     Ln,
     Log1p,

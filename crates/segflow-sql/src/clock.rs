@@ -10,6 +10,9 @@ use crate::spelling::{self, WS};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Field {
     Year,
+    /// `%y`: a year of two digits, 0–69 read as 2000–2069 and 70–99 as 1970–1999 (as chrono
+    /// reads it).
+    ShortYear,
     Month,
     Day,
     Hour,
@@ -84,6 +87,7 @@ pub fn pattern(format: &str, holds: Holds) -> Result<Pattern, String> {
             }
             let field = match spec {
                 'Y' => Field::Year,
+                'y' => Field::ShortYear,
                 'm' => Field::Month,
                 'd' => Field::Day,
                 'H' => Field::Hour,
@@ -96,8 +100,8 @@ pub fn pattern(format: &str, holds: Holds) -> Result<Pattern, String> {
                 }
                 other => {
                     return Err(format!(
-                        "`%{other}` has no exact SQL rendering (the engines read %Y %m %d %H %M \
-                         %S, %F, %T, %R and literal separators)"
+                        "`%{other}` has no exact SQL rendering (the engines read %Y %y %m %d \
+                         %H %M %S, %F, %T, %R and literal separators)"
                     ));
                 }
             };
@@ -125,7 +129,11 @@ pub fn pattern(format: &str, holds: Holds) -> Result<Pattern, String> {
         }
     }
     regex.push('$');
-    let has = |f: Field| groups.contains(&f);
+    if groups.contains(&Field::Year) && groups.contains(&Field::ShortYear) {
+        return Err("a year appears twice (%Y and %y)".into());
+    }
+    let has =
+        |f: Field| groups.contains(&f) || (f == Field::Year && groups.contains(&Field::ShortYear));
     let date = [Field::Year, Field::Month, Field::Day];
     let time = [Field::Hour, Field::Minute, Field::Second];
     match holds {
@@ -161,6 +169,10 @@ pub fn field_sql(d: Dialect, expr: &str, pattern: &Pattern, field: Field) -> Opt
         Field::Fraction => spelling::to_bigint(&format!(
             "COALESCE(rpad(substr({text}, 1, 6), 6, '0'), '0')"
         )),
+        Field::ShortYear => {
+            let y = spelling::to_bigint(&text);
+            format!("(CASE WHEN {y} < 70 THEN 2000 ELSE 1900 END + {y})")
+        }
         _ => spelling::to_bigint(&text),
     })
 }

@@ -4,6 +4,8 @@
 
 mod clock;
 pub mod dialect;
+mod epoch;
+pub mod expression;
 pub mod features;
 pub mod score;
 mod spelling;

@@ -17,17 +17,22 @@ pub const WS: char = '\u{1}';
 
 /// The whitespace set as a text expression, written with escapes so the query stays printable.
 fn whitespace(d: Dialect) -> String {
+    characters(d, &WHITESPACE)
+}
+
+/// The characters `set` (code points) as a text expression, written with escapes.
+fn characters(d: Dialect, set: &[u32]) -> String {
     match d {
         Dialect::Spark => {
-            let s: String = WHITESPACE.iter().map(|c| format!("\\u{c:04X}")).collect();
+            let s: String = set.iter().map(|c| format!("\\u{c:04X}")).collect();
             format!("'{s}'")
         }
         Dialect::Duckdb => {
-            let s: Vec<String> = WHITESPACE.iter().map(|c| format!("chr({c})")).collect();
+            let s: Vec<String> = set.iter().map(|c| format!("chr({c})")).collect();
             format!("({})", s.join(" || "))
         }
         Dialect::Postgres => {
-            let s: String = WHITESPACE.iter().map(|c| format!("\\{c:04X}")).collect();
+            let s: String = set.iter().map(|c| format!("\\{c:04X}")).collect();
             format!("U&'{s}'")
         }
     }
@@ -45,6 +50,15 @@ pub fn text(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
 }
 
+/// A SQL string literal of any text: Spark reads a backslash in a literal as an escape, so
+/// there it is doubled.
+pub fn string(d: Dialect, s: &str) -> String {
+    match d {
+        Dialect::Spark => text(&s.replace('\\', "\\\\")),
+        Dialect::Duckdb | Dialect::Postgres => text(s),
+    }
+}
+
 /// A quoted identifier (column or table name).
 pub fn ident(d: Dialect, name: &str) -> String {
     match d {
@@ -60,7 +74,7 @@ pub fn double_type(d: Dialect) -> &'static str {
     }
 }
 
-fn text_type(d: Dialect) -> &'static str {
+pub fn text_type(d: Dialect) -> &'static str {
     match d {
         Dialect::Spark => "STRING",
         Dialect::Duckdb | Dialect::Postgres => "VARCHAR",
@@ -84,7 +98,12 @@ pub fn to_text(d: Dialect, expr: &str) -> String {
 
 /// Text with the Unicode whitespace at both ends removed.
 pub fn trim(d: Dialect, expr: &str) -> String {
-    let set = whitespace(d);
+    trim_set(d, expr, &WHITESPACE)
+}
+
+/// Text with the characters `set` (code points) at both ends removed.
+pub fn trim_set(d: Dialect, expr: &str, set: &[u32]) -> String {
+    let set = characters(d, set);
     match d {
         Dialect::Spark => format!("trim(BOTH {set} FROM {expr})"),
         Dialect::Duckdb => format!("trim({expr}, {set})"),

@@ -78,3 +78,18 @@ fn expressions_are_shared_between_threads() {
     send_sync::<Expr>();
     send_sync::<ExprError>();
 }
+
+#[test]
+fn an_open_parse_reads_unknown_names_as_columns_of_the_given_type() {
+    let columns = [("Quantity", Type::Number)];
+    let e = Expr::parse_open(
+        "quantity > 0 AND starts_with(Code, 'C')",
+        &columns,
+        Type::Text,
+    )
+    .unwrap();
+    assert_eq!(e.columns(), ["Quantity", "Code"]);
+    let err = Expr::parse_open("Code > 0", &columns, Type::Text).unwrap_err();
+    assert_eq!(err.kind, ErrorKind::TypeMismatch);
+    assert!(Expr::parse("Code > 0", &columns).is_err());
+}
