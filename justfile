@@ -37,7 +37,7 @@ report-check:
 # The scoring query in DuckDB and a throwaway PostgreSQL against `assign` (installs both when
 # missing; installing PostgreSQL needs root and Debian's apt).
 sql-check-score:
-    python3 -m pip install --quiet -r tests/engines/requirements.txt
+    python3 -m pip install --quiet -r tests/engines/requirements.txt || python3 -m pip install --quiet --break-system-packages -r tests/engines/requirements.txt
     bash tests/engines/postgres.sh install
     CI=true cargo test -p segflow-tests --test sql_score -- --nocapture
 
@@ -131,8 +131,25 @@ lint:
     cargo fmt --all -- --check
     cargo clippy --workspace --all-targets -- -D warnings
 
-# The features query of `segflow sql features` run in DuckDB on 10⁶ generated calls, compared
-# with segflow's features artifact (about 40 s on two cores; the Walsoft log runs in `cargo test`).
+# The features query of `segflow sql features` run in DuckDB on the Walsoft log, the timestamp
+# cases and 10⁶ generated calls, compared with segflow's features artifact (the 10⁶ check takes
+# about 40 s on two cores; the others run in `cargo test`).
 sql-check-duckdb:
     python3 -m pip install --quiet -r tests/engines/requirements.txt || python3 -m pip install --quiet --break-system-packages -r tests/engines/requirements.txt
-    cargo test -p segflow-tests --test sql_features -- --include-ignored --nocapture
+    SEGFLOW_ENGINES=duckdb CI=true cargo test -p segflow-tests --test sql_features -- --include-ignored --nocapture
+
+# The same features checks in a throwaway PostgreSQL (installed when missing: root and Debian's
+# apt), 10⁶ generated calls included.
+sql-check-postgres:
+    python3 -m pip install --quiet -r tests/engines/requirements.txt || python3 -m pip install --quiet --break-system-packages -r tests/engines/requirements.txt
+    bash tests/engines/postgres.sh install
+    SEGFLOW_ENGINES=postgres CI=true cargo test -p segflow-tests --test sql_features -- --include-ignored --nocapture
+
+# Every SQL check in Spark's local mode (PySpark from PyPI and, when java is missing, Debian's
+# headless Java 17): the features query on the Walsoft log, the timestamp cases and 10⁶
+# generated calls, and the scoring query on the Walsoft run and the categorical table, each
+# against segflow's own artifacts. One Spark session per query; minutes on two cores.
+sql-check-spark:
+    python3 -m pip install --quiet -r tests/engines/requirements.txt || python3 -m pip install --quiet --break-system-packages -r tests/engines/requirements.txt
+    bash tests/engines/spark.sh install
+    SEGFLOW_ENGINES=spark CI=true cargo test -p segflow-tests --test sql_features --test sql_score -- --include-ignored --nocapture

@@ -47,6 +47,7 @@ def run_spark(name, path, drop, query):
         SparkSession.builder.master("local[2]")
         .appName("segflow-sql-test")
         .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.shuffle.partitions", "4")
         .config("spark.sql.session.timeZone", "UTC")
         .getOrCreate()

@@ -4,9 +4,11 @@
 //! Parquet artifact, or a CSV log with every column as text) and writes its result as CSV, so
 //! the tests compare all engines with one piece of code.
 //!
-//! A missing engine is skipped with a message on a developer's machine and fails under
-//! `CI=true`. Spark runs only when `SEGFLOW_SPARK=1` (`just sql-check-spark`): a Spark session
-//! costs tens of seconds, too much for every `cargo test`.
+//! `SEGFLOW_ENGINES` (a comma-separated list of `duckdb`, `postgres`, `spark`) chooses the
+//! engines; the default is DuckDB and PostgreSQL. Spark runs only when listed (`just
+//! sql-check-spark`): each Spark session costs tens of seconds, too much for every `cargo
+//! test`. A chosen engine that is missing is skipped with a message on a developer's machine
+//! and fails under `CI=true`.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -92,21 +94,25 @@ impl Engine {
     }
 }
 
-/// Every engine present, in a fixed order: DuckDB, PostgreSQL (a server started for the
-/// caller, stopped when dropped), then Spark when asked for.
+/// The chosen engines that are present, in a fixed order: DuckDB, PostgreSQL (a server
+/// started for the caller, stopped when dropped), Spark.
 pub fn engines() -> Vec<Engine> {
+    let chosen = std::env::var("SEGFLOW_ENGINES").unwrap_or_else(|_| "duckdb,postgres".into());
+    let chosen: Vec<&str> = chosen.split(',').map(str::trim).collect();
+    for name in &chosen {
+        assert!(
+            ["duckdb", "postgres", "spark"].contains(name),
+            "SEGFLOW_ENGINES: unknown engine `{name}` (known: duckdb, postgres, spark)"
+        );
+    }
     let mut found = Vec::new();
-    if python_imports(
-        "duckdb",
-        "pip install -r tests/engines/requirements.txt",
-        "DuckDB",
-    ) {
+    if chosen.contains(&"duckdb") && python_imports("duckdb", "DuckDB") {
         found.push(Engine::Duckdb);
     }
-    if let Some(pg) = Postgres::start() {
-        found.push(Engine::Postgres(pg));
+    if chosen.contains(&"postgres") {
+        found.extend(Postgres::start().map(Engine::Postgres));
     }
-    if spark_wanted() && spark_available() {
+    if chosen.contains(&"spark") && spark_available() {
         found.push(Engine::Spark);
     }
     found
@@ -124,23 +130,21 @@ fn missing(engine: &str, why: &str) -> bool {
     false
 }
 
-fn python_imports(module: &str, install: &str, engine: &str) -> bool {
+/// Whether python3 imports the engine's `module` (and pyarrow, which the comparisons read
+/// Parquet with).
+fn python_imports(module: &str, engine: &str) -> bool {
     let ok = Command::new("python3")
         .args(["-c", &format!("import {module}, pyarrow")])
         .output()
         .is_ok_and(|o| o.status.success());
+    let install = match engine {
+        "Spark" => "bash tests/engines/spark.sh install",
+        _ => "python3 -m pip install -r tests/engines/requirements.txt",
+    };
     ok || missing(
         engine,
         &format!("python3 -c 'import {module}, pyarrow' failed; {install}"),
     )
-}
-
-fn spark_wanted() -> bool {
-    let wanted = std::env::var("SEGFLOW_SPARK").is_ok_and(|v| v == "1");
-    if !wanted {
-        eprintln!("skipped: Spark runs with SEGFLOW_SPARK=1 (just sql-check-spark)");
-    }
-    wanted
 }
 
 fn spark_available() -> bool {
@@ -151,7 +155,7 @@ fn spark_available() -> bool {
     if !java {
         return missing("Spark", "no java: bash tests/engines/spark.sh install");
     }
-    python_imports("pyspark", "bash tests/engines/spark.sh install", "Spark")
+    python_imports("pyspark", "Spark")
 }
 
 fn engines_dir() -> PathBuf {

@@ -1,4 +1,4 @@
-//! `segflow sql features`: the query run in DuckDB, PostgreSQL and (with `SEGFLOW_SPARK=1`)
+//! `segflow sql features`: the query run in DuckDB, PostgreSQL and (`SEGFLOW_ENGINES=spark`)
 //! Spark gives segflow's features artifact (same ids and rows, values within 1e-9 relative),
 //! and constructs without an exact SQL equivalent are refused in every dialect (exit 78,
 //! naming the YAML key).

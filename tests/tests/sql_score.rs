@@ -1,5 +1,5 @@
 //! `segflow sql score` on real engines: the scoring query of a finished run, run in DuckDB,
-//! PostgreSQL and (with `SEGFLOW_SPARK=1`) Spark over the run's features (the engines of
+//! PostgreSQL and (`SEGFLOW_ENGINES=spark`) Spark over the run's features (the engines of
 //! `segflow_tests::engines`), gives `segflow assign`'s clusters exactly and its distances and
 //! margins within 1e-9, on the Walsoft run (k-means) and on a categorical customer table (Ward,
 //! with one-hot, binary and imputed columns). Bad input: an edited model file, DBSCAN and a

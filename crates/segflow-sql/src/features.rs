@@ -349,13 +349,23 @@ impl Events {
             ident(d, &format!("sf_clock_{i}"))
         };
         // 2. Clock fields as integers, per format.
-        let mut parts = vec!["sf_fields.*".to_string()];
-        for (k, (col, pattern)) in self.clock.iter().enumerate() {
-            for &field in &pattern.groups {
-                let expr = clock::field_sql(d, &clock_col(col), pattern, field).expect("group");
-                parts.push(format!("{expr} AS sf_p{k}_{}", field_name(field)));
-            }
-        }
+        let groups: Vec<(String, Vec<(&str, String)>)> = self
+            .clock
+            .iter()
+            .enumerate()
+            .map(|(k, (col, pattern))| {
+                let fields = pattern
+                    .groups
+                    .iter()
+                    .map(|&field| {
+                        let expr = clock::field_sql(d, &clock_col(col), pattern, field);
+                        (field_name(field), expr.expect("group"))
+                    })
+                    .collect();
+                (format!("sf_p{k}"), fields)
+            })
+            .collect();
+        let (parts, parts_from) = sp::with_groups(d, "sf_fields", &groups);
         // 3. The clock in microseconds, the value, and whether the row is accepted.
         let ts = self.ts_sql();
         let value = self
@@ -433,7 +443,7 @@ impl Events {
         let once = sp::materialized(d);
         format!(
             "sf_fields AS (\n  SELECT\n    {}\n  FROM {from}\n),\n\
-             sf_parts {once} (\n  SELECT\n    {}\n  FROM sf_fields\n),\n\
+             sf_parts {once} (\n  SELECT\n    {}\n  FROM {parts_from}\n),\n\
              sf_rows {once} (\n  SELECT\n    {}\n  FROM sf_parts\n),\n\
              sf_events {once} (\n  SELECT\n    {}\n  FROM sf_rows\n  WHERE {}\n)",
             fields.join(",\n    "),
@@ -453,7 +463,7 @@ impl Events {
                 .1
                 .groups
                 .contains(&field)
-                .then(|| format!("sf_p{k}_{}", field_name(field)))
+                .then(|| sp::group_field(d, &format!("sf_p{k}"), field_name(field)))
         };
         let read = |k: usize, with_time: Option<usize>| -> (String, String) {
             let (y, m, day) = (
