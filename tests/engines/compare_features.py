@@ -1,20 +1,21 @@
-"""Runs a `segflow sql features` query in DuckDB over a CSV log and compares its result with
-segflow's features.parquet: identical ids and rows, every value within 1e-9 relative.
+"""Compares an engine's result of a `segflow sql features` query (the CSV that run_query.py or
+psql --csv writes) with segflow's features.parquet: identical ids and rows, every value
+within 1e-9 relative.
 
-    python3 compare_features.py QUERY.sql LOG.csv FEATURES.parquet [--drop COLUMN]
-        [--table NAME CSV]...
+    python3 compare_features.py RESULT.csv FEATURES.parquet
 
-The log is loaded as table `events` with every column as text, as ingest reads it (`--drop`
-leaves a column out, to check that the engine names it); each `--table` loads another CSV
-likewise (its delimiter sniffed), for the tables of a several-source pipeline. Columns are matched by position: `category_shares` columns
-are named after the log's categories in the artifact and by rank (`<name>_topK`) in the query.
-Prints one line per check; exits 1 on the first difference.
+Each cell is read by the artifact column's type: numbers as doubles, booleans as
+true/false in any engine's spelling, timestamps as wall-clock
+times to the microsecond, text as is; an empty cell is null. Columns are matched by position:
+`category_shares` columns are named after the log's categories in the artifact and by rank
+(`<name>_topK`) in the query. Prints one line; exits 1 on the first difference.
 """
 
+import csv
+import datetime
 import math
 import sys
 
-import duckdb
 import pyarrow.parquet as pq
 
 
@@ -23,36 +24,22 @@ def fail(message):
     sys.exit(1)
 
 
+def timestamp(cell):
+    """A timestamp as the engines print it (`T` or space, 0 to 9 fraction digits, the
+    engine's own trailing zero trimming) as microseconds since 1970."""
+    date, _, time = cell.replace("T", " ").partition(" ")
+    clock, _, fraction = time.partition(".")
+    whole = datetime.datetime.fromisoformat(f"{date} {clock}")
+    micros = int((fraction + "000000")[:6])
+    return (whole - datetime.datetime(1970, 1, 1)) // datetime.timedelta(microseconds=1) + micros
+
+
 def main():
-    args = sys.argv[1:]
-    drop = None
-    if "--drop" in args:
-        i = args.index("--drop")
-        drop = args[i + 1]
-        del args[i : i + 2]
-    tables = []
-    while "--table" in args:
-        i = args.index("--table")
-        tables.append((args[i + 1], args[i + 2]))
-        del args[i : i + 3]
-    query_file, log, features = args
-    con = duckdb.connect()
-    for name, path in tables:
-        con.execute(
-            f'CREATE TABLE "{name}" AS SELECT * FROM read_csv(?, all_varchar = true, header = true)',
-            [path],
-        )
-    con.execute(
-        "CREATE TABLE events AS SELECT * FROM read_csv(?, all_varchar = true, header = true)",
-        [log],
-    )
-    if drop is not None:
-        con.execute(f'ALTER TABLE events DROP COLUMN "{drop}"')
-    with open(query_file, encoding="utf-8") as f:
-        query = f.read()
-    result = con.execute(query)
-    names = [c[0] for c in result.description]
-    rows = result.fetchall()
+    result, features = sys.argv[1:]
+    with open(result, newline="", encoding="utf-8") as f:
+        reader = csv.reader(f)
+        names = next(reader)
+        rows = [[None if cell == "" else cell for cell in row] for row in reader]
     expected = pq.read_table(features)
     exp_names = expected.column_names
     # Query column index per artifact column; a rank past the log's categories has no
@@ -73,7 +60,7 @@ def main():
     if k != len(exp_names):
         fail(f"segflow's columns {exp_names[k:]} are missing from the query")
     for j in unmatched:
-        if any(row[j] != 0 for row in rows):
+        if any(float(row[j]) != 0 for row in rows):
             fail(f"{names[j]} ranks past the log's categories but is not 0")
     rows = [[row[j] for j in matched] for row in rows]
     names = [names[j] for j in matched]
@@ -91,7 +78,17 @@ def main():
                 if a is not None or b is not None:
                     fail(f"{names[j]} of {ids[i]}: {a} vs {b}")
                 continue
-            if hasattr(b, "timestamp") or isinstance(b, str):
+            if isinstance(b, datetime.datetime):
+                want = (b - datetime.datetime(1970, 1, 1)) // datetime.timedelta(microseconds=1)
+                if timestamp(a) != want:
+                    fail(f"{names[j]} of {ids[i]}: {a} vs {b}")
+                continue
+            if isinstance(b, bool):
+                # DuckDB and Spark print True/False, PostgreSQL t/f.
+                if a.lower() not in ("true", "false", "t", "f") or a.lower()[0] != str(b).lower()[0]:
+                    fail(f"{names[j]} of {ids[i]}: {a} vs {b}")
+                continue
+            if isinstance(b, str):
                 if a != b:
                     fail(f"{names[j]} of {ids[i]}: {a} vs {b}")
                 continue

@@ -1,6 +1,8 @@
 //! Helpers for segflow's end-to-end tests: isolated copies of the pipelines, running the
 //! binary, and a stable text rendering of Parquet artifacts for insta snapshots.
 
+pub mod engines;
+
 use std::collections::{BTreeMap, HashSet};
 use std::fmt::Write;
 use std::path::{Path, PathBuf};

@@ -1,11 +1,11 @@
 //! `segflow sql features` reads epoch-count timestamps (`unix_seconds`, `unix_millis`,
 //! `seconds_since` an origin) as ingest reads them: signs, fractions rounded at the
-//! microsecond, leading zeros, whitespace, and rejects, checked in DuckDB against segflow's
-//! features artifact.
+//! microsecond, leading zeros, whitespace, and rejects, checked in every engine
+//! present (DuckDB and PostgreSQL; Spark with `SEGFLOW_ENGINES`) against segflow's features
+//! artifact.
 
-use std::process::Command;
-
-use segflow_tests::{Scratch, repo_root, segflow, stderr};
+use segflow_tests::engines::{Input, engines};
+use segflow_tests::{Scratch, segflow, stderr};
 
 const FEATURES: &str = "  features:\n    needs: [ingest]\n    as_of: latest_event\n    blocks:\n      \
      b:\n        n: count\n        days: distinct_days\n        total: sum\n        \
@@ -13,9 +13,9 @@ const FEATURES: &str = "  features:\n    needs: [ingest]\n    as_of: latest_even
      rec: recency_days\n        late: {share: {hour_in: [21, 23]}}\n        \
      sun: {share: {weekday_in: [sun]}}\n    model_blocks: [b]\n";
 
-/// Runs ingest and features on `counts` (contact, count) read with `formats`, and the DuckDB
-/// query on the same log; the comparison script's verdict.
-fn check(name: &str, formats: &str, counts: &[(&str, &str)]) -> String {
+/// Runs ingest and features on `counts` (contact, count) read with `formats`, and the query in
+/// every engine present on the same log; each engine's comparison verdict.
+fn check(name: &str, formats: &str, counts: &[(&str, &str)]) -> Vec<(&'static str, String)> {
     let scratch = Scratch::new(&format!("sql-epoch-{name}"));
     let log = scratch.path().join("log.csv");
     let mut text = String::from("id,at,secs\n");
@@ -36,48 +36,35 @@ fn check(name: &str, formats: &str, counts: &[(&str, &str)]) -> String {
     )
     .unwrap();
     let p = pipeline.to_str().unwrap();
-    let query = scratch.path().join("features.sql");
-    let q = query.to_str().unwrap();
-    let out = segflow(&["sql", "features", p, "--dialect", "duckdb", "-o", q]);
-    assert!(out.status.success(), "{}", stderr(&out));
     for stage in ["ingest", "features"] {
         let out = segflow(&["run", p, "--only", stage]);
         assert!(out.status.success(), "{}", stderr(&out));
     }
-    let out = Command::new("python3")
-        .arg(repo_root().join("tests/engines/compare_features.py"))
-        .arg(&query)
-        .arg(&log)
-        .arg(scratch.path().join("run/features/features.parquet"))
-        .output()
-        .expect("run python3");
-    let verdict = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "{verdict}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    verdict
-}
-
-fn duckdb_available() -> bool {
-    let ok = Command::new("python3")
-        .args(["-c", "import duckdb, pyarrow"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok {
-        let msg = "DuckDB is not installed (pip install -r tests/engines/requirements.txt)";
-        assert!(std::env::var("CI").as_deref() != Ok("true"), "{msg}");
-        eprintln!("skipped: {msg}");
-    }
-    ok
+    let features = scratch.path().join("run/features/features.parquet");
+    let input = Input {
+        table: "events",
+        path: &log,
+        drop: None,
+    };
+    engines()
+        .iter()
+        .map(|engine| {
+            let verdict = engine
+                .features_match(
+                    &pipeline,
+                    None,
+                    std::slice::from_ref(&input),
+                    &features,
+                    scratch.path(),
+                )
+                .unwrap_or_else(|e| panic!("{}: {e}", engine.name()));
+            (engine.name(), verdict)
+        })
+        .collect()
 }
 
 #[test]
 fn unix_seconds_and_millis_are_read_as_ingest_reads_them() {
-    if !duckdb_available() {
-        return;
-    }
     let seconds = [
         ("a", "1641052981.25"),
         ("a", "1641052981.0000005"),
@@ -97,8 +84,13 @@ fn unix_seconds_and_millis_are_read_as_ingest_reads_them() {
         ("c", "99999999999999999999999"),
         ("c", "2024-01-01 10:00:00"),
     ];
-    let verdict = check("seconds", "{timestamp: [unix_seconds]}", &seconds);
-    assert!(verdict.starts_with("same: 2 rows, 10 columns"), "{verdict}");
+    let verdicts = check("seconds", "{timestamp: [unix_seconds]}", &seconds);
+    for (engine, verdict) in verdicts {
+        assert!(
+            verdict.starts_with("same: 2 rows, 10 columns"),
+            "{engine}: {verdict}"
+        );
+    }
     // Milliseconds, falling back to a date format for the text that is not a count.
     let millis = [
         ("a", "1641052981250"),
@@ -109,19 +101,21 @@ fn unix_seconds_and_millis_are_read_as_ingest_reads_them() {
         ("b", "0.0005"),
         ("b", "1e3"),
     ];
-    let verdict = check(
+    let verdicts = check(
         "millis",
         "{timestamp: [unix_millis, \"%Y-%m-%d %H:%M:%S\"]}",
         &millis,
     );
-    assert!(verdict.starts_with("same: 2 rows, 10 columns"), "{verdict}");
+    for (engine, verdict) in verdicts {
+        assert!(
+            verdict.starts_with("same: 2 rows, 10 columns"),
+            "{engine}: {verdict}"
+        );
+    }
 }
 
 #[test]
 fn seconds_since_an_origin_are_read_as_ingest_reads_them() {
-    if !duckdb_available() {
-        return;
-    }
     let counts = [
         ("a", "0"),
         ("a", "86400.5"),
@@ -130,10 +124,15 @@ fn seconds_since_an_origin_are_read_as_ingest_reads_them() {
         ("b", "12.0000015"),
         ("b", "x"),
     ];
-    let verdict = check(
+    let verdicts = check(
         "since",
         "{timestamp: [seconds_since], origin: \"2024-01-01 00:00:00\"}",
         &counts,
     );
-    assert!(verdict.starts_with("same: 2 rows, 10 columns"), "{verdict}");
+    for (engine, verdict) in verdicts {
+        assert!(
+            verdict.starts_with("same: 2 rows, 10 columns"),
+            "{engine}: {verdict}"
+        );
+    }
 }

@@ -1,52 +1,68 @@
-//! `segflow sql features`: the query run in DuckDB (its Python wheel) gives segflow's features
-//! artifact (same ids and rows, values within 1e-9 relative) on the Walsoft and retail logs,
+//! `segflow sql features`: the query run in DuckDB, PostgreSQL and (`SEGFLOW_ENGINES=spark`)
+//! Spark gives segflow's features artifact (same ids and rows, values within 1e-9 relative)
+//! on the Walsoft and retail logs,
 //! and constructs without an exact SQL equivalent are refused in every dialect (exit 78,
 //! naming the YAML key).
 
-use std::path::Path;
-use std::process::Command;
+use std::path::{Path, PathBuf};
 
+use segflow_tests::engines::{Engine, Input, engines};
 use segflow_tests::{Scratch, isolated_pipeline, repo_root, segflow, stderr, stdout};
 
 const WALSOFT_LOG: &str = "data/walsoft/walsoft_semi_categorized_phone_dataset.csv";
 
-/// Whether DuckDB's Python wheel can run; without it the engine tests are skipped locally and
-/// fail under CI.
-fn duckdb_available() -> bool {
-    let ok = Command::new("python3")
-        .args(["-c", "import duckdb, pyarrow"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok {
-        let msg = "DuckDB is not installed (pip install -r tests/engines/requirements.txt)";
-        assert!(std::env::var("CI").as_deref() != Ok("true"), "{msg}");
-        eprintln!("skipped: {msg}");
+/// The features query of `pipeline` run by `engine` over the CSV `log` (table `events`, without
+/// the column `drop`) compared with segflow's `features` artifact.
+fn engine_features(
+    engine: &Engine,
+    pipeline: &Path,
+    log: &Path,
+    drop: Option<&str>,
+    features: &Path,
+    scratch: &Path,
+) -> Result<String, String> {
+    let input = Input {
+        table: "events",
+        path: log,
+        drop,
+    };
+    engine.features_match(pipeline, None, &[input], features, scratch)
+}
+
+/// Runs ingest and features the segflow way; the features artifact.
+fn segflow_features(pipeline: &Path, scratch: &Path) -> PathBuf {
+    for stage in ["ingest", "features"] {
+        let out = segflow(&["run", pipeline.to_str().unwrap(), "--only", stage]);
+        assert!(out.status.success(), "{}", stderr(&out));
     }
-    ok
+    scratch.join("run/features/features.parquet")
 }
 
-/// Runs the comparison script; its stdout (one line) and whether it passed.
-fn compare(query: &Path, log: &str, features: &Path, extra: &[&str]) -> (bool, String, String) {
-    let script = repo_root().join("tests/engines/compare_features.py");
-    let out = Command::new("python3")
-        .arg(script)
-        .arg(query)
-        .arg(repo_root().join(log))
-        .arg(features)
-        .args(extra)
-        .output()
-        .expect("run python3");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+/// Every engine present gives segflow's features on `log`, with `rows` rows and `columns`
+/// columns.
+fn engines_match_segflow(pipeline: &Path, log: &Path, scratch: &Path, rows: usize, columns: usize) {
+    let features = segflow_features(pipeline, scratch);
+    for engine in engines() {
+        let started = std::time::Instant::now();
+        let summary = engine_features(&engine, pipeline, log, None, &features, scratch)
+            .unwrap_or_else(|e| panic!("{}: {e}", engine.name()));
+        assert!(
+            summary.starts_with(&format!("same: {rows} rows, {columns} columns")),
+            "{}: {summary}",
+            engine.name()
+        );
+        eprintln!(
+            "{}: {} ({:.1} s)",
+            engine.name(),
+            summary.trim(),
+            started.elapsed().as_secs_f64()
+        );
+    }
 }
 
-/// Writes the Walsoft features query for DuckDB and runs ingest and features the segflow way,
-/// with the aggregations the pipeline does not use added to its reference block.
-fn walsoft(scratch: &Scratch) -> (std::path::PathBuf, std::path::PathBuf) {
-    let pipeline = isolated_pipeline("walsoft", scratch.path(), |doc| {
+/// The Walsoft pipeline with the aggregations it does not use added to its reference block.
+fn walsoft(scratch: &Scratch) -> PathBuf {
+    isolated_pipeline("walsoft", scratch.path(), |doc| {
         for (name, aggregation) in [
             ("gap_mean", "mean_gap_days"),
             ("gap_median", "median_gap_days"),
@@ -64,57 +80,40 @@ fn walsoft(scratch: &Scratch) -> (std::path::PathBuf, std::path::PathBuf) {
         ] {
             set(doc, &["features", "blocks", "reference", name], aggregation);
         }
-    });
-    let p = pipeline.to_str().unwrap();
-    let query = scratch.path().join("features.sql");
-    let out = segflow(&[
-        "sql",
-        "features",
-        p,
-        "--dialect",
-        "duckdb",
-        "-o",
-        query.to_str().unwrap(),
-    ]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    for stage in ["ingest", "features"] {
-        let out = segflow(&["run", p, "--only", stage]);
-        assert!(out.status.success(), "{}", stderr(&out));
-    }
-    (query, scratch.path().join("run/features/features.parquet"))
+    })
 }
 
 #[test]
-fn walsoft_features_in_duckdb_match_segflow() {
-    if !duckdb_available() {
-        return;
-    }
+fn walsoft_features_in_every_engine_match_segflow() {
     let scratch = Scratch::new("sql-walsoft");
-    let (query, features) = walsoft(&scratch);
-    let text = std::fs::read_to_string(&query).unwrap();
-    assert!(text.starts_with("-- segflow "), "{text}");
-    assert!(text.contains("-- pipeline: walsoft\n-- params hash (ingest + features): "));
-    assert!(text.contains("-- dialect: duckdb\n"));
-    let (ok, out, err) = compare(&query, WALSOFT_LOG, &features, &[]);
-    assert!(ok, "{out}{err}");
-    assert!(out.starts_with("same: 2091 rows, 38 columns"), "{out}");
+    let pipeline = walsoft(&scratch);
+    let log = repo_root().join(WALSOFT_LOG);
+    engines_match_segflow(&pipeline, &log, scratch.path(), 2091, 38);
 }
 
 #[test]
 fn a_source_lacking_a_column_fails_in_the_engine_naming_it() {
-    if !duckdb_available() {
-        return;
-    }
     let scratch = Scratch::new("sql-missing-column");
-    let (query, features) = walsoft(&scratch);
-    let (ok, out, err) = compare(
-        &query,
-        WALSOFT_LOG,
-        &features,
-        &["--drop", "duration_in_seconds"],
-    );
-    assert!(!ok, "{out}");
-    assert!(err.contains("duration_in_seconds"), "{err}");
+    let pipeline = walsoft(&scratch);
+    let features = segflow_features(&pipeline, scratch.path());
+    let log = repo_root().join(WALSOFT_LOG);
+    for engine in engines() {
+        let column = "duration_in_seconds";
+        let err = engine_features(
+            &engine,
+            &pipeline,
+            &log,
+            Some(column),
+            &features,
+            scratch.path(),
+        )
+        .expect_err("the query needs the column");
+        assert!(
+            engine.names_missing_column(&err, column),
+            "{}: {err}",
+            engine.name()
+        );
+    }
 }
 
 /// The config error of `segflow sql features` on the pipeline `edit` makes of Walsoft's.
@@ -209,13 +208,10 @@ fn constructs_without_an_exact_rendering_are_refused_naming_the_key() {
 }
 
 /// The UCI Online Retail log through the retail pipeline (with a conditional
-/// `category_shares` and the modes of a boolean and of `ts` added): two-digit years, typed columns, `derive`, `where` and the
-/// features' conditions, all in the query.
+/// `category_shares` and the modes of a boolean and of `ts` added): two-digit years, typed
+/// columns, `derive`, `where` and the features' conditions, all in the query.
 #[test]
-fn retail_features_in_duckdb_match_segflow() {
-    if !duckdb_available() {
-        return;
-    }
+fn retail_features_in_the_engines_match_segflow() {
     let scratch = Scratch::new("sql-retail");
     let pipeline = isolated_pipeline("retail", scratch.path(), |doc| {
         // The countries' shares of each customer's sales lines (a ranking over those lines).
@@ -231,20 +227,8 @@ fn retail_features_in_duckdb_match_segflow() {
             set(doc, &[&context[..], &[name]].concat(), aggregation);
         }
     });
-    let p = pipeline.to_str().unwrap();
-    let query = scratch.path().join("features.sql");
-    let q = query.to_str().unwrap();
-    let out = segflow(&["sql", "features", p, "--dialect", "duckdb", "-o", q]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    for stage in ["ingest", "features"] {
-        let out = segflow(&["run", p, "--only", stage]);
-        assert!(out.status.success(), "{}", stderr(&out));
-    }
-    let features = scratch.path().join("run/features/features.parquet");
-    let log = "data/retail/online_retail_first20k.csv";
-    let (ok, out, err) = compare(&query, log, &features, &[]);
-    assert!(ok, "{out}{err}");
-    assert!(out.starts_with("same: 559 rows, 19 columns"), "{out}");
+    let log = repo_root().join("data/retail/online_retail_first20k.csv");
+    engines_match_segflow(&pipeline, &log, scratch.path(), 559, 19);
 }
 
 #[test]
@@ -264,46 +248,27 @@ fn an_unknown_dialect_is_a_usage_error() {
     );
 }
 
-/// 10⁶ generated calls among 20,000 contacts. About 40 s on two cores (DuckDB reads the log as
-/// text and parses each field with the query's regexes), so it runs in `just sql-check-duckdb`
-/// rather than in every `cargo test`.
+/// 10⁶ generated calls among 20,000 contacts, in every engine present. Each engine reads the
+/// log as text and parses every field with the query's regexes, which takes minutes on two
+/// cores (timings in README, "Scaling out"), so this runs in `just sql-check-duckdb`,
+/// `just sql-check-postgres` and `just sql-check-spark` rather than in every `cargo test`.
 #[test]
-#[ignore = "10⁶ events: run with `just sql-check-duckdb`"]
-fn a_million_generated_events_in_duckdb_match_segflow() {
-    if !duckdb_available() {
-        return;
-    }
+#[ignore = "10⁶ events: run with `just sql-check-duckdb` (or -postgres, -spark)"]
+fn a_million_generated_events_in_every_engine_match_segflow() {
     let scratch = Scratch::new("sql-million");
     let log = scratch.path().join("calls.csv");
-    let out = segflow_tests::synth_calls(&log, 1_000_000, 20_000, 42);
-    assert!(out.status.success(), "{}", stderr(&out));
+    segflow_tests::synth_calls(&log, 1_000_000, 20_000, 42);
     let log_text = log.display().to_string();
     let pipeline = isolated_pipeline("walsoft", scratch.path(), |doc| {
         doc["stages"]["ingest"]["input"] = yaml_serde::Value::String(log_text.clone());
     });
-    let p = pipeline.to_str().unwrap();
-    let query = scratch.path().join("features.sql");
-    let q = query.to_str().unwrap();
-    let out = segflow(&["sql", "features", p, "--dialect", "duckdb", "-o", q]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    for stage in ["ingest", "features"] {
-        let out = segflow(&["run", p, "--only", stage]);
-        assert!(out.status.success(), "{}", stderr(&out));
-    }
-    let features = scratch.path().join("run/features/features.parquet");
-    let (ok, out, err) = compare(&query, &log_text, &features, &[]);
-    assert!(ok, "{out}{err}");
-    assert!(out.starts_with("same: 20000 rows, 28 columns"), "{out}");
-    eprintln!("{out}");
+    engines_match_segflow(&pipeline, &log, scratch.path(), 20_000, 28);
 }
 
 /// Timestamps in the default formats, with fractions, padding, whitespace, leap days, a leap
 /// second and dates that do not exist (rejects), read by the query as ingest reads them.
 #[test]
 fn timestamps_in_the_default_formats_are_read_as_ingest_reads_them() {
-    if !duckdb_available() {
-        return;
-    }
     let scratch = Scratch::new("sql-timestamps");
     let log = scratch.path().join("log.csv");
     let rows = [
@@ -346,17 +311,5 @@ fn timestamps_in_the_default_formats_are_read_as_ingest_reads_them() {
         ),
     )
     .unwrap();
-    let p = pipeline.to_str().unwrap();
-    let query = scratch.path().join("features.sql");
-    let q = query.to_str().unwrap();
-    let out = segflow(&["sql", "features", p, "--dialect", "duckdb", "-o", q]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    for stage in ["ingest", "features"] {
-        let out = segflow(&["run", p, "--only", stage]);
-        assert!(out.status.success(), "{}", stderr(&out));
-    }
-    let features = scratch.path().join("run/features/features.parquet");
-    let (ok, out, err) = compare(&query, log.to_str().unwrap(), &features, &[]);
-    assert!(ok, "{out}{err}");
-    assert!(out.starts_with("same: 4 rows, 13 columns"), "{out}");
+    engines_match_segflow(&pipeline, &log, scratch.path(), 4, 13);
 }

@@ -1,176 +1,42 @@
-//! `segflow sql score` on real engines: the scoring query of a finished run, run in DuckDB (its
-//! Python wheel) and PostgreSQL (a throwaway server from `tests/engines/postgres.sh`) over the
-//! run's features, gives `segflow assign`'s clusters exactly and its distances and margins
-//! within 1e-9, on the Walsoft run (k-means) and on a categorical customer table (Ward, with
-//! one-hot, binary and imputed columns). An engine that is missing is skipped with a message,
-//! and fails the test under `CI=true`. Gaussian mixtures (full and diagonal covariance) score by
-//! their highest posterior, as assign does. Bad input: an edited model file and DBSCAN are
-//! refused; a source table lacking a column fails in the engine, naming it.
+//! `segflow sql score` on real engines: the scoring query of a finished run, run in DuckDB,
+//! PostgreSQL and (`SEGFLOW_ENGINES=spark`) Spark over the run's features (the engines of
+//! `segflow_tests::engines`), gives `segflow assign`'s clusters exactly and its distances and
+//! margins within 1e-9, on the Walsoft run (k-means) and on a categorical customer table (Ward,
+//! with one-hot, binary and imputed columns). Gaussian mixtures (full and diagonal covariance)
+//! score by their highest posterior, as assign does. Bad input: an edited model file and DBSCAN
+//! are refused; a source table lacking a column fails in the engine, naming it.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
-use arrow::array::{Array, AsArray};
-use arrow::datatypes::{DataType, Float64Type, Int32Type};
+use arrow::array::AsArray;
+use arrow::datatypes::{Float64Type, Int32Type};
 use segflow_core::artifact::read_parquet;
+use segflow_tests::engines::{Input, engines};
 use segflow_tests::*;
 
 /// How far an engine's distance or margin may stray from assign's (absolute, or relative to
 /// values above 1).
 const TOLERANCE: f64 = 1e-9;
 
-fn engines_dir() -> PathBuf {
-    repo_root().join("tests/engines")
-}
-
-/// Whether a missing engine fails the test (CI) or skips it (a developer's machine).
-fn required() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true")
-}
-
-/// Skips (locally) or fails (CI) for an engine that is not there.
-fn missing(engine: &str, why: &str) -> bool {
-    assert!(!required(), "{engine} is required under CI=true: {why}");
-    eprintln!("skipped: {engine} is not available ({why})");
-    false
-}
-
-fn duckdb_available() -> bool {
-    let ok = Command::new("python3")
-        .args(["-c", "import duckdb"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    ok || missing(
-        "DuckDB",
-        "python3 -c 'import duckdb' failed; pip install -r tests/engines/requirements.txt",
-    )
-}
-
-/// A PostgreSQL server on a socket in a temporary directory, stopped when dropped (also when
-/// the test fails).
-struct Postgres {
-    dir: String,
-}
-
-impl Postgres {
-    fn start() -> Option<Postgres> {
-        let out = Command::new("bash")
-            .arg(engines_dir().join("postgres.sh"))
-            .arg("start")
-            .output()
-            .expect("run bash");
-        if !out.status.success() {
-            missing("PostgreSQL", stderr(&out).trim());
-            return None;
-        }
-        Some(Postgres {
-            dir: stdout(&out).trim().to_string(),
-        })
-    }
-
-    /// Runs psql with `args` against the server; stdout, or the error text.
-    fn psql(&self, args: &[&str]) -> Result<String, String> {
-        let out = Command::new("psql")
-            .args([
-                "-h", &self.dir, "-U", "segflow", "-d", "postgres", "-X", "-q",
-            ])
-            .args(["-v", "ON_ERROR_STOP=1"])
-            .args(args)
-            .output()
-            .expect("run psql");
-        if out.status.success() {
-            Ok(stdout(&out))
-        } else {
-            Err(stderr(&out))
-        }
-    }
-
-    /// Loads a Parquet artifact as table `name` (CSV through `\copy`), leaving out `drop`.
-    fn load(&self, parquet: &Path, name: &str, drop: Option<&str>, scratch: &Path) {
-        let a = read_parquet(parquet).unwrap();
-        let schema = a.batch.schema();
-        let fields: Vec<_> = schema
-            .fields()
-            .iter()
-            .enumerate()
-            .filter(|(_, f)| Some(f.name().as_str()) != drop)
-            .collect();
-        let ddl: Vec<String> = fields
-            .iter()
-            .map(|(_, f)| {
-                let ty = match f.data_type() {
-                    DataType::Float64 | DataType::Float32 => "DOUBLE PRECISION",
-                    DataType::Boolean => "BOOLEAN",
-                    t if t.is_integer() => "BIGINT",
-                    _ => "TEXT",
-                };
-                format!("\"{}\" {ty}", f.name())
-            })
-            .collect();
-        let csv = scratch.join(format!("{name}.csv"));
-        let mut text = String::new();
-        text.push_str(
-            &fields
-                .iter()
-                .map(|(_, f)| f.name().clone())
-                .collect::<Vec<_>>()
-                .join(","),
-        );
-        text.push('\n');
-        for row in 0..a.batch.num_rows() {
-            let cells: Vec<String> = fields
-                .iter()
-                .map(|(i, _)| exact_cell(a.batch.column(*i).as_ref(), row))
-                .collect();
-            text.push_str(&cells.join(","));
-            text.push('\n');
-        }
-        std::fs::write(&csv, text).unwrap();
-        self.psql(&[
-            "-c",
-            &format!("CREATE TABLE \"{name}\" ({})", ddl.join(", ")),
-            "-c",
-            &format!("\\copy \"{name}\" FROM '{}' CSV HEADER", csv.display()),
-        ])
-        .unwrap();
-    }
-}
-
-impl Drop for Postgres {
-    fn drop(&mut self) {
-        let _ = Command::new("bash")
-            .arg(engines_dir().join("postgres.sh"))
-            .args(["stop", &self.dir])
-            .output();
-    }
-}
-
-/// A cell as CSV text that reads back exactly: doubles in shortest round-trip form, nulls
-/// empty, texts quoted.
-fn exact_cell(array: &dyn Array, row: usize) -> String {
-    if array.is_null(row) {
-        return String::new();
-    }
-    match array.data_type() {
-        DataType::Float64 => format!("{:?}", array.as_primitive::<Float64Type>().value(row)),
-        DataType::Utf8 => format!(
-            "\"{}\"",
-            array.as_string::<i32>().value(row).replace('"', "\"\"")
-        ),
-        _ => cell(array, row),
-    }
-}
-
 /// The run's features artifact.
 fn features(run: &Path) -> PathBuf {
     run.join("features/features.parquet")
 }
 
-fn sql_score(run: &Path, dialect: &str, scratch: &Path) -> PathBuf {
-    let out = segflow(&["sql", "score", run.to_str().unwrap(), "--dialect", dialect]);
+/// The scoring query of `run` for `dialect`, reading table `source`.
+fn sql_score(run: &Path, dialect: &str, source: &str, scratch: &Path) -> PathBuf {
+    let out = segflow(&[
+        "sql",
+        "score",
+        run.to_str().unwrap(),
+        "--dialect",
+        dialect,
+        "--source",
+        source,
+    ]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let path = scratch.join(format!("score_{dialect}.sql"));
+    let path = scratch.join(format!("score_{dialect}_{source}.sql"));
     std::fs::write(&path, out.stdout).unwrap();
     path
 }
@@ -303,28 +169,6 @@ fn assert_same_scores(
     );
 }
 
-fn run_duckdb(
-    table: &Path,
-    query: &Path,
-    out: &Path,
-    drop: Option<&str>,
-) -> Result<String, String> {
-    let mut cmd = Command::new("python3");
-    cmd.arg(engines_dir().join("duckdb_run.py"))
-        .arg(table)
-        .arg(query)
-        .arg(out);
-    if let Some(column) = drop {
-        cmd.args(["--drop", column]);
-    }
-    let o = cmd.output().expect("run python3");
-    if o.status.success() {
-        Ok(std::fs::read_to_string(out).unwrap())
-    } else {
-        Err(stderr(&o))
-    }
-}
-
 /// Runs `assign` on the run's own input, then the scoring query in each engine present, and
 /// compares.
 fn engines_score_as_assign(run: &Path, input: &Path, scratch: &Path) {
@@ -340,16 +184,25 @@ fn engines_score_as_assign(run: &Path, input: &Path, scratch: &Path) {
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let want = assigned(&scored);
-    if duckdb_available() {
-        let query = sql_score(run, "duckdb", scratch);
-        let got = run_duckdb(&features(run), &query, &scratch.join("duckdb.csv"), None).unwrap();
-        assert_same_scores("DuckDB", &engine_rows(&got), &want);
-    }
-    if let Some(pg) = Postgres::start() {
-        pg.load(&features(run), "features", None, scratch);
-        let query = sql_score(run, "postgres", scratch);
-        let got = pg.psql(&["--csv", "-f", query.to_str().unwrap()]).unwrap();
-        assert_same_scores("PostgreSQL", &engine_rows(&got), &want);
+    for engine in engines() {
+        let started = std::time::Instant::now();
+        let query = sql_score(run, engine.dialect(), "features", scratch);
+        let result = scratch.join(format!("{}.csv", engine.dialect()));
+        let table = Input {
+            table: "features",
+            path: &features(run),
+            drop: None,
+        };
+        engine
+            .run(std::slice::from_ref(&table), &query, &result)
+            .unwrap_or_else(|e| panic!("{}: {e}", engine.name()));
+        let got = std::fs::read_to_string(&result).unwrap();
+        assert_same_scores(engine.name(), &engine_rows(&got), &want);
+        eprintln!(
+            "{}: {:.1} s",
+            engine.name(),
+            started.elapsed().as_secs_f64()
+        );
     }
 }
 
@@ -396,7 +249,7 @@ fn categorical_run(scratch: &Path, contract: &str, preprocess: &str, fit: &str) 
 }
 
 #[test]
-fn the_walsoft_scoring_query_scores_as_assign_in_duckdb_and_postgres() {
+fn the_walsoft_scoring_query_scores_as_assign_in_every_engine() {
     let scratch = Scratch::new("sql-score-walsoft");
     let run = walsoft_run(scratch.path());
     let input = repo_root().join("data/walsoft/walsoft_semi_categorized_phone_dataset.csv");
@@ -404,7 +257,7 @@ fn the_walsoft_scoring_query_scores_as_assign_in_duckdb_and_postgres() {
 }
 
 #[test]
-fn encoded_categories_score_as_assign_in_duckdb_and_postgres() {
+fn encoded_categories_score_as_assign_in_every_engine() {
     let scratch = Scratch::new("sql-score-categorical");
     let run = categorical_run(
         scratch.path(),
@@ -416,7 +269,7 @@ fn encoded_categories_score_as_assign_in_duckdb_and_postgres() {
 }
 
 #[test]
-fn ordinal_ranks_and_a_pca_projection_score_as_assign_in_duckdb_and_postgres() {
+fn ordinal_ranks_and_a_pca_projection_score_as_assign_in_every_engine() {
     let scratch = Scratch::new("sql-score-pca");
     let run = categorical_run(
         scratch.path(),
@@ -476,7 +329,7 @@ fn dbscan_is_refused_with_the_reason() {
 }
 
 #[test]
-fn gaussian_mixtures_score_as_assign_in_duckdb_and_postgres() {
+fn gaussian_mixtures_score_as_assign_in_every_engine() {
     // Walsoft's contacts through a mixture with a full covariance (an upper-triangular
     // precision factor) and with a diagonal one; overlapping components put rows near the
     // boundaries, where a different rounding would change the cluster.
@@ -547,34 +400,24 @@ fn a_source_table_lacking_a_column_fails_in_the_engine_naming_it() {
         "bigquery",
     ]);
     assert_eq!(o.status.code(), Some(64), "{}", stderr(&o));
-    if duckdb_available() {
-        let query = sql_score(&run, "duckdb", scratch.path());
-        let err = run_duckdb(
-            &features(&run),
-            &query,
-            &scratch.path().join("out.csv"),
-            Some("monthly_charges"),
-        )
-        .unwrap_err();
-        assert!(err.contains("monthly_charges"), "{err}");
-    }
-    if let Some(pg) = Postgres::start() {
-        pg.load(&features(&run), "partial", Some("payment"), scratch.path());
-        let out = segflow(&[
-            "sql",
-            "score",
-            run.to_str().unwrap(),
-            "--dialect",
-            "postgres",
-            "--source",
-            "partial",
-        ]);
-        assert!(out.status.success(), "{}", stderr(&out));
-        let query = scratch.path().join("partial.sql");
-        std::fs::write(&query, out.stdout).unwrap();
-        let err = pg
-            .psql(&["--csv", "-f", query.to_str().unwrap()])
-            .unwrap_err();
-        assert!(err.contains("column \"payment\" does not exist"), "{err}");
+    for engine in engines() {
+        let query = sql_score(&run, engine.dialect(), "partial", scratch.path());
+        let table = Input {
+            table: "partial",
+            path: &features(&run),
+            drop: Some("payment"),
+        };
+        let err = engine
+            .run(
+                std::slice::from_ref(&table),
+                &query,
+                &scratch.path().join("out.csv"),
+            )
+            .expect_err("the query needs the column");
+        assert!(
+            engine.names_missing_column(&err, "payment"),
+            "{}: {err}",
+            engine.name()
+        );
     }
 }

@@ -630,23 +630,30 @@ impl Events {
             ident(d, &format!("sf_clock_{i}"))
         };
         // 2. Clock fields as integers, per format.
-        let mut parts = vec![format!("{prefix}_fields.*")];
+        let mut groups: Vec<(String, Vec<(&str, String)>)> = Vec::new();
+        let mut counts = Vec::new();
         for (k, (col, read)) in self.clock.iter().enumerate() {
             match read {
                 Read::Pattern(pattern) => {
-                    for &field in &pattern.groups {
-                        let expr =
-                            clock::field_sql(d, &clock_col(col), pattern, field).expect("group");
-                        parts.push(format!("{expr} AS sf_p{k}_{}", field_name(field)));
-                    }
+                    let fields = pattern
+                        .groups
+                        .iter()
+                        .map(|&field| {
+                            let expr = clock::field_sql(d, &clock_col(col), pattern, field);
+                            (field_name(field), expr.expect("group"))
+                        })
+                        .collect();
+                    groups.push((format!("sf_p{k}"), fields));
                 }
                 Read::Count(count) => {
                     for (expr, name) in count.parts(d, &clock_col(col), &format!("sf_c{k}")) {
-                        parts.push(format!("{expr} AS {name}"));
+                        counts.push(format!("{expr} AS {name}"));
                     }
                 }
             }
         }
+        let (mut parts, parts_from) = sp::with_groups(d, &format!("{prefix}_fields"), &groups);
+        parts.extend(counts);
         // 3. The clock in microseconds, the value, and whether the row is accepted.
         let ts = self.ts_sql();
         let value = self
@@ -765,7 +772,7 @@ impl Events {
         let once = sp::materialized(d);
         format!(
             "{prefix}_fields AS (\n  SELECT\n    {}\n  FROM {from}\n),\n\
-             {prefix}_parts {once} (\n  SELECT\n    {}\n  FROM {prefix}_fields\n),\n\
+             {prefix}_parts {once} (\n  SELECT\n    {}\n  FROM {parts_from}\n),\n\
              {prefix}_rows {once} (\n  SELECT\n    {}\n  FROM {prefix}_parts\n),\n\
              {layers}\
              {prefix}_events {once} (\n  SELECT\n    {}\n  FROM {last}\n  WHERE {}\n)",
@@ -792,7 +799,7 @@ impl Events {
             };
             groups
                 .contains(&field)
-                .then(|| format!("sf_p{k}_{}", field_name(field)))
+                .then(|| sp::group_field(d, &format!("sf_p{k}"), field_name(field)))
         };
         let read = |k: usize, with_time: Option<usize>| -> (String, String) {
             let (y, m, day) = (

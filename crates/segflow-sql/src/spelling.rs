@@ -204,6 +204,57 @@ pub fn bytewise(d: Dialect, expr: &str) -> String {
     }
 }
 
+/// A projection of table `from` adding groups of columns, each read later by group name and
+/// field (the fields a clock format's regex captures): its select items and FROM clause.
+/// Spark gets the groups as structs from a one-row `LATERAL VIEW inline(...)`. Its optimizer
+/// pushes the query's row filter down as far as it can and then, for every aliased column
+/// whose expression the filter holds, adds a copy of every constraint it knows (constraint
+/// propagation), so a timestamp read in three formats (the defaults, 21 captured fields)
+/// exhausts the driver's memory before the query starts. A filter on generated columns stays
+/// above the generator, and the regexes run once per row.
+pub fn with_groups(
+    d: Dialect,
+    from: &str,
+    groups: &[(String, Vec<(&str, String)>)],
+) -> (Vec<String>, String) {
+    let mut items = vec![format!("{from}.*")];
+    match d {
+        Dialect::Spark if !groups.is_empty() => {
+            let structs: Vec<String> = groups
+                .iter()
+                .map(|(name, fields)| {
+                    let fields: Vec<String> = fields
+                        .iter()
+                        .map(|(field, expr)| format!("{}, {expr}", text(field)))
+                        .collect();
+                    format!("{}, named_struct({})", text(name), fields.join(", "))
+                })
+                .collect();
+            items.push("sf_groups.*".into());
+            let generator = format!("inline(array(named_struct({})))", structs.join(", "));
+            (items, format!("{from} LATERAL VIEW {generator} sf_groups"))
+        }
+        _ => {
+            for (name, fields) in groups {
+                items.extend(
+                    fields
+                        .iter()
+                        .map(|(field, expr)| format!("{expr} AS {name}_{field}")),
+                );
+            }
+            (items, from.to_string())
+        }
+    }
+}
+
+/// A field of a group of [`with_groups`].
+pub fn group_field(d: Dialect, name: &str, field: &str) -> String {
+    match d {
+        Dialect::Spark => format!("{name}.{field}"),
+        Dialect::Duckdb | Dialect::Postgres => format!("{name}_{field}"),
+    }
+}
+
 /// How a CTE whose columns are read many times is introduced: computed once where the
 /// dialect lets a query say so (DuckDB and PostgreSQL otherwise inline it, repeating every
 /// regex per reference).
@@ -291,6 +342,33 @@ mod tests {
         );
         assert_eq!(matches(Dialect::Spark, "f", "^a$"), "(f RLIKE '^a$')");
         assert_eq!(matches(Dialect::Postgres, "f", "^a$"), "(f ~ '^a$')");
+    }
+
+    #[test]
+    fn groups_are_columns_or_one_generated_struct_row() {
+        let groups = vec![
+            (
+                "g0".to_string(),
+                vec![("y", "a".to_string()), ("m", "b".to_string())],
+            ),
+            ("g1".to_string(), vec![("h", "c".to_string())]),
+        ];
+        let (items, from) = with_groups(Dialect::Duckdb, "t", &groups);
+        assert_eq!(items, ["t.*", "a AS g0_y", "b AS g0_m", "c AS g1_h"]);
+        assert_eq!(from, "t");
+        assert_eq!(group_field(Dialect::Postgres, "g0", "m"), "g0_m");
+        let (items, from) = with_groups(Dialect::Spark, "t", &groups);
+        assert_eq!(items, ["t.*", "sf_groups.*"]);
+        assert_eq!(
+            from,
+            "t LATERAL VIEW inline(array(named_struct('g0', named_struct('y', a, 'm', b), \
+             'g1', named_struct('h', c)))) sf_groups"
+        );
+        assert_eq!(group_field(Dialect::Spark, "g0", "m"), "g0.m");
+        assert_eq!(
+            with_groups(Dialect::Spark, "t", &[]),
+            (vec!["t.*".into()], "t".into())
+        );
     }
 
     #[test]
