@@ -150,4 +150,4 @@ sql-check-postgres:
 sql-check-spark:
     python3 -m pip install --quiet -r tests/engines/requirements.txt || python3 -m pip install --quiet --break-system-packages -r tests/engines/requirements.txt
     bash tests/engines/spark.sh install
-    SEGFLOW_ENGINES=spark CI=true cargo test -p segflow-tests --test sql_features --test sql_score -- --include-ignored --nocapture
+    SEGFLOW_ENGINES=spark CI=true cargo test -p segflow-tests --test sql_features --test sql_score --test sql_epoch --test sql_sources --test sql_expressions -- --include-ignored --nocapture
