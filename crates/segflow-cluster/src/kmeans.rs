@@ -159,23 +159,15 @@ impl KMeansParams {
                 })
                 .collect()
         } else {
-            // Larger data: the restarts run in lockstep, sharing each pass over the rows, in
-            // groups whose per-row state stays within a fixed memory budget.
-            let group = (LOCKSTEP_BYTES / (data.n * Buffers::BYTES_PER_ROW)).max(1);
-            let mut buffers: Vec<Buffers> = Vec::new();
-            let mut runs = Vec::with_capacity(draws.len());
-            for seedings in draws.chunks(group) {
-                buffers.resize_with(seedings.len(), Buffers::default);
-                let inits = seed_restarts(&data, k, seedings, &mut buffers);
-                runs.extend(lloyd_restarts(
-                    &data,
-                    inits,
-                    self.max_iter,
-                    tol,
-                    &mut buffers,
-                ));
-            }
-            runs
+            // Restarts run in groups that share each pass over the rows. Data that stays in
+            // cache gains nothing from sharing and loses the cache to the group's per-row
+            // state, so there a group is one restart.
+            let group = if data.n * data.w * size_of::<f64>() > LOCKSTEP_DATA_BYTES {
+                (LOCKSTEP_STATE_BYTES / (data.n * Buffers::BYTES_PER_ROW)).max(1)
+            } else {
+                1
+            };
+            run_in_groups(&data, k, &draws, self.max_iter, tol, group)
         };
         // scikit-learn's rule: a later restart replaces the best only with a strictly lower
         // inertia and a different partition (the same partition can differ in inertia by
@@ -215,6 +207,26 @@ fn same_partition(a: &Array1<usize>, b: &Array1<usize>, k: usize) -> bool {
         }
         mapping[x] == y
     })
+}
+
+/// Seeds and iterates the restarts `group` at a time, each group sharing its passes over the
+/// rows; the fits come back in the order of `draws`, each the same whatever `group` is.
+fn run_in_groups(
+    data: &Rows<'_>,
+    k: usize,
+    draws: &[Seeding],
+    max_iter: usize,
+    tol: f64,
+    group: usize,
+) -> Vec<KMeans> {
+    let mut buffers: Vec<Buffers> = Vec::new();
+    let mut runs = Vec::with_capacity(draws.len());
+    for seedings in draws.chunks(group) {
+        buffers.resize_with(seedings.len(), Buffers::default);
+        let inits = seed_restarts(data, k, seedings, &mut buffers);
+        runs.extend(lloyd_restarts(data, inits, max_iter, tol, &mut buffers));
+    }
+    runs
 }
 
 /// A fitted k-means model.
@@ -419,14 +431,20 @@ pub(crate) struct Buffers {
     /// Lloyd's lower bound on the distance from each row to every centre but its own.
     pub(crate) lower: Vec<f64>,
     pub(crate) labels: Vec<u32>,
+    /// k-means++ of a restart seeded alone: each row's capped squared distances to the
+    /// candidates of the current step.
+    pub(crate) kept: Vec<f64>,
 }
 
 impl Buffers {
     const BYTES_PER_ROW: usize = 8 + 8 + 4;
 }
 
+/// Data larger than this (a last-level cache) runs restarts in lockstep.
+const LOCKSTEP_DATA_BYTES: usize = 32 << 20;
+
 /// Per-restart state that restarts running in lockstep may hold at once.
-const LOCKSTEP_BYTES: usize = 512 << 20;
+const LOCKSTEP_STATE_BYTES: usize = 512 << 20;
 
 /// Per-chunk result of an assignment pass.
 pub(crate) struct Partial {
@@ -591,5 +609,50 @@ mod tests {
                 .fit_array(array![[f64::NAN], [1.0]].view())
                 .is_err()
         );
+    }
+
+    /// Restarts seeded and iterated together give, each, bit for bit what it gives alone.
+    #[test]
+    fn restarts_give_the_same_fits_however_they_are_grouped() {
+        let mut state = RandomState::new(3);
+        // Three overlapping blobs over more than two chunks, so restarts converge at
+        // different iterations.
+        let x = Array2::from_shape_fn((2 * CHUNK_ROWS + 777, 5), |(i, t)| {
+            state.random_sample() + 0.6 * ((i % 3 + t) % 2) as f64
+        });
+        let view = x.view();
+        let data = Rows::new(&view);
+        let k = 4;
+        let mut state = RandomState::new(5);
+        let draws: Vec<Seeding> = (0..6)
+            .map(|_| {
+                Seeding::draw(
+                    k,
+                    &mut state,
+                    |s| s.randint(0, data.n as i64) as usize,
+                    |s| s.random_sample(),
+                )
+            })
+            .collect();
+        let alone = run_in_groups(&data, k, &draws, 300, 1e-6, 1);
+        let iterations: Vec<usize> = alone.iter().map(|m| m.n_iter).collect();
+        assert!(
+            iterations.iter().any(|&i| i != iterations[0]),
+            "restarts should stop at different iterations: {iterations:?}"
+        );
+        for group in [4, 6] {
+            let together = run_in_groups(&data, k, &draws, 300, 1e-6, group);
+            for (a, b) in alone.iter().zip(&together) {
+                assert_eq!(a.labels, b.labels);
+                assert_eq!(a.n_iter, b.n_iter);
+                assert_eq!(a.inertia.to_bits(), b.inertia.to_bits());
+                assert!(
+                    a.centroids
+                        .iter()
+                        .zip(&b.centroids)
+                        .all(|(x, y)| x.to_bits() == y.to_bits())
+                );
+            }
+        }
     }
 }

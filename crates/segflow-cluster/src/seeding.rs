@@ -65,13 +65,25 @@ enum Step {
     Choose,
 }
 
+/// What a shared pass computes: `step` for every restart, with `per` points of each restart
+/// packed in `packed` in restart order.
+#[derive(Clone, Copy)]
+struct Pass<'a> {
+    data: &'a Rows<'a>,
+    step: Step,
+    packed: &'a Packed,
+    per: usize,
+}
+
 multiversion! {
     /// One shared pass over rows [start, start + len) for every restart: `packed` holds `per`
     /// points of each restart in restart order, so one packed distance call per row serves all
     /// restarts (each lane of a packed distance is computed on its own, so every value is bit
     /// for bit what the restart alone would compute). Adds to `sums` (per restart: the
-    /// candidates' potentials, or the closest distances for `First`).
-    fn seed_rows(data: &Rows<'_>, start: usize, step: Step, packed: &Packed, per: usize, closest: &mut [&mut [f64]], sums: &mut [Vec<f64>]) -> () {
+    /// candidates' potentials, or the closest distances for `First`). A non-empty `kept`
+    /// (one restart only) receives each row's capped distances to the candidates.
+    fn seed_rows(pass: &Pass<'_>, start: usize, closest: &mut [&mut [f64]], sums: &mut [Vec<f64>], kept: &mut [f64]) -> () {
+        let Pass { data, step, packed, per } = *pass;
         let len = closest.first().map_or(0, |c| c.len());
         let mut dist = vec![0.0; packed.slots()];
         for (i, row) in data.rows(start, start + len).enumerate() {
@@ -86,6 +98,11 @@ multiversion! {
                     Step::Score => {
                         for (p, &v) in sum.iter_mut().zip(d) {
                             *p += v.min(*old);
+                        }
+                        if !kept.is_empty() {
+                            for (k, &v) in kept[i * per..(i + 1) * per].iter_mut().zip(d) {
+                                *k = v.min(*old);
+                            }
                         }
                     }
                     Step::Choose => *old = d[0].min(*old),
@@ -106,26 +123,41 @@ fn shared_pass(
     buffers: &mut [Buffers],
 ) -> Vec<Vec<Vec<f64>>> {
     let restarts = buffers.len();
+    let pass = Pass {
+        data,
+        step,
+        packed,
+        per,
+    };
     let width = match step {
         Step::First => 1,
         Step::Score => per,
         Step::Choose => 0,
     };
-    let closest = by_chunk(buffers.iter_mut().map(|b| &mut b.near[..data.n]));
+    // A restart seeded alone keeps its candidates' distances, so choosing one is a copy
+    // rather than another pass of distance computations; restarts in lockstep would need
+    // that much memory per restart.
+    let keep = step == Step::Score && restarts == 1;
+    let mut near = Vec::with_capacity(restarts);
+    let mut kept: Vec<&mut [f64]> = Vec::new();
+    for b in buffers.iter_mut() {
+        near.push(&mut b.near[..data.n]);
+        if keep {
+            b.kept.resize(data.n * per, 0.0);
+            kept = b.kept[..data.n * per]
+                .chunks_mut(CHUNK_ROWS * per)
+                .collect();
+        }
+    }
+    let closest = by_chunk(near.into_iter());
+    kept.resize_with(closest.len(), Default::default);
     let per_chunk: Vec<Vec<Vec<f64>>> = closest
         .into_par_iter()
+        .zip(kept)
         .enumerate()
-        .map(|(c, mut closest)| {
+        .map(|(c, (mut closest, kept))| {
             let mut sums = vec![vec![0.0; width]; restarts];
-            seed_rows(
-                data,
-                c * CHUNK_ROWS,
-                step,
-                packed,
-                per,
-                &mut closest,
-                &mut sums,
-            );
+            seed_rows(&pass, c * CHUNK_ROWS, &mut closest, &mut sums, kept);
             sums
         })
         .collect();
@@ -217,16 +249,30 @@ pub(crate) fn seed_restarts(
         let candidates = pack(&ids.concat());
         let pots = shared_pass(data, Step::Score, &candidates, trials, buffers);
         let mut chosen = Vec::with_capacity(seedings.len());
+        let mut best_of = Vec::with_capacity(seedings.len());
         for (r, parts) in pots.iter().enumerate() {
             let pots = in_chunk_order(parts);
             let best = (0..trials).fold(0, |b, c| if pots[c] < pots[b] { c } else { b });
             potential[r] = pots[best];
             centers[r].push(data.row(ids[r][best]));
             chosen.push(ids[r][best]);
+            best_of.push(best);
         }
         // The last centre's distances are never used.
         if step + 1 < k {
-            shared_pass(data, Step::Choose, &pack(&chosen), 1, buffers);
+            if let [alone] = buffers {
+                let best = best_of[0];
+                alone.near[..data.n]
+                    .par_chunks_mut(CHUNK_ROWS)
+                    .zip(alone.kept[..data.n * trials].par_chunks(CHUNK_ROWS * trials))
+                    .for_each(|(near, kept)| {
+                        for (c, d) in near.iter_mut().zip(kept.chunks_exact(trials)) {
+                            *c = d[best];
+                        }
+                    });
+            } else {
+                shared_pass(data, Step::Choose, &pack(&chosen), 1, buffers);
+            }
         }
     }
     centers
