@@ -444,7 +444,7 @@ impl Buffers {
 const LOCKSTEP_DATA_BYTES: usize = 32 << 20;
 
 /// Per-restart state that restarts running in lockstep may hold at once.
-const LOCKSTEP_STATE_BYTES: usize = 512 << 20;
+const LOCKSTEP_STATE_BYTES: usize = 256 << 20;
 
 /// Per-chunk result of an assignment pass.
 pub(crate) struct Partial {
