@@ -146,7 +146,8 @@ sql-check-postgres:
 
 # Installs PySpark from PyPI and, when java is missing, Debian's headless Java 17. One Spark
 # session per query: about 15 minutes on two busy cores, so CI leaves it out (docs/decisions.md).
-# Every SQL check in Spark's local mode: features (Walsoft, timestamps, 10⁶ calls) and scoring.
+# Every SQL check in Spark's local mode: features (Walsoft, retail, timestamps, epoch counts, two
+# sources, 10⁶ calls), the row expressions and scoring.
 sql-check-spark:
     python3 -m pip install --quiet -r tests/engines/requirements.txt || python3 -m pip install --quiet --break-system-packages -r tests/engines/requirements.txt
     bash tests/engines/spark.sh install

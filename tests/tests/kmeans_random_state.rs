@@ -184,3 +184,47 @@ fn fits_sharing_one_random_state_continue_its_stream() {
         same_as_scikit_learn(&format!("shared state, fit {i}"), seed, &ours, theirs);
     }
 }
+
+/// The matrix of tests/oracle/cluster/kmeans_lockstep.py, rebuilt from numpy's
+/// RandomState(11): larger than one chunk of rows, so the restarts run in lockstep.
+fn lockstep_matrix(n: usize, d: usize) -> Array2<f64> {
+    let mut state = segflow_cluster::RandomState::new(11);
+    Array2::from_shape_fn((n, d), |(i, t)| {
+        state.random_sample() + 0.7 * (((i % 5) * (t + 1)) % 3) as f64
+    })
+}
+
+#[test]
+fn restarts_in_lockstep_give_scikit_learns_result_on_any_thread_count() {
+    let text =
+        std::fs::read_to_string(repo_root().join("tests/oracle/cluster/kmeans_lockstep.json"))
+            .unwrap();
+    let doc: Value = serde_json::from_str(&text).unwrap();
+    let n = doc["n"].as_u64().unwrap() as usize;
+    let d = doc["d"].as_u64().unwrap() as usize;
+    let x = lockstep_matrix(n, d);
+    for theirs in doc["fits"].as_array().unwrap() {
+        let k = theirs["k"].as_u64().unwrap() as usize;
+        let n_init = theirs["n_init"].as_u64().unwrap() as usize;
+        let seed = theirs["seed"].as_u64().unwrap();
+        let on = |threads: usize| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap()
+                .install(|| fit(&x, k, n_init, seed))
+        };
+        let one = on(1);
+        same_as_scikit_learn(&format!("lockstep k={k}"), seed, &one, theirs);
+        let two = on(2);
+        assert_eq!(one.labels, two.labels, "k = {k}, seed {seed}");
+        assert_eq!(one.inertia.to_bits(), two.inertia.to_bits());
+        assert_eq!(one.n_iter, two.n_iter);
+        assert!(
+            one.centroids
+                .iter()
+                .zip(&two.centroids)
+                .all(|(a, b)| a.to_bits() == b.to_bits())
+        );
+    }
+}

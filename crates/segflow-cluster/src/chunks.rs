@@ -17,3 +17,22 @@ pub fn map_chunks<T: Send>(n: usize, f: impl Fn(usize, usize) -> T + Sync + Send
         .map(|c| f(c * CHUNK_ROWS, ((c + 1) * CHUNK_ROWS).min(n)))
         .collect()
 }
+
+/// Rows per block within a chunk when several restarts share a pass: a block of rows stays
+/// in the L1 cache while every restart works through it.
+pub const BLOCK_ROWS: usize = 256;
+
+/// Cuts each of several per-row slices (one per restart) into chunks and regroups them by
+/// chunk: element `c` holds every slice's chunk `c`, in slice order.
+pub fn by_chunk<'a, T>(slices: impl Iterator<Item = &'a mut [T]>) -> Vec<Vec<&'a mut [T]>> {
+    let mut out: Vec<Vec<&'a mut [T]>> = Vec::new();
+    for slice in slices {
+        for (c, part) in slice.chunks_mut(CHUNK_ROWS).enumerate() {
+            if out.len() == c {
+                out.push(Vec::new());
+            }
+            out[c].push(part);
+        }
+    }
+    out
+}

@@ -137,6 +137,11 @@ impl Packed {
         Packed { k, d, groups, data }
     }
 
+    /// Number of centres packed.
+    pub fn count(&self) -> usize {
+        self.k
+    }
+
     /// Slots needed by [`Packed::distances`].
     pub fn slots(&self) -> usize {
         self.groups * LANES

@@ -12,7 +12,10 @@ use rayon::prelude::*;
 
 use crate::chunks::{CHUNK_ROWS, map_chunks};
 use crate::kernel::{Packed, Rows, multiversion, sq_dist, stride};
+use crate::lloyd::lloyd_restarts;
 use crate::random_state::{RandomState, choice_cdf};
+use crate::seeding::seed_restarts;
+pub(crate) use crate::seeding::{Seeding, kmeans_plusplus};
 use crate::{ClusterError, Result, check_finite};
 
 /// The version of this algorithm's results, part of the algorithm version of every stage that
@@ -102,13 +105,15 @@ impl KMeansParams {
         let data = Rows::new(&x);
         let tol = self.tol * mean_variance(&data);
         let init = Centers::from_array(&init.to_owned());
-        Ok(lloyd(
+        Ok(lloyd_restarts(
             &data,
-            init,
+            vec![init],
             self.max_iter,
             tol,
-            &mut Buffers::default(),
-        ))
+            &mut [Buffers::default()],
+        )
+        .pop()
+        .expect("one restart"))
     }
 
     /// Fits on the rows of `x`: scikit-learn's `KMeans(random_state=seed).fit(x)`.
@@ -140,25 +145,29 @@ impl KMeansParams {
         let draws: Vec<Seeding> = (0..self.n_init)
             .map(|_| Seeding::draw(k, state, |s| s.choice(&cdf), |s| s.uniform(0.0, 1.0)))
             .collect();
-        let restart = |seeding: &Seeding, buffers: &mut Buffers| {
-            let centers = kmeans_plusplus(&data, k, seeding, buffers);
-            lloyd(&data, centers, self.max_iter, tol, buffers)
-        };
-        // Data within one chunk keeps a fit on one thread: run the restarts side by side
-        // instead.
         let runs: Vec<KMeans> = if data.n <= CHUNK_ROWS {
+            // Data within one chunk keeps a pass on one thread: run the restarts side by
+            // side instead.
             draws
                 .par_iter()
                 .map_init(Buffers::default, |buffers, seeding| {
-                    restart(seeding, buffers)
+                    let centers = kmeans_plusplus(&data, k, seeding, buffers);
+                    let buffers = std::slice::from_mut(buffers);
+                    lloyd_restarts(&data, vec![centers], self.max_iter, tol, buffers)
+                        .pop()
+                        .expect("one restart")
                 })
                 .collect()
         } else {
-            let mut buffers = Buffers::default();
-            draws
-                .iter()
-                .map(|seeding| restart(seeding, &mut buffers))
-                .collect()
+            // Restarts run in groups that share each pass over the rows. Data that stays in
+            // cache gains nothing from sharing and loses the cache to the group's per-row
+            // state, so there a group is one restart.
+            let group = if data.n * data.w * size_of::<f64>() > LOCKSTEP_DATA_BYTES {
+                (LOCKSTEP_STATE_BYTES / (data.n * Buffers::BYTES_PER_ROW)).max(1)
+            } else {
+                1
+            };
+            run_in_groups(&data, k, &draws, self.max_iter, tol, group)
         };
         // scikit-learn's rule: a later restart replaces the best only with a strictly lower
         // inertia and a different partition (the same partition can differ in inertia by
@@ -176,34 +185,6 @@ impl KMeansParams {
             row.iter_mut().zip(&mean).for_each(|(c, m)| *c += m);
         }
         Ok(best)
-    }
-}
-
-/// Candidates per k-means++ step: 2 + ⌊ln k⌋, as scikit-learn.
-fn local_trials(k: usize) -> usize {
-    2 + (k as f64).ln() as usize
-}
-
-/// One k-means++ seeding's random numbers: the first centre's row, then `local_trials`
-/// uniforms in [0, 1) for each further centre.
-pub(crate) struct Seeding {
-    first: usize,
-    uniforms: Vec<f64>,
-}
-
-impl Seeding {
-    /// Takes a seeding's numbers from `source` in k-means++'s order.
-    pub(crate) fn draw<S>(
-        k: usize,
-        source: &mut S,
-        first: impl FnOnce(&mut S) -> usize,
-        mut uniform: impl FnMut(&mut S) -> f64,
-    ) -> Self {
-        let first = first(source);
-        let uniforms = (0..(k - 1) * local_trials(k))
-            .map(|_| uniform(source))
-            .collect();
-        Seeding { first, uniforms }
     }
 }
 
@@ -226,6 +207,26 @@ fn same_partition(a: &Array1<usize>, b: &Array1<usize>, k: usize) -> bool {
         }
         mapping[x] == y
     })
+}
+
+/// Seeds and iterates the restarts `group` at a time, each group sharing its passes over the
+/// rows; the fits come back in the order of `draws`, each the same whatever `group` is.
+fn run_in_groups(
+    data: &Rows<'_>,
+    k: usize,
+    draws: &[Seeding],
+    max_iter: usize,
+    tol: f64,
+    group: usize,
+) -> Vec<KMeans> {
+    let mut buffers: Vec<Buffers> = Vec::new();
+    let mut runs = Vec::with_capacity(draws.len());
+    for seedings in draws.chunks(group) {
+        buffers.resize_with(seedings.len(), Buffers::default);
+        let inits = seed_restarts(data, k, seedings, &mut buffers);
+        runs.extend(lloyd_restarts(data, inits, max_iter, tol, &mut buffers));
+    }
+    runs
 }
 
 /// A fitted k-means model.
@@ -351,7 +352,7 @@ impl Centers {
         Centers { data, k, d, w }
     }
 
-    fn empty(d: usize) -> Self {
+    pub(crate) fn empty(d: usize) -> Self {
         Centers {
             data: Vec::new(),
             k: 0,
@@ -360,7 +361,7 @@ impl Centers {
         }
     }
 
-    fn push(&mut self, row: &[f64]) {
+    pub(crate) fn push(&mut self, row: &[f64]) {
         self.data.extend_from_slice(row);
         self.k += 1;
     }
@@ -419,112 +420,69 @@ fn combine(parts: Vec<Vec<f64>>) -> Vec<f64> {
     total
 }
 
-multiversion! {
-    /// Squared distances of rows [start, end) to each candidate, written row by row into
-    /// `out` (trials values per row), each capped by the row's current closest distance.
-    fn candidate_distances(data: &Rows<'_>, start: usize, closest: &[f64], candidates: &Packed, t: usize, out: &mut [f64]) -> () {
-        let mut dist = vec![0.0; candidates.slots()];
-        for ((row, &old), slot) in data.rows(start, start + closest.len()).zip(closest).zip(out.chunks_exact_mut(t)) {
-            candidates.distances(row, &mut dist);
-            for (s, &v) in slot.iter_mut().zip(&dist) {
-                *s = v.min(old);
-            }
-        }
-    }
+/// Per-restart state of a fit over n rows, allocated once per fit and reused (fresh
+/// allocations of this size cost page faults).
+#[derive(Default)]
+pub(crate) struct Buffers {
+    /// Per row: during k-means++ the squared distance to the nearest chosen centre; during
+    /// Lloyd an upper bound on the distance to the row's own centre (one restart never needs
+    /// both at once).
+    pub(crate) near: Vec<f64>,
+    /// Lloyd's lower bound on the distance from each row to every centre but its own.
+    pub(crate) lower: Vec<f64>,
+    pub(crate) labels: Vec<u32>,
+    /// k-means++ of a restart seeded alone: each row's capped squared distances to the
+    /// candidates of the current step.
+    pub(crate) kept: Vec<f64>,
 }
 
-/// Greedy k-means++ as scikit-learn: each new centre is the best of 2 + ⌊ln k⌋ candidates
-/// sampled proportionally to the squared distance to the nearest chosen centre. All
-/// candidates of a step are scored in one pass over the data.
-pub(crate) fn kmeans_plusplus(
-    data: &Rows<'_>,
-    k: usize,
-    seeding: &Seeding,
-    buffers: &mut Buffers,
-) -> Centers {
-    let trials = local_trials(k);
-    let mut centers = Centers::empty(data.d);
-    centers.push(data.row(seeding.first));
-    let mut uniforms = seeding.uniforms.iter();
-    let Buffers {
-        closest,
-        scratch,
-        cumsum,
-        ..
-    } = buffers;
-    closest.resize(data.n, 0.0);
-    closest.fill(f64::INFINITY);
-    scratch.resize(data.n * trials, 0.0);
-    cumsum.resize(data.n, 0.0);
-    let score = |closest: &[f64], cands: &Centers, scratch: &mut [f64]| -> Vec<f64> {
-        let t = cands.k;
-        let packed = Packed::new(&cands.data, t, cands.d, cands.w);
-        let parts: Vec<Vec<f64>> = scratch
-            .par_chunks_mut(CHUNK_ROWS * t)
-            .zip(closest.par_chunks(CHUNK_ROWS))
-            .enumerate()
-            .map(|(c, (out, cl))| {
-                candidate_distances(data, c * CHUNK_ROWS, cl, &packed, t, out);
-                let mut pots = vec![0.0; t];
-                for row in out.chunks_exact(t) {
-                    pots.iter_mut().zip(row).for_each(|(p, v)| *p += v);
-                }
-                pots
-            })
-            .collect();
-        combine(parts)
-    };
-    score(closest, &centers, &mut scratch[..data.n]);
-    closest.copy_from_slice(&scratch[..data.n]);
-    let mut potential = sum_ordered(closest);
-    for _ in 1..k {
-        // Cumulative sums in row order, as numpy's stable_cumsum.
-        let mut acc = 0.0;
-        for (c, &v) in cumsum.iter_mut().zip(closest.iter()) {
-            acc += v;
-            *c = acc;
-        }
-        let mut cands = Centers::empty(data.d);
-        let mut ids = Vec::with_capacity(trials);
-        for _ in 0..trials {
-            let target = uniforms.next().expect("(k − 1) × trials draws") * potential;
-            let id = cumsum.partition_point(|&c| c < target).min(data.n - 1);
-            ids.push(id);
-            cands.push(data.row(id));
-        }
-        let pots = score(closest, &cands, scratch);
-        let best = (0..trials).fold(0, |b, c| if pots[c] < pots[b] { c } else { b });
-        potential = pots[best];
-        closest
-            .par_iter_mut()
-            .enumerate()
-            .for_each(|(i, v)| *v = scratch[i * trials + best]);
-        centers.push(data.row(ids[best]));
-    }
-    centers
+impl Buffers {
+    const BYTES_PER_ROW: usize = 8 + 8 + 4;
 }
 
-/// Sum in fixed chunk order (deterministic for any thread count).
-fn sum_ordered(v: &[f64]) -> f64 {
-    map_chunks(v.len(), |s, e| v[s..e].iter().sum::<f64>())
-        .into_iter()
-        .sum()
-}
+/// Data larger than this (a last-level cache) runs restarts in lockstep.
+const LOCKSTEP_DATA_BYTES: usize = 32 << 20;
+
+/// Per-restart state that restarts running in lockstep may hold at once.
+const LOCKSTEP_STATE_BYTES: usize = 256 << 20;
 
 /// Per-chunk result of an assignment pass.
 pub(crate) struct Partial {
-    sums: Vec<f64>,
-    counts: Vec<u64>,
+    pub(crate) sums: Vec<f64>,
+    pub(crate) counts: Vec<u64>,
     pub(crate) inertia: f64,
-    changed: usize,
+    pub(crate) changed: usize,
+}
+
+/// Assigns rows [start, start + labels.len()) to their nearest centre.
+fn assign_chunk(
+    data: &Rows<'_>,
+    packed: &Packed,
+    k: usize,
+    start: usize,
+    labels: &mut [u32],
+    accumulate: bool,
+) -> Partial {
+    let w = data.w;
+    let mut p = Partial {
+        sums: if accumulate {
+            vec![0.0; k * w]
+        } else {
+            Vec::new()
+        },
+        counts: vec![0; k],
+        inertia: 0.0,
+        changed: 0,
+    };
+    assign_rows(data, packed, k, start, labels, accumulate, &mut p);
+    p
 }
 
 multiversion! {
-    /// Assigns rows [start, start + labels.len()) to their nearest centre; accumulates
+    /// Assigns rows [start, start + labels.len()) to their nearest centre; adds to `p` the
     /// per-cluster sums (when `accumulate`), counts, inertia and changed labels.
-    fn assign_chunk(data: &Rows<'_>, packed: &Packed, k: usize, start: usize, labels: &mut [u32], accumulate: bool) -> Partial {
+    pub(crate) fn assign_rows(data: &Rows<'_>, packed: &Packed, k: usize, start: usize, labels: &mut [u32], accumulate: bool, p: &mut Partial) -> () {
         let w = data.w;
-        let mut p = Partial { sums: if accumulate { vec![0.0; k * w] } else { Vec::new() }, counts: vec![0; k], inertia: 0.0, changed: 0 };
         let mut dist = vec![0.0; packed.slots()];
         for (row, label) in data.rows(start, start + labels.len()).zip(labels.iter_mut()) {
             packed.distances(row, &mut dist);
@@ -539,7 +497,6 @@ multiversion! {
                 p.sums[j * w..(j + 1) * w].iter_mut().zip(row).for_each(|(s, v)| *s += v);
             }
         }
-        p
     }
 }
 
@@ -563,7 +520,7 @@ pub(crate) fn assign(
 /// Index and value of the smallest and the value of the second smallest of `dist[..k]`
 /// (first index on ties).
 #[inline(always)]
-fn argmin2(dist: &[f64], k: usize) -> (usize, f64, f64) {
+pub(crate) fn argmin2(dist: &[f64], k: usize) -> (usize, f64, f64) {
     let (mut j, mut d1, mut d2) = (0, dist[0], f64::INFINITY);
     for (c, &v) in dist[..k].iter().enumerate().skip(1) {
         if v < d1 {
@@ -575,209 +532,7 @@ fn argmin2(dist: &[f64], k: usize) -> (usize, f64, f64) {
     (j, d1, d2)
 }
 
-/// Relative safety margin on the bounds: rounding in the bound updates can never make a row
-/// skip a centre that is in fact at least as close as its own.
-const BOUND_SLACK: f64 = 1e-9;
-
-/// How far each centre moved in the last update, for the bound updates.
-struct Shifts {
-    by_center: Vec<f64>,
-    largest: (usize, f64),
-    second: f64,
-}
-
-impl Shifts {
-    fn between(old: &Centers, new: &Centers) -> Self {
-        let by_center: Vec<f64> = (0..old.k)
-            .map(|j| sq_dist(old.row(j), new.row(j)).sqrt())
-            .collect();
-        let (j, d1, d2) = argmin2(&by_center.iter().map(|v| -v).collect::<Vec<_>>(), old.k);
-        Shifts {
-            by_center,
-            largest: (j, -d1),
-            second: if d2.is_finite() { -d2 } else { 0.0 },
-        }
-    }
-
-    /// The most any centre other than `a` moved.
-    #[inline(always)]
-    fn others(&self, a: usize) -> f64 {
-        if a == self.largest.0 {
-            self.second
-        } else {
-            self.largest.1
-        }
-    }
-}
-
-/// Per-row buffers of a fit, allocated once and reused by every restart (fresh allocations
-/// of this size cost page faults on each restart).
-#[derive(Default)]
-pub(crate) struct Buffers {
-    closest: Vec<f64>,
-    scratch: Vec<f64>,
-    cumsum: Vec<f64>,
-    labels: Vec<u32>,
-    /// Bounded assignment: `upper` ≥ distance to the row's centre, `lower` ≤ distance to
-    /// every other centre.
-    upper: Vec<f64>,
-    lower: Vec<f64>,
-}
-
-/// What one bounded assignment pass reads.
-#[derive(Clone, Copy)]
-struct Pass<'a> {
-    data: &'a Rows<'a>,
-    centers: &'a Centers,
-    packed: &'a Packed,
-    half_gap: &'a [f64],
-    shifts: Option<&'a Shifts>,
-}
-
-multiversion! {
-    /// One bounded assignment pass over rows [start, start + labels.len()) (Hamerly's
-    /// algorithm): a row whose bounds prove its centre is still strictly the nearest skips the
-    /// distance computations; any other row gets exact distances to every centre, so labels
-    /// are exactly Lloyd's. Accumulates per-cluster sums and counts.
-    fn bounded_chunk(pass: &Pass<'_>, start: usize, labels: &mut [u32], upper: &mut [f64], lower: &mut [f64]) -> Partial {
-        let Pass { data, centers, packed, half_gap, shifts } = *pass;
-        let (k, w) = (centers.k, data.w);
-        let mut p = Partial { sums: vec![0.0; k * w], counts: vec![0; k], inertia: 0.0, changed: 0 };
-        let mut dist = vec![0.0; packed.slots()];
-        let rows = data.rows(start, start + labels.len());
-        for (((row, label), u), l) in rows.zip(labels.iter_mut()).zip(upper.iter_mut()).zip(lower.iter_mut()) {
-            let mut j = *label as usize;
-            let settled = match shifts {
-                None => false,
-                Some(shifts) => {
-                    *u += shifts.by_center[j];
-                    *l -= shifts.others(j);
-                    let bound = half_gap[j].max(*l) * (1.0 - BOUND_SLACK);
-                    *u < bound || {
-                        *u = sq_dist(row, centers.row(j)).sqrt() * (1.0 + BOUND_SLACK);
-                        *u < bound
-                    }
-                }
-            };
-            if !settled {
-                packed.distances(row, &mut dist);
-                let (best, d1, d2) = argmin2(&dist, k);
-                if best != j {
-                    p.changed += 1;
-                    j = best;
-                    *label = best as u32;
-                }
-                *u = d1.sqrt() * (1.0 + BOUND_SLACK);
-                *l = d2.sqrt() * (1.0 - BOUND_SLACK);
-            }
-            p.counts[j] += 1;
-            p.sums[j * w..(j + 1) * w].iter_mut().zip(row).for_each(|(s, v)| *s += v);
-        }
-        p
-    }
-}
-
-/// Half the distance from each centre to its nearest other centre: a row closer than that
-/// to its own centre cannot be closer to another.
-fn half_gaps(centers: &Centers) -> Vec<f64> {
-    (0..centers.k)
-        .map(|a| {
-            (0..centers.k)
-                .filter(|&b| b != a)
-                .map(|b| sq_dist(centers.row(a), centers.row(b)).sqrt())
-                .fold(f64::INFINITY, f64::min)
-                / 2.0
-        })
-        .collect()
-}
-
-/// Lloyd iterations from `centers` (scikit-learn's `_kmeans_single_lloyd`): each iteration
-/// assigns every row to its nearest centre and moves each centre to the exact mean of its
-/// members, recomputed from scratch; the assignment skips distance computations that bounds
-/// prove unnecessary.
-fn lloyd(
-    data: &Rows<'_>,
-    mut centers: Centers,
-    max_iter: usize,
-    tol: f64,
-    buffers: &mut Buffers,
-) -> KMeans {
-    let Buffers {
-        labels,
-        upper,
-        lower,
-        ..
-    } = buffers;
-    // Every row is labelled by the first pass; the bounds are set there too.
-    labels.resize(data.n, 0);
-    labels.fill(0);
-    upper.resize(data.n, 0.0);
-    lower.resize(data.n, 0.0);
-    let mut shifts: Option<Shifts> = None;
-    let mut n_iter = 0;
-    let mut strict = false;
-    for iter in 0..max_iter {
-        n_iter = iter + 1;
-        let packed = Packed::new(&centers.data, centers.k, centers.d, centers.w);
-        let gaps = half_gaps(&centers);
-        let pass = Pass {
-            data,
-            centers: &centers,
-            packed: &packed,
-            half_gap: &gaps,
-            shifts: shifts.as_ref(),
-        };
-        let parts: Vec<Partial> = labels
-            .par_chunks_mut(CHUNK_ROWS)
-            .zip(upper.par_chunks_mut(CHUNK_ROWS))
-            .zip(lower.par_chunks_mut(CHUNK_ROWS))
-            .enumerate()
-            .map(|(c, ((lab, u), l))| bounded_chunk(&pass, c * CHUNK_ROWS, lab, u, l))
-            .collect();
-        let p = combine_partials(parts);
-        let mut new = Centers {
-            data: p.sums,
-            ..centers.clone()
-        };
-        let mut counts = p.counts;
-        relocate_empty(data, &centers, labels, &mut new, &mut counts);
-        for (sum, &n_j) in new.data.chunks_exact_mut(centers.w).zip(&counts) {
-            sum.iter_mut().for_each(|v| *v /= n_j as f64);
-        }
-        // The first pass labels every row from scratch, so "no label changed" only counts
-        // from the second pass on (scikit-learn starts from labels that match nothing).
-        if iter > 0 && p.changed == 0 {
-            // Same partition, same sums in the same order: the new centres are bit-identical.
-            strict = true;
-            centers = new;
-            break;
-        }
-        let shift: f64 = (0..centers.k)
-            .map(|j| sq_dist(new.row(j), centers.row(j)))
-            .sum();
-        shifts = Some(Shifts::between(&centers, &new));
-        centers = new;
-        if shift <= tol {
-            break;
-        }
-    }
-    // Labels must match the final centres: unchanged when strictly converged, else one more
-    // exact assignment. Either way the inertia is the exact sum of squared distances.
-    let inertia = if strict {
-        inertia(data, &centers, labels)
-    } else {
-        assign(data, &centers, labels, false).inertia
-    };
-    KMeans {
-        centroids: centers.to_array(),
-        labels: labels.iter().map(|&l| l as usize).collect(),
-        inertia,
-        n_iter,
-        converged: n_iter < max_iter || strict,
-    }
-}
-
-fn combine_partials(parts: Vec<Partial>) -> Partial {
+pub(crate) fn combine_partials(parts: Vec<Partial>) -> Partial {
     let mut it = parts.into_iter();
     let mut total = it.next().expect("n ≥ 1");
     for p in it {
@@ -795,54 +550,6 @@ fn combine_partials(parts: Vec<Partial>) -> Partial {
         total.changed += p.changed;
     }
     total
-}
-
-/// Sum of squared distances of rows to their labelled centre.
-fn inertia(data: &Rows<'_>, centers: &Centers, labels: &[u32]) -> f64 {
-    map_chunks(data.n, |s, e| {
-        data.rows(s, e)
-            .zip(&labels[s..e])
-            .map(|(r, &l)| sq_dist(r, centers.row(l as usize)))
-            .sum::<f64>()
-    })
-    .into_iter()
-    .sum()
-}
-
-/// Empty clusters take the points farthest from their own centre (ties: lower row first);
-/// the point's contribution moves from its old cluster's sum to the new one.
-fn relocate_empty(
-    data: &Rows<'_>,
-    old: &Centers,
-    labels: &[u32],
-    sums: &mut Centers,
-    counts: &mut [u64],
-) {
-    let empty: Vec<usize> = (0..counts.len()).filter(|&j| counts[j] == 0).collect();
-    if empty.is_empty() {
-        return;
-    }
-    let w = data.w;
-    let dist: Vec<f64> = map_chunks(data.n, |s, e| {
-        data.rows(s, e)
-            .zip(&labels[s..e])
-            .map(|(r, &l)| sq_dist(r, old.row(l as usize)))
-            .collect::<Vec<_>>()
-    })
-    .concat();
-    let mut order: Vec<usize> = (0..data.n).collect();
-    order.sort_by(|&a, &b| dist[b].total_cmp(&dist[a]).then(a.cmp(&b)));
-    for (&j, &far) in empty.iter().zip(&order) {
-        let from = labels[far] as usize;
-        let row = data.row(far);
-        sums.data[from * w..(from + 1) * w]
-            .iter_mut()
-            .zip(row)
-            .for_each(|(s, v)| *s -= v);
-        sums.data[j * w..(j + 1) * w].copy_from_slice(row);
-        counts[from] -= 1;
-        counts[j] = 1;
-    }
 }
 
 #[cfg(test)]
@@ -902,5 +609,50 @@ mod tests {
                 .fit_array(array![[f64::NAN], [1.0]].view())
                 .is_err()
         );
+    }
+
+    /// Restarts seeded and iterated together give, each, bit for bit what it gives alone.
+    #[test]
+    fn restarts_give_the_same_fits_however_they_are_grouped() {
+        let mut state = RandomState::new(3);
+        // Three overlapping blobs over more than two chunks, so restarts converge at
+        // different iterations.
+        let x = Array2::from_shape_fn((2 * CHUNK_ROWS + 777, 5), |(i, t)| {
+            state.random_sample() + 0.6 * ((i % 3 + t) % 2) as f64
+        });
+        let view = x.view();
+        let data = Rows::new(&view);
+        let k = 4;
+        let mut state = RandomState::new(5);
+        let draws: Vec<Seeding> = (0..6)
+            .map(|_| {
+                Seeding::draw(
+                    k,
+                    &mut state,
+                    |s| s.randint(0, data.n as i64) as usize,
+                    |s| s.random_sample(),
+                )
+            })
+            .collect();
+        let alone = run_in_groups(&data, k, &draws, 300, 1e-6, 1);
+        let iterations: Vec<usize> = alone.iter().map(|m| m.n_iter).collect();
+        assert!(
+            iterations.iter().any(|&i| i != iterations[0]),
+            "restarts should stop at different iterations: {iterations:?}"
+        );
+        for group in [4, 6] {
+            let together = run_in_groups(&data, k, &draws, 300, 1e-6, group);
+            for (a, b) in alone.iter().zip(&together) {
+                assert_eq!(a.labels, b.labels);
+                assert_eq!(a.n_iter, b.n_iter);
+                assert_eq!(a.inertia.to_bits(), b.inertia.to_bits());
+                assert!(
+                    a.centroids
+                        .iter()
+                        .zip(&b.centroids)
+                        .all(|(x, y)| x.to_bits() == y.to_bits())
+                );
+            }
+        }
     }
 }

@@ -14,12 +14,14 @@ pub mod gmm;
 mod kernel;
 pub mod kmeans;
 pub mod knee;
+mod lloyd;
 pub mod metrics;
 pub mod minibatch;
 
 pub mod pca;
 pub mod random_state;
 pub mod rng;
+mod seeding;
 pub mod structure;
 pub mod ward;
 
