@@ -135,7 +135,9 @@ def pipeline_row(binary, work, name, log, robustness_defaults, threads, referenc
     ref_s, ref = bench_pipeline.run_reference(threads, settings)
     estimated = settings["n_seeds"] < seeds
     if estimated:
-        ref_s += ref["seed_seconds"] * (seeds / settings["n_seeds"] - 1)
+        rest = ref["seed_seconds"] * (seeds / settings["n_seeds"] - 1)
+        ref_s += rest
+        ref["seconds"]["robustness"] += rest
     seg = bench_pipeline.read_segflow(run_dir)
     seg["seconds"] = stages
     seg["effort"] = effort
@@ -164,7 +166,7 @@ def segflow_only_row(binary, work, name, log, robustness_defaults, threads):
 
 
 def kmeans_rows():
-    """The cluster bench's k-means rows: [(task, segflow s, scikit-learn s)], and its output."""
+    """The cluster bench's k-means rows, segflow's and scikit-learn's seconds each."""
     before = load()
     print(f"[kmeans] cargo bench -p segflow-cluster --bench vs_scikit_learn (load {before}) ...",
           flush=True)
