@@ -120,6 +120,15 @@ bench-pipeline *flags="":
     cargo build --release
     python3 tests/bench/bench_pipeline.py {{flags}}
 
+# Issue 17's table in one invocation: k-means against scikit-learn (the cluster bench), and the
+# Walsoft pipeline at 10^5 and 10^6 contacts and on the reference log against pandas +
+# scikit-learn (--rows kmeans,defaults-1e5,defaults-1e6,walsoft-1e5,walsoft-log picks a subset;
+# --full-reference runs walsoft-1e5's reference with all 50 seeds, about half an hour).
+bench-scale *flags="":
+    python3 -m pip install --quiet -r tests/bench/requirements.txt -r crates/segflow-cluster/benches/requirements.txt
+    cargo build --release
+    python3 tests/bench/bench_scale.py {{flags}}
+
 # Peak memory and time of ingest + features on generated 10^6- and 10^7-call logs, beside pandas.
 bench-memory *flags="":
     python3 -m pip install --quiet -r tests/bench/requirements.txt

@@ -283,14 +283,18 @@ def report(seg_s, ref_s, seg, ref, threads, settings):
            for i, (a, b) in enumerate(zip(seg["pca_ratio"], ref["pca_ratio"]))])
 
     seeds_same = len(seg["seed_ari"]) == len(ref["seed_ari"]) and not diff_seeds
+    checks = {
+        "same K table sizes": k_sizes_same,
+        f"same K table scores (rel {REL_TOL:g})": k_scores_same,
+        "same final sizes": seg["sizes"] == ref["sizes"],
+        "same final partition": same(final_ari, 1.0, ARI_TOL),
+        "same seed ARIs": seeds_same,
+        "same block ARIs": blocks_same,
+        "same PCA ratios": pca_same,
+    }
     print()
-    print(f"same K table sizes: {yes(k_sizes_same)}, "
-          f"same K table scores (rel {REL_TOL:g}): {yes(k_scores_same)}, "
-          f"same final sizes: {yes(seg['sizes'] == ref['sizes'])}, "
-          f"same final partition: {yes(same(final_ari, 1.0, ARI_TOL))}, "
-          f"same seed ARIs: {yes(seeds_same)}, "
-          f"same block ARIs: {yes(blocks_same)}, "
-          f"same PCA ratios: {yes(pca_same)}")
+    print(", ".join(f"{name}: {yes(flag)}" for name, flag in checks.items()))
+    return checks
 
 
 def main():
