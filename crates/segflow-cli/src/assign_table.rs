@@ -176,7 +176,9 @@ pub(crate) fn assign_table(
     if let Some(table) = empty {
         write(table)?;
     }
-    runs.finish(batch_rows, &mut |sorted: RecordBatch| {
+    // Output batches a multiple of the writer's 1,024-row mini-batch keep the file's bytes
+    // those of one whole-table write.
+    runs.finish(batch_rows.next_multiple_of(1024), &mut |sorted: RecordBatch| {
         let ids = ids_of(&sorted, &reader)?;
         if reader.has_id() {
             check_repeats(&ids, &sorted, &mut last, input, &id_column)?;
@@ -301,7 +303,7 @@ fn rebuilt(sorted: &RecordBatch, ids: Vec<String>, scoring: &Scoring) -> Result<
 }
 
 /// The types of the training table's columns that the features read: new rows are typed as
-/// training's were, since inferring types would need every row first.
+/// training's were (numbers or text), since inferring types would need every row first.
 fn source_types(
     scoring: &Scoring,
     spec: &segflow_features::Params,
@@ -326,9 +328,11 @@ fn source_types(
                 "the training table lacks a column its features read",
             )
         })?;
+        // Every number reaches the model as a float, so an integer column read as floats
+        // scores the same and also takes `12.0`, as exports of integer columns with blanks
+        // write them.
         let column_type = match field.data_type() {
-            DataType::Int64 => ColumnType::Int64,
-            DataType::Float64 => ColumnType::Float64,
+            DataType::Int64 | DataType::Float64 => ColumnType::Float64,
             _ => ColumnType::String,
         };
         types.push((source.clone(), column_type));
