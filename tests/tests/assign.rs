@@ -352,3 +352,73 @@ proptest! {
         }
     }
 }
+
+/// The leads pipeline (an entity table with an id column) run through fit.
+fn leads_run(scratch: &Scratch) -> PathBuf {
+    let pipeline = isolated_pipeline("leads", scratch.path(), |doc| stop_after(doc, "fit"));
+    let o = segflow(&["run", pipeline.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    scratch.path().join("run")
+}
+
+fn strings(path: &Path, column: &str) -> Vec<String> {
+    let a = read_parquet(path).unwrap();
+    a.batch
+        .column_by_name(column)
+        .unwrap()
+        .as_string::<i32>()
+        .iter()
+        .map(|v| v.unwrap_or_default().to_string())
+        .collect()
+}
+
+#[test]
+fn an_entity_table_scored_in_small_batches_equals_one_batch_and_the_fit() {
+    let scratch = Scratch::new("assign-stream");
+    let run = leads_run(&scratch);
+    let input = repo_root().join("data/leads/leads.csv");
+    let whole = scratch.path().join("whole.parquet");
+    let o = assign(&run, &input, &whole, &["--explain"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // 5,000 rows in batches of 7: 45 sorted runs on disk, more than one merge takes at once.
+    let small = scratch.path().join("small.parquet");
+    let o = assign(&run, &input, &small, &["--explain", "--batch-rows", "7"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        std::fs::read(&whole).unwrap(),
+        std::fs::read(&small).unwrap(),
+        "the streamed output depends on the batch size"
+    );
+    // The training rows scored again land where the fit put them, in the fit's id order.
+    let fit = run.join("fit/assignments.parquet");
+    assert_eq!(strings(&small, "row_id"), strings(&fit, "row_id"));
+    assert_eq!(strings(&small, "segment"), strings(&fit, "segment"));
+    let leftovers: Vec<_> = std::fs::read_dir(scratch.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().contains(".assign-"))
+        .collect();
+    assert!(leftovers.is_empty(), "scratch runs left behind");
+}
+
+#[test]
+fn a_repeated_id_in_batches_far_apart_names_both_lines() {
+    let scratch = Scratch::new("assign-stream-repeat");
+    let run = leads_run(&scratch);
+    let text = std::fs::read_to_string(repo_root().join("data/leads/leads.csv")).unwrap();
+    let mut lines: Vec<&str> = text.lines().collect();
+    // Line 3 (the second lead) again as line 4,001.
+    let repeat = lines[2];
+    lines.insert(4000, repeat);
+    let input = scratch.path().join("repeat.csv");
+    std::fs::write(&input, lines.join("\n") + "\n").unwrap();
+    let output = scratch.path().join("scored.parquet");
+    let o = assign(&run, &input, &output, &["--batch-rows", "100"]);
+    assert_eq!(o.status.code(), Some(65), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("line 4001, column `lead_id`: id repeats the entity of line 3"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!output.exists());
+}

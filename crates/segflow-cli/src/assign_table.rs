@@ -178,13 +178,16 @@ pub(crate) fn assign_table(
     }
     // Output batches a multiple of the writer's 1,024-row mini-batch keep the file's bytes
     // those of one whole-table write.
-    runs.finish(batch_rows.next_multiple_of(1024), &mut |sorted: RecordBatch| {
-        let ids = ids_of(&sorted, &reader)?;
-        if reader.has_id() {
-            check_repeats(&ids, &sorted, &mut last, input, &id_column)?;
-        }
-        write(rebuilt(&sorted, ids, scoring)?)
-    })?;
+    runs.finish(
+        batch_rows.next_multiple_of(1024),
+        &mut |sorted: RecordBatch| {
+            let ids = ids_of(&sorted, &reader)?;
+            if reader.has_id() {
+                check_repeats(&ids, &sorted, &mut last, input, &id_column)?;
+            }
+            write(rebuilt(&sorted, ids, scoring)?)
+        },
+    )?;
     stream
         .ok_or_else(|| Error::Internal("nothing was written".into()))?
         .finish()?;
@@ -281,10 +284,20 @@ fn rebuilt(sorted: &RecordBatch, ids: Vec<String>, scoring: &Scoring) -> Result<
             .collect(),
         distance: floats("distance")?,
         margin: floats("margin")?,
-        probability: column("probability").map(|_| floats("probability")).transpose()?,
+        probability: column("probability")
+            .map(|_| floats("probability"))
+            .transpose()?,
     };
     let table = scored_table("row_id", &ids, &scoring.model, &scored)?;
-    let core = ["row_id", NUMBER, LINE, "cluster", "distance", "margin", "probability"];
+    let core = [
+        "row_id",
+        NUMBER,
+        LINE,
+        "cluster",
+        "distance",
+        "margin",
+        "probability",
+    ];
     let schema = sorted.schema();
     let mut columns: Vec<(&str, ArrayRef)> = table
         .schema_ref()

@@ -136,7 +136,8 @@ impl SortedRuns {
             order[start..end].sort_unstable();
             start = end;
         }
-        let sorted = arrow::compute::take_record_batch(&all, &arrow::array::UInt32Array::from(order))?;
+        let sorted =
+            arrow::compute::take_record_batch(&all, &arrow::array::UInt32Array::from(order))?;
         drop(all);
         let path = self.next_run_path();
         write_run(&path, std::iter::once(Ok(sorted)))?;

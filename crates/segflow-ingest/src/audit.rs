@@ -105,9 +105,15 @@ impl RejectTally {
     /// As [`Rejects::check_fraction`], for one input.
     pub fn check_fraction(&self, file: &Path, rows_in: u64, max: f64) -> Result<()> {
         match &self.first {
-            Some((line, field, reason)) if self.count as f64 / rows_in as f64 > max => Err(
-                too_many_rejects(file, (*line, field.as_deref(), reason), self.count, rows_in, max),
-            ),
+            Some((line, field, reason)) if self.count as f64 / rows_in as f64 > max => {
+                Err(too_many_rejects(
+                    file,
+                    (*line, field.as_deref(), reason),
+                    self.count,
+                    rows_in,
+                    max,
+                ))
+            }
             _ => Ok(()),
         }
     }
@@ -173,8 +179,18 @@ impl Rejects {
             return Ok(());
         }
         let file = files[(self.input[0] as usize).min(files.len() - 1)];
-        let first = (self.line[0], self.field[0].as_deref(), self.reason[0].as_str());
-        Err(too_many_rejects(file, first, self.len() as u64, rows_in, max))
+        let first = (
+            self.line[0],
+            self.field[0].as_deref(),
+            self.reason[0].as_str(),
+        );
+        Err(too_many_rejects(
+            file,
+            first,
+            self.len() as u64,
+            rows_in,
+            max,
+        ))
     }
 
     pub fn batch(&self) -> Result<arrow::array::RecordBatch> {

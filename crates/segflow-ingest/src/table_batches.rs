@@ -140,12 +140,15 @@ impl TableBatches {
             row_ids.push(match &self.id {
                 None => row_number_id(self.rows_in, self.rows_in),
                 Some((i, name)) => {
-                    let raw = fields[*i].as_deref().and_then(normalize_id).ok_or_else(|| {
-                        Error::data(
-                            Location::file(&self.input).line(line).column(name),
-                            "empty id",
-                        )
-                    })?;
+                    let raw = fields[*i]
+                        .as_deref()
+                        .and_then(normalize_id)
+                        .ok_or_else(|| {
+                            Error::data(
+                                Location::file(&self.input).line(line).column(name),
+                                "empty id",
+                            )
+                        })?;
                     self.ids.id(raw)
                 }
             });
