@@ -11,6 +11,9 @@ pipeline is trained on a generated 10^5-call log, then a call log of each size i
 (`segflow synth calls`, gzip-compressed) and scored. Events-mode assign keeps each contact's
 aggregation state, and today also a few bytes per event (see BENCHMARKS.md).
 
+The bench fails (exit 1) when table-mode assign's peak memory at the largest size is more than
+1.5 times that at the smallest: the check that it still streams.
+
 Each run is one process; its wall time and peak resident set size come from wait4(2). Inputs
 and outputs are deleted as soon as they are measured, so at most one input and its output
 are on disk at a time. Prints a Markdown table.
@@ -39,6 +42,9 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 COLUMNS = [f"x{i:02d}" for i in range(1, 21)]
 PART_ROWS = 1_000_000
 TRAINING_ROWS = 20_000
+# How much more peak memory the largest table may take than the smallest before the bench
+# fails: streaming keeps it flat, a whole-table read grows it tenfold per size.
+FLAT = 1.5
 
 
 def sizes(text):
@@ -192,11 +198,16 @@ def main():
         if not args.work:
             shutil.rmtree(work, ignore_errors=True)
     print(f"\n`segflow assign`, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}\n")
+    tables = [r for r in rows_out if r[0] == "entity table"]
     print("| input | rows | contacts | input on disk | time (s) | peak RSS (MiB) | rows/s |")
     print("|---|---:|---:|---:|---:|---:|---:|")
     for kind, rows, contacts, disk, seconds, rss, speed in rows_out:
         print(f"| {kind} | {rows} | {contacts} | {disk / 2**30:.2f} GiB | {seconds:.1f} | "
               f"{rss:.0f} | {speed:,.0f} |")
+    # Table-mode assign streams: its peak memory must not grow with the rows.
+    if len(tables) > 1 and tables[-1][5] > FLAT * tables[0][5]:
+        sys.exit(f"table-mode assign is not flat: {tables[0][5]:.0f} MiB at {tables[0][1]} rows, "
+                 f"{tables[-1][5]:.0f} MiB at {tables[-1][1]}")
 
 
 if __name__ == "__main__":

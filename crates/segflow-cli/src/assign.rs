@@ -432,10 +432,16 @@ pub fn assign(
             Some(n) => n,
             None => BATCH_ROWS,
         };
+        let input = segflow_core::stage::single_input("ingest", inputs)?;
         return crate::assign_table::assign_table(
             input, &scoring, &scratch, output, options, batch_rows, &run.read, progress,
         )
         .map_err(|e| in_user_terms(e, &scratch.0, input));
+    }
+    if options.batch_rows.is_some() {
+        return Err(Error::Usage(
+            "--batch-rows is for runs over an entity table; this run ingested an event log".into(),
+        ));
     }
     let (features, rows) = new_features(inputs, &scoring, &scratch, progress)
         .map_err(|e| in_user_terms(e, &scratch.0, input))?;
