@@ -62,7 +62,7 @@ pub struct Options<'a> {
 /// Rows of an entity table scored per batch unless `--batch-rows` says otherwise: a multiple
 /// of the Parquet writer's 1,024-row mini-batch, so the streamed output's bytes equal those of
 /// one whole-table write.
-pub const BATCH_ROWS: usize = 65_536;
+pub const BATCH_ROWS: usize = 16_384;
 
 /// The days the new records span against the days training spanned. Counts and sums grow
 /// with the window, so a much shorter or longer window moves contacts between segments.

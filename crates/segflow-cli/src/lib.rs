@@ -145,7 +145,7 @@ enum Command {
         /// features that pull the row most towards its own segment, with their contributions.
         #[arg(long)]
         explain: bool,
-        /// Entity-table runs: rows read and scored per batch (default 65,536). Memory grows
+        /// Entity-table runs: rows read and scored per batch (default 16,384). Memory grows
         /// with it; the output does not depend on it.
         #[arg(long)]
         batch_rows: Option<usize>,
