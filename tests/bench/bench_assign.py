@@ -14,7 +14,8 @@ aggregation state, and today also a few bytes per event (see BENCHMARKS.md).
 The bench fails (exit 1) when table-mode assign's peak memory at the largest size is more than
 1.5 times that at the smallest: the check that it still streams.
 
-Each run is one process; its wall time and peak resident set size come from wait4(2). Inputs
+Each run is one process; its wall time and peak resident set size come from GNU time
+(`/usr/bin/time`). Inputs
 and outputs are deleted as soon as they are measured, so at most one input and its output
 are on disk at a time. Prints a Markdown table.
 
@@ -52,15 +53,16 @@ def sizes(text):
 
 
 def measured(cmd):
-    """Runs cmd; returns (seconds, peak RSS in MiB)."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
-    seconds = time.perf_counter() - start
-    err = proc.stderr.read().decode()
-    if os.waitstatus_to_exitcode(status) != 0:
-        sys.exit(f"{' '.join(map(str, cmd))} failed:\n{err}")
-    return seconds, usage.ru_maxrss / 1024
+    """Runs cmd under GNU time; returns (seconds, peak RSS in MiB). GNU time forks the command
+    from its own small process: wait4(2) from this one would also count the Python parent's
+    pages, which a forked child holds until it execs."""
+    with tempfile.NamedTemporaryFile("r", suffix=".time") as report:
+        proc = subprocess.run(["/usr/bin/time", "-f", "%e %M", "-o", report.name, *map(str, cmd)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        if proc.returncode != 0:
+            sys.exit(f"{' '.join(map(str, cmd))} failed:\n{proc.stderr}")
+        seconds, kib = report.read().split()[-2:]
+    return float(seconds), int(kib) / 1024
 
 
 def table_part(rng, first_id, rows):

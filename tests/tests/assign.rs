@@ -353,9 +353,9 @@ proptest! {
     }
 }
 
-/// The leads pipeline (an entity table with an id column) run through fit.
-fn leads_run(scratch: &Scratch) -> PathBuf {
-    let pipeline = isolated_pipeline("leads", scratch.path(), |doc| stop_after(doc, "fit"));
+/// A table-mode pipeline (leads: an id column; wholesale: rows numbered) run through fit.
+fn table_run(scratch: &Scratch, pipeline: &str) -> PathBuf {
+    let pipeline = isolated_pipeline(pipeline, scratch.path(), |doc| stop_after(doc, "fit"));
     let o = segflow(&["run", pipeline.to_str().unwrap()]);
     assert!(o.status.success(), "{}", stderr(&o));
     scratch.path().join("run")
@@ -372,27 +372,38 @@ fn strings(path: &Path, column: &str) -> Vec<String> {
         .collect()
 }
 
-#[test]
-fn an_entity_table_scored_in_small_batches_equals_one_batch_and_the_fit() {
-    let scratch = Scratch::new("assign-stream");
-    let run = leads_run(&scratch);
-    let input = repo_root().join("data/leads/leads.csv");
+/// Scores `input` with the table run of `pipeline` twice, in one batch and in batches of
+/// `small` rows (more sorted runs than one merge takes at once), and checks both outputs are
+/// the same bytes and give the fit's segments in the fit's row order.
+fn streamed_equals_whole_and_the_fit(pipeline: &str, input: &str, small: &str) {
+    let scratch = Scratch::new(&format!("assign-stream-{pipeline}"));
+    let run = table_run(&scratch, pipeline);
+    let input = repo_root().join(input);
     let whole = scratch.path().join("whole.parquet");
-    let o = assign(&run, &input, &whole, &["--explain"]);
+    let o = assign(
+        &run,
+        &input,
+        &whole,
+        &["--explain", "--batch-rows", "100000"],
+    );
     assert!(o.status.success(), "{}", stderr(&o));
-    // 5,000 rows in batches of 7: 45 sorted runs on disk, more than one merge takes at once.
-    let small = scratch.path().join("small.parquet");
-    let o = assign(&run, &input, &small, &["--explain", "--batch-rows", "7"]);
+    let small_out = scratch.path().join("small.parquet");
+    let o = assign(
+        &run,
+        &input,
+        &small_out,
+        &["--explain", "--batch-rows", small],
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(
         std::fs::read(&whole).unwrap(),
-        std::fs::read(&small).unwrap(),
+        std::fs::read(&small_out).unwrap(),
         "the streamed output depends on the batch size"
     );
     // The training rows scored again land where the fit put them, in the fit's id order.
     let fit = run.join("fit/assignments.parquet");
-    assert_eq!(strings(&small, "row_id"), strings(&fit, "row_id"));
-    assert_eq!(strings(&small, "segment"), strings(&fit, "segment"));
+    assert_eq!(strings(&small_out, "row_id"), strings(&fit, "row_id"));
+    assert_eq!(strings(&small_out, "segment"), strings(&fit, "segment"));
     let leftovers: Vec<_> = std::fs::read_dir(scratch.path())
         .unwrap()
         .filter_map(|e| e.ok())
@@ -402,9 +413,21 @@ fn an_entity_table_scored_in_small_batches_equals_one_batch_and_the_fit() {
 }
 
 #[test]
+fn an_entity_table_scored_in_small_batches_equals_one_batch_and_the_fit() {
+    // 5,000 leads with hashed ids in batches of 7: 45 sorted runs, merged in two rounds.
+    streamed_equals_whole_and_the_fit("leads", "data/leads/leads.csv", "7");
+    // 440 clients numbered by row in batches of 2: 14 runs, merged by row number.
+    streamed_equals_whole_and_the_fit(
+        "wholesale",
+        "data/wholesale_customers/wholesale_customers.csv",
+        "2",
+    );
+}
+
+#[test]
 fn a_repeated_id_in_batches_far_apart_names_both_lines() {
     let scratch = Scratch::new("assign-stream-repeat");
-    let run = leads_run(&scratch);
+    let run = table_run(&scratch, "leads");
     let text = std::fs::read_to_string(repo_root().join("data/leads/leads.csv")).unwrap();
     let mut lines: Vec<&str> = text.lines().collect();
     // Line 3 (the second lead) again as line 4,001.
