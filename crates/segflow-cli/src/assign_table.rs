@@ -11,7 +11,7 @@ use arrow::datatypes::{DataType, Float64Type, Int32Type, UInt64Type};
 use ndarray::Array2;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
-use segflow_core::artifact::{Artifact, batch};
+use segflow_core::artifact::{Artifact, ROW_GROUP_ROWS, batch};
 use segflow_core::error::Location;
 use segflow_core::params::{parse_params, parse_valid};
 use segflow_core::{Error, Result};
@@ -176,10 +176,11 @@ pub(crate) fn assign_table(
     if let Some(table) = empty {
         write(table)?;
     }
-    // Output batches a multiple of the writer's 1,024-row mini-batch keep the file's bytes
-    // those of one whole-table write.
+    // One write per row group: the writer then encodes each row group as it does when one
+    // whole-table batch is written (where a text column's dictionary overflows and its pages
+    // switch to plain encoding depends on the batches it is given).
     runs.finish(
-        batch_rows.next_multiple_of(1024),
+        ROW_GROUP_ROWS,
         &mut |sorted: RecordBatch| {
             let ids = ids_of(&sorted, &reader)?;
             if reader.has_id() {
