@@ -3,7 +3,7 @@
 Entity tables (`--table-rows`, default 10^6, 10^7, 10^8): a table-mode pipeline over 20
 numeric columns and a hashed id (`customer_id`) is trained on 20,000 generated rows; then new
 rows are generated as a directory of Parquet part files (10^6 rows each, integer values, so
-10^8 rows take about 3.5 GB) and scored. Table-mode assign streams, so its peak memory should
+10^8 rows take 2.9 GiB) and scored. Table-mode assign streams, so its peak memory should
 not grow with the rows.
 
 Event logs (`--events`, default 10^6 and 10^7, each with 10^5 and 10^6 contacts): the Walsoft

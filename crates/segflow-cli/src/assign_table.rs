@@ -179,16 +179,13 @@ pub(crate) fn assign_table(
     // One write per row group: the writer then encodes each row group as it does when one
     // whole-table batch is written (where a text column's dictionary overflows and its pages
     // switch to plain encoding depends on the batches it is given).
-    runs.finish(
-        ROW_GROUP_ROWS,
-        &mut |sorted: RecordBatch| {
-            let ids = ids_of(&sorted, &reader)?;
-            if reader.has_id() {
-                check_repeats(&ids, &sorted, &mut last, input, &id_column)?;
-            }
-            write(rebuilt(&sorted, ids, scoring)?)
-        },
-    )?;
+    runs.finish(ROW_GROUP_ROWS, &mut |sorted: RecordBatch| {
+        let ids = ids_of(&sorted, &reader)?;
+        if reader.has_id() {
+            check_repeats(&ids, &sorted, &mut last, input, &id_column)?;
+        }
+        write(rebuilt(&sorted, ids, scoring)?)
+    })?;
     stream
         .ok_or_else(|| Error::Internal("nothing was written".into()))?
         .finish()?;
