@@ -88,7 +88,7 @@ def train_table(work, binary):
                 "input": str(csv),
                 "mode": "table",
                 "table": {"id": "customer_id"},
-                "privacy": {"id": {"method": "sha256", "hex_chars": 12}},
+                "privacy": {"id": {"method": "sha256", "hex_chars": 16}},
             },
             "features": {
                 "needs": ["ingest"],
