@@ -1,6 +1,6 @@
 //! `assign` over an entity table, streamed: the new rows are read, typed, turned into
 //! features, transformed and scored a batch at a time, put in id order through sorted runs on
-//! disk, and written a batch at a time, so memory does not grow with the number of rows.
+//! disk, and written a batch at a time, so memory does not hold the table.
 
 use std::fs::File;
 use std::path::Path;

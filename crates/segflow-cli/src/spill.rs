@@ -1,4 +1,4 @@
-//! Rows put back in key order in bounded memory: sorted runs written to a scratch directory,
+//! Rows put back in key order without holding them: sorted runs written to a scratch directory,
 //! then merged k ways (in several rounds when there are many runs), so `assign` writes a table
 //! of any size in the id order the features stage gives it.
 
