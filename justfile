@@ -135,6 +135,13 @@ bench-memory *flags="":
     cargo build --release
     python3 tests/bench/bench_memory.py {{flags}}
 
+# Peak memory and time of `assign` at 10^6-10^8 table rows and 10^6-10^7 events (10^5 and
+# 10^6 contacts), generated; at most one input (2.9 GiB at 10^8 rows, plus 4 GiB of scratch runs) on disk at a time.
+bench-assign *flags="":
+    python3 -m pip install --quiet -r tests/bench/requirements.txt
+    cargo build --release
+    python3 tests/bench/bench_assign.py {{flags}}
+
 # Formatting and lints, as CI runs them.
 lint:
     cargo fmt --all -- --check

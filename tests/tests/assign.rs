@@ -352,3 +352,96 @@ proptest! {
         }
     }
 }
+
+/// A table-mode pipeline (leads: an id column; wholesale: rows numbered) run through fit.
+fn table_run(scratch: &Scratch, pipeline: &str) -> PathBuf {
+    let pipeline = isolated_pipeline(pipeline, scratch.path(), |doc| stop_after(doc, "fit"));
+    let o = segflow(&["run", pipeline.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    scratch.path().join("run")
+}
+
+fn strings(path: &Path, column: &str) -> Vec<String> {
+    let a = read_parquet(path).unwrap();
+    a.batch
+        .column_by_name(column)
+        .unwrap()
+        .as_string::<i32>()
+        .iter()
+        .map(|v| v.unwrap_or_default().to_string())
+        .collect()
+}
+
+/// Scores `input` with the table run of `pipeline` twice, in one batch and in batches of
+/// `small` rows (more sorted runs than one merge takes at once), and checks both outputs are
+/// the same bytes and give the fit's segments in the fit's row order.
+fn streamed_equals_whole_and_the_fit(pipeline: &str, input: &str, small: &str) {
+    let scratch = Scratch::new(&format!("assign-stream-{pipeline}"));
+    let run = table_run(&scratch, pipeline);
+    let input = repo_root().join(input);
+    let whole = scratch.path().join("whole.parquet");
+    let o = assign(
+        &run,
+        &input,
+        &whole,
+        &["--explain", "--batch-rows", "100000"],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let small_out = scratch.path().join("small.parquet");
+    let o = assign(
+        &run,
+        &input,
+        &small_out,
+        &["--explain", "--batch-rows", small],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        std::fs::read(&whole).unwrap(),
+        std::fs::read(&small_out).unwrap(),
+        "the streamed output depends on the batch size"
+    );
+    // The training rows scored again land where the fit put them, in the fit's id order.
+    let fit = run.join("fit/assignments.parquet");
+    assert_eq!(strings(&small_out, "row_id"), strings(&fit, "row_id"));
+    assert_eq!(strings(&small_out, "segment"), strings(&fit, "segment"));
+    let leftovers: Vec<_> = std::fs::read_dir(scratch.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().contains(".assign-"))
+        .collect();
+    assert!(leftovers.is_empty(), "scratch runs left behind");
+}
+
+#[test]
+fn an_entity_table_scored_in_small_batches_equals_one_batch_and_the_fit() {
+    // 5,000 leads with hashed ids in batches of 7: 45 sorted runs, merged in two rounds.
+    streamed_equals_whole_and_the_fit("leads", "data/leads/leads.csv", "7");
+    // 440 clients numbered by row in batches of 2: 14 runs, merged by row number.
+    streamed_equals_whole_and_the_fit(
+        "wholesale",
+        "data/wholesale_customers/wholesale_customers.csv",
+        "2",
+    );
+}
+
+#[test]
+fn a_repeated_id_in_batches_far_apart_names_both_lines() {
+    let scratch = Scratch::new("assign-stream-repeat");
+    let run = table_run(&scratch, "leads");
+    let text = std::fs::read_to_string(repo_root().join("data/leads/leads.csv")).unwrap();
+    let mut lines: Vec<&str> = text.lines().collect();
+    // Line 3 (the second lead) again as line 4,001.
+    let repeat = lines[2];
+    lines.insert(4000, repeat);
+    let input = scratch.path().join("repeat.csv");
+    std::fs::write(&input, lines.join("\n") + "\n").unwrap();
+    let output = scratch.path().join("scored.parquet");
+    let o = assign(&run, &input, &output, &["--batch-rows", "100"]);
+    assert_eq!(o.status.code(), Some(65), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("line 4001, column `lead_id`: id repeats the entity of line 3"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!output.exists());
+}

@@ -13,7 +13,7 @@ use ndarray::Array2;
 use serde::Serialize;
 
 use segflow_core::artifact::{
-    Artifact, META_ID_COLUMN, META_PARAMS, Provenance, batch, read_parquet, write_parquet,
+    Artifact, META_ID_COLUMN, META_PARAMS, ParquetStream, Provenance, batch, read_parquet,
 };
 use segflow_core::error::Location;
 use segflow_core::hash::{file_sha256, params_hash, params_json};
@@ -55,7 +55,14 @@ pub struct Options<'a> {
     /// Adds, per row, the runner-up segment and the three features that pull the row most
     /// towards its own.
     pub explain: bool,
+    /// Entity tables: rows scored per batch (default [`BATCH_ROWS`]).
+    pub batch_rows: Option<usize>,
 }
+
+/// Rows of an entity table scored per batch unless `--batch-rows` says otherwise: a multiple
+/// of the Parquet writer's 1,024-row mini-batch, so the streamed output's bytes equal those of
+/// one whole-table write.
+pub const BATCH_ROWS: usize = 16_384;
 
 /// The days the new records span against the days training spanned. Counts and sums grow
 /// with the window, so a much shorter or longer window moves contacts between segments.
@@ -183,13 +190,15 @@ impl<'a> LockedRun<'a> {
 
 /// Everything of a finished run that scores new records: the params its ingest and features
 /// stages ran with, its transform and projection, and the fit's model.
-struct Scoring {
-    ingest_params: ParamTree,
-    features_params: ParamTree,
-    transform: Transform,
+pub(crate) struct Scoring {
+    /// Training's ingest output (events or entity table).
+    pub(crate) ingested: PathBuf,
+    pub(crate) ingest_params: ParamTree,
+    pub(crate) features_params: ParamTree,
+    pub(crate) transform: Transform,
     projection: Option<Projection>,
-    model: Model,
-    seed: u64,
+    pub(crate) model: Model,
+    pub(crate) seed: u64,
     /// Training's event time span in days (event logs only).
     training_days: Option<f64>,
     /// The fit's words for its features, for explanations.
@@ -243,6 +252,7 @@ impl Scoring {
             ));
         }
         Ok(Scoring {
+            ingested: events,
             ingest_params,
             features_params,
             transform,
@@ -377,7 +387,7 @@ fn fixed_thresholds(features: &Artifact) -> Result<serde_json::Map<String, serde
 
 /// The scratch directory of the intermediate artifacts, beside the output; removed however
 /// assign ends.
-struct Scratch(PathBuf);
+pub(crate) struct Scratch(pub(crate) PathBuf);
 
 impl Scratch {
     fn beside(output: &Path) -> Result<Scratch> {
@@ -416,6 +426,23 @@ pub fn assign(
     let mut run = LockedRun::open(run_dir)?;
     let scoring = Scoring::load(&mut run, options)?;
     let scratch = Scratch::beside(output)?;
+    if crate::assign_table::is_table(&scoring) {
+        let batch_rows = match options.batch_rows {
+            Some(0) => return Err(Error::Usage("--batch-rows must be at least 1".into())),
+            Some(n) => n,
+            None => BATCH_ROWS,
+        };
+        let input = segflow_core::stage::single_input("ingest", inputs)?;
+        return crate::assign_table::assign_table(
+            input, &scoring, &scratch, output, options, batch_rows, &run.read, progress,
+        )
+        .map_err(|e| in_user_terms(e, &scratch.0, input));
+    }
+    if options.batch_rows.is_some() {
+        return Err(Error::Usage(
+            "--batch-rows is for runs over an entity table; this run ingested an event log".into(),
+        ));
+    }
     let (features, rows) = new_features(inputs, &scoring, &scratch, progress)
         .map_err(|e| in_user_terms(e, &scratch.0, input))?;
     let window = match (scoring.training_days, rows.days) {
@@ -437,10 +464,12 @@ pub fn assign(
     progress("transform and nearest centroid");
     let contacts = Contacts::of(&features, &scoring, input)?;
     let scored = scoring.model.assign(contacts.x.view());
-    let mut table = scored_table(&contacts, &scoring.model, &scored)?;
+    let mut table = scored_table(&contacts.id_column, &contacts.ids, &scoring.model, &scored)?;
     if options.explain {
         table = with_explanations(&table, &contacts, &scoring, &scored)?;
     }
+    let mut counts = Vec::new();
+    count_segments(&scoring.model, &scored, &mut counts);
     let report = Report {
         rows_read: rows.rows_in,
         excluded: rows.excluded,
@@ -448,28 +477,42 @@ pub fn assign(
         too_few_events: rows.too_few_events,
         rows: contacts.ids.len(),
         output: output.to_path_buf(),
-        segments: segment_counts(&scoring.model, &scored),
+        segments: segments(&scoring.model, &counts),
         unseen: contacts.unseen,
         window,
     };
+    let used = Used {
+        read: &run.read,
+        options,
+        seed: scoring.seed,
+    };
+    let metadata = output_metadata(&report, &contacts.id_column, &scoring, options)?;
+    let mut stream = open_scored(output, table.schema(), &metadata, inputs, &used)?;
+    stream.write(&table)?;
+    stream.finish()?;
+    Ok(report)
+}
+
+/// The scored output's metadata: the id column, the row accounting, the window comparison
+/// and how explanations were computed.
+pub(crate) fn output_metadata(
+    report: &Report,
+    id_column: &str,
+    scoring: &Scoring,
+    options: &Options<'_>,
+) -> Result<Vec<(String, String)>> {
     let mut metadata = vec![
-        (META_ID_COLUMN.to_string(), contacts.id_column.clone()),
-        (META_ROWS.to_string(), rows_json(&report)),
+        (META_ID_COLUMN.to_string(), id_column.to_string()),
+        (META_ROWS.to_string(), rows_json(report)),
     ];
     if let Some(w) = &report.window {
         let json = serde_json::to_string(w).map_err(|e| Error::Internal(e.to_string()))?;
         metadata.push((META_WINDOW.to_string(), json));
     }
     if options.explain {
-        metadata.push((META_EXPLAIN.to_string(), explain_method(&scoring)));
+        metadata.push((META_EXPLAIN.to_string(), explain_method(scoring)));
     }
-    let used = Used {
-        read: &run.read,
-        options,
-        seed: scoring.seed,
-    };
-    write_scored(output, &table, &metadata, inputs, &used)?;
-    Ok(report)
+    Ok(metadata)
 }
 
 /// `text` with every path under `scratch` replaced by `user`.
@@ -638,16 +681,16 @@ fn pick(written: &[PathBuf], names: &[&str]) -> Result<PathBuf> {
 }
 
 /// The new contacts as rows of the model matrix.
-struct Contacts {
-    id_column: String,
-    ids: Vec<String>,
+pub(crate) struct Contacts {
+    pub(crate) id_column: String,
+    pub(crate) ids: Vec<String>,
     /// contacts × model columns.
-    x: Array2<f64>,
-    unseen: Vec<Unseen>,
+    pub(crate) x: Array2<f64>,
+    pub(crate) unseen: Vec<Unseen>,
 }
 
 impl Contacts {
-    fn of(features: &Artifact, scoring: &Scoring, input: &Path) -> Result<Contacts> {
+    pub(crate) fn of(features: &Artifact, scoring: &Scoring, input: &Path) -> Result<Contacts> {
         let id_column = features
             .meta(META_ID_COLUMN)
             .unwrap_or("contact_id")
@@ -702,12 +745,17 @@ fn name_the_contact(e: Error, input: &Path, id_column: &str, ids: &[String]) -> 
 
 /// Per contact: id, segment (noise as cluster -1), distance, margin, the segment's action,
 /// the mixture's probability and the campaign's channel and owner where the model has them.
-fn scored_table(contacts: &Contacts, model: &Model, scored: &Scored) -> Result<RecordBatch> {
+pub(crate) fn scored_table(
+    id_column: &str,
+    ids: &[String],
+    model: &Model,
+    scored: &Scored,
+) -> Result<RecordBatch> {
     let labels = &scored.labels;
     let mut columns = vec![
         (
-            contacts.id_column.as_str(),
-            Arc::new(StringArray::from_iter_values(&contacts.ids)) as ArrayRef,
+            id_column,
+            Arc::new(StringArray::from_iter_values(ids)) as ArrayRef,
         ),
         (
             "cluster",
@@ -755,22 +803,22 @@ fn scored_table(contacts: &Contacts, model: &Model, scored: &Scored) -> Result<R
 }
 
 /// What a scoring was made with, for the output's provenance.
-struct Used<'a> {
+pub(crate) struct Used<'a> {
     /// The run's artifacts read (as checked against the lock), path → SHA-256.
-    read: &'a BTreeMap<String, String>,
-    options: &'a Options<'a>,
-    seed: u64,
+    pub(crate) read: &'a BTreeMap<String, String>,
+    pub(crate) options: &'a Options<'a>,
+    pub(crate) seed: u64,
 }
 
-/// Writes the scored contacts with their provenance: the run's artifacts they were scored
-/// with, the options, and the input files.
-fn write_scored(
+/// The scored output, to be written batch by batch, with its provenance: the run's
+/// artifacts the contacts were scored with, the options, and the input files.
+pub(crate) fn open_scored(
     output: &Path,
-    table: &RecordBatch,
+    schema: arrow::datatypes::SchemaRef,
     metadata: &[(String, String)],
     inputs: &[PathBuf],
     used: &Used<'_>,
-) -> Result<()> {
+) -> Result<ParquetStream> {
     let mut params = serde_json::json!({
         "model": used.read,
         "as_of": used.options.as_of,
@@ -791,7 +839,7 @@ fn write_scored(
         input_hashes,
         seed: used.seed,
     };
-    write_parquet(output, table, "assignments", &provenance, metadata)
+    ParquetStream::create(output, schema, "assignments", &provenance, metadata)
 }
 
 /// How many explaining features each row lists.
@@ -857,7 +905,7 @@ fn explain_method(scoring: &Scoring) -> String {
 /// The scored table with, per row: the runner-up segment, the squared-distance margin, and
 /// the three features pulling the row hardest towards its segment, with their contributions
 /// and in the features' own words.
-fn with_explanations(
+pub(crate) fn with_explanations(
     table: &RecordBatch,
     contacts: &Contacts,
     scoring: &Scoring,
@@ -965,20 +1013,24 @@ fn with_explanations(
     batch(columns)
 }
 
-/// Contacts per segment, in segment order, with DBSCAN's noise last when there is any.
-fn segment_counts(model: &Model, scored: &Scored) -> Vec<(String, usize)> {
+/// Adds the contacts `scored` to the per-segment `counts` (DBSCAN's noise last).
+pub(crate) fn count_segments(model: &Model, scored: &Scored, counts: &mut Vec<usize>) {
     let k = model.segments.len();
-    let mut counts = vec![0usize; k + 1];
+    counts.resize(k + 1, 0);
     scored
         .labels
         .iter()
         .for_each(|l| counts[l.unwrap_or(k)] += 1);
+}
+
+/// Contacts per segment, in segment order, with DBSCAN's noise last when there is any.
+pub(crate) fn segments(model: &Model, counts: &[usize]) -> Vec<(String, usize)> {
     model
         .segments
         .iter()
         .cloned()
         .chain(std::iter::once(NOISE.to_string()))
-        .zip(counts)
+        .zip(counts.iter().copied().chain(std::iter::repeat(0)))
         .filter(|(name, count)| name != NOISE || *count > 0)
         .collect()
 }

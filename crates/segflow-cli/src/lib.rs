@@ -2,10 +2,12 @@
 //! segflow-core. Every failure maps to a sysexits exit code (see `segflow_core::Error`).
 
 mod assign;
+mod assign_table;
 mod commands;
 mod model_version;
 mod panic;
 mod progress;
+mod spill;
 mod sql;
 mod sql_score;
 
@@ -143,6 +145,10 @@ enum Command {
         /// features that pull the row most towards its own segment, with their contributions.
         #[arg(long)]
         explain: bool,
+        /// Entity-table runs: rows read and scored per batch (default 16,384). Memory grows
+        /// with it; the output does not depend on it.
+        #[arg(long)]
+        batch_rows: Option<usize>,
         /// Print a JSON summary on stdout.
         #[arg(long)]
         json: bool,
@@ -366,6 +372,7 @@ fn dispatch(command: Command) -> Result<u8, Box<Failure>> {
             as_of,
             max_reject_fraction,
             explain,
+            batch_rows,
             json,
         } => Ok(commands::assign(
             &model,
@@ -375,6 +382,7 @@ fn dispatch(command: Command) -> Result<u8, Box<Failure>> {
                 as_of: as_of.as_deref(),
                 max_reject_fraction,
                 explain,
+                batch_rows,
             },
             json,
         )?),

@@ -32,6 +32,7 @@ use segflow_core::{Error, Result};
 pub use feature::{Aggregation, Condition, Feature};
 pub use per_contact::META_EXCLUDED_CONTACTS;
 pub use spec::Params;
+pub use table::{FeatureTable, table_features};
 
 pub use segflow_core::artifact::{META_BLOCKS, META_ID_COLUMN, META_MODEL_COLUMNS};
 

@@ -64,6 +64,61 @@ pub const ARTIFACTS: &[AuditArtifact] = &[
     },
 ];
 
+/// The error of an input with more rejects than `max` allows, quoting the first: (line,
+/// field, reason).
+fn too_many_rejects(
+    file: &Path,
+    (line, field, reason): (u64, Option<&str>, &str),
+    rejected: u64,
+    rows_in: u64,
+    max: f64,
+) -> Error {
+    let mut location = Location::file(file).line(line);
+    if let Some(field) = field {
+        location = location.column(field);
+    }
+    let fraction = rejected as f64 / rows_in as f64;
+    Error::data(
+        location,
+        format!(
+            "{rejected} of {rows_in} rows rejected ({:.4}%), above max_reject_fraction {max}; first: {reason}",
+            fraction * 100.0,
+        ),
+    )
+}
+
+/// How many records a streaming reader rejected, and the first of them: what scoring needs,
+/// in constant memory (the full list is [`Rejects`]).
+#[derive(Default)]
+pub struct RejectTally {
+    pub count: u64,
+    /// Line, field and reason of the first reject.
+    first: Option<(u64, Option<String>, String)>,
+}
+
+impl RejectTally {
+    pub fn push(&mut self, line: u64, field: Option<String>, reason: String) {
+        self.count += 1;
+        self.first.get_or_insert((line, field, reason));
+    }
+
+    /// As [`Rejects::check_fraction`], for one input.
+    pub fn check_fraction(&self, file: &Path, rows_in: u64, max: f64) -> Result<()> {
+        match &self.first {
+            Some((line, field, reason)) if self.count as f64 / rows_in as f64 > max => {
+                Err(too_many_rejects(
+                    file,
+                    (*line, field.as_deref(), reason),
+                    self.count,
+                    rows_in,
+                    max,
+                ))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
 /// Rejected records: source line (the row number for Parquet input), offending field, reason
 /// and (when not sensitive) the text.
 #[derive(Default)]
@@ -120,23 +175,21 @@ impl Rejects {
     /// Fails the stage when too many rows were refused, quoting the first refusal; `files`
     /// are the inputs in the order their sources were started (one without sources).
     pub fn check_fraction(&self, files: &[&Path], rows_in: u64, max: f64) -> Result<()> {
-        let fraction = self.len() as f64 / rows_in as f64;
-        if fraction <= max {
+        if self.len() as f64 / rows_in as f64 <= max {
             return Ok(());
         }
         let file = files[(self.input[0] as usize).min(files.len() - 1)];
-        let mut location = Location::file(file).line(self.line[0]);
-        if let Some(field) = &self.field[0] {
-            location = location.column(field);
-        }
-        Err(Error::data(
-            location,
-            format!(
-                "{} of {rows_in} rows rejected ({:.4}%), above max_reject_fraction {max}; first: {}",
-                self.len(),
-                fraction * 100.0,
-                self.reason[0]
-            ),
+        let first = (
+            self.line[0],
+            self.field[0].as_deref(),
+            self.reason[0].as_str(),
+        );
+        Err(too_many_rejects(
+            file,
+            first,
+            self.len() as u64,
+            rows_in,
+            max,
         ))
     }
 

@@ -23,6 +23,7 @@ mod reader;
 mod records;
 mod rows;
 mod table;
+mod table_batches;
 mod weak_data;
 
 use reader::TextLayout;
@@ -41,6 +42,7 @@ use segflow_core::{Error, Result};
 
 pub use columns::output_columns;
 pub use privacy::{IdMethod, IdRule};
+pub use table_batches::{TableBatch, TableBatches};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]

@@ -65,30 +65,18 @@ pub fn run(
             rejects.push_wrong_width(line, n_fields, raw.len());
             continue;
         }
-        let mut fields = Vec::with_capacity(n_fields);
-        let mut bad_utf8 = None;
-        for i in 0..n_fields {
-            match field(&raw[i]) {
-                Ok(v) => {
-                    let v = v.filter(|v| !params.table.blanks.iter().any(|b| b == v));
-                    profiles[i].observe(v);
-                    fields.push(v.map(str::to_string));
-                }
-                Err(()) => {
-                    bad_utf8.get_or_insert(i);
-                    fields.push(None);
-                }
+        let fields = match text_fields(&raw, &params.table.blanks, |i, v| profiles[i].observe(v)) {
+            Ok(fields) => fields,
+            Err(i) => {
+                rejects.push(
+                    line,
+                    Some(header[i].clone()),
+                    "not valid UTF-8".into(),
+                    None,
+                );
+                continue;
             }
-        }
-        if let Some(i) = bad_utf8 {
-            rejects.push(
-                line,
-                Some(header[i].clone()),
-                "not valid UTF-8".into(),
-                None,
-            );
-            continue;
-        }
+        };
         records.push(Record {
             line,
             number: rows_in,
@@ -123,15 +111,7 @@ pub fn run(
     // Parquet's own types every value of their column but an unsigned one beyond int64.
     let mut accepted = Vec::with_capacity(records.len());
     for record in records {
-        let refusal = data_cols.iter().find_map(|&i| {
-            let v = record.fields[i].as_deref()?;
-            let fits = match types[i].0 {
-                ColumnType::Int64 => v.parse::<i64>().is_ok(),
-                ColumnType::Float64 => v.parse::<f64>().is_ok_and(f64::is_finite),
-                ColumnType::String => true,
-            };
-            (!fits).then(|| (i, v.to_string()))
-        });
+        let refusal = refusal(&record.fields, &data_cols, |i| types[i].0);
         match refusal {
             Some((i, v)) => rejects.push(
                 record.line,
@@ -143,13 +123,12 @@ pub fn run(
         }
     }
 
-    let width = rows_in.to_string().len().max(6);
     let mut row_ids = Vec::with_capacity(accepted.len());
     let mut seen: HashMap<String, u64> = HashMap::new();
     let mut shape = IdShape::default();
     for record in &accepted {
         let id = match id_col {
-            None => format!("{:0width$}", record.number),
+            None => row_number_id(record.number, rows_in),
             Some(i) => {
                 let name = &header[i];
                 let raw = record.fields[i]
@@ -190,20 +169,7 @@ pub fn run(
     let mut arrays: Vec<(&str, ArrayRef)> = vec![("row_id", Arc::new(StringArray::from(row_ids)))];
     for &i in &data_cols {
         let values = accepted.iter().map(|r| r.fields[i].as_deref());
-        let array: ArrayRef = match types[i].0 {
-            ColumnType::Int64 => Arc::new(
-                values
-                    .map(|v| v.map(|v| v.parse::<i64>().expect("checked")))
-                    .collect::<Int64Array>(),
-            ),
-            ColumnType::Float64 => Arc::new(
-                values
-                    .map(|v| v.map(|v| v.parse::<f64>().expect("checked")))
-                    .collect::<Float64Array>(),
-            ),
-            ColumnType::String => Arc::new(values.collect::<StringArray>()),
-        };
-        arrays.push((header[i].as_str(), array));
+        arrays.push((header[i].as_str(), typed_array(values, types[i].0)));
     }
     let warnings = table_warnings(&header, id_col, &accepted, &arrays[1..]);
     let extra = vec![(META_ID_COLUMN.to_string(), "row_id".to_string())];
@@ -245,6 +211,78 @@ pub fn run(
         accepted: accepted_n,
         rejected,
     })
+}
+
+/// A record's fields as trimmed text, blanks and `blanks` values as `None`, each shown to
+/// `observe`; `Err` holds the first field that is not UTF-8.
+pub(crate) fn text_fields(
+    raw: &ByteRecord,
+    blanks: &[String],
+    mut observe: impl FnMut(usize, Option<&str>),
+) -> std::result::Result<Vec<Option<String>>, usize> {
+    let mut fields = Vec::with_capacity(raw.len());
+    let mut bad_utf8 = None;
+    for (i, raw) in raw.iter().enumerate() {
+        match field(raw) {
+            Ok(v) => {
+                let v = v.filter(|v| !blanks.iter().any(|b| b == v));
+                observe(i, v);
+                fields.push(v.map(str::to_string));
+            }
+            Err(()) => {
+                bad_utf8.get_or_insert(i);
+                fields.push(None);
+            }
+        }
+    }
+    match bad_utf8 {
+        Some(i) => Err(i),
+        None => Ok(fields),
+    }
+}
+
+/// The first of `columns` whose value does not fit its type, with the value.
+pub(crate) fn refusal(
+    fields: &[Option<String>],
+    columns: &[usize],
+    type_of: impl Fn(usize) -> ColumnType,
+) -> Option<(usize, String)> {
+    columns.iter().find_map(|&i| {
+        let v = fields[i].as_deref()?;
+        let fits = match type_of(i) {
+            ColumnType::Int64 => v.parse::<i64>().is_ok(),
+            ColumnType::Float64 => v.parse::<f64>().is_ok_and(f64::is_finite),
+            ColumnType::String => true,
+        };
+        (!fits).then(|| (i, v.to_string()))
+    })
+}
+
+/// A column of values that [`refusal`] accepted, as its Arrow type.
+pub(crate) fn typed_array<'a>(
+    values: impl Iterator<Item = Option<&'a str>>,
+    column_type: ColumnType,
+) -> ArrayRef {
+    match column_type {
+        ColumnType::Int64 => Arc::new(
+            values
+                .map(|v| v.map(|v| v.parse::<i64>().expect("checked")))
+                .collect::<Int64Array>(),
+        ),
+        ColumnType::Float64 => Arc::new(
+            values
+                .map(|v| v.map(|v| v.parse::<f64>().expect("checked")))
+                .collect::<Float64Array>(),
+        ),
+        ColumnType::String => Arc::new(values.collect::<StringArray>()),
+    }
+}
+
+/// The synthesised id of the `number`th data record of an input of `rows_in` records: zero
+/// padded, so text order is row order.
+pub(crate) fn row_number_id(number: u64, rows_in: u64) -> String {
+    let width = rows_in.to_string().len().max(6);
+    format!("{number:0width$}")
 }
 
 /// The weak-data warnings of the table: per written column, then the id (or an integer
