@@ -371,7 +371,7 @@ mod tests {
         .unwrap_err();
         assert_eq!(
             e.to_string(),
-            "bad data in new.csv, line 9, column lead_id: id repeats the entity of line 4 (an entity table has one row per entity)"
+            "bad data in new.csv, line 9, column `lead_id`: id repeats the entity of line 4 (an entity table has one row per entity)"
         );
     }
 }
