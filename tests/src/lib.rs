@@ -372,6 +372,18 @@ pub fn write_csv<'a>(
     writer.flush().expect("flush CSV");
 }
 
+/// A text column of a Parquet artifact, nulls as empty strings.
+pub fn text_column(path: &Path, column: &str) -> Vec<String> {
+    let a = read_parquet(path).unwrap();
+    a.batch
+        .column_by_name(column)
+        .unwrap_or_else(|| panic!("{} has no column {column}", path.display()))
+        .as_string::<i32>()
+        .iter()
+        .map(|v| v.unwrap_or_default().to_string())
+        .collect()
+}
+
 /// The column names of an artifact, in schema order.
 pub fn column_names(a: &segflow_core::artifact::Artifact) -> Vec<String> {
     a.batch

@@ -361,17 +361,6 @@ fn table_run(scratch: &Scratch, pipeline: &str) -> PathBuf {
     scratch.path().join("run")
 }
 
-fn strings(path: &Path, column: &str) -> Vec<String> {
-    let a = read_parquet(path).unwrap();
-    a.batch
-        .column_by_name(column)
-        .unwrap()
-        .as_string::<i32>()
-        .iter()
-        .map(|v| v.unwrap_or_default().to_string())
-        .collect()
-}
-
 /// Scores `input` with the table run of `pipeline` twice, in one batch and in batches of
 /// `small` rows (more sorted runs than one merge takes at once), and checks both outputs are
 /// the same bytes and give the fit's segments in the fit's row order.
@@ -402,8 +391,14 @@ fn streamed_equals_whole_and_the_fit(pipeline: &str, input: &str, small: &str) {
     );
     // The training rows scored again land where the fit put them, in the fit's id order.
     let fit = run.join("fit/assignments.parquet");
-    assert_eq!(strings(&small_out, "row_id"), strings(&fit, "row_id"));
-    assert_eq!(strings(&small_out, "segment"), strings(&fit, "segment"));
+    assert_eq!(
+        text_column(&small_out, "row_id"),
+        text_column(&fit, "row_id")
+    );
+    assert_eq!(
+        text_column(&small_out, "segment"),
+        text_column(&fit, "segment")
+    );
     let leftovers: Vec<_> = std::fs::read_dir(scratch.path())
         .unwrap()
         .filter_map(|e| e.ok())

@@ -17,17 +17,6 @@ fn run_leads(scratch: &Scratch) -> PathBuf {
     scratch.path().join("run")
 }
 
-fn texts(path: &Path, column: &str) -> Vec<String> {
-    let a = read_parquet(path).unwrap();
-    a.batch
-        .column_by_name(column)
-        .unwrap()
-        .as_string::<i32>()
-        .iter()
-        .map(|v| v.unwrap_or_default().to_string())
-        .collect()
-}
-
 /// Planted segment by hashed id (the pipeline hashes `lead_id` like any identifier).
 fn truth(path: &Path) -> HashMap<String, String> {
     let ids = csv_column(path, "lead_id");
@@ -40,8 +29,8 @@ fn truth(path: &Path) -> HashMap<String, String> {
 
 /// ARI of the segments in an assignments artifact against the planted truth.
 fn recovery(assignments: &Path, truth: &HashMap<String, String>) -> f64 {
-    let ids = texts(assignments, "row_id");
-    let found = texts(assignments, "segment");
+    let ids = text_column(assignments, "row_id");
+    let found = text_column(assignments, "segment");
     let code = |values: Vec<&String>| -> Vec<usize> {
         let mut names: Vec<&String> = values.clone();
         names.sort();
@@ -98,7 +87,7 @@ fn k_means_at_the_silhouette_k_recovers_the_planted_segments_and_scores_new_lead
     let ari = recovery(&run.join("fit/assignments.parquet"), &planted);
     assert!(ari >= 0.9, "ARI against the planted segments: {ari}");
 
-    let mut names = texts(&run.join("fit/policy.parquet"), "segment");
+    let mut names = text_column(&run.join("fit/policy.parquet"), "segment");
     names.sort();
     assert_eq!(
         names,
@@ -137,8 +126,12 @@ fn k_means_at_the_silhouette_k_recovers_the_planted_segments_and_scores_new_lead
         scored.to_str().unwrap(),
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
-    assert_eq!(texts(&scored, "row_id").len(), 400);
-    assert!(texts(&scored, "channel").iter().all(|c| !c.is_empty()));
+    assert_eq!(text_column(&scored, "row_id").len(), 400);
+    assert!(
+        text_column(&scored, "channel")
+            .iter()
+            .all(|c| !c.is_empty())
+    );
     let new_truth = truth(&scratch.path().join("new_leads.truth.csv"));
     let ari = recovery(&scored, &new_truth);
     assert!(ari >= 0.9, "new leads: ARI {ari}");
