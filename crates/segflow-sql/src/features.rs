@@ -180,7 +180,8 @@ impl Log {
             return Err(refuse(
                 "ingest.mode",
                 "the features query is written for events mode; an entity table is already \
-                 one row per entity",
+                 one row per entity: after `segflow run`, `segflow sql score RUN_DIR` writes \
+                 the query that scores such a table in the engine",
             ));
         }
         if p.timezone.is_some() {
