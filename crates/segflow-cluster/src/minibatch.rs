@@ -390,8 +390,18 @@ impl MiniBatchSpec {
         }
     }
 
-    /// What is wrong with these settings, if anything (for a config error on `minibatch`).
-    pub fn problem(&self) -> Option<String> {
+    /// What is wrong with a stage's `minibatch` settings, if anything: settings given for
+    /// another algorithm, or out of range (for a config error on `minibatch`).
+    pub fn check(settings: Option<&MiniBatchSpec>, chosen: bool) -> Option<String> {
+        let settings = settings?;
+        if !chosen {
+            return Some("mini-batch settings need `algorithm: minibatch_kmeans`".into());
+        }
+        settings.problem()
+    }
+
+    /// What is wrong with these settings, if anything.
+    fn problem(&self) -> Option<String> {
         if self.batch_size == 0 || self.max_iter == 0 || self.n_init == 0 {
             return Some("needs batch_size, max_iter and n_init ≥ 1".into());
         }

@@ -25,4 +25,17 @@ impl Rng {
     pub fn below(&mut self, n: usize) -> usize {
         ((self.0.next_u64() as u128 * n as u128) >> 64) as usize
     }
+
+    /// `m` distinct rows of 0..n, drawn without replacement (a partial Fisher–Yates shuffle),
+    /// in ascending order.
+    pub fn sample_sorted(&mut self, n: usize, m: usize) -> Vec<usize> {
+        let mut idx: Vec<usize> = (0..n).collect();
+        for i in 0..m {
+            let j = i + self.below(n - i);
+            idx.swap(i, j);
+        }
+        idx.truncate(m);
+        idx.sort_unstable();
+        idx
+    }
 }

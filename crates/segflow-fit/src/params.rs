@@ -682,17 +682,9 @@ impl Params {
     /// DBSCAN's, the mixture's and mini-batch k-means' settings go with their algorithm and
     /// are in range.
     fn check_algorithm_settings(&self) -> Result<()> {
-        if let Some(m) = &self.minibatch {
-            if self.algorithm != Algorithm::MinibatchKmeans {
-                return Err(Error::config(
-                    "",
-                    "minibatch",
-                    "mini-batch settings need `algorithm: minibatch_kmeans`",
-                ));
-            }
-            if let Some(problem) = m.problem() {
-                return Err(Error::config("", "minibatch", problem));
-            }
+        let chosen = self.algorithm == Algorithm::MinibatchKmeans;
+        if let Some(problem) = MiniBatchSpec::check(self.minibatch.as_ref(), chosen) {
+            return Err(Error::config("", "minibatch", problem));
         }
         if let Some(d) = &self.dbscan {
             if self.algorithm != Algorithm::Dbscan {

@@ -75,14 +75,7 @@ fn draw(n: usize, r: &Resampled, b: usize) -> Vec<usize> {
         Method::Boot => (0..n).map(|_| rng.below(n)).collect(),
         Method::Subset => {
             let m = ((n as f64) * r.subset_fraction).round().max(1.0) as usize;
-            let mut idx: Vec<usize> = (0..n).collect();
-            for i in 0..m {
-                let j = i + rng.below(n - i);
-                idx.swap(i, j);
-            }
-            idx.truncate(m);
-            idx.sort_unstable();
-            idx
+            rng.sample_sorted(n, m)
         }
     }
 }

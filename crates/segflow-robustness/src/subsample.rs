@@ -36,15 +36,7 @@ impl Subsample {
         let rows = if n <= size {
             (0..n).collect()
         } else {
-            let mut rng = Rng::new(seed, STREAM);
-            let mut idx: Vec<usize> = (0..n).collect();
-            for i in 0..size {
-                let j = i + rng.below(n - i);
-                idx.swap(i, j);
-            }
-            idx.truncate(size);
-            idx.sort_unstable();
-            idx
+            Rng::new(seed, STREAM).sample_sorted(n, size)
         };
         Subsample {
             size: rows.len(),

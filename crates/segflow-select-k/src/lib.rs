@@ -291,17 +291,9 @@ impl Validate for Params {
         if self.shortlist == 0 {
             return Err(Error::config("", "shortlist", "must be ≥ 1"));
         }
-        if let Some(m) = &self.minibatch {
-            if self.algorithm != Algorithm::MinibatchKmeans {
-                return Err(Error::config(
-                    "",
-                    "minibatch",
-                    "mini-batch settings need `algorithm: minibatch_kmeans`",
-                ));
-            }
-            if let Some(problem) = m.problem() {
-                return Err(Error::config("", "minibatch", problem));
-            }
+        let chosen = self.algorithm == Algorithm::MinibatchKmeans;
+        if let Some(problem) = MiniBatchSpec::check(self.minibatch.as_ref(), chosen) {
+            return Err(Error::config("", "minibatch", problem));
         }
         if self.n_init == 0 || self.max_iter == 0 || self.silhouette_sample_size < 2 {
             return Err(Error::config(
