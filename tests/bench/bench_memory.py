@@ -17,7 +17,7 @@ expressions, which an older build may not read), in the same invocation: its ing
 features are timed the same way, and the new build's time and peak RSS are reported over the
 baseline's, so below 1 means the new build is faster or smaller.
 
-Each process's wall time and peak resident set size come from wait4(2). Ratios against pandas
+Each process's wall time and peak resident set size come from GNU time (measure.py). Ratios against pandas
 are pandas over segflow, so above 1 means segflow is faster or smaller. Afterwards the two
 feature tables are compared column by column over every contact (relative tolerance 1e-9).
 
@@ -34,11 +34,12 @@ import pathlib
 import subprocess
 import sys
 import tempfile
-import time
 
 import yaml
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+import measure  # noqa: E402  (same directory)
 PIPELINE = ROOT / "pipelines/walsoft.yaml"
 
 # The expressions, as segflow params and as the pandas steps that compute the same.
@@ -63,18 +64,8 @@ PANDAS_EXPRESSION_FEATURE = (
 
 def measured(cmd):
     """Runs `cmd`; returns (seconds, peak RSS in MiB), or raises with its stderr."""
-    with tempfile.TemporaryFile() as stderr:
-        start = time.perf_counter()
-        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL,
-                                stderr=stderr)
-        _, status, usage = os.wait4(proc.pid, 0)
-        seconds = time.perf_counter() - start
-        code = os.waitstatus_to_exitcode(status)
-        if code != 0:
-            stderr.seek(0)
-            err = stderr.read().decode(errors="replace")
-            raise RuntimeError(f"{' '.join(map(str, cmd))} exited {code}\n{err}")
-    return seconds, usage.ru_maxrss / 1024  # ru_maxrss is in KiB on Linux
+    seconds, rss, _ = measure.measured(cmd, cwd=ROOT)
+    return seconds, rss
 
 
 def stage_params(work, expressions):

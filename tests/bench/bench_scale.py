@@ -33,7 +33,7 @@ too busy to time the reference.
 a threadpoolctl limit); without it each library uses its own default. On a machine loaded well
 beyond its cores, scikit-learn's OpenMP threads lose far more than segflow's: say which was used.
 
-segflow's wall time and peak RSS come from wait4(2) on its process; the reference is timed in
+segflow's wall time and peak RSS come from GNU time (measure.py); the reference is timed in
 this process (importing pandas and scikit-learn not counted). Ratios are reference seconds over
 segflow seconds. Each pipeline row also checks that both sides found the same results (K, the
 final partition contact by contact, the seed and block ARIs, PCA), as bench_pipeline.py prints
@@ -61,6 +61,7 @@ import sklearn
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 import bench_pipeline  # noqa: E402  (same directory)
+from measure import measured  # noqa: E402
 
 ROOT = bench_pipeline.ROOT
 ROWS = ["kmeans", "defaults-1e5", "defaults-1e6", "walsoft-1e5", "walsoft-log"]
@@ -78,24 +79,12 @@ def load():
     return "/".join(f"{v:.1f}" for v in os.getloadavg())
 
 
-def measured(cmd, threads=None):
-    """Runs `cmd`; returns (seconds, peak RSS in MiB, stdout), or raises with its stderr."""
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        start = time.perf_counter()
-        env = dict(os.environ)
-        if threads is not None:
-            env["RAYON_NUM_THREADS"] = str(threads)  # segflow's parallelism is rayon's pool
-        proc = subprocess.Popen([str(c) for c in cmd], cwd=ROOT, stdout=out, stderr=err,
-                                env=env)
-        _, status, usage = os.wait4(proc.pid, 0)
-        seconds = time.perf_counter() - start
-        out.seek(0)
-        err.seek(0)
-        stdout, stderr = out.read().decode(), err.read().decode(errors="replace")
-    code = os.waitstatus_to_exitcode(status)
-    if code != 0:
-        raise RuntimeError(f"{' '.join(map(str, cmd))} exited {code}\n{stderr}{stdout}")
-    return seconds, usage.ru_maxrss / 1024, stdout  # ru_maxrss is in KiB on Linux
+def measured_segflow(cmd, threads=None):
+    """Runs a segflow command; returns (seconds, peak RSS in MiB, stdout)."""
+    env = dict(os.environ)
+    if threads is not None:
+        env["RAYON_NUM_THREADS"] = str(threads)  # segflow's parallelism is rayon's pool
+    return measured(cmd, cwd=ROOT, env=env)
 
 
 def synth_log(binary, contacts, dest):
@@ -114,7 +103,7 @@ def run_segflow(binary, work, name, log, robustness_defaults, threads):
     pipeline = bench_pipeline.write_pipeline(run_dir, work / f"{name}.yaml", log,
                                              robustness_defaults)
     print(f"[{name}] segflow run ... (load {load()})", flush=True)
-    seconds, rss, stdout = measured([binary, "run", pipeline, "--force", "--json"], threads)
+    seconds, rss, stdout = measured_segflow([binary, "run", pipeline, "--force", "--json"], threads)
     stages = {s["stage"]: float(s["seconds"]) for s in json.loads(stdout)["stages"]}
     print(f"[{name}] segflow {seconds:.1f} s, peak RSS {rss:.0f} MiB", flush=True)
     return run_dir, seconds, rss, stages
