@@ -5,17 +5,18 @@
 
 use rayon::prelude::*;
 
-use crate::chunks::{BLOCK_ROWS, CHUNK_ROWS, by_chunk};
+use crate::chunks::{BLOCK_ROWS, CHUNK_ROWS, by_chunk, by_chunk_of};
+use crate::elkan::{bounds_per_row, elkan_rows, half_distances};
 use crate::kernel::{Packed, Rows, multiversion, sq_dist};
 use crate::kmeans::{Buffers, Centers, KMeans, Partial, argmin2, assign_rows, combine_partials};
 
 /// Relative safety margin on the bounds: rounding in the bound updates can never make a row
 /// skip a centre that is in fact at least as close as its own.
-const BOUND_SLACK: f64 = 1e-9;
+pub(crate) const BOUND_SLACK: f64 = 1e-9;
 
 /// How far each centre moved in the last update, for the bound updates.
-struct Shifts {
-    by_center: Vec<f64>,
+pub(crate) struct Shifts {
+    pub(crate) by_center: Vec<f64>,
     largest: (usize, f64),
     second: f64,
 }
@@ -46,12 +47,12 @@ impl Shifts {
 
 /// What one bounded assignment pass reads for one restart.
 #[derive(Clone, Copy)]
-struct Pass<'a> {
-    data: &'a Rows<'a>,
-    centers: &'a Centers,
-    packed: &'a Packed,
-    half_gap: &'a [f64],
-    shifts: Option<&'a Shifts>,
+pub(crate) struct Pass<'a> {
+    pub(crate) data: &'a Rows<'a>,
+    pub(crate) centers: &'a Centers,
+    pub(crate) packed: &'a Packed,
+    pub(crate) half_gap: &'a [f64],
+    pub(crate) shifts: Option<&'a Shifts>,
 }
 
 multiversion! {
@@ -142,6 +143,8 @@ struct Restart {
 /// What the next pass does for one restart, with what it reads.
 enum Task<'a> {
     Bounded(Pass<'a>),
+    /// A bounded pass with Elkan's bounds: half the distance between every two centres.
+    Elkan(Pass<'a>, &'a [f64]),
     Assign(Packed),
     Inertia(&'a Centers),
     Idle,
@@ -150,7 +153,7 @@ enum Task<'a> {
 impl Task<'_> {
     fn partial(&self) -> Partial {
         let (k, w) = match self {
-            Task::Bounded(pass) => (pass.centers.k, pass.data.w),
+            Task::Bounded(pass) | Task::Elkan(pass, _) => (pass.centers.k, pass.data.w),
             Task::Assign(p) => (p.count(), 0),
             Task::Inertia(_) | Task::Idle => (0, 0),
         };
@@ -165,8 +168,14 @@ impl Task<'_> {
 
 /// Runs every restart's task over all rows in one shared pass: chunks of rows in parallel,
 /// and within a chunk each block of rows serves every restart while it is in cache. Returns
-/// each restart's result combined over chunks in chunk order.
-fn shared_pass(data: &Rows<'_>, tasks: &[Task<'_>], buffers: &mut [Buffers]) -> Vec<Partial> {
+/// each restart's result combined over chunks in chunk order. Each row has `bounds` lower
+/// bounds per restart.
+fn shared_pass(
+    data: &Rows<'_>,
+    tasks: &[Task<'_>],
+    buffers: &mut [Buffers],
+    bounds: usize,
+) -> Vec<Partial> {
     let n = data.n;
     let mut labels = Vec::new();
     let mut upper = Vec::new();
@@ -174,11 +183,11 @@ fn shared_pass(data: &Rows<'_>, tasks: &[Task<'_>], buffers: &mut [Buffers]) -> 
     for b in buffers.iter_mut() {
         labels.push(&mut b.labels[..n]);
         upper.push(&mut b.near[..n]);
-        lower.push(&mut b.lower[..n]);
+        lower.push(&mut b.lower[..n * bounds]);
     }
     let labels = by_chunk(labels.into_iter());
     let upper = by_chunk(upper.into_iter());
-    let lower = by_chunk(lower.into_iter());
+    let lower = by_chunk_of(lower.into_iter(), bounds);
     let per_chunk: Vec<Vec<Partial>> = labels
         .into_par_iter()
         .zip(upper)
@@ -199,6 +208,15 @@ fn shared_pass(data: &Rows<'_>, tasks: &[Task<'_>], buffers: &mut [Buffers]) -> 
                             lab,
                             &mut upper[r][b..e],
                             &mut lower[r][b..e],
+                            p,
+                        ),
+                        Task::Elkan(pass, between) => elkan_rows(
+                            pass,
+                            between,
+                            start + b,
+                            lab,
+                            &mut upper[r][b..e],
+                            &mut lower[r][b * bounds..e * bounds],
                             p,
                         ),
                         Task::Assign(packed) => {
@@ -233,12 +251,15 @@ pub(crate) fn lloyd_restarts(
     tol: f64,
     buffers: &mut [Buffers],
 ) -> Vec<KMeans> {
+    let k = inits[0].k;
+    let elkan = bounds_per_row(data.n, k, inits.len());
+    let bounds = elkan.unwrap_or(1);
     for b in buffers.iter_mut() {
         // Every row is labelled by the first pass; the bounds are set there too.
         b.labels.resize(data.n, 0);
         b.labels[..data.n].fill(0);
         b.near.resize(data.n, 0.0);
-        b.lower.resize(data.n, 0.0);
+        b.lower.resize(data.n * bounds, 0.0);
     }
     let mut restarts: Vec<Restart> = inits
         .into_iter()
@@ -250,13 +271,19 @@ pub(crate) fn lloyd_restarts(
         })
         .collect();
     while restarts.iter().any(|r| !matches!(r.phase, Phase::Done(_))) {
-        let prepared: Vec<Option<(Packed, Vec<f64>)>> = restarts
+        let prepared: Vec<Option<(Packed, Vec<f64>, Vec<f64>)>> = restarts
             .iter()
             .map(|r| match r.phase {
-                Phase::Iterating => Some((
-                    Packed::new(&r.centers.data, r.centers.k, r.centers.d, r.centers.w),
-                    half_gaps(&r.centers),
-                )),
+                Phase::Iterating => {
+                    let packed =
+                        Packed::new(&r.centers.data, r.centers.k, r.centers.d, r.centers.w);
+                    let (between, gaps) = if let Some(slots) = elkan {
+                        half_distances(&r.centers, slots)
+                    } else {
+                        (Vec::new(), half_gaps(&r.centers))
+                    };
+                    Some((packed, gaps, between))
+                }
                 _ => None,
             })
             .collect();
@@ -264,13 +291,20 @@ pub(crate) fn lloyd_restarts(
             .iter()
             .zip(&prepared)
             .map(|(r, prep)| match (&r.phase, prep) {
-                (Phase::Iterating, Some((packed, gaps))) => Task::Bounded(Pass {
-                    data,
-                    centers: &r.centers,
-                    packed,
-                    half_gap: gaps,
-                    shifts: r.shifts.as_ref(),
-                }),
+                (Phase::Iterating, Some((packed, gaps, between))) => {
+                    let pass = Pass {
+                        data,
+                        centers: &r.centers,
+                        packed,
+                        half_gap: gaps,
+                        shifts: r.shifts.as_ref(),
+                    };
+                    if elkan.is_some() {
+                        Task::Elkan(pass, between)
+                    } else {
+                        Task::Bounded(pass)
+                    }
+                }
                 (Phase::Final { strict: true }, _) => Task::Inertia(&r.centers),
                 (Phase::Final { strict: false }, _) => Task::Assign(Packed::new(
                     &r.centers.data,
@@ -281,7 +315,7 @@ pub(crate) fn lloyd_restarts(
                 _ => Task::Idle,
             })
             .collect();
-        let results = shared_pass(data, &tasks, buffers);
+        let results = shared_pass(data, &tasks, buffers, bounds);
         drop(tasks);
         for ((r, p), b) in restarts.iter_mut().zip(results).zip(buffers.iter()) {
             let labels = &b.labels[..data.n];
