@@ -17,18 +17,26 @@ pub(crate) const BOUND_SLACK: f64 = 1e-9;
 /// How far each centre moved in the last update, for the bound updates.
 pub(crate) struct Shifts {
     pub(crate) by_center: Vec<f64>,
+    /// How far each centre moved in all updates so far (the sum of its shifts).
+    pub(crate) moved: Vec<f64>,
     largest: (usize, f64),
     second: f64,
 }
 
 impl Shifts {
-    fn between(old: &Centers, new: &Centers) -> Self {
+    /// The shifts from `old` to `new`, `before` those of the earlier updates.
+    fn between(old: &Centers, new: &Centers, before: Option<&Shifts>) -> Self {
         let by_center: Vec<f64> = (0..old.k)
             .map(|j| sq_dist(old.row(j), new.row(j)).sqrt())
             .collect();
+        let moved = match before {
+            Some(b) => b.moved.iter().zip(&by_center).map(|(m, s)| m + s).collect(),
+            None => by_center.clone(),
+        };
         let (j, d1, d2) = argmin2(&by_center.iter().map(|v| -v).collect::<Vec<_>>(), old.k);
         Shifts {
             by_center,
+            moved,
             largest: (j, -d1),
             second: if d2.is_finite() { -d2 } else { 0.0 },
         }
@@ -119,6 +127,11 @@ fn half_gaps(centers: &Centers) -> Vec<f64> {
         })
         .collect()
 }
+
+/// What a bounded pass over one restart reads besides its centres: the packed centres, half
+/// the distance from each to its nearest other, and with Elkan's bounds half the distance
+/// between every two (empty otherwise).
+type Prepared = (Packed, Vec<f64>, Vec<f64>);
 
 /// Where a restart stands between passes.
 enum Phase {
@@ -251,8 +264,19 @@ pub(crate) fn lloyd_restarts(
     tol: f64,
     buffers: &mut [Buffers],
 ) -> Vec<KMeans> {
-    let k = inits[0].k;
-    let elkan = bounds_per_row(data.n, k, inits.len());
+    let elkan = bounds_per_row(data.n, inits[0].k, inits.len());
+    lloyd_restarts_with(data, inits, max_iter, tol, buffers, elkan)
+}
+
+/// [`lloyd_restarts`] with Elkan's bounds (`Some` bounds per row) or Hamerly's (`None`).
+pub(crate) fn lloyd_restarts_with(
+    data: &Rows<'_>,
+    inits: Vec<Centers>,
+    max_iter: usize,
+    tol: f64,
+    buffers: &mut [Buffers],
+    elkan: Option<usize>,
+) -> Vec<KMeans> {
     let bounds = elkan.unwrap_or(1);
     for b in buffers.iter_mut() {
         // Every row is labelled by the first pass; the bounds are set there too.
@@ -271,7 +295,7 @@ pub(crate) fn lloyd_restarts(
         })
         .collect();
     while restarts.iter().any(|r| !matches!(r.phase, Phase::Done(_))) {
-        let prepared: Vec<Option<(Packed, Vec<f64>, Vec<f64>)>> = restarts
+        let prepared: Vec<Option<Prepared>> = restarts
             .iter()
             .map(|r| match r.phase {
                 Phase::Iterating => {
@@ -375,7 +399,7 @@ fn advance(
         return;
     }
     let shift: f64 = (0..old.k).map(|j| sq_dist(new.row(j), old.row(j))).sum();
-    r.shifts = Some(Shifts::between(old, &new));
+    r.shifts = Some(Shifts::between(old, &new, r.shifts.as_ref()));
     r.centers = new;
     // Labels must match the final centres: one more exact assignment.
     if shift <= tol || r.n_iter == max_iter {
