@@ -25,9 +25,17 @@ pub const BLOCK_ROWS: usize = 256;
 /// Cuts each of several per-row slices (one per restart) into chunks and regroups them by
 /// chunk: element `c` holds every slice's chunk `c`, in slice order.
 pub fn by_chunk<'a, T>(slices: impl Iterator<Item = &'a mut [T]>) -> Vec<Vec<&'a mut [T]>> {
+    by_chunk_of(slices, 1)
+}
+
+/// [`by_chunk`] for slices holding `per_row` values per row.
+pub fn by_chunk_of<'a, T>(
+    slices: impl Iterator<Item = &'a mut [T]>,
+    per_row: usize,
+) -> Vec<Vec<&'a mut [T]>> {
     let mut out: Vec<Vec<&'a mut [T]>> = Vec::new();
     for slice in slices {
-        for (c, part) in slice.chunks_mut(CHUNK_ROWS).enumerate() {
+        for (c, part) in slice.chunks_mut(CHUNK_ROWS * per_row).enumerate() {
             if out.len() == c {
                 out.push(Vec::new());
             }

@@ -147,35 +147,48 @@ impl Packed {
         self.groups * LANES
     }
 
+    /// Number of groups of [`LANES`] centres.
+    pub fn groups(&self) -> usize {
+        self.groups
+    }
+
     /// Squared distances from `row` to every centre into `out[..k]` (`out[k..]` = +∞).
     #[inline(always)]
     pub fn distances(&self, row: &[f64], out: &mut [f64]) {
-        let d = self.d;
         for (g, slot) in out.chunks_exact_mut(LANES).enumerate().take(self.groups) {
-            let c = &self.data[g * d..(g + 1) * d];
-            // Two accumulators halve the dependency chain over coordinates.
-            let mut even = [0.0f64; LANES];
-            let mut odd = [0.0f64; LANES];
-            let mut pairs_x = row[..d].chunks_exact(2);
-            let mut pairs_c = c.chunks_exact(2);
-            for (x, cc) in (&mut pairs_x).zip(&mut pairs_c) {
-                for l in 0..LANES {
-                    let u = x[0] - cc[0][l];
-                    even[l] += u * u;
-                    let v = x[1] - cc[1][l];
-                    odd[l] += v * v;
-                }
-            }
-            if let ([x], [cc]) = (pairs_x.remainder(), pairs_c.remainder()) {
-                for l in 0..LANES {
-                    let u = x - cc[l];
-                    even[l] += u * u;
-                }
-            }
-            for l in 0..LANES {
-                slot[l] = even[l] + odd[l];
-            }
+            self.group_distances(row, g, slot);
         }
         out[self.k..].iter_mut().for_each(|v| *v = f64::INFINITY);
+    }
+
+    /// Squared distances from `row` to the centres of group `g` (centres `g * LANES ..`) into
+    /// `slot[..LANES]`, by the same operations as [`Packed::distances`]; lanes past the last
+    /// centre hold distances to padding, not +∞.
+    #[inline(always)]
+    pub fn group_distances(&self, row: &[f64], g: usize, slot: &mut [f64]) {
+        let d = self.d;
+        let c = &self.data[g * d..(g + 1) * d];
+        // Two accumulators halve the dependency chain over coordinates.
+        let mut even = [0.0f64; LANES];
+        let mut odd = [0.0f64; LANES];
+        let mut pairs_x = row[..d].chunks_exact(2);
+        let mut pairs_c = c.chunks_exact(2);
+        for (x, cc) in (&mut pairs_x).zip(&mut pairs_c) {
+            for l in 0..LANES {
+                let u = x[0] - cc[0][l];
+                even[l] += u * u;
+                let v = x[1] - cc[1][l];
+                odd[l] += v * v;
+            }
+        }
+        if let ([x], [cc]) = (pairs_x.remainder(), pairs_c.remainder()) {
+            for l in 0..LANES {
+                let u = x - cc[l];
+                even[l] += u * u;
+            }
+        }
+        for l in 0..LANES {
+            slot[l] = even[l] + odd[l];
+        }
     }
 }

@@ -428,7 +428,8 @@ pub(crate) struct Buffers {
     /// Lloyd an upper bound on the distance to the row's own centre (one restart never needs
     /// both at once).
     pub(crate) near: Vec<f64>,
-    /// Lloyd's lower bound on the distance from each row to every centre but its own.
+    /// Lloyd's lower bounds: Hamerly's, one per row on the distance to every centre but its
+    /// own, or Elkan's, one per row and centre (`elkan.rs`).
     pub(crate) lower: Vec<f64>,
     pub(crate) labels: Vec<u32>,
     /// k-means++ of a restart seeded alone: each row's capped squared distances to the

@@ -10,6 +10,7 @@
 
 mod chunks;
 pub mod dbscan;
+mod elkan;
 pub mod gmm;
 mod kernel;
 pub mod kmeans;

@@ -5,29 +5,38 @@
 
 use rayon::prelude::*;
 
-use crate::chunks::{BLOCK_ROWS, CHUNK_ROWS, by_chunk};
+use crate::chunks::{BLOCK_ROWS, CHUNK_ROWS, by_chunk, by_chunk_of};
+use crate::elkan::{bounds_per_row, elkan_rows, half_distances};
 use crate::kernel::{Packed, Rows, multiversion, sq_dist};
 use crate::kmeans::{Buffers, Centers, KMeans, Partial, argmin2, assign_rows, combine_partials};
 
 /// Relative safety margin on the bounds: rounding in the bound updates can never make a row
 /// skip a centre that is in fact at least as close as its own.
-const BOUND_SLACK: f64 = 1e-9;
+pub(crate) const BOUND_SLACK: f64 = 1e-9;
 
 /// How far each centre moved in the last update, for the bound updates.
-struct Shifts {
-    by_center: Vec<f64>,
+pub(crate) struct Shifts {
+    pub(crate) by_center: Vec<f64>,
+    /// How far each centre moved in all updates so far (the sum of its shifts).
+    pub(crate) moved: Vec<f64>,
     largest: (usize, f64),
     second: f64,
 }
 
 impl Shifts {
-    fn between(old: &Centers, new: &Centers) -> Self {
+    /// The shifts from `old` to `new`, `before` those of the earlier updates.
+    fn between(old: &Centers, new: &Centers, before: Option<&Shifts>) -> Self {
         let by_center: Vec<f64> = (0..old.k)
             .map(|j| sq_dist(old.row(j), new.row(j)).sqrt())
             .collect();
+        let moved = match before {
+            Some(b) => b.moved.iter().zip(&by_center).map(|(m, s)| m + s).collect(),
+            None => by_center.clone(),
+        };
         let (j, d1, d2) = argmin2(&by_center.iter().map(|v| -v).collect::<Vec<_>>(), old.k);
         Shifts {
             by_center,
+            moved,
             largest: (j, -d1),
             second: if d2.is_finite() { -d2 } else { 0.0 },
         }
@@ -46,12 +55,12 @@ impl Shifts {
 
 /// What one bounded assignment pass reads for one restart.
 #[derive(Clone, Copy)]
-struct Pass<'a> {
-    data: &'a Rows<'a>,
-    centers: &'a Centers,
-    packed: &'a Packed,
-    half_gap: &'a [f64],
-    shifts: Option<&'a Shifts>,
+pub(crate) struct Pass<'a> {
+    pub(crate) data: &'a Rows<'a>,
+    pub(crate) centers: &'a Centers,
+    pub(crate) packed: &'a Packed,
+    pub(crate) half_gap: &'a [f64],
+    pub(crate) shifts: Option<&'a Shifts>,
 }
 
 multiversion! {
@@ -119,6 +128,11 @@ fn half_gaps(centers: &Centers) -> Vec<f64> {
         .collect()
 }
 
+/// What a bounded pass over one restart reads besides its centres: the packed centres, half
+/// the distance from each to its nearest other, and with Elkan's bounds half the distance
+/// between every two (empty otherwise).
+type Prepared = (Packed, Vec<f64>, Vec<f64>);
+
 /// Where a restart stands between passes.
 enum Phase {
     /// The next pass is a bounded assignment.
@@ -142,6 +156,8 @@ struct Restart {
 /// What the next pass does for one restart, with what it reads.
 enum Task<'a> {
     Bounded(Pass<'a>),
+    /// A bounded pass with Elkan's bounds: half the distance between every two centres.
+    Elkan(Pass<'a>, &'a [f64]),
     Assign(Packed),
     Inertia(&'a Centers),
     Idle,
@@ -150,7 +166,7 @@ enum Task<'a> {
 impl Task<'_> {
     fn partial(&self) -> Partial {
         let (k, w) = match self {
-            Task::Bounded(pass) => (pass.centers.k, pass.data.w),
+            Task::Bounded(pass) | Task::Elkan(pass, _) => (pass.centers.k, pass.data.w),
             Task::Assign(p) => (p.count(), 0),
             Task::Inertia(_) | Task::Idle => (0, 0),
         };
@@ -165,8 +181,14 @@ impl Task<'_> {
 
 /// Runs every restart's task over all rows in one shared pass: chunks of rows in parallel,
 /// and within a chunk each block of rows serves every restart while it is in cache. Returns
-/// each restart's result combined over chunks in chunk order.
-fn shared_pass(data: &Rows<'_>, tasks: &[Task<'_>], buffers: &mut [Buffers]) -> Vec<Partial> {
+/// each restart's result combined over chunks in chunk order. Each row has `bounds` lower
+/// bounds per restart.
+fn shared_pass(
+    data: &Rows<'_>,
+    tasks: &[Task<'_>],
+    buffers: &mut [Buffers],
+    bounds: usize,
+) -> Vec<Partial> {
     let n = data.n;
     let mut labels = Vec::new();
     let mut upper = Vec::new();
@@ -174,11 +196,11 @@ fn shared_pass(data: &Rows<'_>, tasks: &[Task<'_>], buffers: &mut [Buffers]) -> 
     for b in buffers.iter_mut() {
         labels.push(&mut b.labels[..n]);
         upper.push(&mut b.near[..n]);
-        lower.push(&mut b.lower[..n]);
+        lower.push(&mut b.lower[..n * bounds]);
     }
     let labels = by_chunk(labels.into_iter());
     let upper = by_chunk(upper.into_iter());
-    let lower = by_chunk(lower.into_iter());
+    let lower = by_chunk_of(lower.into_iter(), bounds);
     let per_chunk: Vec<Vec<Partial>> = labels
         .into_par_iter()
         .zip(upper)
@@ -199,6 +221,15 @@ fn shared_pass(data: &Rows<'_>, tasks: &[Task<'_>], buffers: &mut [Buffers]) -> 
                             lab,
                             &mut upper[r][b..e],
                             &mut lower[r][b..e],
+                            p,
+                        ),
+                        Task::Elkan(pass, between) => elkan_rows(
+                            pass,
+                            between,
+                            start + b,
+                            lab,
+                            &mut upper[r][b..e],
+                            &mut lower[r][b * bounds..e * bounds],
                             p,
                         ),
                         Task::Assign(packed) => {
@@ -233,12 +264,26 @@ pub(crate) fn lloyd_restarts(
     tol: f64,
     buffers: &mut [Buffers],
 ) -> Vec<KMeans> {
+    let elkan = bounds_per_row(data.n, inits[0].k, inits.len());
+    lloyd_restarts_with(data, inits, max_iter, tol, buffers, elkan)
+}
+
+/// [`lloyd_restarts`] with Elkan's bounds (`Some` bounds per row) or Hamerly's (`None`).
+pub(crate) fn lloyd_restarts_with(
+    data: &Rows<'_>,
+    inits: Vec<Centers>,
+    max_iter: usize,
+    tol: f64,
+    buffers: &mut [Buffers],
+    elkan: Option<usize>,
+) -> Vec<KMeans> {
+    let bounds = elkan.unwrap_or(1);
     for b in buffers.iter_mut() {
         // Every row is labelled by the first pass; the bounds are set there too.
         b.labels.resize(data.n, 0);
         b.labels[..data.n].fill(0);
         b.near.resize(data.n, 0.0);
-        b.lower.resize(data.n, 0.0);
+        b.lower.resize(data.n * bounds, 0.0);
     }
     let mut restarts: Vec<Restart> = inits
         .into_iter()
@@ -250,13 +295,19 @@ pub(crate) fn lloyd_restarts(
         })
         .collect();
     while restarts.iter().any(|r| !matches!(r.phase, Phase::Done(_))) {
-        let prepared: Vec<Option<(Packed, Vec<f64>)>> = restarts
+        let prepared: Vec<Option<Prepared>> = restarts
             .iter()
             .map(|r| match r.phase {
-                Phase::Iterating => Some((
-                    Packed::new(&r.centers.data, r.centers.k, r.centers.d, r.centers.w),
-                    half_gaps(&r.centers),
-                )),
+                Phase::Iterating => {
+                    let packed =
+                        Packed::new(&r.centers.data, r.centers.k, r.centers.d, r.centers.w);
+                    let (between, gaps) = if let Some(slots) = elkan {
+                        half_distances(&r.centers, slots)
+                    } else {
+                        (Vec::new(), half_gaps(&r.centers))
+                    };
+                    Some((packed, gaps, between))
+                }
                 _ => None,
             })
             .collect();
@@ -264,13 +315,20 @@ pub(crate) fn lloyd_restarts(
             .iter()
             .zip(&prepared)
             .map(|(r, prep)| match (&r.phase, prep) {
-                (Phase::Iterating, Some((packed, gaps))) => Task::Bounded(Pass {
-                    data,
-                    centers: &r.centers,
-                    packed,
-                    half_gap: gaps,
-                    shifts: r.shifts.as_ref(),
-                }),
+                (Phase::Iterating, Some((packed, gaps, between))) => {
+                    let pass = Pass {
+                        data,
+                        centers: &r.centers,
+                        packed,
+                        half_gap: gaps,
+                        shifts: r.shifts.as_ref(),
+                    };
+                    if elkan.is_some() {
+                        Task::Elkan(pass, between)
+                    } else {
+                        Task::Bounded(pass)
+                    }
+                }
                 (Phase::Final { strict: true }, _) => Task::Inertia(&r.centers),
                 (Phase::Final { strict: false }, _) => Task::Assign(Packed::new(
                     &r.centers.data,
@@ -281,7 +339,7 @@ pub(crate) fn lloyd_restarts(
                 _ => Task::Idle,
             })
             .collect();
-        let results = shared_pass(data, &tasks, buffers);
+        let results = shared_pass(data, &tasks, buffers, bounds);
         drop(tasks);
         for ((r, p), b) in restarts.iter_mut().zip(results).zip(buffers.iter()) {
             let labels = &b.labels[..data.n];
@@ -341,7 +399,7 @@ fn advance(
         return;
     }
     let shift: f64 = (0..old.k).map(|j| sq_dist(new.row(j), old.row(j))).sum();
-    r.shifts = Some(Shifts::between(old, &new));
+    r.shifts = Some(Shifts::between(old, &new, r.shifts.as_ref()));
     r.centers = new;
     // Labels must match the final centres: one more exact assignment.
     if shift <= tol || r.n_iter == max_iter {
