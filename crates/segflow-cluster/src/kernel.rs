@@ -8,6 +8,9 @@
 use std::borrow::Cow;
 
 use ndarray::ArrayView2;
+use rayon::prelude::*;
+
+use crate::chunks::CHUNK_ROWS;
 
 /// Lanes per block; the row stride is a multiple of this.
 pub const LANES: usize = 4;
@@ -70,18 +73,22 @@ impl<'a> Rows<'a> {
         Rows { data, n, d, w }
     }
 
-    /// An owned copy of `x` with `shift` subtracted from each row.
+    /// An owned copy of `x` with `shift` subtracted from each row, written by chunks of rows
+    /// in parallel (at 10⁶ rows the copy and its page faults are a visible share of a fit).
     pub fn centred(x: &ArrayView2<'_, f64>, shift: &[f64]) -> Rows<'static> {
         let (n, d) = x.dim();
         let w = stride(d);
         let mut v = vec![0.0; n * w];
-        for (i, row) in x.rows().into_iter().enumerate() {
-            v[i * w..i * w + d]
-                .iter_mut()
-                .zip(row)
-                .zip(shift)
-                .for_each(|((o, x), m)| *o = x - m);
-        }
+        v.par_chunks_mut(CHUNK_ROWS * w)
+            .enumerate()
+            .for_each(|(c, block)| {
+                for (r, out) in block.chunks_exact_mut(w).enumerate() {
+                    out.iter_mut()
+                        .zip(x.row(c * CHUNK_ROWS + r))
+                        .zip(shift)
+                        .for_each(|((o, x), m)| *o = x - m);
+                }
+            });
         Rows {
             data: Cow::Owned(v),
             n,

@@ -7,7 +7,7 @@ use rayon::prelude::*;
 
 use crate::chunks::{BLOCK_ROWS, CHUNK_ROWS, by_chunk};
 use crate::kernel::{Packed, Rows, multiversion, sq_dist};
-use crate::kmeans::{Buffers, Centers, KMeans, Partial, argmin2, assign_rows, combine_partials};
+use crate::kmeans::{Buffers, Centers, Partial, Run, argmin2, assign_rows, combine_partials};
 
 /// Relative safety margin on the bounds: rounding in the bound updates can never make a row
 /// skip a centre that is in fact at least as close as its own.
@@ -129,7 +129,7 @@ enum Phase {
     Final {
         strict: bool,
     },
-    Done(KMeans),
+    Done(Run),
 }
 
 struct Restart {
@@ -232,7 +232,7 @@ pub(crate) fn lloyd_restarts(
     max_iter: usize,
     tol: f64,
     buffers: &mut [Buffers],
-) -> Vec<KMeans> {
+) -> Vec<Run> {
     for b in buffers.iter_mut() {
         // Every row is labelled by the first pass; the bounds are set there too.
         b.labels.resize(data.n, 0);
@@ -291,9 +291,10 @@ pub(crate) fn lloyd_restarts(
                     advance(data, r, p, labels, max_iter, tol);
                 }
                 Phase::Final { strict } => {
-                    r.phase = Phase::Done(KMeans {
+                    r.phase = Phase::Done(Run {
                         centroids: r.centers.to_array(),
-                        labels: labels.iter().map(|&l| l as usize).collect(),
+                        // Taken from the buffers once every restart is done.
+                        labels: Vec::new(),
                         inertia: p.inertia,
                         n_iter: r.n_iter,
                         converged: r.n_iter < max_iter || strict,
@@ -305,8 +306,15 @@ pub(crate) fn lloyd_restarts(
     }
     restarts
         .into_iter()
-        .map(|r| match r.phase {
-            Phase::Done(model) => model,
+        .zip(buffers)
+        .map(|(r, b)| match r.phase {
+            Phase::Done(run) => {
+                b.labels.truncate(data.n);
+                Run {
+                    labels: std::mem::take(&mut b.labels),
+                    ..run
+                }
+            }
             _ => unreachable!("the loop runs until every restart is done"),
         })
         .collect()
