@@ -144,14 +144,31 @@ impl Packed {
         Packed { k, d, groups, data }
     }
 
-    /// Number of centres packed.
-    pub fn count(&self) -> usize {
-        self.k
-    }
-
     /// Slots needed by [`Packed::distances`].
     pub fn slots(&self) -> usize {
         self.groups * LANES
+    }
+
+    /// Squared distance from `row` to centre `j`: lane `j` of [`Packed::distances`], computed
+    /// alone in the same order, so bit for bit the same value.
+    #[inline(always)]
+    pub fn distance(&self, row: &[f64], j: usize) -> f64 {
+        let (d, lane) = (self.d, j % LANES);
+        let c = &self.data[(j / LANES) * d..(j / LANES + 1) * d];
+        let (mut even, mut odd) = (0.0, 0.0);
+        let mut pairs_x = row[..d].chunks_exact(2);
+        let mut pairs_c = c.chunks_exact(2);
+        for (x, cc) in (&mut pairs_x).zip(&mut pairs_c) {
+            let u = x[0] - cc[0][lane];
+            even += u * u;
+            let v = x[1] - cc[1][lane];
+            odd += v * v;
+        }
+        if let ([x], [cc]) = (pairs_x.remainder(), pairs_c.remainder()) {
+            let u = x - cc[lane];
+            even += u * u;
+        }
+        even + odd
     }
 
     /// Squared distances from `row` to every centre into `out[..k]` (`out[k..]` = +∞).

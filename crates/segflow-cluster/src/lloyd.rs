@@ -7,7 +7,7 @@ use rayon::prelude::*;
 
 use crate::chunks::{BLOCK_ROWS, CHUNK_ROWS, by_chunk};
 use crate::kernel::{Packed, Rows, multiversion, sq_dist};
-use crate::kmeans::{Buffers, Centers, Partial, Run, argmin2, assign_rows, combine_partials};
+use crate::kmeans::{Buffers, Centers, Partial, Run, argmin2, combine_partials};
 
 /// Relative safety margin on the bounds: rounding in the bound updates can never make a row
 /// skip a centre that is in fact at least as close as its own.
@@ -52,15 +52,20 @@ struct Pass<'a> {
     packed: &'a Packed,
     half_gap: &'a [f64],
     shifts: Option<&'a Shifts>,
+    /// The pass after the last update of a restart stopped by `tol` or `max_iter`: labels
+    /// and inertia only.
+    last: bool,
 }
 
 multiversion! {
     /// One bounded assignment pass over rows [start, start + labels.len()) (Hamerly's
     /// algorithm): a row whose bounds prove its centre is still strictly the nearest skips the
     /// distance computations; any other row gets exact distances to every centre, so labels
-    /// are exactly Lloyd's. Adds to the per-cluster sums and counts of `p`.
+    /// are exactly Lloyd's. Adds to the per-cluster sums and counts of `p`, or on the `last`
+    /// pass to its inertia: each row's squared distance to its centre computed exactly as an
+    /// unbounded assignment computes it.
     fn bounded_rows(pass: &Pass<'_>, start: usize, labels: &mut [u32], upper: &mut [f64], lower: &mut [f64], p: &mut Partial) -> () {
-        let Pass { data, centers, packed, half_gap, shifts } = *pass;
+        let Pass { data, centers, packed, half_gap, shifts, last } = *pass;
         let (k, w) = (centers.k, data.w);
         let mut dist = vec![0.0; packed.slots()];
         let rows = data.rows(start, start + labels.len());
@@ -86,8 +91,15 @@ multiversion! {
                     j = best;
                     *label = best as u32;
                 }
+                if last {
+                    p.inertia += d1;
+                    continue;
+                }
                 *u = d1.sqrt() * (1.0 + BOUND_SLACK);
                 *l = d2.sqrt() * (1.0 - BOUND_SLACK);
+            } else if last {
+                p.inertia += packed.distance(row, j);
+                continue;
             }
             p.counts[j] += 1;
             p.sums[j * w..(j + 1) * w].iter_mut().zip(row).for_each(|(s, v)| *s += v);
@@ -124,7 +136,7 @@ enum Phase {
     /// The next pass is a bounded assignment.
     Iterating,
     /// Converged; the next pass computes the inertia of the final centres: over the labels as
-    /// they are when the labels stopped changing (`strict`), else after one more exact
+    /// they are when the labels stopped changing (`strict`), else after one more (bounded)
     /// assignment.
     Final {
         strict: bool,
@@ -142,7 +154,6 @@ struct Restart {
 /// What the next pass does for one restart, with what it reads.
 enum Task<'a> {
     Bounded(Pass<'a>),
-    Assign(Packed),
     Inertia(&'a Centers),
     Idle,
 }
@@ -150,9 +161,8 @@ enum Task<'a> {
 impl Task<'_> {
     fn partial(&self) -> Partial {
         let (k, w) = match self {
-            Task::Bounded(pass) => (pass.centers.k, pass.data.w),
-            Task::Assign(p) => (p.count(), 0),
-            Task::Inertia(_) | Task::Idle => (0, 0),
+            Task::Bounded(pass) if !pass.last => (pass.centers.k, pass.data.w),
+            Task::Bounded(_) | Task::Inertia(_) | Task::Idle => (0, 0),
         };
         Partial {
             sums: vec![0.0; k * w],
@@ -201,9 +211,6 @@ fn shared_pass(data: &Rows<'_>, tasks: &[Task<'_>], buffers: &mut [Buffers]) -> 
                             &mut lower[r][b..e],
                             p,
                         ),
-                        Task::Assign(packed) => {
-                            assign_rows(data, packed, packed.count(), start + b, lab, false, p)
-                        }
                         Task::Inertia(centers) => inertia_rows(data, centers, start + b, lab, p),
                         Task::Idle => {}
                     }
@@ -253,7 +260,7 @@ pub(crate) fn lloyd_restarts(
         let prepared: Vec<Option<(Packed, Vec<f64>)>> = restarts
             .iter()
             .map(|r| match r.phase {
-                Phase::Iterating => Some((
+                Phase::Iterating | Phase::Final { strict: false } => Some((
                     Packed::new(&r.centers.data, r.centers.k, r.centers.d, r.centers.w),
                     half_gaps(&r.centers),
                 )),
@@ -264,20 +271,17 @@ pub(crate) fn lloyd_restarts(
             .iter()
             .zip(&prepared)
             .map(|(r, prep)| match (&r.phase, prep) {
-                (Phase::Iterating, Some((packed, gaps))) => Task::Bounded(Pass {
-                    data,
-                    centers: &r.centers,
-                    packed,
-                    half_gap: gaps,
-                    shifts: r.shifts.as_ref(),
-                }),
+                (Phase::Iterating | Phase::Final { strict: false }, Some((packed, gaps))) => {
+                    Task::Bounded(Pass {
+                        data,
+                        centers: &r.centers,
+                        packed,
+                        half_gap: gaps,
+                        shifts: r.shifts.as_ref(),
+                        last: !matches!(r.phase, Phase::Iterating),
+                    })
+                }
                 (Phase::Final { strict: true }, _) => Task::Inertia(&r.centers),
-                (Phase::Final { strict: false }, _) => Task::Assign(Packed::new(
-                    &r.centers.data,
-                    r.centers.k,
-                    r.centers.d,
-                    r.centers.w,
-                )),
                 _ => Task::Idle,
             })
             .collect();
@@ -351,7 +355,7 @@ fn advance(
     let shift: f64 = (0..old.k).map(|j| sq_dist(new.row(j), old.row(j))).sum();
     r.shifts = Some(Shifts::between(old, &new));
     r.centers = new;
-    // Labels must match the final centres: one more exact assignment.
+    // Labels must match the final centres: one more assignment.
     if shift <= tol || r.n_iter == max_iter {
         r.phase = Phase::Final { strict: false };
     }
