@@ -203,3 +203,30 @@ impl Packed {
         out[self.k..].iter_mut().for_each(|v| *v = f64::INFINITY);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One centre's distance alone is bit for bit its lane of the packed distances, with an
+    /// odd and an even number of columns.
+    #[test]
+    fn one_distance_is_its_lane_of_all_distances() {
+        for d in [5, 12] {
+            let w = stride(d);
+            let value = |i: usize| ((i * 7919) % 1013) as f64 / 37.0 - 11.0;
+            let centres: Vec<f64> = (0..7 * w).map(|i| value(i + 5)).collect();
+            let packed = Packed::new(&centres, 7, d, w);
+            let mut all = vec![0.0; packed.slots()];
+            for r in 0..20 {
+                let row: Vec<f64> = (0..w)
+                    .map(|t| if t < d { value(r * 31 + t) } else { 0.0 })
+                    .collect();
+                packed.distances(&row, &mut all);
+                for (j, v) in all[..7].iter().enumerate() {
+                    assert_eq!(packed.distance(&row, j).to_bits(), v.to_bits());
+                }
+            }
+        }
+    }
+}

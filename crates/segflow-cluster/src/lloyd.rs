@@ -64,10 +64,10 @@ multiversion! {
     /// are exactly Lloyd's. Adds to the per-cluster sums and counts of `p`, or on the `last`
     /// pass to its inertia: each row's squared distance to its centre computed exactly as an
     /// unbounded assignment computes it.
-    fn bounded_rows(pass: &Pass<'_>, start: usize, labels: &mut [u32], upper: &mut [f64], lower: &mut [f64], p: &mut Partial) -> () {
+    fn bounded_rows(pass: &Pass<'_>, start: usize, labels: &mut [u32], upper: &mut [f64], lower: &mut [f64], dist: &mut [f64], p: &mut Partial) -> () {
         let Pass { data, centers, packed, half_gap, shifts, last } = *pass;
         let (k, w) = (centers.k, data.w);
-        let mut dist = vec![0.0; packed.slots()];
+        let dist = &mut dist[..packed.slots()];
         let rows = data.rows(start, start + labels.len());
         for (((row, label), u), l) in rows.zip(labels.iter_mut()).zip(upper.iter_mut()).zip(lower.iter_mut()) {
             let mut j = *label as usize;
@@ -84,8 +84,8 @@ multiversion! {
                 }
             };
             if !settled {
-                packed.distances(row, &mut dist);
-                let (best, d1, d2) = argmin2(&dist, k);
+                packed.distances(row, dist);
+                let (best, d1, d2) = argmin2(dist, k);
                 if best != j {
                     p.changed += 1;
                     j = best;
@@ -186,6 +186,14 @@ fn shared_pass(data: &Rows<'_>, tasks: &[Task<'_>], buffers: &mut [Buffers]) -> 
         upper.push(&mut b.near[..n]);
         lower.push(&mut b.lower[..n]);
     }
+    let slots = tasks
+        .iter()
+        .map(|t| match t {
+            Task::Bounded(pass) => pass.packed.slots(),
+            Task::Inertia(_) | Task::Idle => 0,
+        })
+        .max()
+        .unwrap_or(0);
     let labels = by_chunk(labels.into_iter());
     let upper = by_chunk(upper.into_iter());
     let lower = by_chunk(lower.into_iter());
@@ -198,6 +206,8 @@ fn shared_pass(data: &Rows<'_>, tasks: &[Task<'_>], buffers: &mut [Buffers]) -> 
             let start = c * CHUNK_ROWS;
             let len = labels[0].len();
             let mut parts: Vec<Partial> = tasks.iter().map(Task::partial).collect();
+            // One row's distances, allocated once per chunk rather than per block and restart.
+            let mut dist = vec![0.0; slots];
             for b in (0..len).step_by(BLOCK_ROWS) {
                 let e = (b + BLOCK_ROWS).min(len);
                 for (r, (task, p)) in tasks.iter().zip(&mut parts).enumerate() {
@@ -209,6 +219,7 @@ fn shared_pass(data: &Rows<'_>, tasks: &[Task<'_>], buffers: &mut [Buffers]) -> 
                             lab,
                             &mut upper[r][b..e],
                             &mut lower[r][b..e],
+                            &mut dist,
                             p,
                         ),
                         Task::Inertia(centers) => inertia_rows(data, centers, start + b, lab, p),
