@@ -57,7 +57,7 @@ multiversion! {
     /// operations as an unbounded pass, and the nearest wins with the lower index on ties, so
     /// labels are exactly Lloyd's. Adds to the per-cluster sums and counts of `p`.
     pub(crate) fn elkan_rows(pass: &Pass<'_>, between: &[f64], start: usize, labels: &mut [u32], upper: &mut [f64], lower: &mut [f64], p: &mut Partial) -> () {
-        let Pass { data, centers, packed, half_gap, shifts } = *pass;
+        let Pass { data, centers, packed, half_gap, shifts, .. } = *pass;
         let (k, w, slots) = (centers.k, data.w, packed.slots());
         let mut dist = vec![0.0; slots];
         // How far each centre has moved before this pass, per slot (padding never moves).
@@ -187,7 +187,7 @@ mod tests {
 
     use super::*;
     use crate::kernel::Rows;
-    use crate::kmeans::{Buffers, KMeans};
+    use crate::kmeans::{Buffers, Run};
     use crate::lloyd::lloyd_restarts_with;
     use crate::rng::Rng;
 
@@ -204,7 +204,7 @@ mod tests {
     }
 
     /// Lloyd from `init` with Elkan's bounds or Hamerly's.
-    fn lloyd(x: &Array2<f64>, init: &Array2<f64>, tol: f64, elkan: bool) -> KMeans {
+    fn lloyd(x: &Array2<f64>, init: &Array2<f64>, tol: f64, elkan: bool) -> Run {
         let view = x.view();
         let data = Rows::new(&view);
         let init = Centers::from_array(init);
@@ -221,12 +221,12 @@ mod tests {
         runs.pop().expect("one restart")
     }
 
-    fn assert_same(a: &KMeans, b: &KMeans) {
+    fn assert_same(a: &Run, b: &Run) {
         assert_eq!(a.labels, b.labels);
         assert_eq!(a.inertia.to_bits(), b.inertia.to_bits());
         assert_eq!(a.n_iter, b.n_iter);
         assert_eq!(a.converged, b.converged);
-        let bits = |m: &KMeans| m.centroids.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+        let bits = |m: &Run| m.centroids.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
         assert_eq!(bits(a), bits(b));
     }
 
@@ -258,7 +258,7 @@ mod tests {
         let hamerly = lloyd(&x, &init, 1e-6, false);
         let elkan = lloyd(&x, &init, 1e-6, true);
         let mut used = [false; 11];
-        hamerly.labels.iter().for_each(|&l| used[l] = true);
+        hamerly.labels.iter().for_each(|&l| used[l as usize] = true);
         assert!(
             used.iter().all(|&u| u),
             "every cluster has rows after relocation"

@@ -113,7 +113,8 @@ impl KMeansParams {
             &mut [Buffers::default()],
         )
         .pop()
-        .expect("one restart"))
+        .expect("one restart")
+        .into_model())
     }
 
     /// Fits on the rows of `x`: scikit-learn's `KMeans(random_state=seed).fit(x)`.
@@ -145,7 +146,7 @@ impl KMeansParams {
         let draws: Vec<Seeding> = (0..self.n_init)
             .map(|_| Seeding::draw(k, state, |s| s.choice(&cdf), |s| s.uniform(0.0, 1.0)))
             .collect();
-        let runs: Vec<KMeans> = if data.n <= CHUNK_ROWS {
+        let runs: Vec<Run> = if data.n <= CHUNK_ROWS {
             // Data within one chunk keeps a pass on one thread: run the restarts side by
             // side instead.
             draws
@@ -172,7 +173,7 @@ impl KMeansParams {
         // scikit-learn's rule: a later restart replaces the best only with a strictly lower
         // inertia and a different partition (the same partition can differ in inertia by
         // rounding alone).
-        let mut best: Option<KMeans> = None;
+        let mut best: Option<Run> = None;
         for run in runs {
             if best.as_ref().is_none_or(|b| {
                 run.inertia < b.inertia && !same_partition(&run.labels, &b.labels, k)
@@ -180,7 +181,7 @@ impl KMeansParams {
                 best = Some(run);
             }
         }
-        let mut best = best.expect("n_init ≥ 1");
+        let mut best = best.expect("n_init ≥ 1").into_model();
         for mut row in best.centroids.rows_mut() {
             row.iter_mut().zip(&mean).for_each(|(c, m)| *c += m);
         }
@@ -199,13 +200,14 @@ fn column_means(x: &ArrayView2<'_, f64>) -> Vec<f64> {
 
 /// Whether two labelings are the same partition up to a renaming of the clusters
 /// (scikit-learn's `_is_same_clustering`).
-fn same_partition(a: &Array1<usize>, b: &Array1<usize>, k: usize) -> bool {
+fn same_partition(a: &[u32], b: &[u32], k: usize) -> bool {
     let mut mapping = vec![usize::MAX; k];
     a.iter().zip(b).all(|(&x, &y)| {
+        let x = x as usize;
         if mapping[x] == usize::MAX {
-            mapping[x] = y;
+            mapping[x] = y as usize;
         }
-        mapping[x] == y
+        mapping[x] == y as usize
     })
 }
 
@@ -218,7 +220,7 @@ fn run_in_groups(
     max_iter: usize,
     tol: f64,
     group: usize,
-) -> Vec<KMeans> {
+) -> Vec<Run> {
     let mut buffers: Vec<Buffers> = Vec::new();
     let mut runs = Vec::with_capacity(draws.len());
     for seedings in draws.chunks(group) {
@@ -227,6 +229,28 @@ fn run_in_groups(
         runs.extend(lloyd_restarts(data, inits, max_iter, tol, &mut buffers));
     }
     runs
+}
+
+/// One restart's fit, its labels as the passes wrote them: only the kept restart becomes a
+/// [`KMeans`], so the others never convert (nor allocate) n labels of a machine word.
+pub(crate) struct Run {
+    pub(crate) centroids: Array2<f64>,
+    pub(crate) labels: Vec<u32>,
+    pub(crate) inertia: f64,
+    pub(crate) n_iter: usize,
+    pub(crate) converged: bool,
+}
+
+impl Run {
+    fn into_model(self) -> KMeans {
+        KMeans {
+            centroids: self.centroids,
+            labels: self.labels.into_iter().map(|l| l as usize).collect(),
+            inertia: self.inertia,
+            n_iter: self.n_iter,
+            converged: self.converged,
+        }
+    }
 }
 
 /// A fitted k-means model.

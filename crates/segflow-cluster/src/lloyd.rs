@@ -8,7 +8,7 @@ use rayon::prelude::*;
 use crate::chunks::{BLOCK_ROWS, CHUNK_ROWS, by_chunk, by_chunk_of};
 use crate::elkan::{bounds_per_row, elkan_rows, half_distances};
 use crate::kernel::{Packed, Rows, multiversion, sq_dist};
-use crate::kmeans::{Buffers, Centers, KMeans, Partial, argmin2, assign_rows, combine_partials};
+use crate::kmeans::{Buffers, Centers, Partial, Run, argmin2, assign_rows, combine_partials};
 
 /// Relative safety margin on the bounds: rounding in the bound updates can never make a row
 /// skip a centre that is in fact at least as close as its own.
@@ -61,17 +61,22 @@ pub(crate) struct Pass<'a> {
     pub(crate) packed: &'a Packed,
     pub(crate) half_gap: &'a [f64],
     pub(crate) shifts: Option<&'a Shifts>,
+    /// The pass after the last update of a restart stopped by `tol` or `max_iter`: labels
+    /// and inertia only.
+    pub(crate) last: bool,
 }
 
 multiversion! {
     /// One bounded assignment pass over rows [start, start + labels.len()) (Hamerly's
     /// algorithm): a row whose bounds prove its centre is still strictly the nearest skips the
     /// distance computations; any other row gets exact distances to every centre, so labels
-    /// are exactly Lloyd's. Adds to the per-cluster sums and counts of `p`.
-    fn bounded_rows(pass: &Pass<'_>, start: usize, labels: &mut [u32], upper: &mut [f64], lower: &mut [f64], p: &mut Partial) -> () {
-        let Pass { data, centers, packed, half_gap, shifts } = *pass;
+    /// are exactly Lloyd's. Adds to the per-cluster sums and counts of `p`, or on the `last`
+    /// pass to its inertia: each row's squared distance to its centre computed exactly as an
+    /// unbounded assignment computes it.
+    fn bounded_rows(pass: &Pass<'_>, start: usize, labels: &mut [u32], upper: &mut [f64], lower: &mut [f64], dist: &mut [f64], p: &mut Partial) -> () {
+        let Pass { data, centers, packed, half_gap, shifts, last } = *pass;
         let (k, w) = (centers.k, data.w);
-        let mut dist = vec![0.0; packed.slots()];
+        let dist = &mut dist[..packed.slots()];
         let rows = data.rows(start, start + labels.len());
         for (((row, label), u), l) in rows.zip(labels.iter_mut()).zip(upper.iter_mut()).zip(lower.iter_mut()) {
             let mut j = *label as usize;
@@ -88,15 +93,22 @@ multiversion! {
                 }
             };
             if !settled {
-                packed.distances(row, &mut dist);
-                let (best, d1, d2) = argmin2(&dist, k);
+                packed.distances(row, dist);
+                let (best, d1, d2) = argmin2(dist, k);
                 if best != j {
                     p.changed += 1;
                     j = best;
                     *label = best as u32;
                 }
+                if last {
+                    p.inertia += d1;
+                    continue;
+                }
                 *u = d1.sqrt() * (1.0 + BOUND_SLACK);
                 *l = d2.sqrt() * (1.0 - BOUND_SLACK);
+            } else if last {
+                p.inertia += packed.distance(row, j);
+                continue;
             }
             p.counts[j] += 1;
             p.sums[j * w..(j + 1) * w].iter_mut().zip(row).for_each(|(s, v)| *s += v);
@@ -138,12 +150,12 @@ enum Phase {
     /// The next pass is a bounded assignment.
     Iterating,
     /// Converged; the next pass computes the inertia of the final centres: over the labels as
-    /// they are when the labels stopped changing (`strict`), else after one more exact
+    /// they are when the labels stopped changing (`strict`), else after one more (bounded)
     /// assignment.
     Final {
         strict: bool,
     },
-    Done(KMeans),
+    Done(Run),
 }
 
 struct Restart {
@@ -158,6 +170,7 @@ enum Task<'a> {
     Bounded(Pass<'a>),
     /// A bounded pass with Elkan's bounds: half the distance between every two centres.
     Elkan(Pass<'a>, &'a [f64]),
+    /// The exact last pass of a restart fitted with Elkan's bounds.
     Assign(Packed),
     Inertia(&'a Centers),
     Idle,
@@ -166,9 +179,10 @@ enum Task<'a> {
 impl Task<'_> {
     fn partial(&self) -> Partial {
         let (k, w) = match self {
-            Task::Bounded(pass) | Task::Elkan(pass, _) => (pass.centers.k, pass.data.w),
+            Task::Bounded(pass) if !pass.last => (pass.centers.k, pass.data.w),
+            Task::Elkan(pass, _) => (pass.centers.k, pass.data.w),
             Task::Assign(p) => (p.count(), 0),
-            Task::Inertia(_) | Task::Idle => (0, 0),
+            Task::Bounded(_) | Task::Inertia(_) | Task::Idle => (0, 0),
         };
         Partial {
             sums: vec![0.0; k * w],
@@ -198,6 +212,14 @@ fn shared_pass(
         upper.push(&mut b.near[..n]);
         lower.push(&mut b.lower[..n * bounds]);
     }
+    let slots = tasks
+        .iter()
+        .map(|t| match t {
+            Task::Bounded(pass) | Task::Elkan(pass, _) => pass.packed.slots(),
+            Task::Assign(_) | Task::Inertia(_) | Task::Idle => 0,
+        })
+        .max()
+        .unwrap_or(0);
     let labels = by_chunk(labels.into_iter());
     let upper = by_chunk(upper.into_iter());
     let lower = by_chunk_of(lower.into_iter(), bounds);
@@ -210,6 +232,8 @@ fn shared_pass(
             let start = c * CHUNK_ROWS;
             let len = labels[0].len();
             let mut parts: Vec<Partial> = tasks.iter().map(Task::partial).collect();
+            // One row's distances, allocated once per chunk rather than per block and restart.
+            let mut dist = vec![0.0; slots];
             for b in (0..len).step_by(BLOCK_ROWS) {
                 let e = (b + BLOCK_ROWS).min(len);
                 for (r, (task, p)) in tasks.iter().zip(&mut parts).enumerate() {
@@ -221,6 +245,7 @@ fn shared_pass(
                             lab,
                             &mut upper[r][b..e],
                             &mut lower[r][b..e],
+                            &mut dist,
                             p,
                         ),
                         Task::Elkan(pass, between) => elkan_rows(
@@ -263,7 +288,7 @@ pub(crate) fn lloyd_restarts(
     max_iter: usize,
     tol: f64,
     buffers: &mut [Buffers],
-) -> Vec<KMeans> {
+) -> Vec<Run> {
     let elkan = bounds_per_row(data.n, inits[0].k, inits.len());
     lloyd_restarts_with(data, inits, max_iter, tol, buffers, elkan)
 }
@@ -276,7 +301,7 @@ pub(crate) fn lloyd_restarts_with(
     tol: f64,
     buffers: &mut [Buffers],
     elkan: Option<usize>,
-) -> Vec<KMeans> {
+) -> Vec<Run> {
     let bounds = elkan.unwrap_or(1);
     for b in buffers.iter_mut() {
         // Every row is labelled by the first pass; the bounds are set there too.
@@ -308,6 +333,11 @@ pub(crate) fn lloyd_restarts_with(
                     };
                     Some((packed, gaps, between))
                 }
+                Phase::Final { strict: false } if elkan.is_none() => Some((
+                    Packed::new(&r.centers.data, r.centers.k, r.centers.d, r.centers.w),
+                    half_gaps(&r.centers),
+                    Vec::new(),
+                )),
                 _ => None,
             })
             .collect();
@@ -315,13 +345,17 @@ pub(crate) fn lloyd_restarts_with(
             .iter()
             .zip(&prepared)
             .map(|(r, prep)| match (&r.phase, prep) {
-                (Phase::Iterating, Some((packed, gaps, between))) => {
+                (
+                    Phase::Iterating | Phase::Final { strict: false },
+                    Some((packed, gaps, between)),
+                ) => {
                     let pass = Pass {
                         data,
                         centers: &r.centers,
                         packed,
                         half_gap: gaps,
                         shifts: r.shifts.as_ref(),
+                        last: !matches!(r.phase, Phase::Iterating),
                     };
                     if elkan.is_some() {
                         Task::Elkan(pass, between)
@@ -330,7 +364,7 @@ pub(crate) fn lloyd_restarts_with(
                     }
                 }
                 (Phase::Final { strict: true }, _) => Task::Inertia(&r.centers),
-                (Phase::Final { strict: false }, _) => Task::Assign(Packed::new(
+                (Phase::Final { strict: false }, None) => Task::Assign(Packed::new(
                     &r.centers.data,
                     r.centers.k,
                     r.centers.d,
@@ -349,9 +383,10 @@ pub(crate) fn lloyd_restarts_with(
                     advance(data, r, p, labels, max_iter, tol);
                 }
                 Phase::Final { strict } => {
-                    r.phase = Phase::Done(KMeans {
+                    r.phase = Phase::Done(Run {
                         centroids: r.centers.to_array(),
-                        labels: labels.iter().map(|&l| l as usize).collect(),
+                        // Taken from the buffers once every restart is done.
+                        labels: Vec::new(),
                         inertia: p.inertia,
                         n_iter: r.n_iter,
                         converged: r.n_iter < max_iter || strict,
@@ -363,8 +398,15 @@ pub(crate) fn lloyd_restarts_with(
     }
     restarts
         .into_iter()
-        .map(|r| match r.phase {
-            Phase::Done(model) => model,
+        .zip(buffers)
+        .map(|(r, b)| match r.phase {
+            Phase::Done(run) => {
+                b.labels.truncate(data.n);
+                Run {
+                    labels: std::mem::take(&mut b.labels),
+                    ..run
+                }
+            }
             _ => unreachable!("the loop runs until every restart is done"),
         })
         .collect()
@@ -401,7 +443,7 @@ fn advance(
     let shift: f64 = (0..old.k).map(|j| sq_dist(new.row(j), old.row(j))).sum();
     r.shifts = Some(Shifts::between(old, &new, r.shifts.as_ref()));
     r.centers = new;
-    // Labels must match the final centres: one more exact assignment.
+    // Labels must match the final centres: one more assignment.
     if shift <= tol || r.n_iter == max_iter {
         r.phase = Phase::Final { strict: false };
     }
