@@ -176,9 +176,8 @@ impl SortedRuns {
 }
 
 /// A run file, an Arrow IPC stream written batch by batch, created with the first batch.
-/// Unlike a Parquet file, whose writer and reader keep every row group's metadata (so memory
-/// grew with the runs of the late merge rounds), a stream keeps nothing per batch written and
-/// its reader holds one batch.
+/// Unlike a Parquet file, whose writer and reader keep every row group's metadata (which grows
+/// with the run), a stream keeps nothing per batch written and its reader holds one batch.
 #[derive(Default)]
 struct RunWriter {
     writer: Option<StreamWriter<BufWriter<File>>>,
