@@ -5,21 +5,21 @@
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::fs::File;
+use std::io::{BufReader, BufWriter};
 use std::path::{Path, PathBuf};
 
 use arrow::array::{AsArray, RecordBatch};
 use arrow::compute::{SortColumn, concat_batches, interleave_record_batch, lexsort_to_indices};
 use arrow::datatypes::{SchemaRef, UInt64Type};
-use parquet::arrow::ArrowWriter;
-use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
-use parquet::basic::Compression;
-use parquet::file::properties::WriterProperties;
+use arrow::error::ArrowError;
+use arrow_ipc::reader::StreamReader;
+use arrow_ipc::writer::StreamWriter;
 
 use segflow_core::{Error, Result};
 
 /// Runs merged at once: bounds the readers (and their buffered rows) open at the same time.
 const FAN_IN: usize = 32;
-/// Rows per row group of a run file, and per batch read back: small, since a merge holds one
+/// Rows per batch of a run file, and so per batch read back: small, since a merge holds one
 /// batch of each run it reads.
 const RUN_BATCH_ROWS: usize = 4_096;
 
@@ -140,14 +140,14 @@ impl SortedRuns {
             arrow::compute::take_record_batch(&all, &arrow::array::UInt32Array::from(order))?;
         drop(all);
         let path = self.next_run_path();
-        write_run(&path, std::iter::once(Ok(sorted)))?;
+        write_run(&path, &sorted)?;
         self.runs.push(path);
         Ok(())
     }
 
     fn next_run_path(&mut self) -> PathBuf {
         self.written += 1;
-        self.dir.join(format!("run-{:06}.parquet", self.written))
+        self.dir.join(format!("run-{:06}.arrows", self.written))
     }
 
     /// Every row pushed, in key order, handed to `emit` in batches of `batch_rows` (the last
@@ -175,68 +175,77 @@ impl SortedRuns {
     }
 }
 
-/// A run file written batch by batch, created with the first batch.
+/// A run file, an Arrow IPC stream written batch by batch, created with the first batch.
+/// Unlike a Parquet file, whose writer and reader keep every row group's metadata (which grows
+/// with the run), a stream keeps nothing per batch written and its reader holds one batch.
 #[derive(Default)]
 struct RunWriter {
-    writer: Option<ArrowWriter<File>>,
+    writer: Option<StreamWriter<BufWriter<File>>>,
 }
 
 impl RunWriter {
     fn write(&mut self, path: &Path, batch: &RecordBatch) -> Result<()> {
         if self.writer.is_none() {
             let file = File::create(path).map_err(|e| Error::io(path, e))?;
-            let props = WriterProperties::builder()
-                .set_max_row_group_row_count(Some(RUN_BATCH_ROWS))
-                .set_compression(Compression::SNAPPY)
-                .build();
             self.writer = Some(
-                ArrowWriter::try_new(file, batch.schema(), Some(props))
-                    .map_err(|e| Error::parquet_write(path, e))?,
+                StreamWriter::try_new_buffered(file, &batch.schema())
+                    .map_err(|e| run_error(path, e))?,
             );
         }
         let writer = self.writer.as_mut().expect("created above");
-        writer
-            .write(batch)
-            .map_err(|e| Error::parquet_write(path, e))
+        // Batches of at most RUN_BATCH_ROWS, which is what the merge reads back at a time.
+        let mut offset = 0;
+        while offset < batch.num_rows() {
+            let rows = RUN_BATCH_ROWS.min(batch.num_rows() - offset);
+            writer
+                .write(&batch.slice(offset, rows))
+                .map_err(|e| run_error(path, e))?;
+            offset += rows;
+        }
+        Ok(())
     }
 
     fn finish(self, path: &Path) -> Result<()> {
-        if let Some(writer) = self.writer {
-            writer.close().map_err(|e| Error::parquet_write(path, e))?;
+        if let Some(mut writer) = self.writer {
+            writer.finish().map_err(|e| run_error(path, e))?;
         }
         Ok(())
     }
 }
 
-fn write_run(path: &Path, batches: impl Iterator<Item = Result<RecordBatch>>) -> Result<()> {
-    let mut writer = RunWriter::default();
-    for batch in batches {
-        writer.write(path, &batch?)?;
+/// A failed read or write of a run underneath (a full disk) is an I/O error naming the file;
+/// anything else is a bug in segflow, which wrote the run.
+fn run_error(path: &Path, e: ArrowError) -> Error {
+    match e {
+        ArrowError::IoError(_, io) => Error::io(path, io),
+        other => Error::Internal(format!("scratch run {}: {other}", path.display())),
     }
+}
+
+fn write_run(path: &Path, batch: &RecordBatch) -> Result<()> {
+    let mut writer = RunWriter::default();
+    writer.write(path, batch)?;
     writer.finish(path)
 }
 
+type RunReader = StreamReader<BufReader<File>>;
+
 /// One run being merged: its reader and the batch it is in.
 struct Cursor {
-    reader: ParquetRecordBatchReader,
+    reader: RunReader,
     batch: RecordBatch,
     row: usize,
     /// Index of `batch` among the batches the output being gathered picks from.
     source: usize,
 }
 
-fn open_run(path: &Path) -> Result<ParquetRecordBatchReader> {
+fn open_run(path: &Path) -> Result<RunReader> {
     let file = File::open(path).map_err(|e| Error::open(path, e))?;
-    ParquetRecordBatchReaderBuilder::try_new(file)
-        .and_then(|b| b.with_batch_size(RUN_BATCH_ROWS).build())
-        .map_err(|e| Error::Internal(format!("scratch run {}: {e}", path.display())))
+    StreamReader::try_new_buffered(file, None).map_err(|e| run_error(path, e))
 }
 
-fn next_batch(reader: &mut ParquetRecordBatchReader, path: &Path) -> Result<Option<RecordBatch>> {
-    reader
-        .next()
-        .transpose()
-        .map_err(|e| Error::Internal(format!("scratch run {}: {e}", path.display())))
+fn next_batch(reader: &mut RunReader, path: &Path) -> Result<Option<RecordBatch>> {
+    reader.next().transpose().map_err(|e| run_error(path, e))
 }
 
 /// The rows of the sorted `runs`, in key order (ties: the earlier run first), to `emit` in
@@ -303,4 +312,45 @@ fn merge(
         emit(interleave_record_batch(&refs, &picks)?)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_run_write_is_an_io_error_naming_the_run_and_anything_else_a_bug() {
+        let path = Path::new("scratch/runs/run-000001.arrows");
+        let full = std::io::Error::from_raw_os_error(28);
+        let e = run_error(path, ArrowError::IoError("write".into(), full));
+        assert_eq!(e.exit_code(), 74);
+        assert!(e.to_string().contains("run-000001.arrows"), "{e}");
+        let e = run_error(path, ArrowError::IpcError("bad message".into()));
+        assert_eq!(e.exit_code(), 70);
+        assert!(e.to_string().contains("run-000001.arrows"), "{e}");
+    }
+
+    #[test]
+    fn a_truncated_run_is_reported_not_merged_short() {
+        let dir = std::env::temp_dir().join(format!("segflow-spill-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("run-000001.arrows");
+        let ids: arrow::array::ArrayRef =
+            std::sync::Arc::new(arrow::array::UInt64Array::from_iter_values(0..10_000));
+        let rows = RecordBatch::try_from_iter([("n", ids)]).unwrap();
+        write_run(&path, &rows).unwrap();
+        let bytes = std::fs::read(&path).unwrap();
+        std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
+        let e = merge(
+            std::slice::from_ref(&path),
+            Key::Number("n"),
+            RUN_BATCH_ROWS,
+            &mut |_| Ok(()),
+        )
+        .unwrap_err();
+        std::fs::remove_dir_all(&dir).unwrap();
+        // The stream ends mid-message: a read that came up short, not a bug.
+        assert_eq!(e.exit_code(), 74, "{e}");
+        assert!(e.to_string().contains("run-000001.arrows"), "{e}");
+    }
 }
