@@ -640,7 +640,7 @@ fn new_features(
 ) -> Result<(Artifact, RowCounts)> {
     let stage_dir = |stage: &dyn Stage| scratch.0.join(stage.kind());
     progress("ingest");
-    let ingest: &dyn Stage = &segflow_ingest::IngestStage;
+    let ingest: &dyn Stage = &segflow_ingest::ScoringIngestStage;
     let (_, written) = run_with_params(
         ingest,
         inputs,
