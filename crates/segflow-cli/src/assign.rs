@@ -684,7 +684,7 @@ fn new_features(
 /// Rows of the new log sorted into one run of the scratch directory at once.
 const GROUP_RUN_ROWS: usize = 262_144;
 /// Events the features stage holds at once (whole contacts; a larger contact is held whole).
-const PART_EVENTS: usize = 1 << 20;
+const PART_EVENTS: usize = 1 << 16;
 
 /// The events artifact `events` sorted by contact (input order kept within a contact) into
 /// the scratch directory, marked so the features stage reads it a part of contacts at a time:
