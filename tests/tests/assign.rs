@@ -440,3 +440,122 @@ fn a_repeated_id_in_batches_far_apart_names_both_lines() {
     );
     assert!(!output.exists());
 }
+
+/// The retail log (with a value column) through ingest as the stage runs it and as `assign`
+/// does; the full audit's duplicate count against records compared field by field.
+fn scoring_ingest_matches_full(dedupe: &str) {
+    use arrow::array::Array;
+    use segflow_core::stage::{Stage, no_tally, run_with_params};
+    let scratch = Scratch::new(&format!("scoring-ingest-{dedupe}"));
+    // The retail log with two of its lines exported twice more, so there is something to count.
+    let text = std::fs::read_to_string(repo_root().join("data/retail/online_retail_first20k.csv"))
+        .unwrap();
+    let lines: Vec<&str> = text.split("\r\n").filter(|l| !l.is_empty()).collect();
+    let input = scratch.path().join("new.csv");
+    let mut new = lines.join("\r\n");
+    for line in [lines[5], lines[5], lines[700]] {
+        new.push_str("\r\n");
+        new.push_str(line);
+    }
+    new.push_str("\r\n");
+    std::fs::write(&input, &new).unwrap();
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(true)
+        .from_path(&input)
+        .unwrap();
+    let mut seen = std::collections::HashSet::new();
+    let mut repeats = 0u64;
+    for record in reader.byte_records() {
+        let fields: Vec<Vec<u8>> = record.unwrap().iter().map(<[u8]>::to_vec).collect();
+        repeats += u64::from(!seen.insert(fields));
+    }
+    assert!(repeats >= 3, "{repeats} repeats");
+
+    let params = serde_json::json!({
+        "mode": "events",
+        "columns": {"contact": "CustomerID", "timestamp": "InvoiceDate",
+                    "category": "Country", "value": "UnitPrice"},
+        "formats": {"timestamp": "%m/%d/%y %H:%M"},
+        "types": {"Quantity": "number", "UnitPrice": "number"},
+        "derive": {"line_value": "Quantity * UnitPrice"},
+        "keep": ["InvoiceNo", "Quantity"],
+        "blank_ids": "exclude",
+        "dedupe": dedupe,
+        "privacy": {"id": {"method": "sha256", "hex_chars": 12}},
+    });
+    let params = segflow_core::params::ParamTree::from_json(&params.to_string()).unwrap();
+    let ingest = |stage: &dyn Stage, dir: &str| {
+        let dir = scratch.path().join(dir);
+        run_with_params(
+            stage,
+            std::slice::from_ref(&input),
+            &params,
+            &dir,
+            42,
+            &|_| {},
+            &no_tally,
+        )
+        .unwrap();
+        dir
+    };
+    let full = ingest(&segflow_ingest::IngestStage, "full");
+    let scoring = ingest(&segflow_ingest::ScoringIngestStage, "scoring");
+
+    // Every artifact but the two audit tables of per-event figures, byte for byte.
+    let mut files: Vec<String> = std::fs::read_dir(&full)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    files.sort();
+    assert!(files.contains(&"events.parquet".to_string()), "{files:?}");
+    for file in &files {
+        if file == "audit_summary.parquet" || file == "audit_value_quantiles.parquet" {
+            continue;
+        }
+        let bytes = |dir: &Path| std::fs::read(dir.join(file)).unwrap();
+        assert!(bytes(&full) == bytes(&scoring), "{file} differs");
+    }
+
+    let column = |dir: &Path, file: &str, name: &str| {
+        read_parquet(&dir.join(file))
+            .unwrap()
+            .column(name)
+            .unwrap()
+            .clone()
+    };
+    let summary = "audit_summary.parquet";
+    let counted = column(&full, summary, "duplicate_rows");
+    assert_eq!(
+        counted
+            .as_primitive::<arrow::datatypes::UInt64Type>()
+            .value(0),
+        repeats
+    );
+    assert!(column(&scoring, summary, "duplicate_rows").is_null(0));
+    let names = segflow_tests::column_names(&read_parquet(&full.join(summary)).unwrap());
+    for name in names.iter().filter(|n| *n != "duplicate_rows") {
+        assert_eq!(
+            column(&full, summary, name).to_data(),
+            column(&scoring, summary, name).to_data(),
+            "{name}"
+        );
+    }
+    let quantiles = "audit_value_quantiles.parquet";
+    let full_values = column(&full, quantiles, "value");
+    assert_eq!(full_values.null_count(), 0);
+    let scoring_values = column(&scoring, quantiles, "value");
+    assert_eq!(scoring_values.null_count(), scoring_values.len());
+    assert_eq!(
+        column(&full, quantiles, "q").to_data(),
+        column(&scoring, quantiles, "q").to_data()
+    );
+}
+
+/// `assign` runs ingest without the audit's per-event state (the values kept for exact
+/// quantiles, the fingerprints kept for the duplicate count): the events, rejects and every
+/// other artifact stay byte for byte what the stage writes, with or without `dedupe: exact`.
+#[test]
+fn ingest_for_scoring_writes_the_same_events_without_per_event_audit_state() {
+    scoring_ingest_matches_full("none");
+    scoring_ingest_matches_full("exact");
+}

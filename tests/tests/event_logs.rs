@@ -405,3 +405,124 @@ fn an_as_of_before_the_latest_event_is_refused() {
     );
     assert!(!scratch.path().join("run/features").exists());
 }
+
+/// The ingest's events of `file`'s pipeline sorted by contact (stably, so each contact keeps
+/// its input order), marked grouped with parts of `part_events` events, as `assign` hands
+/// them to features.
+fn grouped_events(events: &Path, out: &Path, part_events: &str) {
+    use parquet::file::metadata::KeyValue;
+    let all = read_parquet(events).unwrap();
+    let ids = all
+        .batch
+        .column_by_name("contact_id")
+        .unwrap()
+        .as_string::<i32>();
+    let mut order: Vec<u32> = (0..all.batch.num_rows() as u32).collect();
+    order.sort_by(|&a, &b| ids.value(a as usize).cmp(ids.value(b as usize)));
+    let sorted =
+        arrow::compute::take_record_batch(&all.batch, &arrow::array::UInt32Array::from(order))
+            .unwrap();
+    let mut kv: Vec<KeyValue> = all
+        .metadata
+        .iter()
+        .filter(|(k, _)| k.as_str() != "ARROW:schema")
+        .map(|(k, v)| KeyValue::new(k.clone(), v.clone()))
+        .collect();
+    kv.push(KeyValue::new(
+        segflow_features::META_GROUPED.to_string(),
+        part_events.to_string(),
+    ));
+    let props = parquet::file::properties::WriterProperties::builder()
+        .set_key_value_metadata(Some(kv))
+        .set_max_row_group_row_count(Some(1000))
+        .build();
+    let file = std::fs::File::create(out).unwrap();
+    let mut writer =
+        parquet::arrow::ArrowWriter::try_new(file, sorted.schema(), Some(props)).unwrap();
+    writer.write(&sorted).unwrap();
+    writer.close().unwrap();
+}
+
+/// Features of an event log grouped by contact, read a part of whole contacts at a time (as
+/// `assign` runs them), equal those of the log held whole: every feature of every contact,
+/// the thresholds, the warnings and the contacts `min_events` leaves out, with parts cut
+/// inside contacts' runs of events and a part size of one event.
+#[test]
+fn features_of_a_log_grouped_by_contact_equal_the_whole_logs() {
+    use segflow_core::stage::{no_tally, run_with_params};
+    for file in ["pipelines/walsoft.yaml", "pipelines/retail.yaml"] {
+        let name = file
+            .trim_start_matches("pipelines/")
+            .trim_end_matches(".yaml");
+        let scratch = Scratch::new(&format!("grouped-{name}"));
+        run(&pipeline(file, scratch.path(), "features"));
+        let run_dir = scratch.path().join("run");
+        let trained = read_parquet(&run_dir.join("features/features.parquet")).unwrap();
+        let mut params: serde_json::Value =
+            serde_json::from_str(trained.meta("segflow.params").unwrap()).unwrap();
+        params["min_events"] = 3.into();
+        let params = segflow_core::params::ParamTree::from_json(&params.to_string()).unwrap();
+        let features = |input: &Path, dir: &str| {
+            let dir = scratch.path().join(dir);
+            run_with_params(
+                &segflow_features::FeaturesStage,
+                &[input.to_path_buf()],
+                &params,
+                &dir,
+                42,
+                &|_| {},
+                &no_tally,
+            )
+            .unwrap();
+            dir
+        };
+        let events = run_dir.join("ingest/events.parquet");
+        let whole = features(&events, "whole");
+        for part_events in [1, 997, 1 << 20] {
+            let grouped = scratch
+                .path()
+                .join(format!("grouped-{part_events}.parquet"));
+            grouped_events(&events, &grouped, &part_events.to_string());
+            let parts = features(&grouped, &format!("parts-{part_events}"));
+            for artifact in ["features.parquet", "warnings.parquet", "excluded.parquet"] {
+                let a = read_parquet(&whole.join(artifact)).unwrap();
+                let b = read_parquet(&parts.join(artifact)).unwrap();
+                assert_eq!(
+                    a.batch, b.batch,
+                    "{name} {artifact}, parts of {part_events}"
+                );
+                for key in [
+                    "segflow.as_of",
+                    "segflow.thresholds",
+                    "segflow.blocks",
+                    "segflow.model_columns",
+                    "segflow.excluded_contacts",
+                ] {
+                    assert_eq!(a.meta(key), b.meta(key), "{name} {artifact} {key}");
+                }
+            }
+            let excluded = read_parquet(&parts.join("excluded.parquet")).unwrap();
+            assert!(
+                excluded.batch.num_rows() > 0,
+                "{name}: min_events leaves some out"
+            );
+        }
+        // The mark is read: a part size that is not a number is refused, naming it.
+        let grouped = scratch.path().join("grouped-bad.parquet");
+        grouped_events(&events, &grouped, "x");
+        let err = run_with_params(
+            &segflow_features::FeaturesStage,
+            std::slice::from_ref(&grouped),
+            &params,
+            &scratch.path().join("bad"),
+            42,
+            &|_| {},
+            &no_tally,
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("not a number of events: x"),
+            "{err}"
+        );
+    }
+}

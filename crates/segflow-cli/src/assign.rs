@@ -10,10 +10,15 @@ use std::sync::Arc;
 use arrow::array::{Array, ArrayRef, AsArray, Float64Array, Int32Array, RecordBatch, StringArray};
 use arrow::datatypes::TimestampMicrosecondType;
 use ndarray::Array2;
+use parquet::arrow::ArrowWriter;
+use parquet::basic::Compression;
+use parquet::file::metadata::KeyValue;
+use parquet::file::properties::WriterProperties;
 use serde::Serialize;
 
 use segflow_core::artifact::{
-    Artifact, META_ID_COLUMN, META_PARAMS, ParquetStream, Provenance, batch, read_parquet,
+    Artifact, META_ID_COLUMN, META_PARAMS, ParquetBatches, ParquetStream, Provenance, batch,
+    read_parquet,
 };
 use segflow_core::error::Location;
 use segflow_core::hash::{file_sha256, params_hash, params_json};
@@ -23,6 +28,8 @@ use segflow_core::stage::{Stage, no_tally, run_with_params};
 use segflow_core::{Error, Result};
 use segflow_fit::{Action, Campaign, FeatureWords, Model, NOISE, Scored};
 use segflow_transform::{Projection, Transform, Unseen};
+
+use crate::spill::{Key, SortedRuns};
 
 #[derive(Debug, Serialize)]
 pub struct Report {
@@ -640,7 +647,7 @@ fn new_features(
 ) -> Result<(Artifact, RowCounts)> {
     let stage_dir = |stage: &dyn Stage| scratch.0.join(stage.kind());
     progress("ingest");
-    let ingest: &dyn Stage = &segflow_ingest::IngestStage;
+    let ingest: &dyn Stage = &segflow_ingest::ScoringIngestStage;
     let (_, written) = run_with_params(
         ingest,
         inputs,
@@ -652,6 +659,8 @@ fn new_features(
     )?;
     let events = pick(&written, &["events.parquet", "table.parquet"])?;
     let rows = RowCounts::of(&pick(&written, &["audit_summary.parquet"])?)?;
+    progress("sorting events by contact");
+    let events = grouped_by_contact(&events, scratch)?;
     progress("features");
     let features_stage: &dyn Stage = &segflow_features::FeaturesStage;
     let (_, written) = run_with_params(
@@ -670,6 +679,53 @@ fn new_features(
         rows.too_few_events = read_parquet(&excluded)?.batch.num_rows() as u64;
     }
     Ok((read_parquet(&pick(&written, &["features.parquet"])?)?, rows))
+}
+
+/// Rows of the new log sorted into one run of the scratch directory at once.
+const GROUP_RUN_ROWS: usize = 262_144;
+/// Events the features stage holds at once (whole contacts; a larger contact is held whole).
+const PART_EVENTS: usize = 1 << 16;
+
+/// The events artifact `events` sorted by contact (input order kept within a contact) into
+/// the scratch directory, marked so the features stage reads it a part of contacts at a time:
+/// memory then holds the contacts and one part, not the log.
+fn grouped_by_contact(events: &Path, scratch: &Scratch) -> Result<PathBuf> {
+    let input = segflow_core::artifact::open_parquet(events)?;
+    let runs_dir = scratch.0.join("events_runs");
+    std::fs::create_dir_all(&runs_dir).map_err(|e| Error::io(&runs_dir, e))?;
+    let mut runs = SortedRuns::new(&runs_dir, Key::Text("contact_id"), GROUP_RUN_ROWS);
+    let mut key_values: Vec<KeyValue> = input
+        .metadata
+        .iter()
+        // The writer embeds the Arrow schema itself.
+        .filter(|(k, _)| k.as_str() != "ARROW:schema")
+        .map(|(k, v)| KeyValue::new(k.clone(), v.clone()))
+        .collect();
+    key_values.push(KeyValue::new(
+        segflow_features::META_GROUPED.to_string(),
+        PART_EVENTS.to_string(),
+    ));
+    let schema = input.schema.clone();
+    for batch in input {
+        runs.push(batch?)?;
+    }
+    let path = scratch.0.join("events_by_contact.parquet");
+    let file = std::fs::File::create(&path).map_err(|e| Error::io(&path, e))?;
+    let props = WriterProperties::builder()
+        .set_max_row_group_row_count(Some(segflow_core::artifact::ROW_GROUP_ROWS))
+        .set_compression(Compression::SNAPPY)
+        .set_key_value_metadata(Some(key_values))
+        .build();
+    let mut writer = ArrowWriter::try_new(file, schema, Some(props))
+        .map_err(|e| Error::parquet_write(&path, e))?;
+    runs.finish(ParquetBatches::BATCH_ROWS, &mut |batch| {
+        writer
+            .write(&batch)
+            .map_err(|e| Error::parquet_write(&path, e))
+    })?;
+    writer.close().map_err(|e| Error::parquet_write(&path, e))?;
+    std::fs::remove_dir_all(&runs_dir).map_err(|e| Error::io(&runs_dir, e))?;
+    Ok(path)
 }
 
 fn pick(written: &[PathBuf], names: &[&str]) -> Result<PathBuf> {

@@ -21,8 +21,11 @@ pub enum Global {
     None,
     /// The bar of a `value_ge_quantile` share.
     Threshold(f64),
-    /// Category codes: the `top` of `category_shares` in rank order, or those of `category_in`.
+    /// Category codes: those of `category_in`.
     Codes(Vec<u32>),
+    /// The `top` categories of `category_shares` in rank order, each with its code (none when
+    /// no event of these contacts has it).
+    Top(Vec<(String, Option<u32>)>),
     /// The byte-order rank of each code of a text column, for a mode's ties.
     Ranks(Vec<u32>),
 }
@@ -135,14 +138,14 @@ pub fn global(
                     }
                 }
             }
-            let mut ranked: Vec<u32> = (0..cats.names.len() as u32).collect();
-            ranked.sort_by(|&a, &b| {
-                counts[b as usize]
-                    .cmp(&counts[a as usize])
-                    .then(cats.names[a as usize].cmp(&cats.names[b as usize]))
-            });
-            ranked.truncate(*top);
-            Global::Codes(ranked)
+            let names = cats.names.iter().map(String::as_str).zip(counts);
+            let code = |name: &str| cats.names.iter().position(|c| c == name);
+            Global::Top(
+                crate::per_contact::ranked(names, *top)
+                    .into_iter()
+                    .map(|name| (name.to_string(), code(name).map(|c| c as u32)))
+                    .collect(),
+            )
         }
         Aggregation::Mode => match source.column {
             Some(Column::Text(text)) => {
@@ -317,11 +320,14 @@ pub fn event_feature(name: &str, feature: &Feature, a: &Scope<'_>) -> Vec<(Strin
         }
         Aggregation::CategoryShares { .. } => {
             let cats = text(ev.column("category"));
-            a.codes()
-                .iter()
-                .map(|&code| {
+            let Global::Top(top) = a.global else {
+                unreachable!("prepared for category shares")
+            };
+            top.iter()
+                .map(|(category, code)| {
                     let array = a.floats(|g| {
                         let seen = source.rows(ev, g).count();
+                        let Some(code) = *code else { return 0.0 };
                         if seen == 0 {
                             return 0.0;
                         }
@@ -331,7 +337,7 @@ pub fn event_feature(name: &str, feature: &Feature, a: &Scope<'_>) -> Vec<(Strin
                             .count() as f64
                             / seen as f64
                     });
-                    (format!("{name}_{}", cats.names[code as usize]), array)
+                    (format!("{name}_{category}"), array)
                 })
                 .collect()
         }

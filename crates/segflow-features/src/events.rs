@@ -225,22 +225,8 @@ fn scatter(
 pub fn read_events(path: &Path, reading: &Reading, ctx: &StageCtx<'_>) -> Result<Events> {
     let (ids, bounds, position) = contact_positions(path, ctx)?;
     let n = position.len();
-
     let input = open_parquet_columns(path, |c| c != "contact_id" && reading.decodes(c))?;
-    let mut ts = vec![0i64; n];
-    let mut columns: Vec<(String, Column, Interner)> = reading
-        .columns
-        .iter()
-        .map(|(name, kind)| {
-            (
-                name.clone(),
-                Column::with_len(*kind, n),
-                Interner::default(),
-            )
-        })
-        .collect();
-    let conditions = &reading.conditions;
-    let mut masks: Vec<Bitmap> = (0..conditions.len()).map(|_| Bitmap::with_len(n)).collect();
+    let mut placed = Placed::new(reading, n);
     let mut offset = 0;
     for batch in input {
         let batch = batch?;
@@ -251,22 +237,7 @@ pub fn read_events(path: &Path, reading: &Reading, ctx: &StageCtx<'_>) -> Result
                 "the file changed while it was read: more events than contact ids",
             )
         })?;
-        let times: &TimestampMicrosecondArray = typed(&batch, "ts");
-        no_nulls(path, "ts", times)?;
-        for (&p, &t) in at.iter().zip(times.values()) {
-            ts[p as usize] = t;
-        }
-        for (name, column, interner) in &mut columns {
-            let array = batch.column_by_name(name).expect("schema checked");
-            scatter(column, interner, array, at, path, name)?;
-        }
-        for (bits, mask) in masks.iter_mut().zip(conditions.masks(&batch, path)?) {
-            for (&p, bit) in at.iter().zip(mask.values()) {
-                if bit {
-                    bits.set(p as usize);
-                }
-            }
-        }
+        placed.place(&batch, at, reading, path)?;
         offset += rows;
     }
     if offset != n {
@@ -275,26 +246,121 @@ pub fn read_events(path: &Path, reading: &Reading, ctx: &StageCtx<'_>) -> Result
             "the file changed while it was read: fewer events than contact ids",
         ));
     }
-    let columns = columns
-        .into_iter()
-        .map(|(name, column, interner)| {
-            let column = match column {
-                Column::Text(text) => Column::Text(Text {
-                    names: interner.into_names(),
-                    codes: text.codes,
-                }),
-                other => other,
-            };
-            (name, column)
-        })
-        .collect();
-    Ok(Events {
-        ids,
-        ts,
-        columns,
-        masks,
-        bounds,
-    })
+    Ok(placed.finish(ids, bounds))
+}
+
+/// Events already grouped by contact in ascending id order (a part of a log sorted by
+/// contact, whole contacts only), as [`Events`].
+pub fn grouped_events(batch: &RecordBatch, reading: &Reading, path: &Path) -> Result<Events> {
+    let contacts: &StringArray = typed(batch, "contact_id");
+    no_nulls(path, "contact_id", contacts)?;
+    let mut ids: Vec<String> = Vec::new();
+    let mut bounds = vec![0];
+    for (i, id) in contacts.iter().flatten().enumerate() {
+        match ids.last() {
+            Some(last) if last == id => {}
+            Some(last) if last.as_str() > id => {
+                return Err(Error::Internal(format!(
+                    "{}: events not grouped by contact at {id}",
+                    path.display()
+                )));
+            }
+            _ => {
+                if i > 0 {
+                    bounds.push(i);
+                }
+                ids.push(id.to_string());
+            }
+        }
+    }
+    if !ids.is_empty() {
+        bounds.push(batch.num_rows());
+    }
+    let at: Vec<u32> = (0..batch.num_rows() as u32).collect();
+    let mut placed = Placed::new(reading, at.len());
+    placed.place(batch, &at, reading, path)?;
+    Ok(placed.finish(ids, bounds))
+}
+
+/// The per-event vectors of [`Events`], filled in a batch at a time.
+struct Placed {
+    ts: Vec<i64>,
+    columns: Vec<(String, Column, Interner)>,
+    masks: Vec<Bitmap>,
+}
+
+impl Placed {
+    fn new(reading: &Reading, n: usize) -> Placed {
+        Placed {
+            ts: vec![0i64; n],
+            columns: reading
+                .columns
+                .iter()
+                .map(|(name, kind)| {
+                    (
+                        name.clone(),
+                        Column::with_len(*kind, n),
+                        Interner::default(),
+                    )
+                })
+                .collect(),
+            masks: (0..reading.conditions.len())
+                .map(|_| Bitmap::with_len(n))
+                .collect(),
+        }
+    }
+
+    /// Places the batch's row `k` at event `at[k]`.
+    fn place(
+        &mut self,
+        batch: &RecordBatch,
+        at: &[u32],
+        reading: &Reading,
+        path: &Path,
+    ) -> Result<()> {
+        let times: &TimestampMicrosecondArray = typed(batch, "ts");
+        no_nulls(path, "ts", times)?;
+        for (&p, &t) in at.iter().zip(times.values()) {
+            self.ts[p as usize] = t;
+        }
+        for (name, column, interner) in &mut self.columns {
+            let array = batch.column_by_name(name).expect("schema checked");
+            scatter(column, interner, array, at, path, name)?;
+        }
+        let masks = reading.conditions.masks(batch, path)?;
+        for (bits, mask) in self.masks.iter_mut().zip(masks) {
+            for (&p, bit) in at.iter().zip(mask.values()) {
+                if bit {
+                    bits.set(p as usize);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(self, ids: Vec<String>, bounds: Vec<usize>) -> Events {
+        let columns = self
+            .columns
+            .into_iter()
+            .map(|(name, column, interner)| {
+                let column = match column {
+                    Column::Text(text) => Column::Text(Text {
+                        names: interner.into_names(),
+                        codes: text.codes,
+                    }),
+                    other => other,
+                };
+                (name, column)
+            })
+            .collect();
+        Events {
+            ids,
+            ts: self.ts,
+            columns,
+            masks: self.masks,
+            bounds,
+        }
+    }
 }
 
 /// The first pass: every contact id (interned in order of first appearance) and, per event,

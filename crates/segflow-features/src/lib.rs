@@ -30,7 +30,7 @@ use segflow_core::stage::{
 use segflow_core::{Error, Result};
 
 pub use feature::{Aggregation, Condition, Feature};
-pub use per_contact::META_EXCLUDED_CONTACTS;
+pub use per_contact::{META_EXCLUDED_CONTACTS, META_GROUPED};
 pub use spec::Params;
 pub use table::{FeatureTable, table_features};
 

@@ -114,7 +114,17 @@ pub fn far_as_of(ts: &[i64], as_of: i64, as_of_text: &str, latest: bool) -> Opti
     for &t in ts {
         *days.entry(day_of(t)).or_default() += 1;
     }
-    let days: Vec<(i64, u64)> = days.into_iter().collect();
+    far_as_of_days(&days, as_of, as_of_text, latest)
+}
+
+/// [`far_as_of`] from the events per day.
+pub fn far_as_of_days(
+    days: &BTreeMap<i64, u64>,
+    as_of: i64,
+    as_of_text: &str,
+    latest: bool,
+) -> Option<Warning> {
+    let days: Vec<(i64, u64)> = days.iter().map(|(&d, &n)| (d, n)).collect();
     let bounds = FarBounds::from_days(&days)?;
     let day = day_of(as_of);
     if !bounds.late(day) {

@@ -277,7 +277,8 @@ pub struct Counts {
     pub columns: u64,
     pub accepted: u64,
     pub rejected: u64,
-    pub duplicate_rows: u64,
+    /// `None` when ingest ran for scoring, which does not count them.
+    pub duplicate_rows: Option<u64>,
     pub excluded: Excluded,
     pub ids: IdShape,
 }
@@ -313,7 +314,13 @@ impl Counts {
                     self.rejected as f64 / self.rows_in as f64,
                 ])),
             ),
-            ("duplicate_rows", one(self.duplicate_rows)),
+            (
+                "duplicate_rows",
+                match self.duplicate_rows {
+                    Some(n) => one(n),
+                    None => Arc::new(UInt64Array::from(vec![None])),
+                },
+            ),
             ("excluded", one(self.excluded.total())),
             ("excluded_blank_ids", one(self.excluded.blank_ids)),
             ("excluded_duplicates", one(self.excluded.duplicates)),
@@ -357,7 +364,8 @@ pub struct EventAudit {
     pub timestamp_parse_rate: f64,
     pub value_parse_rate: Option<f64>,
     pub tally: EventTally,
-    /// Every accepted value, for exact quantiles (8 bytes per event).
+    /// Every accepted value, for exact quantiles (8 bytes per event); `None` without a value
+    /// column or when ingest ran for scoring.
     pub values: Option<Vec<f64>>,
 }
 

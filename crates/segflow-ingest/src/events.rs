@@ -34,7 +34,7 @@ use crate::rows::{
     CATEGORY, Columns, Extra, LINE, Layout, Parsing, Reading, TS, VALUE, blank_contact,
 };
 use crate::weak_data::{EventDays, ValueTally};
-use crate::{BlankIds, Dedupe, EventColumns, Formats, Outputs, Params, Source, ValueType};
+use crate::{Audit, BlankIds, Dedupe, EventColumns, Formats, Outputs, Params, Source, ValueType};
 
 /// Rows per Parquet batch: a multiple of the writer's 1,024-row mini-batch, so the file's
 /// bytes do not depend on how the input was cut.
@@ -70,6 +70,7 @@ pub fn run(
     inputs: &[PathBuf],
     params: &Params,
     ids: &IdHasher,
+    audit: Audit,
     out: &mut OutputDir,
     ctx: &StageCtx<'_>,
 ) -> Result<Outputs> {
@@ -100,7 +101,7 @@ pub fn run(
         contacts: Contacts::default(),
         rejects: Rejects::default(),
         tally: EventTally::default(),
-        values: Vec::new(),
+        values: (output.value && audit == Audit::Full).then(Vec::new),
         rows_in: 0,
         accepted: 0,
         excluded: Excluded::default(),
@@ -114,7 +115,7 @@ pub fn run(
         days: EventDays::default(),
     };
     let mut audits: Vec<ColumnAudit> = Vec::new();
-    let mut duplicate_rows = 0;
+    let mut duplicate_rows = Some(0);
     (ctx.progress)("reading input");
     std::thread::scope(|scope| -> Result<()> {
         let (batches_tx, batches_rx) = sync_channel::<RecordBatch>(2);
@@ -134,13 +135,14 @@ pub fn run(
                     source,
                     params,
                     ids,
+                    audit,
                     &output,
                     &mut state,
                     &mut coalescer,
                     &batches_tx,
                     ctx,
                 )?;
-                duplicate_rows += read.duplicates;
+                duplicate_rows = duplicate_rows.zip(read.duplicates).map(|(a, b)| a + b);
                 audits.extend(column_audits(
                     source,
                     &read.profiles,
@@ -197,7 +199,7 @@ pub fn run(
             .value
             .then(|| state.value_ok as f64 / state.value_rows.max(1) as f64),
         tally: state.tally,
-        values: output.value.then_some(state.values),
+        values: state.values,
     };
     let mut warnings = Vec::new();
     for t in &state.tallies {
@@ -225,8 +227,8 @@ struct State {
     contacts: Contacts,
     rejects: Rejects,
     tally: EventTally,
-    /// Every accepted value, for the audit's exact quantiles.
-    values: Vec<f64>,
+    /// Every accepted value, for the audit's exact quantiles (none kept for scoring).
+    values: Option<Vec<f64>>,
     rows_in: u64,
     accepted: u64,
     excluded: Excluded,
@@ -599,7 +601,8 @@ struct SourceRead {
     profiles: Vec<ColumnProfile>,
     /// Records of the right width, over which the columns were profiled.
     profiled: u64,
-    duplicates: u64,
+    /// `None` when not counted (for scoring).
+    duplicates: Option<u64>,
 }
 
 /// Reads one source: a reader thread splits records (profiling and fingerprinting them), this
@@ -610,6 +613,7 @@ fn read_source<'scope>(
     source: &mut Opened<'_>,
     params: &Params,
     ids: &IdHasher,
+    audit: Audit,
     output: &OutputColumns,
     state: &mut State,
     coalescer: &mut BatchCoalescer,
@@ -622,7 +626,8 @@ fn read_source<'scope>(
     let dedupe = params.dedupe == Dedupe::Exact;
     let (records_tx, records_rx) = sync_channel::<Result<Chunk>>(4);
     let (spent_tx, spent_rx) = channel::<Chunk>();
-    let reader = scope.spawn(move || read_records(records, dedupe, records_tx, spent_rx));
+    let duplicates = Duplicates::new(dedupe, audit == Audit::Full);
+    let reader = scope.spawn(move || read_records(records, duplicates, records_tx, spent_rx));
     if let Some(name) = source.name {
         state.rejects.start_source(name);
     }
@@ -776,10 +781,8 @@ fn account(parsed: &RecordBatch, state: &mut State) {
     for &t in ts.values() {
         state.tally.observe(t);
     }
-    if let Some(values) = parsed.column_by_name(VALUE) {
-        state
-            .values
-            .extend(values.as_primitive::<Float64Type>().iter().flatten());
+    if let (Some(kept), Some(values)) = (state.values.as_mut(), parsed.column_by_name(VALUE)) {
+        kept.extend(values.as_primitive::<Float64Type>().iter().flatten());
     }
 }
 
@@ -787,13 +790,12 @@ fn account(parsed: &RecordBatch, state: &mut State) {
 /// buffers of chunks sent back), and profiles and fingerprints every record on the way.
 fn read_records(
     mut input: Records,
-    dedupe: bool,
+    mut duplicates: Duplicates,
     records: SyncSender<Result<Chunk>>,
     spent: Receiver<Chunk>,
 ) -> (Vec<ColumnProfile>, Duplicates) {
     let n_fields = input.header().len();
     let mut profiles = vec![ColumnProfile::default(); n_fields];
-    let mut duplicates = Duplicates::new(dedupe);
     loop {
         let mut chunk = spent.try_recv().unwrap_or_default();
         let mut spare: Vec<ByteRecord> = chunk.drain(..).map(|r| r.record).collect();

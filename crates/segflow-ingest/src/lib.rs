@@ -693,10 +693,22 @@ pub struct Outputs {
     pub rejected: u64,
 }
 
+/// How much of an event log's audit a run computes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Audit {
+    /// All of it.
+    Full,
+    /// Without what grows with the events: the exact value quantiles (8 bytes per accepted
+    /// event) and the duplicate count (16 bytes per record; `dedupe: exact` still removes
+    /// repeats). Their audit columns are null. The events artifact is the same.
+    Scoring,
+}
+
 /// Ingests `inputs` (one file, or one per source in order) into `out` according to `params`.
 pub fn run(
     inputs: &[PathBuf],
     params: &Params,
+    audit: Audit,
     out: &mut OutputDir,
     ctx: &StageCtx<'_>,
 ) -> Result<Outputs> {
@@ -704,7 +716,7 @@ pub fn run(
     columns::check_inputs(params, inputs)?;
     let id = params.privacy.id.hasher()?;
     match params.mode {
-        Mode::Events => events::run(inputs, params, &id, out, ctx),
+        Mode::Events => events::run(inputs, params, &id, audit, out, ctx),
         Mode::Table => table::run(single_input("ingest", inputs)?, params, &id, out, ctx),
     }
 }
@@ -715,6 +727,56 @@ const VERSION: u32 = 5;
 
 /// The ingest stage as the runner sees it.
 pub struct IngestStage;
+
+/// The ingest stage as `assign` runs it on new records: the same stage, with [`Audit::Scoring`],
+/// so its memory does not grow with the events for audit figures nobody reads.
+pub struct ScoringIngestStage;
+
+impl Stage for ScoringIngestStage {
+    fn kind(&self) -> &'static str {
+        IngestStage.kind()
+    }
+
+    fn about(&self) -> &'static str {
+        IngestStage.about()
+    }
+
+    fn consumes(&self) -> &'static [&'static str] {
+        IngestStage.consumes()
+    }
+
+    fn plan(&self, params: &ParamTree) -> Result<Vec<Planned>> {
+        IngestStage.plan(params)
+    }
+
+    fn algorithm_version(&self, params: &ParamTree) -> Result<String> {
+        IngestStage.algorithm_version(params)
+    }
+
+    fn external_inputs(&self, params: &ParamTree) -> Result<Vec<PathBuf>> {
+        IngestStage.external_inputs(params)
+    }
+
+    fn columns(
+        &self,
+        params: &ParamTree,
+        inputs: &[PathBuf],
+        upstream: Option<&Columns>,
+    ) -> Result<Option<Columns>> {
+        IngestStage.columns(params, inputs, upstream)
+    }
+
+    fn run(
+        &self,
+        inputs: &[PathBuf],
+        params: &ParamTree,
+        out: &mut OutputDir,
+        ctx: &StageCtx<'_>,
+    ) -> Result<u64> {
+        let params: Params = parse_params(params)?;
+        Ok(run(inputs, &params, Audit::Scoring, out, ctx)?.accepted)
+    }
+}
 
 impl Stage for IngestStage {
     fn kind(&self) -> &'static str {
@@ -762,6 +824,6 @@ impl Stage for IngestStage {
         ctx: &StageCtx<'_>,
     ) -> Result<u64> {
         let params: Params = parse_params(params)?;
-        Ok(run(inputs, &params, out, ctx)?.accepted)
+        Ok(run(inputs, &params, Audit::Full, out, ctx)?.accepted)
     }
 }

@@ -314,21 +314,27 @@ impl ColumnProfile {
 }
 
 /// Counts records identical to an earlier one over all columns (pandas' `duplicated().sum()`).
-/// Keeps a 128-bit XXH3 fingerprint per record (16 bytes, not the record) and counts repeats by
-/// sorting them once at the end, which needs half the memory of a hash set.
+/// A 128-bit XXH3 fingerprint stands for each record (16 bytes, not the record). Only counting,
+/// it keeps every fingerprint and counts repeats by sorting them once at the end, which needs
+/// half the memory of a hash set. With `dedupe: exact` it needs the set anyway, to tell each
+/// record whether an identical one came before it, and counts the repeats the set finds.
 pub struct Duplicates {
     fingerprints: Vec<u128>,
-    /// With `dedupe: exact`, the fingerprints seen so far, to tell each record whether an
-    /// identical one came before it.
     seen: Option<foldhash::HashSet<u128>>,
+    repeats: u64,
+    /// Whether the repeats are counted at all: scoring reads no audit count.
+    counted: bool,
 }
 
 impl Duplicates {
-    /// `remove`: whether [`Duplicates::observe`] must answer as records come.
-    pub fn new(remove: bool) -> Self {
+    /// `remove`: whether [`Duplicates::observe`] must answer as records come; `count`: whether
+    /// [`Duplicates::count`] is wanted (without either, nothing is kept).
+    pub fn new(remove: bool, count: bool) -> Self {
         Self {
             fingerprints: Vec::new(),
             seen: remove.then(foldhash::HashSet::default),
+            repeats: 0,
+            counted: count,
         }
     }
 
@@ -336,6 +342,9 @@ impl Duplicates {
     /// (only with `remove`). A 128-bit hash of the fields stands for the record: two
     /// different records share one with odds far below any data error.
     pub fn observe(&mut self, record: &ByteRecord) -> bool {
+        if self.seen.is_none() && !self.counted {
+            return false;
+        }
         let mut hasher = Xxh3::new();
         for f in record.iter() {
             // The length first, so field boundaries are part of what is hashed.
@@ -343,17 +352,31 @@ impl Duplicates {
             hasher.update(f);
         }
         let fingerprint = hasher.digest128();
-        self.fingerprints.push(fingerprint);
-        self.seen
-            .as_mut()
-            .is_some_and(|seen| !seen.insert(fingerprint))
+        match self.seen.as_mut() {
+            Some(seen) => {
+                let repeat = !seen.insert(fingerprint);
+                self.repeats += repeat as u64;
+                repeat
+            }
+            None => {
+                self.fingerprints.push(fingerprint);
+                false
+            }
+        }
     }
 
-    pub fn count(mut self) -> u64 {
+    /// The records that repeat an earlier one; `None` when they were not counted.
+    pub fn count(mut self) -> Option<u64> {
+        if !self.counted {
+            return None;
+        }
+        if self.seen.is_some() {
+            return Some(self.repeats);
+        }
         self.fingerprints.sort_unstable();
         let total = self.fingerprints.len();
         self.fingerprints.dedup();
-        (total - self.fingerprints.len()) as u64
+        Some((total - self.fingerprints.len()) as u64)
     }
 }
 

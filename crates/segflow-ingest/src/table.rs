@@ -52,7 +52,7 @@ pub fn run(
         .collect();
 
     let mut profiles = vec![ColumnProfile::default(); n_fields];
-    let mut duplicates = Duplicates::new(false);
+    let mut duplicates = Duplicates::new(false, true);
     let mut rejects = Rejects::default();
     let mut records = Vec::new();
     let mut rows_in = 0u64;
