@@ -447,7 +447,8 @@ fn scoring_ingest_matches_full(dedupe: &str) {
     use arrow::array::Array;
     use segflow_core::stage::{Stage, no_tally, run_with_params};
     let scratch = Scratch::new(&format!("scoring-ingest-{dedupe}"));
-    // The retail log with two of its lines exported twice more, so there is something to count.
+    // The retail log with two of its lines exported twice more, so there is something to count;
+    // the last of them without a line ending, as an export may end.
     let text = std::fs::read_to_string(repo_root().join("data/retail/online_retail_first20k.csv"))
         .unwrap();
     let lines: Vec<&str> = text.split("\r\n").filter(|l| !l.is_empty()).collect();
@@ -457,7 +458,6 @@ fn scoring_ingest_matches_full(dedupe: &str) {
         new.push_str("\r\n");
         new.push_str(line);
     }
-    new.push_str("\r\n");
     std::fs::write(&input, &new).unwrap();
     let mut reader = csv::ReaderBuilder::new()
         .flexible(true)

@@ -346,7 +346,15 @@ impl Duplicates {
             return false;
         }
         let mut hasher = Xxh3::new();
-        for f in record.iter() {
+        let last = record.len().saturating_sub(1);
+        for (i, f) in record.iter().enumerate() {
+            // Records end at '\n' (see `Csv::open`), so in a CRLF file every record's last
+            // field keeps its '\r' but a last line without a line ending has none: the '\r'
+            // is the line ending's, not the value's.
+            let f = match f {
+                [rest @ .., b'\r'] if i == last => rest,
+                _ => f,
+            };
             // The length first, so field boundaries are part of what is hashed.
             hasher.update(&(f.len() as u64).to_le_bytes());
             hasher.update(f);
@@ -398,6 +406,24 @@ mod tests {
             out.extend_from_slice(&buf[..n]);
         }
         String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn a_crlf_records_line_ending_is_not_part_of_its_fingerprint() {
+        // A CRLF file's last line without a line ending repeats the first record; a '\r'
+        // inside a field is the value's and still tells records apart.
+        let records = [vec!["a", "x\r", "1\r"], vec!["a", "x", "1\r"], vec!["a", "x\r", "1"]];
+        for remove in [false, true] {
+            let mut duplicates = Duplicates::new(remove, true);
+            let repeats: Vec<bool> = records
+                .iter()
+                .map(|r| duplicates.observe(&ByteRecord::from(r.clone())))
+                .collect();
+            if remove {
+                assert_eq!(repeats, [false, false, true]);
+            }
+            assert_eq!(duplicates.count(), Some(1));
+        }
     }
 
     #[test]
