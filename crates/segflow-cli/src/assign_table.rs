@@ -79,7 +79,6 @@ pub(crate) fn assign_table(
     read: &std::collections::BTreeMap<String, String>,
     progress: &dyn Fn(&str),
 ) -> Result<Report> {
-    fixed_mmap_threshold();
     let ingest: segflow_ingest::Params = parse_valid(&scoring.ingest_params)?;
     let spec: segflow_features::Params = parse_valid(&scoring.features_params)?;
     let types = source_types(scoring, &spec)?;
@@ -192,22 +191,6 @@ pub(crate) fn assign_table(
         .finish()?;
     Ok(report)
 }
-
-/// glibc raises its mmap threshold whenever a large block is freed. From then on the large
-/// buffers of the merge and the output writer come from the heap, whose freed gaps it keeps:
-/// peak memory grew by 1.7 MB per row group written in the final merge, so with the rows
-/// (docs/decisions.md). Setting the threshold (to glibc's initial 128 KiB) turns that off:
-/// large buffers stay mapped and go back to the system when freed.
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
-fn fixed_mmap_threshold() {
-    // SAFETY: mallopt only sets an allocator parameter, which glibc changes under its own lock.
-    unsafe {
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 128 * 1024);
-    }
-}
-
-#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-fn fixed_mmap_threshold() {}
 
 /// The scored table of `contacts`, with explanations when asked for, and the scores.
 fn score(
