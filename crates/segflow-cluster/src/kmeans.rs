@@ -146,9 +146,11 @@ impl KMeansParams {
         let draws: Vec<Seeding> = (0..self.n_init)
             .map(|_| Seeding::draw(k, state, |s| s.choice(&cdf), |s| s.uniform(0.0, 1.0)))
             .collect();
-        let runs: Vec<Run> = if data.n <= CHUNK_ROWS {
-            // Data within one chunk keeps a pass on one thread: run the restarts side by
-            // side instead.
+        let runs: Vec<Run> = if data.n * data.w * size_of::<f64>() <= LOCKSTEP_DATA_BYTES {
+            // Data that stays in cache gains nothing from restarts sharing a pass, and one
+            // restart at a time leaves a thread waiting at the end of every pass: the restarts
+            // run side by side instead, each one's passes split into the same chunks as
+            // always, so each fit is the same on any number of threads.
             draws
                 .par_iter()
                 .map_init(Buffers::default, |buffers, seeding| {
@@ -160,14 +162,8 @@ impl KMeansParams {
                 })
                 .collect()
         } else {
-            // Restarts run in groups that share each pass over the rows. Data that stays in
-            // cache gains nothing from sharing and loses the cache to the group's per-row
-            // state, so there a group is one restart.
-            let group = if data.n * data.w * size_of::<f64>() > LOCKSTEP_DATA_BYTES {
-                (LOCKSTEP_STATE_BYTES / (data.n * Buffers::BYTES_PER_ROW)).max(1)
-            } else {
-                1
-            };
+            // Larger data: restarts run in groups that share each pass over the rows.
+            let group = (LOCKSTEP_STATE_BYTES / (data.n * Buffers::BYTES_PER_ROW)).max(1);
             run_in_groups(&data, k, &draws, self.max_iter, tol, group)
         };
         // scikit-learn's rule: a later restart replaces the best only with a strictly lower

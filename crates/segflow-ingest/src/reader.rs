@@ -412,7 +412,11 @@ mod tests {
     fn a_crlf_records_line_ending_is_not_part_of_its_fingerprint() {
         // A CRLF file's last line without a line ending repeats the first record; a '\r'
         // inside a field is the value's and still tells records apart.
-        let records = [vec!["a", "x\r", "1\r"], vec!["a", "x", "1\r"], vec!["a", "x\r", "1"]];
+        let records = [
+            vec!["a", "x\r", "1\r"],
+            vec!["a", "x", "1\r"],
+            vec!["a", "x\r", "1"],
+        ];
         for remove in [false, true] {
             let mut duplicates = Duplicates::new(remove, true);
             let repeats: Vec<bool> = records
