@@ -16,7 +16,7 @@ The bench fails (exit 1) when table-mode assign's peak memory at the largest siz
 1.5 times that at the smallest: the check that it still streams.
 
 Each run is one process; its wall time and peak resident set size come from GNU time
-(`/usr/bin/time`). Inputs
+(`/usr/bin/time`, measure.py). Inputs
 and outputs are deleted as soon as they are measured, so at most one input and its output
 are on disk at a time. Prints a Markdown table.
 
@@ -33,7 +33,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 
 import numpy as np
 import pyarrow as pa
@@ -41,6 +40,8 @@ import pyarrow.parquet as pq
 import yaml
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "tests/bench"))
+import measure  # noqa: E402  (same directory)
 COLUMNS = [f"x{i:02d}" for i in range(1, 21)]
 PART_ROWS = 1_000_000
 TRAINING_ROWS = 20_000
@@ -54,16 +55,12 @@ def sizes(text):
 
 
 def measured(cmd):
-    """Runs cmd under GNU time; returns (seconds, peak RSS in MiB). GNU time forks the command
-    from its own small process: wait4(2) from this one would also count the Python parent's
-    pages, which a forked child holds until it execs."""
-    with tempfile.NamedTemporaryFile("r", suffix=".time") as report:
-        proc = subprocess.run(["/usr/bin/time", "-f", "%e %M", "-o", report.name, *map(str, cmd)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        if proc.returncode != 0:
-            sys.exit(f"{' '.join(map(str, cmd))} failed:\n{proc.stderr}")
-        seconds, kib = report.read().split()[-2:]
-    return float(seconds), int(kib) / 1024
+    """Runs cmd; returns (seconds, peak RSS in MiB), or exits with its stderr."""
+    try:
+        seconds, rss, _ = measure.measured(cmd)
+    except RuntimeError as e:
+        sys.exit(f"failed: {e}")
+    return seconds, rss
 
 
 def table_part(rng, first_id, rows):
