@@ -144,6 +144,25 @@ pub fn ingest_text(
     (o, out)
 }
 
+/// Runs `stage` in this process over `inputs` into `dir`, as the runner does (seed 42, no
+/// progress lines).
+pub fn run_in_process(
+    stage: &dyn segflow_core::stage::Stage,
+    inputs: &[PathBuf],
+    params: &segflow_core::params::ParamTree,
+    dir: &Path,
+) -> segflow_core::Result<(u64, Vec<PathBuf>)> {
+    segflow_core::stage::run_with_params(
+        stage,
+        inputs,
+        params,
+        dir,
+        42,
+        &|_| {},
+        &segflow_core::stage::no_tally,
+    )
+}
+
 /// Writes a generated call log (`segflow synth calls`) to `output`; returns segflow's output
 /// after checking it succeeded.
 pub fn synth_calls(output: &Path, rows: u64, contacts: u64, seed: u64) -> Output {

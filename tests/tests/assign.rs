@@ -445,7 +445,7 @@ fn a_repeated_id_in_batches_far_apart_names_both_lines() {
 /// does; the full audit's duplicate count against records compared field by field.
 fn scoring_ingest_matches_full(dedupe: &str) {
     use arrow::array::Array;
-    use segflow_core::stage::{Stage, no_tally, run_with_params};
+    use segflow_core::stage::Stage;
     let scratch = Scratch::new(&format!("scoring-ingest-{dedupe}"));
     // The retail log with two of its lines exported twice more, so there is something to count;
     // the last of them without a line ending, as an export may end.
@@ -486,16 +486,7 @@ fn scoring_ingest_matches_full(dedupe: &str) {
     let params = segflow_core::params::ParamTree::from_json(&params.to_string()).unwrap();
     let ingest = |stage: &dyn Stage, dir: &str| {
         let dir = scratch.path().join(dir);
-        run_with_params(
-            stage,
-            std::slice::from_ref(&input),
-            &params,
-            &dir,
-            42,
-            &|_| {},
-            &no_tally,
-        )
-        .unwrap();
+        run_in_process(stage, std::slice::from_ref(&input), &params, &dir).unwrap();
         dir
     };
     let full = ingest(&segflow_ingest::IngestStage, "full");

@@ -449,7 +449,6 @@ fn grouped_events(events: &Path, out: &Path, part_events: &str) {
 /// inside contacts' runs of events and a part size of one event.
 #[test]
 fn features_of_a_log_grouped_by_contact_equal_the_whole_logs() {
-    use segflow_core::stage::{no_tally, run_with_params};
     for file in ["pipelines/walsoft.yaml", "pipelines/retail.yaml"] {
         let name = file
             .trim_start_matches("pipelines/")
@@ -464,14 +463,11 @@ fn features_of_a_log_grouped_by_contact_equal_the_whole_logs() {
         let params = segflow_core::params::ParamTree::from_json(&params.to_string()).unwrap();
         let features = |input: &Path, dir: &str| {
             let dir = scratch.path().join(dir);
-            run_with_params(
+            run_in_process(
                 &segflow_features::FeaturesStage,
                 &[input.to_path_buf()],
                 &params,
                 &dir,
-                42,
-                &|_| {},
-                &no_tally,
             )
             .unwrap();
             dir
@@ -510,14 +506,11 @@ fn features_of_a_log_grouped_by_contact_equal_the_whole_logs() {
         // The mark is read: a part size that is not a number is refused, naming it.
         let grouped = scratch.path().join("grouped-bad.parquet");
         grouped_events(&events, &grouped, "x");
-        let err = run_with_params(
+        let err = run_in_process(
             &segflow_features::FeaturesStage,
             std::slice::from_ref(&grouped),
             &params,
             &scratch.path().join("bad"),
-            42,
-            &|_| {},
-            &no_tally,
         )
         .unwrap_err();
         assert!(
