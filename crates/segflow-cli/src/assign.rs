@@ -566,7 +566,7 @@ fn in_user_terms(e: Error, scratch: &Path, input: &Path) -> Error {
             location.file = location.file.map(&clean);
             Error::Data {
                 location,
-                message: clean(message),
+                message: layout_hint_for_assign(&clean(message)),
             }
         }
         // The run's params are the user's options here: `--as-of` is what set this key.
@@ -585,6 +585,27 @@ fn in_user_terms(e: Error, scratch: &Path, input: &Path) -> Error {
         Error::Usage(message) => Error::Usage(clean(message)),
         other => other,
     }
+}
+
+/// Ingest's hint for a header that splits with another delimiter names the pipeline key; the
+/// user of `assign` cannot change the run's, so it says to write the file as the run read its
+/// own.
+fn layout_hint_for_assign(message: &str) -> String {
+    const HINT: &str = "; did you mean `delimiter: ";
+    let Some(start) = message.find(HINT) else {
+        return message.to_string();
+    };
+    let rest = &message[start + HINT.len()..];
+    let Some(end) = rest.find("`?") else {
+        return message.to_string();
+    };
+    format!(
+        "{}; this file splits into the columns with `delimiter: {}`, but `assign` reads new \
+         records in the run's layout (its ingest `delimiter`): export them that way{}",
+        &message[..start],
+        &rest[..end],
+        &rest[end + 2..]
+    )
 }
 
 fn require(run_dir: &Path, inputs: &[PathBuf]) -> Result<()> {
@@ -1139,6 +1160,17 @@ mod tests {
             input,
         );
         assert!(!e.to_string().contains(".assign-"), "{e}");
+        // A header that splits with another delimiter: the hint speaks of the run's layout.
+        let aligned = Error::data(
+            Location::file(input),
+            "required column is missing (header: a  b); did you mean `delimiter: whitespace`?",
+        );
+        assert_eq!(
+            in_user_terms(aligned, scratch, input).to_string(),
+            "bad data in /data/new calls.csv: required column is missing (header: a  b); this \
+             file splits into the columns with `delimiter: whitespace`, but `assign` reads new \
+             records in the run's layout (its ingest `delimiter`): export them that way"
+        );
         // Errors about the user's own file pass unchanged.
         let own = Error::data(Location::file(input), "bad");
         assert_eq!(
